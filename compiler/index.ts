@@ -1,0 +1,43 @@
+/**
+ * The compiler's programmatic entry. The stages, top to bottom:
+ *   source text --parse--> AST --check--> resolved models
+ * (later stages: lower to IR, optimize, plan buffers, generate WGSL + bindings).
+ * User errors come back as diagnostics; nothing here throws on bad input.
+ */
+import { check } from "./check/index.ts";
+import type { ResolvedModel } from "./check/model.ts";
+import { Diagnostics, type Diagnostic } from "./diag/diagnostic.ts";
+import { SourceFile } from "./diag/source.ts";
+import type { HybFile } from "./syntax/ast.ts";
+import { parse } from "./syntax/index.ts";
+
+export interface CompileOptions {
+  /** Shown in diagnostics; defaults to `<input>`. */
+  readonly path?: string;
+}
+
+export interface CompileResult {
+  readonly source: SourceFile;
+  readonly ast: HybFile;
+  /** The models that checked clean (all of them when `ok`). */
+  readonly models: readonly ResolvedModel[];
+  /** In source order. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** No errors (warnings allowed). */
+  readonly ok: boolean;
+}
+
+export function compile(text: string, options: CompileOptions = {}): CompileResult {
+  const source = new SourceFile(options.path ?? "<input>", text);
+  const diags = new Diagnostics(source);
+  const ast = parse(diags);
+  // The checker also runs on a recovered AST: `Error` nodes are skipped silently, so one run
+  // reports syntax and semantic errors together without repeating either.
+  const models = check(ast, diags);
+  return { source, ast, models, diagnostics: diags.sorted(), ok: !diags.hasErrors };
+}
+
+export type { ResolvedModel } from "./check/model.ts";
+export type { Diagnostic } from "./diag/diagnostic.ts";
+export { SourceFile } from "./diag/source.ts";
+export { renderDiagnostic, renderDiagnostics, toJson } from "./diag/render.ts";
