@@ -41,3 +41,4 @@ export type { ResolvedModel } from "./check/model.ts";
 export type { Diagnostic } from "./diag/diagnostic.ts";
 export { SourceFile } from "./diag/source.ts";
 export { renderDiagnostic, renderDiagnostics, toJson } from "./diag/render.ts";
+export { lowerPrefill, lowerDecode, stateSlots, type StateSlot } from "./lower/index.ts";

@@ -105,6 +105,11 @@ export const CODES = {
     title: "unexpected positional argument",
     explain: "Only `mlp` takes a positional argument (its activation). Other arguments are named: `mamba1(d_state = 16)`.",
   },
+  HYB1012: {
+    severity: "error",
+    title: "unknown model parameter",
+    explain: "A binding whose value is a number, string, boolean, `none` or a norm is a model parameter: `vocab`, `d_model`, `norm`, `tied`, `dtype`, `context`, `weights` or `layers`. Blocks are bound with a call (`ssm = mamba1()`), layer groups with a layer expression (`unit = ssm + ffn`).",
+  },
   HYB2001: {
     severity: "error",
     title: "wrong value type",
@@ -113,7 +118,7 @@ export const CODES = {
   HYB2002: {
     severity: "error",
     title: "value out of range",
-    explain: "Sizes and counts must be at least 1; `eps` and RoPE `theta` must be positive; a RoPE `fraction` lies in (0, 1].",
+    explain: "Sizes and counts must be at least 1; `eps` and RoPE `theta` must be positive; a RoPE `fraction` lies in (0, 1]. Sizes, and the model's total weight count, must stay within 2^53 - 1 so they are exact.",
   },
   HYB2003: {
     severity: "error",
@@ -168,7 +173,7 @@ export const CODES = {
   HYB3007: {
     severity: "error",
     title: "too many layers",
-    explain: "The layer stack expands past the compiler's limit of 1,000,000 layers.",
+    explain: "The layer stack expands past the compiler's limit of 100,000 layers (the largest released hybrids have under 100).",
   },
   HYB3008: {
     severity: "error",

@@ -42,7 +42,8 @@ export function parse(diags: Diagnostics): HybFile {
   }
 
   const { cst, errors } = parseTokens(lexed.tokens);
-  reportParseErrors(errors, lexed.tokens, diags);
+  const unclosedComment = comments.some((c) => c.block && !c.text.endsWith("*/"));
+  reportParseErrors(errors, lexed.tokens, lexed.errors, unclosedComment, diags);
   const file = new AstBuilder(diags).file(cst, comments, text.length);
   if (file.models.length === 0 && errors.length === 0 && lexed.errors.length === 0) {
     diags.report("HYB0007", {
@@ -89,7 +90,13 @@ function findTooDeep(tokens: readonly IToken[]): IToken | undefined {
   return undefined;
 }
 
-function reportParseErrors(errors: readonly IRecognitionException[], tokens: readonly IToken[], diags: Diagnostics): void {
+function reportParseErrors(
+  errors: readonly IRecognitionException[],
+  tokens: readonly IToken[],
+  lexErrors: readonly { offset: number }[],
+  unclosedComment: boolean,
+  diags: Diagnostics,
+): void {
   const seen = new Set<number>();
   const src = diags.source;
   const textEnd = src.text.length;
@@ -100,8 +107,17 @@ function reportParseErrors(errors: readonly IRecognitionException[], tokens: rea
     let label: string | undefined;
     const tokStart = isEof(tok) || !Number.isFinite(tok.startOffset) ? textEnd : tok.startOffset;
     const prevEnd = prev ? prev.startOffset + prev.image.length : undefined;
+    // Follow-on errors: the real mistake is an invalid character dropped between the two tokens
+    // (`a = é`), or a `/*` that swallowed the rest of the file, both reported already.
+    const from = prevEnd ?? 0;
+    if (lexErrors.some((l) => l.offset >= from && l.offset < tokStart)) continue;
+    if (unclosedComment && isEof(tok)) continue;
+    // At file level nothing is missing: the token itself is out of place (junk after a model).
+    const outOfPlace = e.context.ruleStack.length <= 1;
     // A missing token at the end of a line is reported where it is missing, not at the next line.
-    if (prevEnd !== undefined && (isEof(tok) || src.lineCol(prevEnd).line < src.lineCol(tokStart).line)) {
+    if (outOfPlace && !isEof(tok) && Number.isFinite(tok.startOffset)) {
+      s = tokenSpan(tok);
+    } else if (prevEnd !== undefined && (isEof(tok) || src.lineCol(prevEnd).line < src.lineCol(tokStart).line)) {
       s = { start: prevEnd, end: prevEnd };
       label = "expected here";
     } else if (isEof(tok) || !Number.isFinite(tok.startOffset)) {

@@ -17,7 +17,7 @@ const RULE_EXPECTS: Record<string, string> = {
   model: "a binding `name = value` or `}`",
   binding: "a binding `name = value`",
   expr: "a value",
-  term: "a value",
+  term: "a value (a number, string, name, call, list or ratio)",
   factor: "a value (a number, string, name, call, list or ratio)",
   callOrRef: "a name",
   arg: "an argument",
@@ -38,7 +38,9 @@ function oneOf(labels: string[]): string {
 
 export const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual }) {
-    return `expected ${labelOf(expected)}, found ${describeToken(actual)}`;
+    // EOF is expected only after the last model (chevrotain's recovery in `file`'s repetition).
+    const what = expected === EOF ? "`model` or end of file" : labelOf(expected);
+    return `expected ${what}, found ${describeToken(actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
     return `expected \`model\` or end of file, found ${describeToken(firstRedundant)}`;

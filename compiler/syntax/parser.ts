@@ -7,6 +7,9 @@ import * as T from "./tokens.ts";
 import { messages } from "./messages.ts";
 
 class HybParser extends CstParser {
+  /** How many `(` of parenOrRatio enclose the current token (see the gate in `term`). */
+  private parenDepth = 0;
+
   constructor() {
     super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "onlyOffset", errorMessageProvider: messages });
     this.performSelfAnalysis();
@@ -45,8 +48,20 @@ class HybParser extends CstParser {
       this.CONSUME(T.NumberLiteral);
       this.CONSUME(T.Star);
     });
-    this.SUBRULE(this.factor);
+    this.OR([{ GATE: () => !this.atNextBinding(), ALT: () => this.SUBRULE(this.factor) }]);
   });
+
+  /**
+   * A value missing at the end of a line (`a =`, `a = x +`, `a = 3 *`) before the next binding
+   * `b = 2`: without this check `b` would be taken as the value, the error would land on the
+   * second `=` and binding `b` would be lost. `NAME =` never starts a valid term, except as the
+   * right operand of a ratio `(a : b = 3 : 1)`, hence not inside parentheses.
+   */
+  private atNextBinding(): boolean {
+    if (this.parenDepth > 0) return false;
+    const [prev, name, eq] = [this.LA(0), this.LA(1), this.LA(2)];
+    return name.tokenType === T.Identifier && eq.tokenType === T.Equals && (name.startLine ?? 0) > (prev.endLine ?? Infinity);
+  }
 
   factor = this.RULE("factor", () => {
     this.OR([
@@ -118,6 +133,16 @@ class HybParser extends CstParser {
    */
   parenOrRatio = this.RULE("parenOrRatio", () => {
     this.CONSUME(T.LParen);
+    this.parenDepth++;
+    try {
+      this.parenOrRatioBody();
+    } finally {
+      this.parenDepth--;
+    }
+    this.CONSUME(T.RParen);
+  });
+
+  private parenOrRatioBody(): void {
     this.SUBRULE(this.expr);
     this.OPTION(() => {
       this.CONSUME(T.Colon);
@@ -133,8 +158,7 @@ class HybParser extends CstParser {
         this.CONSUME3(T.NumberLiteral);
       });
     });
-    this.CONSUME(T.RParen);
-  });
+  }
 }
 
 /** Built once: chevrotain's grammar analysis is the expensive part. */
