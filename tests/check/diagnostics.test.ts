@@ -129,20 +129,17 @@ describe("diagnostics in full", () => {
 });
 
 describe("robustness", () => {
-  it("refuses a huge expansion quickly, without building it", () => {
-    const t0 = performance.now();
+  // A hang guard, not a speed measurement: building these expansions would never finish.
+  it("refuses a huge expansion without building it", { timeout: 10_000 }, () => {
     const d = only(model("  a = mamba1()\n  b = attention(heads = 4)\n  layers = 99999999 * (a : b = 99999 : 1)"));
     expect(d.code).toBe("HYB3007");
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 
-  it("nested group repetition is counted, not materialized", () => {
-    const t0 = performance.now();
+  it("nested group repetition is counted, not materialized", { timeout: 10_000 }, () => {
     const groups = Array.from({ length: 30 }, (_, i) => `  g${i} = 1000 * g${i + 1}`).join("\n");
     const d = only(model(`  ssm = mamba1()\n${groups}\n  g30 = ssm\n  layers = g0`));
     expect(d.code).toBe("HYB3007");
     expect(d.message).toContain("about 1.0e90 layers");
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 
   it("a model with a syntax error inside is checked but not produced", () => {

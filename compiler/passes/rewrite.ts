@@ -1,0 +1,66 @@
+/**
+ * Applying fusions: each replaces a set of interior nodes by new nodes whose results stand for
+ * some of the old values. The graph is rebuilt in order through the builder (so every type is
+ * re-inferred); a fusion's nodes are emitted right after its last operand is defined.
+ */
+import { InternalCompilerError } from "../diag/diagnostic.ts";
+import type { Span } from "../diag/source.ts";
+import { GraphBuilder } from "../ir/builder.ts";
+import type { Graph, ValueRef } from "../ir/graph.ts";
+import { dce } from "./dce.ts";
+import type { Matcher } from "./match.ts";
+
+export interface Fusion {
+  /** Old nodes this fusion removes. */
+  readonly interior: ReadonlySet<number>;
+  /** Old values read by the fused nodes (none may be interior). */
+  readonly operands: readonly ValueRef[];
+  /** Old values (results of interior nodes) still read outside the fusion. */
+  readonly replaces: readonly ValueRef[];
+  /** Spans of all interior nodes, merged. */
+  readonly spans: readonly Span[];
+  /** Emits the fused nodes from the mapped operands; returns the values for `replaces`, in order. */
+  readonly emit: (b: GraphBuilder, operands: readonly ValueRef[]) => readonly ValueRef[];
+}
+
+const key = (r: ValueRef): string => `${r.node}#${r.index}`;
+
+/**
+ * Whether a fusion can be emitted after its last operand: every outside user of a replaced value
+ * must come later, and no operand may be swallowed by the fusion itself.
+ */
+export function placeable(m: Matcher, f: Fusion): boolean {
+  if (f.operands.some((r) => f.interior.has(r.node))) return false;
+  const at = Math.max(...f.operands.map((r) => r.node));
+  return f.replaces.every((r) => m.usersOf(r).every((u) => u < 0 || (u > at && !f.interior.has(u))));
+}
+
+/** Rebuilds `g` with the fusions applied (callers pass disjoint, placeable fusions), then DCE. */
+export function applyFusions(g: Graph, fusions: readonly Fusion[]): Graph {
+  if (fusions.length === 0) return g;
+  const skip = new Set<number>();
+  const after = new Map<number, Fusion[]>();
+  for (const f of fusions) {
+    for (const id of f.interior) skip.add(id);
+    const at = Math.max(...f.operands.map((r) => r.node));
+    after.set(at, [...(after.get(at) ?? []), f]);
+  }
+  const b = new GraphBuilder(g.name);
+  const map = new Map<string, ValueRef>();
+  const get = (r: ValueRef): ValueRef => {
+    const v = map.get(key(r));
+    if (v === undefined) throw new InternalCompilerError(`rewrite of ${g.name}: %${r.node}#${r.index} used before it is defined`);
+    return v;
+  };
+  for (const n of g.nodes) {
+    if (!skip.has(n.id)) {
+      const copy = b.at(n.spans).emit(n.op, n.inputs.map(get), n.attrs);
+      n.results.forEach((_, i) => map.set(key({ node: n.id, index: i }), { node: copy.id, index: i }));
+    }
+    for (const f of after.get(n.id) ?? []) {
+      const values = f.emit(b.at(f.spans), f.operands.map(get));
+      f.replaces.forEach((r, i) => map.set(key(r), values[i]!));
+    }
+  }
+  return dce.run(b.finish(g.outputs.map((o) => ({ name: o.name, value: get(o.value) }))));
+}
