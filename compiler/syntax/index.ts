@@ -110,7 +110,8 @@ function reportParseErrors(
     // Follow-on errors: the real mistake is an invalid character dropped between the two tokens
     // (`a = é`), or a `/*` that swallowed the rest of the file, both reported already.
     const from = prevEnd ?? 0;
-    if (lexErrors.some((l) => l.offset >= from && l.offset < tokStart)) continue;
+    const lexError = lexErrors[firstAtOrAfter(lexErrors, from)];
+    if (lexError && lexError.offset < tokStart) continue;
     if (unclosedComment && isEof(tok)) continue;
     // At file level nothing is missing: the token itself is out of place (junk after a model).
     const outOfPlace = e.context.ruleStack.length <= 1;
@@ -129,6 +130,18 @@ function reportParseErrors(
     seen.add(s.start);
     diags.report("HYB0004", { span: s, message: e.message, ...(label ? { label } : {}) });
   }
+}
+
+/** Index of the first lexer error at or after `offset` (chevrotain reports them in order). */
+function firstAtOrAfter(errors: readonly { offset: number }[], offset: number): number {
+  let lo = 0;
+  let hi = errors.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (errors[mid]!.offset < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The last real token before `tok` (chevrotain's `previousToken` is not set on every exception). */

@@ -9,10 +9,11 @@
  *   `(a : b = 3 : 1, offset = 4)`; numbers keep their spelling, parentheses are kept.
  * - A list or call is printed one item per line (trailing comma) when it holds a comment, or
  *   when it is outermost in a binding (or item) whose one-line form is wider than 100 columns.
- * - Comments are never dropped. Each one belongs to the innermost list or call that holds it,
- *   else to its binding, else to its model, else to the file. Within that scope it trails the
- *   element whose line it continues, or leads the next element on its own line. A comment
- *   inside an element but in no deeper list or call (`x = /* c *\/ 1`) trails that element.
+ * - Comments are never dropped and keep their order. Each one belongs to the innermost list or
+ *   call that holds it, else to its model, else to the file. Within that scope it trails the
+ *   element (binding, item, model) whose line it continues, or leads the next one on its own
+ *   line. A comment inside a binding or item but in no deeper list or call stays inline where
+ *   it was (`x = /* c *\/ 1`); after an inline `//` comment the code goes on on the next line.
  *
  * Meant for files that parsed without errors; on any other AST it still returns some text
  * (an `Error` node prints its source text) and does not throw.
@@ -20,6 +21,7 @@
 import { assertNever } from "../diag/diagnostic.ts";
 import type { SourceFile, Span } from "../diag/source.ts";
 import type * as A from "./ast.ts";
+import { cover, distribute, forEachContainer, placeInline, segments, texts, type Container, type Placement } from "./comments.ts";
 
 /** Lines wider than this break their outermost list or call. */
 export const MAX_WIDTH = 100;
@@ -64,74 +66,25 @@ function render(lines: readonly Line[]): string {
 function join(first: Line[], sep: string, next: readonly Line[]): Line[] {
   const last = first[first.length - 1]!;
   const [head, ...rest] = next;
-  last.code += sep + head!.code;
+  last.code += (sep.endsWith(" ") || !head!.code.startsWith("//") ? sep : `${sep} `) + head!.code;
   last.comments.push(...head!.comments);
   return [...first, ...rest];
 }
 
-function wrap(open: string, lines: Line[], close: string): Line[] {
-  lines[0]!.code = open + lines[0]!.code;
-  lines[lines.length - 1]!.code += close;
-  return lines;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Comment placement
-
-/** Where the comments of one scope go, relative to its children (bindings, items, models). */
-interface Slots {
-  /** Own-line comments before child i. */
-  readonly leading: A.Comment[][];
-  /** Comments inside child i's span, for the child's own scope to place. */
-  readonly inner: A.Comment[][];
-  /** Comments continuing the line on which child i ends. */
-  readonly trailing: A.Comment[][];
-  /** Own-line comments after the last child. */
-  readonly dangling: A.Comment[];
-}
-
 /**
- * Splits the comments of a scope (in source order) among its children (in source order).
- * A comment trails child i when it starts on the line where child i ends (or where the
- * previous trailing comment of child i ends), unless it comes after the comma that follows
- * child i and child i + 1 starts on the line where the comment ends: `[a, /* c *\/ b]` leads b.
+ * Appends inline comments to the last line. A `//` comment ends its line: later comments go on
+ * new lines at `indent`, and `open` tells the caller that code cannot follow on the last line.
  */
-function distribute(
-  children: readonly { readonly span: Span }[],
-  comments: readonly A.Comment[],
-  lineOf: (offset: number) => number,
-  commaAfter: (i: number) => number | undefined = () => undefined,
-): Slots {
-  const slots: Slots = {
-    leading: children.map(() => []),
-    inner: children.map(() => []),
-    trailing: children.map(() => []),
-    dangling: [],
-  };
-  let next = 0;
-  let chainLine: number | undefined;
-  const leadsNext = (c: A.Comment): boolean => {
-    const comma = commaAfter(next - 1);
-    const following = children[next];
-    return comma !== undefined && comma < c.span.start && following !== undefined && lineOf(following.span.start) === lineOf(c.span.end);
-  };
-  for (const c of comments) {
-    while (next < children.length && children[next]!.span.end <= c.span.start) {
-      chainLine = lineOf(children[next]!.span.end);
-      next++;
-    }
-    const child = children[next];
-    if (child && child.span.start <= c.span.start && c.span.end <= child.span.end) {
-      slots.inner[next]!.push(c);
-    } else if (next > 0 && chainLine !== undefined && lineOf(c.span.start) === chainLine && !leadsNext(c)) {
-      slots.trailing[next - 1]!.push(c);
-      chainLine = lineOf(c.span.end);
-    } else {
-      chainLine = undefined;
-      (child ? slots.leading[next]! : slots.dangling).push(c);
-    }
-  }
-  return slots;
+function appendInline(lines: Line[], comments: readonly A.Comment[], indent: number): { lines: Line[]; open: boolean } {
+  if (comments.length === 0) return { lines, open: false };
+  const out = [...lines];
+  segments(comments).forEach((seg, i) => {
+    const text = texts(seg).join(" ");
+    if (i === 0) out[out.length - 1]!.code += ` ${text}`;
+    else out.push(line(indent, text));
+  });
+  const last = comments[comments.length - 1];
+  return { lines: out, open: last !== undefined && !last.block };
 }
 
 /** Own-line comments as lines: comments that follow each other on one source line stay together. */
@@ -151,40 +104,6 @@ function commentLines(comments: readonly A.Comment[], indent: number, lineOf: (o
     lastLine = lineOf(c.span.end);
   }
   return { lines, spans };
-}
-
-/**
- * Comments that will share one line after code, in order: a `//` comment ends a line, so the
- * comments after it start the next group (printed on lines of their own).
- */
-function segments(comments: readonly A.Comment[]): A.Comment[][] {
-  const out: A.Comment[][] = [];
-  let current: A.Comment[] = [];
-  for (const c of comments) {
-    current.push(c);
-    if (!c.block) {
-      out.push(current);
-      current = [];
-    }
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
-function texts(comments: readonly A.Comment[]): string[] {
-  return comments.map((c) => c.text);
-}
-
-function cover(comments: readonly A.Comment[]): Span {
-  return { start: comments[0]!.span.start, end: comments[comments.length - 1]!.span.end };
-}
-
-type Container = A.ListExpr | A.Call;
-
-/** The comments of one binding: those of each list or call in it, and the rest. */
-interface BindingComments {
-  readonly byContainer: Map<Container, A.Comment[]>;
-  readonly rest: A.Comment[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,6 +173,14 @@ class Printer {
     return lo;
   }
 
+  /** Only space and block comments lie between the two offsets. */
+  private glued = (from: number, to: number): boolean => {
+    for (let k = this.commentFrom(from); k < this.comments.length && this.comments[k]!.span.start < to; k++) {
+      if (!this.comments[k]!.block) return false;
+    }
+    return this.nextToken(from) >= to;
+  };
+
   /** The offset of the first character at or after `from` that is neither space nor comment. */
   private nextToken(from: number): number {
     let i = from;
@@ -306,7 +233,7 @@ class Printer {
     const slots = distribute(bindings, comments, this.lineOf);
     type Element =
       | { readonly kind: "comment"; readonly line: Line; readonly span: Span }
-      | { readonly kind: "binding"; readonly binding: A.Binding; readonly bc: BindingComments; readonly trailing: A.Comment[]; readonly span: Span };
+      | { readonly kind: "binding"; readonly binding: A.Binding; readonly placement: Placement; readonly trailing: A.Comment[]; readonly span: Span };
     const elements: Element[] = preface.map((p) => ({ kind: "comment", ...p }));
     const ownLine = (cs: readonly A.Comment[]) => {
       const { lines, spans } = commentLines(cs, INDENT, this.lineOf);
@@ -314,13 +241,9 @@ class Printer {
     };
     bindings.forEach((b, i) => {
       ownLine(slots.leading[i]!);
-      const bc = this.bindingComments(b.value, slots.inner[i]!);
-      const end = Math.max(b.span.end, ...slots.trailing[i]!.map((c) => c.span.end));
-      // Comments moved out of the value join those after it; a `//` comment ends the line, so
-      // any after it go on their own lines below.
-      const [first = [], ...more] = segments([...bc.rest, ...slots.trailing[i]!]);
-      elements.push({ kind: "binding", binding: b, bc, trailing: first, span: { start: b.span.start, end } });
-      for (const seg of more) elements.push({ kind: "comment", line: line(INDENT, texts(seg).join(" ")), span: { start: end, end } });
+      const trailing = slots.trailing[i]!;
+      const end = Math.max(b.span.end, ...trailing.map((c) => c.span.end));
+      elements.push({ kind: "binding", binding: b, placement: this.placement(b, slots.inner[i]!), trailing, span: { start: b.span.start, end } });
     });
     ownLine(slots.dangling);
 
@@ -346,8 +269,9 @@ class Printer {
         return;
       }
       const { width, group } = runOf.get(e)!;
-      const lines = this.binding(e.binding, width, e.bc);
+      const lines = this.binding(e.binding, width, e.placement);
       const last = lines[lines.length - 1]!;
+      // A trailing chain is on one source line, so a `//` in it can only be last.
       last.comments.push(...texts(e.trailing));
       last.group = group;
       out.push(...lines);
@@ -355,32 +279,27 @@ class Printer {
     return out;
   }
 
-  private binding(b: A.Binding, nameWidth: number, bc: BindingComments): Line[] {
+  private binding(b: A.Binding, nameWidth: number, placement: Placement): Line[] {
     const prefix = `${b.name.name.padEnd(nameWidth)} = `;
     const tooWide = INDENT + prefix.length + flat(b.value, this.source).length > MAX_WIDTH;
-    const lines = this.expr(b.value, INDENT, tooWide, bc);
+    const lines = this.expr(b.value, INDENT, tooWide, placement);
     lines[0]!.code = prefix + lines[0]!.code;
     return lines;
   }
 
-  /** Hands each comment to the innermost list or call holding it; the others stay with the binding. */
-  private bindingComments(value: A.Expr, comments: readonly A.Comment[]): BindingComments {
+  /** Hands each comment of a binding to the innermost list or call holding it, else inline. */
+  private placement(b: A.Binding, comments: readonly A.Comment[]): Placement {
     const containers: Container[] = [];
-    forEachContainer(value, (c) => containers.push(c));
-    const byContainer = new Map<Container, A.Comment[]>();
-    const rest: A.Comment[] = [];
+    forEachContainer(b.value, (c) => containers.push(c));
+    const p: Placement = { byContainer: new Map(), before: new Map(), after: new Map(), end: new Map() };
     for (const c of comments) {
       // Containers come in pre-order, so the last one holding the comment is the innermost.
       let owner: Container | undefined;
       for (const k of containers) if (k.span.start <= c.span.start && c.span.end <= k.span.end) owner = k;
-      if (!owner) rest.push(c);
-      else {
-        const list = byContainer.get(owner) ?? [];
-        list.push(c);
-        byContainer.set(owner, list);
-      }
+      if (owner) p.byContainer.set(owner, [...(p.byContainer.get(owner) ?? []), c]);
+      else placeInline(b, c, p, this.glued);
     }
-    return { byContainer, rest };
+    return p;
   }
 
   /** Does any comment lie inside this span? (Comments never overlap, so the first one to start in it decides.) */
@@ -392,8 +311,27 @@ class Printer {
   /**
    * The lines of an expression starting at column `indent`; the first line's indent is the
    * caller's (it is appended to a prefix). `breakOuter`: break the outermost lists and calls.
+   * Inline comments before the expression come first; after a `//` one the expression starts
+   * on a new line, indented one step.
    */
-  private expr(e: A.Expr, indent: number, breakOuter: boolean, bc: BindingComments): Line[] {
+  private expr(e: A.Expr, indent: number, breakOuter: boolean, p: Placement): Line[] {
+    const before = p.before.get(e) ?? [];
+    const lastLineComment = before.findLastIndex((c) => !c.block);
+    const own = this.bare(e, lastLineComment < 0 ? indent : indent + INDENT, breakOuter, p);
+    const inline = before.slice(lastLineComment + 1);
+    if (inline.length > 0) own[0]!.code = `${texts(inline).join(" ")} ${own[0]!.code}`;
+    // A paren or ratio prints its `end` comments before its `)`; no other node has any.
+    const end = e.kind === "Paren" || e.kind === "Ratio" ? [] : (p.end.get(e) ?? []);
+    const lines = appendInline(own, [...end, ...(p.after.get(e) ?? [])], indent + INDENT).lines;
+    if (lastLineComment < 0) return lines;
+    // Each `//` comment ends a line: the first continues the caller's line, the others stand alone.
+    const heads = segments(before.slice(0, lastLineComment + 1)).map((seg, i) => line(i === 0 ? indent : indent + INDENT, texts(seg).join(" ")));
+    lines[0]!.indent = indent + INDENT;
+    return [...heads, ...lines];
+  }
+
+  /** The expression itself, without the inline comments before it. */
+  private bare(e: A.Expr, indent: number, breakOuter: boolean, p: Placement): Line[] {
     switch (e.kind) {
       case "Number":
       case "String":
@@ -403,26 +341,37 @@ class Printer {
       case "Error":
         return [line(indent, flat(e, this.source))];
       case "List":
-        return this.container(e, `[`, `]`, e.items, indent, breakOuter, bc);
+        return this.container(e, `[`, `]`, e.items, indent, breakOuter, p);
       case "Call":
-        return this.container(e, `${e.callee.name}(`, `)`, e.args, indent, breakOuter, bc);
+        return this.container(e, `${e.callee.name}(`, `)`, e.args, indent, breakOuter, p);
       case "Stack":
         return e.parts
-          .map((p) => this.expr(p, indent, breakOuter, bc))
+          .map((part) => this.expr(part, indent, breakOuter, p))
           .reduce((acc, lines) => join(acc, " + ", lines));
       case "Repeat":
-        return wrap(`${e.count.raw} * `, this.expr(e.body, indent, breakOuter, bc), "");
+        return join(this.expr(e.count, indent, breakOuter, p), " * ", this.expr(e.body, indent, breakOuter, p));
       case "Paren":
-        return wrap("(", this.expr(e.inner, indent, breakOuter, bc), ")");
+        return this.closeParen(e, join([line(indent, "")], "(", this.expr(e.inner, indent, breakOuter, p)), indent, p);
       case "Ratio": {
-        const left = this.expr(e.left, indent, breakOuter, bc);
-        const right = this.expr(e.right, indent, breakOuter, bc);
-        const counts = ` = ${e.leftCount.raw} : ${e.rightCount.raw}${e.offset ? `, offset = ${e.offset.raw}` : ""}`;
-        return wrap("(", join(left, " : ", right), counts + ")");
+        const part = (x: A.Expr) => this.expr(x, indent, breakOuter, p);
+        let lines = join([line(indent, "")], "(", part(e.left));
+        lines = join(lines, " : ", part(e.right));
+        lines = join(lines, " = ", part(e.leftCount));
+        lines = join(lines, " : ", part(e.rightCount));
+        if (e.offset) lines = join(lines, ", offset = ", part(e.offset));
+        return this.closeParen(e, lines, indent, p);
       }
       default:
         return assertNever(e, "expression");
     }
+  }
+
+  /** Inline comments after the last part of a paren or ratio, then its `)`. */
+  private closeParen(e: A.ParenExpr | A.RatioExpr, lines: Line[], indent: number, p: Placement): Line[] {
+    const { lines: out, open } = appendInline(lines, p.end.get(e) ?? [], indent + INDENT);
+    if (open) return [...out, line(indent, ")")];
+    out[out.length - 1]!.code += ")";
+    return out;
   }
 
   private container(
@@ -432,11 +381,11 @@ class Printer {
     items: readonly (A.Expr | A.Arg)[],
     indent: number,
     breakOuter: boolean,
-    bc: BindingComments,
+    p: Placement,
   ): Line[] {
     if (!breakOuter && !this.holdsComment(node.span)) return [line(indent, flat(node, this.source))];
     const inner = indent + INDENT;
-    const slots = distribute(items, bc.byContainer.get(node) ?? [], this.lineOf, (i) => this.commaAfter(items[i]!.span));
+    const slots = distribute(items, p.byContainer.get(node) ?? [], this.lineOf, (i) => this.commaAfter(items[i]!.span));
     const out: Line[] = [line(indent, open)];
     let group: number | undefined;
     items.forEach((item, i) => {
@@ -444,59 +393,21 @@ class Printer {
       // Own-line comments end a run of aligned trailing comments, as between bindings.
       if (leading.length > 0 || group === undefined) group = this.group();
       out.push(...leading);
+      for (const c of slots.inner[i]!) placeInline(item, c, p, this.glued);
       const prefix = item.kind === "Arg" && item.name ? `${item.name.name} = ` : "";
       const value = item.kind === "Arg" ? item.value : item;
       const tooWide = inner + prefix.length + flat(value, this.source).length + 1 > MAX_WIDTH;
-      const lines = this.expr(value, inner, tooWide, bc);
+      const lines = this.expr(value, inner, tooWide, p);
       lines[0]!.code = prefix + lines[0]!.code;
       const last = lines[lines.length - 1]!;
       last.code += ",";
-      const [first = [], ...more] = segments([...slots.inner[i]!, ...slots.trailing[i]!]);
-      last.comments.push(...texts(first));
+      last.comments.push(...texts(slots.trailing[i]!));
       last.group = group;
       out.push(...lines);
-      if (more.length > 0) group = undefined;
-      for (const seg of more) out.push(line(inner, texts(seg).join(" ")));
     });
     out.push(...commentLines(slots.dangling, inner, this.lineOf).lines);
     out.push(line(indent, close));
     return out;
-  }
-}
-
-/** Calls `f` on every list and call in `e`, parents before children. */
-function forEachContainer(e: A.Expr, f: (c: Container) => void): void {
-  switch (e.kind) {
-    case "Number":
-    case "String":
-    case "Bool":
-    case "None":
-    case "Ref":
-    case "Error":
-      return;
-    case "List":
-      f(e);
-      for (const item of e.items) forEachContainer(item, f);
-      return;
-    case "Call":
-      f(e);
-      for (const a of e.args) forEachContainer(a.value, f);
-      return;
-    case "Stack":
-      for (const p of e.parts) forEachContainer(p, f);
-      return;
-    case "Repeat":
-      forEachContainer(e.body, f);
-      return;
-    case "Paren":
-      forEachContainer(e.inner, f);
-      return;
-    case "Ratio":
-      forEachContainer(e.left, f);
-      forEachContainer(e.right, f);
-      return;
-    default:
-      assertNever(e, "expression");
   }
 }
 
