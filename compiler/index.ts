@@ -1,12 +1,17 @@
 /**
  * The compiler's programmatic entry. The stages, top to bottom:
- *   source text --parse--> AST --check--> resolved models
- * (later stages: lower to IR, optimize, plan buffers, generate WGSL + bindings).
+ *   source text --parse--> AST --check--> resolved models                     compile()
+ *   resolved model --lower--> prefill + decode IR --optimize--> fused IR      programs()
+ *   fused IR + a length --plan--> kernels, buffers, bytes per token            planGraph()
+ * (later stages: generate WGSL + bindings).
  * User errors come back as diagnostics; nothing here throws on bad input.
  */
 import { check } from "./check/index.ts";
 import type { ResolvedModel } from "./check/model.ts";
 import { Diagnostics, type Diagnostic } from "./diag/diagnostic.ts";
+import type { Graph } from "./ir/graph.ts";
+import { lowerDecode, lowerPrefill } from "./lower/index.ts";
+import { optimize, type OptimizeOptions } from "./passes/index.ts";
 import { SourceFile } from "./diag/source.ts";
 import type { HybFile } from "./syntax/ast.ts";
 import { parse } from "./syntax/index.ts";
@@ -37,8 +42,20 @@ export function compile(text: string, options: CompileOptions = {}): CompileResu
   return { source, ast, models, diagnostics: diags.sorted(), ok: !diags.hasErrors };
 }
 
+/** A model's two programs, lowered and optimized; `{ fuse: false }` is `--no-fuse`. */
+export interface Programs {
+  readonly prefill: Graph;
+  readonly decode: Graph;
+}
+
+export function programs(model: ResolvedModel, options: OptimizeOptions = {}): Programs {
+  return { prefill: optimize(lowerPrefill(model), options), decode: optimize(lowerDecode(model), options) };
+}
+
 export type { ResolvedModel } from "./check/model.ts";
 export type { Diagnostic } from "./diag/diagnostic.ts";
 export { SourceFile } from "./diag/source.ts";
 export { renderDiagnostic, renderDiagnostics, toJson } from "./diag/render.ts";
 export { lowerPrefill, lowerDecode, stateSlots, type StateSlot } from "./lower/index.ts";
+export { optimize, PASSES, type OptimizeOptions, type Pass } from "./passes/index.ts";
+export { planGraph, kernels, type Plan, type KernelInfo } from "./plan/index.ts";

@@ -7,7 +7,7 @@ import { InternalCompilerError } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import type { Graph, GraphOutput, Node, ValueRef } from "./graph.ts";
 import { mergeSpans } from "./graph.ts";
-import { InferError, OPS, type InputRole, type OpAttrs, type OpDef, type OpName, type UnaryOp } from "./ops.ts";
+import { arityOf, InferError, OPS, type InputRole, type OpAttrs, type OpDef, type OpName, type UnaryOp } from "./ops.ts";
 import type { Shape, TensorType } from "./types.ts";
 import { typeToString } from "./types.ts";
 
@@ -34,8 +34,9 @@ export class GraphBuilder {
   emit<K extends OpName>(op: K, inputs: readonly ValueRef[], attrs: OpAttrs[K]): Node {
     const def = OPS[op] as unknown as OpDef<K>;
     const id = this.nodes.length;
-    if (inputs.length !== def.arity) {
-      throw new InternalCompilerError(`builder: ${op} takes ${def.arity} inputs, got ${inputs.length}`);
+    const arity = arityOf(op, attrs);
+    if (inputs.length !== arity) {
+      throw new InternalCompilerError(`builder: ${op} takes ${arity} inputs, got ${inputs.length}`);
     }
     const types = inputs.map((r) => this.typeOf(r));
     let results: readonly TensorType[];
@@ -145,8 +146,9 @@ export class GraphBuilder {
   conv1dCausal(x: ValueRef, state: ValueRef, w: ValueRef): [y: ValueRef, state: ValueRef] {
     return this.two("conv1d_causal", [x, state, w], {});
   }
-  linearRecurrence(a: ValueRef, b: ValueRef, h0: ValueRef): [h: ValueRef, last: ValueRef] {
-    return this.two("linear_recurrence", [a, b, h0], {});
+  /** `chunk`: the block length a fused scan should use (a hint; values do not depend on it). */
+  linearRecurrence(a: ValueRef, b: ValueRef, h0: ValueRef, chunk: number | null = null): [h: ValueRef, last: ValueRef] {
+    return this.two("linear_recurrence", [a, b, h0], { chunk });
   }
   rope(x: ValueRef, pos: ValueRef, theta: number, rotaryDim: number): ValueRef {
     return this.one("rope", [x, pos], { theta, rotaryDim });
@@ -168,9 +170,62 @@ export class GraphBuilder {
   /** selective_scan, or selective_state_update when the sequence dim is 1 (decode). */
   selectiveScan(
     op: "selective_scan" | "selective_state_update",
-    a: { u: ValueRef; delta: ValueRef; A: ValueRef; B: ValueRef; C: ValueRef; D: ValueRef; z: ValueRef; deltaBias: ValueRef; h0: ValueRef },
+    a: { u: ValueRef; dt: ValueRef; dtProjW: ValueRef; Alog: ValueRef; B: ValueRef; C: ValueRef; D: ValueRef; z: ValueRef; deltaBias: ValueRef; h0: ValueRef },
+    innerNorms: { dt: ValueRef; B: ValueRef; C: ValueRef; eps: number } | null = null,
   ): [y: ValueRef, last: ValueRef] {
-    return this.two(op, [a.u, a.delta, a.A, a.B, a.C, a.D, a.z, a.deltaBias, a.h0], {});
+    const ins = [a.u, a.dt, a.dtProjW, a.Alog, a.B, a.C, a.D, a.z, a.deltaBias, a.h0];
+    if (innerNorms !== null) ins.push(innerNorms.dt, innerNorms.B, innerNorms.C);
+    return this.two(op, ins, { innerNormEps: innerNorms?.eps ?? null });
+  }
+  /** conv1d_silu, or conv1d_silu_update when the sequence dim is 1 (decode). */
+  conv1dSilu(op: "conv1d_silu" | "conv1d_silu_update", x: ValueRef, state: ValueRef, w: ValueRef, bias: ValueRef | null): [y: ValueRef, state: ValueRef] {
+    return this.two(op, bias === null ? [x, state, w] : [x, state, w, bias], { bias: bias !== null });
+  }
+  /** ssd_chunked, or ssd_state_update (decode); z with a gate epilogue, normW with a norm one. */
+  ssd<K extends "ssd_chunked" | "ssd_state_update">(
+    op: K,
+    a: { x: ValueRef; dt: ValueRef; Alog: ValueRef; B: ValueRef; C: ValueRef; D: ValueRef; dtBias: ValueRef; h0: ValueRef; z?: ValueRef; normW?: ValueRef },
+    attrs: OpAttrs[K],
+  ): [y: ValueRef, last: ValueRef] {
+    const ins = [a.x, a.dt, a.Alog, a.B, a.C, a.D, a.dtBias, a.h0];
+    if (a.z !== undefined) ins.push(a.z);
+    if (a.normW !== undefined) ins.push(a.normW);
+    return this.two(op, ins, attrs);
+  }
+  rmsnormGated(x: ValueRef, z: ValueRef, w: ValueRef, attrs: OpAttrs["rmsnorm_gated"]): ValueRef {
+    return this.one("rmsnorm_gated", [x, z, w], attrs);
+  }
+  addRmsnorm(a: ValueRef, b: ValueRef, w: ValueRef, eps: number, groupSize: number): [sum: ValueRef, normed: ValueRef] {
+    return this.two("add_rmsnorm", [a, b, w], { eps, groupSize });
+  }
+  /** norm(x) W^T + bias + residual; `norm` is the prologue's weight (and bias for layernorm). */
+  fusedLinear(a: {
+    x: ValueRef;
+    W: ValueRef;
+    norm?: { kind: "rmsnorm"; w: ValueRef; eps: number; group: number } | { kind: "layernorm"; w: ValueRef; b: ValueRef; eps: number };
+    bias?: ValueRef;
+    residual?: ValueRef;
+  }): ValueRef {
+    const ins = [a.x, a.W];
+    if (a.norm !== undefined) ins.push(...(a.norm.kind === "layernorm" ? [a.norm.w, a.norm.b] : [a.norm.w]));
+    if (a.bias !== undefined) ins.push(a.bias);
+    if (a.residual !== undefined) ins.push(a.residual);
+    return this.one("fused_linear", ins, {
+      prologue: a.norm?.kind ?? "none",
+      eps: a.norm?.eps ?? null,
+      normGroup: a.norm === undefined ? null : a.norm.kind === "rmsnorm" ? a.norm.group : this.typeOf(a.x).shape.at(-1) as number,
+      bias: a.bias !== undefined,
+      residual: a.residual !== undefined,
+    });
+  }
+  /** attention, or attention_decode when the sequence dim is 1 (decode). */
+  attention(
+    op: "attention" | "attention_decode",
+    a: { q: ValueRef; k: ValueRef; v: ValueRef; kCache: ValueRef; vCache: ValueRef; pos: ValueRef },
+    attrs: OpAttrs["attention"],
+  ): [o: ValueRef, kCache: ValueRef, vCache: ValueRef] {
+    const id = this.emit(op, [a.q, a.k, a.v, a.kCache, a.vCache, a.pos], attrs).id;
+    return [0, 1, 2].map((index) => ({ node: id, index })) as [ValueRef, ValueRef, ValueRef];
   }
 
   private axis(x: ValueRef, axis: number): number {

@@ -25,6 +25,7 @@ import {
   fail,
 } from "./shape.ts";
 import { shapeEq, shapeToString, symbolicNumel, type Shape, type TensorType } from "./types.ts";
+import { FUSED_OPS, type FusedOpAttrs } from "./fused-ops.ts";
 
 export { InferError };
 
@@ -52,7 +53,8 @@ export interface WeightAttrs {
   readonly type: TensorType;
 }
 
-export interface OpAttrs {
+/** Every op's attributes; the Mamba/norm/linear fused ops' come from fused-ops.ts. */
+export interface OpAttrs extends FusedOpAttrs {
   input: InputAttrs;
   weight: WeightAttrs;
   reshape: { readonly shape: Shape };
@@ -74,15 +76,24 @@ export interface OpAttrs {
   rmsnorm: { readonly eps: number; readonly groupSize: number };
   layernorm: { readonly eps: number };
   conv1d_causal: NoAttrs;
-  linear_recurrence: NoAttrs;
+  /** chunk: the block length a fused scan should use (Mamba-2's `chunk`), a hint with no effect on values; null for none. */
+  linear_recurrence: { readonly chunk: number | null };
   rope: { readonly theta: number; readonly rotaryDim: number };
   cache_write: NoAttrs;
   attn_scores: { readonly scale: number };
   attn_mask: { readonly window: number | null };
   attn_values: NoAttrs;
   // fused ops (compiler/passes), each with an unfused equivalent in the primitives above
-  selective_scan: NoAttrs;
-  selective_state_update: NoAttrs;
+  attention: AttentionAttrs;
+  attention_decode: AttentionAttrs;
+}
+
+/** The fused attention ops' attributes; `theta` and `rotaryDim` are both null without RoPE. */
+export interface AttentionAttrs {
+  readonly scale: number;
+  readonly window: number | null;
+  readonly theta: number | null;
+  readonly rotaryDim: number | null;
 }
 
 export type OpName = keyof OpAttrs;
@@ -92,8 +103,8 @@ export type OpKind = "source" | "movement" | "elementwise" | "reduce" | "contrac
 
 export interface OpDef<K extends OpName> {
   readonly kind: OpKind;
-  /** Number of inputs. */
-  readonly arity: number;
+  /** Number of inputs; a function of the attrs for fused ops with optional inputs (see arityOf). */
+  readonly arity: number | ((attrs: OpAttrs[K]) => number);
   /** Attribute names, in print order; the verifier checks a node has exactly these. */
   readonly attrs: readonly (keyof OpAttrs[K] & string)[];
   /** The math, in one line (the interp kernel is the full definition). */
@@ -335,9 +346,10 @@ export const OPS = {
   linear_recurrence: {
     kind: "sequence",
     arity: 3,
-    attrs: [],
+    attrs: ["chunk"],
     doc: "h[t] = a[t] * h[t-1] + b[t], h[-1] = h0;  a, b [S, ...R], h0 [...R] -> (h [S, ...R], h[S-1])",
-    infer: ([a, b, h0]) => {
+    infer: ([a, b, h0], attrs) => {
+      if (attrs.chunk !== null) expectInt(attrs.chunk, 1, "chunk");
       expectFloat(a!, "a");
       expectSameDtype(a!, b!, "recurrence");
       expectSameDtype(a!, h0!, "recurrence state");
@@ -434,43 +446,60 @@ export const OPS = {
   },
 
   // --- fused ops: each replaces a primitive subgraph that its pass documents ---
-  selective_scan: selectiveScan(
-    "Mamba-1 scan, dt = softplus(delta + bias): h_t = exp(dt A) h_{t-1} + (dt u_t) B_t, h_{-1} = h0; " +
-      "y_t = (h_t C_t + D u_t) * silu(z_t);  u, delta, z [S, Di], A [Di, N], B, C [S, N], D, bias [Di], " +
-      "h0 [Di, N] -> (y [S, Di], h_{S-1})",
+  ...FUSED_OPS, // selective_scan, conv1d_silu, ssd_chunked, fused_linear, ... (fused-ops.ts)
+  attention: attention(
+    "flash attention at positions pos..pos+S-1: RoPE on q and k, k/v rows written to the caches at pos, then per query " +
+      "softmax(scale q k^T) v over the keys t in (pos+s-window, pos+s], query head h reading kv head h / (H/Hkv);  " +
+      "q [S, H*D], k, v [S, Hkv*D], caches [T, Hkv, D] -> (o [S, H*D], k cache', v cache')",
     false,
   ),
-  selective_state_update: selectiveScan("one step of selective_scan (S = 1): the Mamba-1 decode update", true),
+  attention_decode: attention("one token of attention (S = 1) against the cache: the decode form", true),
 } as const satisfies { readonly [K in OpName]: OpDef<K> };
 
-/** Inputs (u, delta, A, B, C, D, z, deltaBias, h0), as mamba_ssm's selective_scan_fn orders them. */
-function selectiveScan<K extends "selective_scan" | "selective_state_update">(doc: string, step: boolean): OpDef<K> {
+/** Inputs (q, k, v, kCache, vCache, pos); H, Hkv and D come from the q width and the cache shape. */
+function attention<K extends "attention" | "attention_decode">(doc: string, step: boolean): OpDef<K> {
   return {
     kind: "sequence",
-    arity: 9,
-    attrs: [],
+    arity: 6,
+    attrs: ["scale", "window", "theta", "rotaryDim"],
     doc,
-    infer: ([u, delta, A, B, C, D, z, bias, h0]) => {
-      expectFloat(u!, "u");
-      for (const [t, what] of [[delta, "delta"], [A, "A"], [B, "B"], [C, "C"], [D, "D"], [z, "z"], [bias, "delta_bias"], [h0, "h0"]] as const) {
-        expectSameDtype(u!, t!, what);
+    infer: ([q, k, v, kc, vc, pos], a) => {
+      expectFloat(q!, "q");
+      for (const [t, what] of [[k, "k"], [v, "v"], [kc, "k cache"], [vc, "v cache"]] as const) expectSameDtype(q!, t!, what);
+      expectRank(q!, 2, "q");
+      expectRank(kc!, 3, "k cache");
+      const [T, hkv, d] = kc!.shape as [Shape[number], Shape[number], Shape[number]];
+      expectStaticDim(T, "cache length");
+      expectStaticDim(hkv, "kv heads");
+      const D = expectStaticDim(d, "head dim");
+      expectShape(vc!, kc!.shape, "v cache");
+      const S = q!.shape[0]!;
+      if (step) expectDim(S, 1, "attention_decode sequence length");
+      const width = expectStaticDim(q!.shape[1], "q width");
+      if (width % D !== 0) fail(`q width ${width} is not a multiple of head dim ${D}`);
+      const h = width / D;
+      if (h % (hkv as number) !== 0) fail(`kv heads ${hkv} do not divide heads ${h}`);
+      expectShape(k!, [S, (hkv as number) * D], "k");
+      expectShape(v!, [S, (hkv as number) * D], "v");
+      expectDtype(pos!, "i32", "pos");
+      expectRank(pos!, 0, "pos");
+      expectPositive(a.scale, "scale");
+      if (a.window !== null) expectInt(a.window, 1, "window");
+      if ((a.theta === null) !== (a.rotaryDim === null)) fail("theta and rotaryDim must both be set or both be none");
+      if (a.theta !== null) expectPositive(a.theta, "theta");
+      if (a.rotaryDim !== null) {
+        const r = expectInt(a.rotaryDim, 2, "rotaryDim");
+        if (r % 2 !== 0 || r > D) fail(`rotaryDim ${r} must be even and at most head dim ${D}`);
       }
-      expectRank(u!, 2, "u");
-      expectRank(A!, 2, "A");
-      const [S, di] = u!.shape as [Shape[number], Shape[number]];
-      const [, n] = A!.shape as [Shape[number], Shape[number]];
-      if (step) expectDim(S, 1, "selective_state_update sequence length");
-      expectShape(A!, [di, n], "A");
-      expectShape(delta!, [S, di], "delta");
-      expectShape(z!, [S, di], "z");
-      expectShape(B!, [S, n], "B");
-      expectShape(C!, [S, n], "C");
-      expectShape(D!, [di], "D");
-      expectShape(bias!, [di], "delta_bias");
-      expectShape(h0!, [di, n], "h0");
-      return [u!, h0!];
+      return [q!, kc!, vc!];
     },
   };
+}
+
+/** The number of inputs a node of `op` with these attrs takes. */
+export function arityOf<K extends OpName>(op: K, attrs: OpAttrs[K]): number {
+  const a = (OPS[op] as unknown as OpDef<K>).arity;
+  return typeof a === "number" ? a : a(attrs);
 }
 
 export function opDef<K extends OpName>(op: K): OpDef<K> {

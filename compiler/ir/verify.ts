@@ -4,7 +4,7 @@
  */
 import { InternalCompilerError } from "../diag/diagnostic.ts";
 import type { Graph, Node } from "./graph.ts";
-import { InferError, isOpName, OPS, type OpDef, type OpName } from "./ops.ts";
+import { arityOf, InferError, isOpName, OPS, type OpDef, type OpName } from "./ops.ts";
 import { printNode } from "./print.ts";
 import { typeEq, typeToString, type TensorType } from "./types.ts";
 
@@ -18,7 +18,8 @@ export function verify(g: Graph): void {
     if (n.id !== i) fail(n, `id ${n.id} stored at index ${i}`);
     if (!isOpName(n.op)) fail(n, `unknown op ${String(n.op)}`);
     const def = OPS[n.op] as unknown as OpDef<OpName>;
-    if (n.inputs.length !== def.arity) fail(n, `${n.op} takes ${def.arity} inputs, got ${n.inputs.length}`);
+    const arity = arityOf(n.op, n.attrs as never);
+    if (n.inputs.length !== arity) fail(n, `${n.op} takes ${arity} inputs, got ${n.inputs.length}`);
     const types: TensorType[] = [];
     for (const r of n.inputs) {
       if (!Number.isInteger(r.node) || r.node < 0 || r.node >= i) fail(n, `input %${r.node} is not defined before it`);

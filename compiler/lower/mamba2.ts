@@ -38,7 +38,7 @@ export function lowerMamba2(s: SublayerCtx, cfg: Mamba2Config, x: ValueRef): Blo
   const dA = b.broadcastTo(b.reshape(b.exp(b.mul(dt, A)), [S, G, Hg, 1, 1]), [S, G, Hg, P, N]);
   const dtx = b.mul(b.reshape(xs, [S, G, Hg, P]), b.reshape(dt, [S, G, Hg, 1]));
   const dBx = b.mul(b.reshape(dtx, [S, G, Hg, P, 1]), b.reshape(B, [S, G, 1, 1, N]));
-  const [h, last] = b.linearRecurrence(dA, dBx, b.reshape(s.state("ssm"), [G, Hg, P, N]));
+  const [h, last] = b.linearRecurrence(dA, dBx, b.reshape(s.state("ssm"), [G, Hg, P, N]), cfg.chunk); // chunk: for fuse-ssd
 
   const yC = b.reshape(b.reduceSum(b.mul(h, b.reshape(C, [S, G, 1, 1, N])), 4), [S, H, P]);
   const yD = b.add(yC, b.mul(b.reshape(xs, [S, H, P]), b.reshape(s.w("D"), [H, 1])));

@@ -1,16 +1,23 @@
 /**
- * fuse-selective-scan: the Mamba-1 discretisation, recurrence, C readout, D skip and gate become
- * one op, so no [S, Di, N] tensor is ever materialised. Prefill gets `selective_scan`; a graph
- * whose sequence dim is 1 (decode) gets `selective_state_update`.
+ * fuse-selective-scan: the Mamba-1 dt projection, discretisation, recurrence, C readout, D skip
+ * and gate become one op, so no [S, Di, N] tensor is ever materialised and delta [S, Di] is
+ * never stored either: the kernel computes it per (t, channel) from the low-rank dt (R MACs).
+ * Prefill gets `selective_scan`; a graph whose sequence dim is 1 (decode) gets
+ * `selective_state_update`.
  *
- *   delta = softplus(add(dt, bias));  dA = exp(mul(reshape(delta, [S,Di,1]), A))
+ *   delta = softplus(add(linear(dt, dt_proj_w), bias));  A = neg(exp(A_log))
+ *   dA = exp(mul(reshape(delta, [S,Di,1]), A))
  *   dBx = mul(reshape(mul(delta, u), [S,Di,1]), reshape(B, [S,1,N]))
  *   (h, last) = linear_recurrence(dA, dBx, h0)
  *   y = mul(add(reduce_sum(mul(h, reshape(C, [S,1,N])), 2), mul(u, D)), silu(z))
- *     =>  (y, last) = selective_scan(u, dt, A, B, C, D, z, bias, h0)
+ *     =>  (y, last) = selective_scan(u, dt, dt_proj_w, A_log, B, C, D, z, bias, h0) {innerNormEps=none}
+ *
+ *   the same with dt, B, C = rmsnorm(dt', w_dt), rmsnorm(B', w_B), rmsnorm(C', w_C) (Jamba's inner norms)
+ *     =>  selective_scan(u, dt', ..., B', C', ..., w_dt, w_B, w_C) {innerNormEps=eps}
  *
  * add and mul match in either operand order. Every intermediate must be read only inside the
- * pattern (delta exactly twice); otherwise the match is left alone.
+ * pattern (delta exactly twice); otherwise the match is left alone. The inner norms are folded
+ * only when all three are whole-row rmsnorms with one eps, each read only by the scan.
  */
 import type { Span } from "../diag/source.ts";
 import type { GraphBuilder } from "../ir/builder.ts";
@@ -18,20 +25,18 @@ import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { InferError, OPS } from "../ir/ops.ts";
 import { shapeEq, typeEq, type Shape, type TensorType } from "../ir/types.ts";
-import { commuted, Matcher, otherThan } from "./match.ts";
+import { commuted, Matcher, negExpOf, otherThan } from "./match.ts";
 import type { Pass } from "./pass.ts";
 import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
 
-interface ScanOperands {
-  readonly u: ValueRef;
-  readonly delta: ValueRef;
-  readonly A: ValueRef;
-  readonly B: ValueRef;
-  readonly C: ValueRef;
-  readonly D: ValueRef;
-  readonly z: ValueRef;
-  readonly deltaBias: ValueRef;
-  readonly h0: ValueRef;
+/** Jamba's inner norms: dt, B, C each a whole-row rmsnorm read once, with one eps. */
+function innerNorms(m: Matcher, dt: ValueRef, B: ValueRef, C: ValueRef): { norms: NodeOf<"rmsnorm">[]; eps: number } | null {
+  const norms = [dt, B, C].map((r) => m.sole(r, "rmsnorm"));
+  if (norms.some((n) => n === null)) return null;
+  const ns = norms as NodeOf<"rmsnorm">[];
+  const eps = ns[0]!.attrs.eps;
+  const whole = (n: NodeOf<"rmsnorm">): boolean => n.attrs.groupSize === m.g.nodes[n.inputs[1]!.node]!.results[n.inputs[1]!.index]!.shape[0];
+  return ns.every((n) => n.attrs.eps === eps && whole(n)) ? { norms: ns, eps } : null;
 }
 
 function matchScan(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null {
@@ -42,7 +47,7 @@ function matchScan(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null 
   const reshapedTo = (n: NodeOf<"reshape">, shape: Shape): boolean => shapeEq(n.attrs.shape, shape);
   const [dAref, dBxRef, h0] = rec.inputs as [ValueRef, ValueRef, ValueRef];
 
-  // dA = exp(mul(reshape(delta, [S, Di, 1]), A)), delta = softplus(add(dt, bias))
+  // dA = exp(mul(reshape(delta, [S, Di, 1]), A)), delta = softplus(add(linear(dt, W), bias))
   const dA = take(m.sole(dAref, "exp"));
   const up = commuted(take(dA && m.sole(dA.inputs[0]!, "mul")), (r1ref, A) => {
     const r1 = m.sole(r1ref, "reshape");
@@ -52,10 +57,15 @@ function matchScan(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null 
   });
   if (!up) return null;
   take(up.r1);
+  const Alog = negExpOf(m, up.A, interior);
   const delta: ValueRef = { node: up.sp.id, index: 0 };
   const biasAdd = take(m.sole(take(up.sp)!.inputs[0]!, "add"));
-  const dtBias = commuted(biasAdd, (dt, bias) => (type(bias).shape.length === 1 ? { dt, bias } : null));
-  if (!dtBias) return null;
+  const dtBias = commuted(biasAdd, (dt, bias) => {
+    const proj = m.sole(dt, "linear");
+    return proj && type(bias).shape.length === 1 ? { proj, bias } : null;
+  });
+  if (!dtBias || !Alog) return null;
+  take(dtBias.proj);
 
   // dBx = mul(reshape(mul(delta, u), [S, Di, 1]), reshape(B, [S, 1, N]))
   const dBx = commuted(take(m.sole(dBxRef, "mul")), (r2ref, r3ref) => {
@@ -90,13 +100,20 @@ function matchScan(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null 
   const gate = root && take(m.sole(otherThan(root, { node: skipAdd!.id, index: 0 })!, "silu"));
   if (!D || !root || !gate) return null;
 
-  const ops: ScanOperands = { u: dBx.u, delta: dtBias.dt, A: up.A, B: dBx.B, C: r4.inputs[0]!, D, z: gate.inputs[0]!, deltaBias: dtBias.bias, h0 };
-  const operands = [ops.u, ops.delta, ops.A, ops.B, ops.C, ops.D, ops.z, ops.deltaBias, ops.h0];
-  const op = type(ops.u).shape[0] === 1 ? "selective_state_update" : "selective_scan";
+  let [dt, B, C] = [dtBias.proj.inputs[0]!, dBx.B, r4.inputs[0]!];
+  const W = dtBias.proj.inputs[1]!;
+  const inner = innerNorms(m, dt, B, C);
+  if (inner) {
+    interior.push(...inner.norms);
+    [dt, B, C] = inner.norms.map((n) => n.inputs[0]!) as [ValueRef, ValueRef, ValueRef];
+  }
+  const operands = [dBx.u, dt, W, Alog, B, C, D, gate.inputs[0]!, dtBias.bias, h0, ...(inner ? inner.norms.map((n) => n.inputs[1]!) : [])];
+  const op = type(dBx.u).shape[0] === 1 ? "selective_state_update" : "selective_scan";
+  const attrs = { innerNormEps: inner ? inner.eps : null };
   // The fused op's type rule decides whether the operand shapes mean what the pattern assumed.
   let results: readonly TensorType[];
   try {
-    results = OPS[op].infer(operands.map(type), {});
+    results = OPS[op].infer(operands.map(type), attrs);
   } catch (e) {
     if (e instanceof InferError) return null;
     throw e;
@@ -109,8 +126,12 @@ function matchScan(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null 
     operands,
     replaces: [y, last],
     spans: mergeSpans(...interior.map((n): readonly Span[] => n.spans)),
-    emit: (b: GraphBuilder, [u, delta, A, B, C, D, z, deltaBias, h0]) =>
-      b.selectiveScan(op, { u: u!, delta: delta!, A: A!, B: B!, C: C!, D: D!, z: z!, deltaBias: deltaBias!, h0: h0! }),
+    emit: (b: GraphBuilder, [u, dt, W, Alog, B, C, D, z, deltaBias, h0, wdt, wb, wc]) =>
+      b.selectiveScan(
+        op,
+        { u: u!, dt: dt!, dtProjW: W!, Alog: Alog!, B: B!, C: C!, D: D!, z: z!, deltaBias: deltaBias!, h0: h0! },
+        inner ? { dt: wdt!, B: wb!, C: wc!, eps: inner.eps } : null,
+      ),
   };
 }
 
@@ -127,7 +148,7 @@ function run(g: Graph): Graph {
 
 export const fuseSelectiveScan: Pass = {
   name: "fuse-selective-scan",
-  summary: "Mamba-1 discretise + recurrence + C readout + D skip + silu(z) gate -> selective_scan / selective_state_update",
+  summary: "Mamba-1 dt_proj + discretise (A = -exp(A_log)) + recurrence + C readout + D skip + silu(z) gate -> selective_scan / selective_state_update",
   fusion: true,
   run,
 };

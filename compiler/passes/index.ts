@@ -1,16 +1,52 @@
 /**
  * The optimizer: passes in the order they run, each a pure Graph -> Graph function in its own
  * file. `optimize` runs them top to bottom; `after` sees the graph after each (`--dump-after`).
+ *
+ * Why this order (which fusion wins where):
+ *  1. The scan fusions come first. fuse-selective-scan swallows Mamba-1's dt_proj linear (and the
+ *     inner norms) into the scan, so the linear fusions never turn them into kernels of their
+ *     own; fuse-ssd decides per layer whether the gated norm fits its epilogue and otherwise
+ *     leaves a grouped rmsnorm (or an rmsnorm_gated) behind.
+ *  2. fuse-conv-act is independent of the rest (conv1d + bias + SiLU).
+ *  3. fuse-linear-epilogue before fuse-add-norm: a residual add whose other operand is a
+ *     projection read only by it costs nothing in that projection's epilogue, while add_rmsnorm
+ *     would still be a kernel of its own. So on every pre-norm residual block the add goes into
+ *     out_proj / o_proj / down_proj and the next norm goes into the next projections' prologue:
+ *     a block costs its projections plus its mixer, no add or norm kernels.
+ *  4. fuse-add-norm then takes the adds that could not go into an epilogue (the projection's
+ *     output has other readers, or there is no projection) together with the norm after them.
+ *  5. fuse-norm-prologue last: every norm still standing whose readers are all projections
+ *     (including the grouped norm fuse-ssd left and the final norm before the LM head) moves
+ *     into them. Running it after fuse-add-norm keeps add_rmsnorm where it fired: there the
+ *     norm is already computed once, next to the add, and copying it into every reader as well
+ *     would not save a kernel (the add still needs one).
+ *  LayerNorm models get the prologue (fused_linear {prologue=layernorm}); there is no
+ *  add_layernorm, so an add + layernorm left over stays two kernels.
  */
 import type { Graph } from "../ir/graph.ts";
 import { dce } from "./dce.ts";
+import { fuseAddNorm } from "./fuse-add-norm.ts";
+import { fuseAttention } from "./fuse-attention.ts";
+import { fuseConvAct } from "./fuse-conv-act.ts";
+import { fuseLinearEpilogue } from "./fuse-linear-epilogue.ts";
+import { fuseNormPrologue } from "./fuse-norm-prologue.ts";
 import { fuseSelectiveScan } from "./fuse-selective-scan.ts";
+import { fuseSsd } from "./fuse-ssd.ts";
 import type { Pass } from "./pass.ts";
 
 export type { Pass } from "./pass.ts";
-export { dce, fuseSelectiveScan };
+export { dce, fuseAddNorm, fuseAttention, fuseConvAct, fuseLinearEpilogue, fuseNormPrologue, fuseSelectiveScan, fuseSsd };
 
-export const PASSES: readonly Pass[] = [dce, fuseSelectiveScan];
+export const PASSES: readonly Pass[] = [
+  dce,
+  fuseSelectiveScan, // Mamba-1: dt_proj, A = -exp(A_log), inner norms and the gate into the scan
+  fuseSsd, // Mamba-2: chunked SSD with the gate / gated norm epilogue where legal
+  fuseConvAct, // conv1d + bias + SiLU
+  fuseAttention, // rope + cache writes + softmax(QK^T)V of each attention block; independent of the SSM fusions
+  fuseLinearEpilogue, // bias and residual adds into the projection that feeds them
+  fuseAddNorm, // add + rmsnorm where the add could not go into an epilogue
+  fuseNormPrologue, // norms read only by projections into each projection's prologue
+];
 
 export interface OptimizeOptions {
   /** false for `--no-fuse`: run only the passes that are not fusions. Default true. */

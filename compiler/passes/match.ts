@@ -53,3 +53,12 @@ export function otherThan(n: Node, x: ValueRef): ValueRef | null {
   if (b!.node === x.node && b!.index === x.index) return a!;
   return null;
 }
+
+/** `A = neg(exp(A_log))` with both nodes read once: pushes them to `interior`, returns A_log (else null). */
+export function negExpOf(m: Matcher, A: ValueRef, interior: Node[]): ValueRef | null {
+  const neg = m.sole(A, "neg");
+  const exp = neg && m.sole(neg.inputs[0]!, "exp");
+  if (!neg || !exp) return null;
+  interior.push(neg, exp);
+  return exp.inputs[0]!;
+}

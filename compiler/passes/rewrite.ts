@@ -27,12 +27,13 @@ const key = (r: ValueRef): string => `${r.node}#${r.index}`;
 
 /**
  * Whether a fusion can be emitted after its last operand: every outside user of a replaced value
- * must come later, and no operand may be swallowed by the fusion itself.
+ * must come later (users inside the fusion go away with it; fuse-attention's caches have both),
+ * and no operand may be swallowed by the fusion itself.
  */
 export function placeable(m: Matcher, f: Fusion): boolean {
   if (f.operands.some((r) => f.interior.has(r.node))) return false;
   const at = Math.max(...f.operands.map((r) => r.node));
-  return f.replaces.every((r) => m.usersOf(r).every((u) => u < 0 || (u > at && !f.interior.has(u))));
+  return f.replaces.every((r) => m.usersOf(r).every((u) => u < 0 || f.interior.has(u) || u > at));
 }
 
 /** Rebuilds `g` with the fusions applied (callers pass disjoint, placeable fusions), then DCE. */

@@ -1,0 +1,102 @@
+/**
+ * The fused attention ops, written from reference/semantics.md (attention, attention_decode,
+ * rope) as the flash algorithm a kernel runs, not from the primitive graph it replaces:
+ *
+ *   q, k = rope(q, pos + s), rope(k, pos + s)        NeoX half-split on the first rotaryDim dims
+ *   caches' = caches with rows pos..pos+S-1 = k, v   (k after RoPE)
+ *   for each query s (position p = pos + s) and head h (kv head g = h / (H / Hkv)):
+ *     keys t in [lo, p], lo = window ? max(0, p - window + 1) : 0   (W keys including the query)
+ *     visited in blocks of BLOCK keys; per block: m' = max(m, max_t s_t), l = l e^(m-m') + sum e^(s_t-m'),
+ *     acc = acc e^(m-m') + sum e^(s_t-m') v_t;   o = acc / l
+ *
+ * Shapes: q [S, H*D], k, v [S, Hkv*D], caches [T, Hkv, D] -> (o [S, H*D], k cache', v cache').
+ * Only rows <= pos+S-1 of the caches are ever read (rows past the valid positions may hold
+ * anything), and only the rows inside a query's window.
+ */
+import type { Kernel } from "./kernels.ts";
+import { InterpError, type Tensor } from "./tensor.ts";
+
+/** Keys per block of the online softmax (a kernel's tile; any size gives the same result). */
+export const ATTENTION_BLOCK = 16;
+
+export const attention: Kernel<"attention" | "attention_decode"> = ([q, k, v, kc, vc, posT], a) => {
+  const [S, width] = q!.shape as [number, number];
+  const [T, Hkv, D] = kc!.shape as [number, number, number];
+  const H = width / D;
+  const group = H / Hkv;
+  const pos = posT!.data[0]!;
+  if (!Number.isInteger(pos) || pos < 0 || pos + S > T) throw new InterpError(`attention of ${S} tokens at ${pos} overflows the cache of ${T}`);
+
+  const qr = rotate(q!, H, D, pos, a.theta, a.rotaryDim);
+  const kr = rotate(k!, Hkv, D, pos, a.theta, a.rotaryDim);
+  const kOut = Float64Array.from(kc!.data);
+  const vOut = Float64Array.from(vc!.data);
+  kOut.set(kr, pos * Hkv * D);
+  vOut.set(v!.data, pos * Hkv * D);
+
+  const o = new Float64Array(S * H * D);
+  const acc = new Float64Array(D);
+  const scores = new Float64Array(ATTENTION_BLOCK);
+  for (let s = 0; s < S; s++) {
+    const p = pos + s;
+    const lo = a.window === null ? 0 : Math.max(0, p - a.window + 1);
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group);
+      const qb = (s * H + h) * D;
+      let m = -Infinity;
+      let l = 0;
+      acc.fill(0);
+      for (let b0 = lo - (lo % ATTENTION_BLOCK); b0 <= p; b0 += ATTENTION_BLOCK) {
+        const first = Math.max(b0, lo);
+        const last = Math.min(b0 + ATTENTION_BLOCK - 1, p);
+        let mb = -Infinity;
+        for (let t = first; t <= last; t++) {
+          const kb = (t * Hkv + g) * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qr[qb + d]! * kOut[kb + d]!;
+          scores[t - first] = dot * a.scale;
+          mb = Math.max(mb, dot * a.scale);
+        }
+        const mNew = Math.max(m, mb);
+        const rescale = Math.exp(m - mNew); // 0 on the first block (m = -inf)
+        l *= rescale;
+        for (let d = 0; d < D; d++) acc[d]! *= rescale;
+        for (let t = first; t <= last; t++) {
+          const e = Math.exp(scores[t - first]! - mNew);
+          l += e;
+          const vb = (t * Hkv + g) * D;
+          for (let d = 0; d < D; d++) acc[d]! += e * vOut[vb + d]!;
+        }
+        m = mNew;
+      }
+      for (let d = 0; d < D; d++) o[qb + d] = acc[d]! / l;
+    }
+  }
+  return [
+    { shape: q!.shape, data: o },
+    { shape: kc!.shape, data: kOut },
+    { shape: vc!.shape, data: vOut },
+  ];
+};
+
+/** x [S, heads*D] with RoPE at positions pos+s on the first r dims of each head (a copy without RoPE). */
+function rotate(x: Tensor, heads: number, D: number, pos: number, theta: number | null, r: number | null): Float64Array {
+  const y = Float64Array.from(x.data);
+  if (theta === null || r === null) return y;
+  const S = x.shape[0]!;
+  const half = r / 2;
+  for (let s = 0; s < S; s++)
+    for (let i = 0; i < half; i++) {
+      const angle = (pos + s) * Math.pow(theta, (-2 * i) / r);
+      const cos = Math.cos(angle);
+      const sin = Math.sin(angle);
+      for (let h = 0; h < heads; h++) {
+        const base = (s * heads + h) * D;
+        const u = x.data[base + i]!;
+        const w = x.data[base + i + half]!;
+        y[base + i] = u * cos - w * sin;
+        y[base + i + half] = w * cos + u * sin;
+      }
+    }
+  return y;
+}

@@ -1,0 +1,295 @@
+/**
+ * The fused ops of the Mamba, norm and linear families (passes/fuse-*.ts create them). Each has
+ * an unfused equivalent in the primitive ops, documented in its pass, and an interp kernel
+ * written from the equations of reference/semantics.md (interp/mamba.ts, interp/norms.ts).
+ * ops.ts spreads this table into OPS, so an entry here is an op like any other.
+ *
+ * Optional inputs: an op whose attrs switch an input on or off has `arity` as a function of
+ * its attrs; the inputs always come in the order listed in its doc, the absent ones skipped.
+ */
+import type { OpDef } from "./ops.ts";
+import {
+  expectDim,
+  expectFloat,
+  expectInt,
+  expectMinRank,
+  expectPositive,
+  expectRank,
+  expectSameDtype,
+  expectShape,
+  expectStaticDim,
+  fail,
+} from "./shape.ts";
+import { shapeEq, shapeToString, type Dim, type Shape, type TensorType } from "./types.ts";
+
+/** How a fused SSD op finishes y (after the D skip), per (token, head). */
+export type SsdEpilogue =
+  /** y */
+  | "none"
+  /** y * silu(z) */
+  | "gate"
+  /** rmsnorm(y * silu(z)) * w per group of normGroup channels: norm_before_gate = false (Mamba-2) */
+  | "gate_norm"
+  /** rmsnorm(y) * w * silu(z): norm_before_gate = true */
+  | "norm_gate";
+
+export interface SsdAttrs {
+  readonly epilogue: SsdEpilogue;
+  /** Channels per norm group (divides headdim: the norm never leaves a head); null without a norm. */
+  readonly normGroup: number | null;
+  /** Norm epsilon; null without a norm. */
+  readonly eps: number | null;
+}
+
+export interface FusedOpAttrs {
+  /** innerNormEps: Jamba's RMSNorms of dt, B and C done inside the scan (their eps), or null. */
+  selective_scan: { readonly innerNormEps: number | null };
+  selective_state_update: { readonly innerNormEps: number | null };
+  conv1d_silu: { readonly bias: boolean };
+  conv1d_silu_update: { readonly bias: boolean };
+  /** chunk: the SSD block length (the spec's `chunk`); it does not change the result. */
+  ssd_chunked: SsdAttrs & { readonly chunk: number };
+  ssd_state_update: SsdAttrs;
+  rmsnorm_gated: { readonly eps: number; readonly groupSize: number; readonly normBeforeGate: boolean };
+  add_rmsnorm: { readonly eps: number; readonly groupSize: number };
+  /**
+   * eps: the prologue norm's; normGroup: rmsnorm's group size (the whole row for layernorm);
+   * both null when prologue is none.
+   */
+  fused_linear: {
+    readonly prologue: "none" | "rmsnorm" | "layernorm";
+    readonly eps: number | null;
+    readonly normGroup: number | null;
+    readonly bias: boolean;
+    readonly residual: boolean;
+  };
+}
+
+type FusedOp = keyof FusedOpAttrs;
+
+function dims2(t: TensorType, what: string): [Dim, Dim] {
+  expectRank(t, 2, what);
+  return t.shape as unknown as [Dim, Dim];
+}
+
+function dims3(t: TensorType, what: string): [Dim, Dim, Dim] {
+  expectRank(t, 3, what);
+  return t.shape as unknown as [Dim, Dim, Dim];
+}
+
+function channels(t: TensorType, what: string): number {
+  expectMinRank(t, 1, what);
+  return expectStaticDim(t.shape[t.shape.length - 1], `last dim of ${what}`);
+}
+
+function groupOf(c: number, groupSize: unknown): number {
+  const g = expectInt(groupSize, 1, "groupSize");
+  if (c % g !== 0) fail(`groupSize ${g} does not divide ${c}`);
+  return g;
+}
+
+function sameAs(x: TensorType, others: readonly (readonly [TensorType | undefined, string])[]): void {
+  expectFloat(x, "x");
+  for (const [t, what] of others) expectSameDtype(x, t!, what);
+}
+
+/**
+ * Mamba-1 scan with dt_proj, A = -exp(A_log) and (optionally) the inner norms folded in.
+ * Inputs (u, dt, dt_proj_w, A_log, B, C, D, z, delta_bias, h0 [, dt_norm_w, B_norm_w, C_norm_w]).
+ */
+function selectiveScan<K extends "selective_scan" | "selective_state_update">(doc: string, step: boolean): OpDef<K> {
+  return {
+    kind: "sequence",
+    arity: (a) => (a.innerNormEps === null ? 10 : 13),
+    attrs: ["innerNormEps"],
+    doc,
+    infer: (ins, a) => {
+      const [u, dt, W, Alog, B, C, D, z, bias, h0, wdt, wb, wc] = ins;
+      sameAs(u!, [[dt, "dt"], [W, "dt_proj_w"], [Alog, "A_log"], [B, "B"], [C, "C"], [D, "D"], [z, "z"], [bias, "delta_bias"], [h0, "h0"]]);
+      const [S, di] = dims2(u!, "u");
+      const [, n] = dims2(Alog!, "A_log");
+      const [, r] = dims2(dt!, "dt");
+      if (step) expectDim(S, 1, "selective_state_update sequence length");
+      expectShape(dt!, [S, r], "dt");
+      expectShape(W!, [di, r], "dt_proj_w");
+      expectShape(Alog!, [di, n], "A_log");
+      expectShape(z!, [S, di], "z");
+      expectShape(B!, [S, n], "B");
+      expectShape(C!, [S, n], "C");
+      expectShape(D!, [di], "D");
+      expectShape(bias!, [di], "delta_bias");
+      expectShape(h0!, [di, n], "h0");
+      if (a.innerNormEps !== null) {
+        expectPositive(a.innerNormEps, "innerNormEps");
+        expectShape(wdt!, [r], "dt norm weight");
+        expectShape(wb!, [n], "B norm weight");
+        expectShape(wc!, [n], "C norm weight");
+      }
+      return [u!, h0!];
+    },
+  };
+}
+
+/** Inputs (x, state, w [, bias]): depthwise causal conv (conv1d_causal) + bias, then SiLU. */
+function convSilu<K extends "conv1d_silu" | "conv1d_silu_update">(doc: string, step: boolean): OpDef<K> {
+  return {
+    kind: "sequence",
+    arity: (a) => (a.bias ? 4 : 3),
+    attrs: ["bias"],
+    doc,
+    infer: ([x, state, w, bias], a) => {
+      sameAs(x!, [[state, "conv state"], [w, "conv weight"]]);
+      const [S, c] = dims2(x!, "x");
+      if (step) expectDim(S, 1, "conv1d_silu_update sequence length");
+      const width = expectStaticDim(dims2(w!, "weight")[1], "kernel width");
+      expectShape(w!, [c, width], "conv weight");
+      expectShape(state!, [c, width], "conv state");
+      if (a.bias) {
+        expectSameDtype(x!, bias!, "conv bias");
+        expectShape(bias!, [c], "conv bias");
+      }
+      return [x!, state!];
+    },
+  };
+}
+
+/**
+ * Inputs (x, dt, A_log, B, C, D, dt_bias, h0 [, z [, norm_w]]): z with a gate, norm_w [H, P]
+ * with a norm. Head h reads group h / (H/G).
+ */
+function ssd<K extends "ssd_chunked" | "ssd_state_update">(doc: string, step: boolean): OpDef<K> {
+  return {
+    kind: "sequence",
+    arity: (a) => 8 + (a.epilogue === "none" ? 0 : a.epilogue === "gate" ? 1 : 2),
+    attrs: (step ? ["epilogue", "normGroup", "eps"] : ["chunk", "epilogue", "normGroup", "eps"]) as OpDef<K>["attrs"],
+    doc,
+    infer: (ins, a) => {
+      const [x, dt, Alog, B, C, D, dtBias, h0, z, w] = ins;
+      sameAs(x!, [[dt, "dt"], [Alog, "A_log"], [B, "B"], [C, "C"], [D, "D"], [dtBias, "dt_bias"], [h0, "h0"]]);
+      const [S, hd, pd] = dims3(x!, "x");
+      const H = expectStaticDim(hd, "heads");
+      const P = expectStaticDim(pd, "headdim");
+      const [, gd, nd] = dims3(B!, "B");
+      const G = expectStaticDim(gd, "groups");
+      const N = expectStaticDim(nd, "d_state");
+      if (G < 1 || H % G !== 0) fail(`groups ${G} do not divide heads ${H}`);
+      if (step) expectDim(S, 1, "ssd_state_update sequence length");
+      else expectInt((a as { chunk?: unknown }).chunk, 1, "chunk");
+      expectShape(dt!, [S, H], "dt");
+      expectShape(C!, [S, G, N], "C");
+      for (const [t, what] of [[Alog, "A_log"], [D, "D"], [dtBias, "dt_bias"]] as const) expectShape(t!, [H], what);
+      expectShape(h0!, [H, P, N], "h0");
+      const norm = a.epilogue === "gate_norm" || a.epilogue === "norm_gate";
+      if (a.epilogue !== "none" && a.epilogue !== "gate" && !norm) fail(`unknown epilogue ${String(a.epilogue)}`);
+      if (a.epilogue !== "none") {
+        expectSameDtype(x!, z!, "z");
+        expectShape(z!, x!.shape, "z");
+      }
+      if (norm) {
+        expectSameDtype(x!, w!, "norm weight");
+        expectShape(w!, [H, P], "norm weight");
+        groupOf(P, a.normGroup);
+        expectPositive(a.eps, "eps");
+      } else if (a.normGroup !== null || a.eps !== null) fail(`epilogue ${a.epilogue} takes normGroup = eps = none`);
+      return [x!, h0!];
+    },
+  };
+}
+
+const FUSED_OPS_TABLE = {
+  selective_scan: selectiveScan(
+    "Mamba-1 scan: delta = softplus(dt_proj_w dt_t + delta_bias) per channel, A = -exp(A_log); " +
+      "h_t = exp(delta A) h_{t-1} + (delta u_t) B_t, h_{-1} = h0; y_t = (h_t C_t + D u_t) * silu(z_t); " +
+      "with innerNormEps, dt_t, B_t, C_t are RMS-normed first;  u, z [S, Di], dt [S, R], dt_proj_w [Di, R], " +
+      "A_log, h0 [Di, N], B, C [S, N], D, delta_bias [Di] -> (y [S, Di], h_{S-1})",
+    false,
+  ),
+  selective_state_update: selectiveScan("one step of selective_scan (S = 1): the Mamba-1 decode update", true),
+  conv1d_silu: convSilu(
+    "y = silu(conv1d_causal(x, state, w) + bias), state' = the last W inputs (as conv1d_causal);  " +
+      "x [S, C], state, w [C, W], bias [C] -> (y [S, C], state' [C, W])",
+    false,
+  ),
+  conv1d_silu_update: convSilu("conv1d_silu of one token (S = 1): shift it into the state, the decode form", true),
+  ssd_chunked: ssd(
+    "Mamba-2 SSD by chunks of `chunk` tokens: dt = softplus(dt + dt_bias), a = dt * -exp(A_log), S_t = in-chunk cumsum a; " +
+      "y_t = sum_{s<=t in chunk} exp(S_t-S_s) (C_t.B_s) dt_s x_s + exp(S_t) C_t.h_in + D x_t, " +
+      "h_out = exp(S_last) h_in + sum_s exp(S_last-S_s) dt_s x_s B_s^T, then the epilogue;  " +
+      "x, z [S, H, P], dt [S, H], B, C [S, G, N], A_log, D, dt_bias [H], h0 [H, P, N], norm_w [H, P] -> (y [S, H, P], h [H, P, N])",
+    false,
+  ),
+  ssd_state_update: ssd(
+    "one Mamba-2 step (S = 1): h' = exp(dt A) h + dt x B^T, y = h' C + D x, then the epilogue",
+    true,
+  ),
+  rmsnorm_gated: {
+    kind: "norm",
+    arity: 3,
+    attrs: ["eps", "groupSize", "normBeforeGate"],
+    doc:
+      "gated RMSNorm: normBeforeGate ? rmsnorm(x) * w * silu(z) : rmsnorm(x * silu(z)) * w, per group of groupSize channels;  " +
+      "x, z [..., C], w [C]",
+    infer: ([x, z, w], a) => {
+      sameAs(x!, [[z, "z"], [w, "weight"]]);
+      const c = channels(x!, "x");
+      expectShape(z!, x!.shape, "z");
+      expectShape(w!, [c], "weight");
+      expectPositive(a.eps, "eps");
+      groupOf(c, a.groupSize);
+      if (typeof a.normBeforeGate !== "boolean") fail("normBeforeGate must be a boolean");
+      return [x!];
+    },
+  },
+  add_rmsnorm: {
+    kind: "norm",
+    arity: 3,
+    attrs: ["eps", "groupSize"],
+    doc: "s = a + b, y = rmsnorm(s) * w (groups of groupSize);  a, b [..., C], w [C] -> (s, y)",
+    infer: ([x, y, w], a) => {
+      sameAs(x!, [[y, "b"], [w, "weight"]]);
+      const c = channels(x!, "a");
+      if (!shapeEq(x!.shape, y!.shape)) fail(`add_rmsnorm operands differ: ${shapeToString(x!.shape)} vs ${shapeToString(y!.shape)}`);
+      expectShape(w!, [c], "weight");
+      expectPositive(a.eps, "eps");
+      groupOf(c, a.groupSize);
+      return [x!, x!];
+    },
+  },
+  fused_linear: {
+    kind: "contraction",
+    arity: (a) => 2 + (a.prologue === "rmsnorm" ? 1 : a.prologue === "layernorm" ? 2 : 0) + (a.bias ? 1 : 0) + (a.residual ? 1 : 0),
+    attrs: ["prologue", "eps", "normGroup", "bias", "residual"],
+    doc:
+      "y = norm(x) W^T + bias + residual, norm = the prologue (rmsnorm per group of normGroup channels, or layernorm over the row, " +
+      "recomputed from the row by the kernel) or none;  " +
+      "inputs (x [..., in], W [out, in] [, norm_w [in] [, norm_b [in]]] [, bias [out]] [, residual [..., out]]) -> [..., out]",
+    infer: (ins, a) => {
+      const [x, W] = ins;
+      expectFloat(x!, "x");
+      expectSameDtype(x!, W!, "linear");
+      const inp = channels(x!, "x");
+      expectShape(W!, [expectStaticDim(dims2(W!, "weight")[0], "out_features"), inp], "weight");
+      const out: Shape = [...x!.shape.slice(0, -1), W!.shape[0]!];
+      let k = 2;
+      const next = (what: string, shape: Shape): void => {
+        const t = ins[k++]!;
+        expectSameDtype(x!, t, what);
+        expectShape(t, shape, what);
+      };
+      if (a.prologue === "none") {
+        if (a.eps !== null || a.normGroup !== null) fail("prologue none takes eps = normGroup = none");
+      } else if (a.prologue === "rmsnorm" || a.prologue === "layernorm") {
+        expectPositive(a.eps, "eps");
+        groupOf(inp, a.normGroup);
+        if (a.prologue === "layernorm" && a.normGroup !== inp) fail(`layernorm normalises the whole row: normGroup must be ${inp}`);
+        next("norm weight", [inp]);
+        if (a.prologue === "layernorm") next("norm bias", [inp]);
+      } else fail(`unknown prologue ${String(a.prologue)}`);
+      if (a.bias) next("bias", [out[out.length - 1]!]);
+      if (a.residual) next("residual", out);
+      return [{ dtype: x!.dtype, shape: out }];
+    },
+  },
+} as const satisfies { readonly [K in FusedOp]: OpDef<K> };
+
+export const FUSED_OPS: { readonly [K in FusedOp]: OpDef<K> } = FUSED_OPS_TABLE;
