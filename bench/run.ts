@@ -13,6 +13,8 @@ import { Diagnostics } from "../compiler/diag/diagnostic.ts";
 import { SourceFile } from "../compiler/diag/source.ts";
 import { compile } from "../compiler/index.ts";
 import { parse } from "../compiler/syntax/index.ts";
+import { optimizerBench } from "./optimizer.ts";
+import { median } from "./stats.ts";
 
 const WARMUP = 3;
 const RUNS = 10;
@@ -49,9 +51,7 @@ function time(fn: () => void): Timing {
     fn();
     ms.push(performance.now() - t0);
   }
-  ms.sort((a, b) => a - b);
-  const mid = ms.length >> 1;
-  return { median: ms.length % 2 ? ms[mid]! : (ms[mid - 1]! + ms[mid]!) / 2, min: ms[0]! };
+  return { median: median(ms), min: Math.min(...ms) };
 }
 
 const fmtMs = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`.padStart(10);
@@ -79,6 +79,6 @@ console.log("generated specs:");
 row("explicit-10k.hyb", explicitSpec());
 row("ratio-10k.hyb", ratioSpec());
 console.log("canonical specs:");
-for (const f of readdirSync(join(root, "specs")).filter((f) => f.endsWith(".hyb")).sort()) {
-  row(f, readFileSync(join(root, "specs", f), "utf8"));
-}
+const specs = readdirSync(join(root, "specs")).filter((f) => f.endsWith(".hyb")).sort();
+for (const f of specs) row(f, readFileSync(join(root, "specs", f), "utf8"));
+optimizerBench(specs.flatMap((f) => compile(readFileSync(join(root, "specs", f), "utf8"), { path: f }).models));
