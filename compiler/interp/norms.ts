@@ -2,8 +2,10 @@
  * The fused norm and linear kernels (rmsnorm_gated, add_rmsnorm, fused_linear), in float64,
  * written from the equations of reference/semantics.md (rmsnorm, rmsnorm_gated, Linear).
  */
+import { assertNever } from "../diag/diagnostic.ts";
+import type { LinearActivation } from "../ir/fused-ops.ts";
 import type { Kernel } from "./kernels.ts";
-import { silu } from "./scalar.ts";
+import { gelu, silu } from "./scalar.ts";
 
 /** v <- v / sqrt(mean(v^2) + eps) * w per consecutive group of `group` values; w aligned with v. */
 export function rmsnormInPlace(v: Float64Array, w: ArrayLike<number>, eps: number, group: number): void {
@@ -56,33 +58,69 @@ const addRmsnorm: Kernel<"add_rmsnorm"> = ([p, q, w], a) => {
 };
 
 /**
- * fused_linear: per row, the prologue norm of x (recomputed from the row), then y = x W^T,
- * then + bias, then + residual (the primitive chain's order).
+ * fused_linear over weights W_1..W_n, per row r: x̂ = the prologue norm of x[r] (recomputed from
+ * the row); z = [z_1 | ... | z_n] with z_i = x̂ W_i^T + bias_i; a = act(z):
+ *   none   a = z                      gelu   a_j = gelu(z_j) (exact erf)
+ *   relu2  a_j = relu(z_j)^2          swiglu a_j = silu(z_1[j]) * z_2[j]  (SwiGLU: gate, up)
+ * then y[r] = a + residual[r] (the primitive chain's order: bias, activation, residual).
  */
 const fusedLinear: Kernel<"fused_linear"> = (ins, a, ctx) => {
-  const [x, W] = ins;
-  let k = 2;
+  const n = a.weights;
+  const x = ins[0]!;
+  const Ws = ins.slice(1, 1 + n);
+  let k = 1 + n;
   const normW = a.prologue === "none" ? null : ins[k++]!.data;
   const normB = a.prologue === "layernorm" ? ins[k++]!.data : null;
-  const bias = a.bias ? ins[k++]!.data : null;
+  const biases = a.bias ? ins.slice(k, (k += n)).map((t) => t.data) : null;
   const residual = a.residual ? ins[k++]!.data : null;
-  const [out, inp] = W!.shape as [number, number];
-  const rows = x!.data.length / inp;
+  const inp = Ws[0]!.shape[1]!;
+  const outs = Ws.map((W) => W.shape[0]!);
+  const width = outs.reduce((s, o) => s + o, 0);
+  const out = ctx.out[0]!.at(-1)!;
+  const rows = x.data.length / inp;
   const y = new Float64Array(rows * out);
+  const z = new Float64Array(width);
   for (let r = 0; r < rows; r++) {
-    const row = x!.data.slice(r * inp, (r + 1) * inp);
+    const row = x.data.slice(r * inp, (r + 1) * inp);
     if (a.prologue === "rmsnorm") rmsnormInPlace(row, normW!, a.eps!, a.normGroup!);
     else if (a.prologue === "layernorm") layernormInPlace(row, normW!, normB!, a.eps!);
-    for (let o = 0; o < out; o++) {
-      let acc = 0;
-      for (let i = 0; i < inp; i++) acc += row[i]! * W!.data[o * inp + i]!;
-      if (bias !== null) acc += bias[o]!;
-      if (residual !== null) acc += residual[r * out + o]!;
-      y[r * out + o] = acc;
-    }
+    let col = 0;
+    Ws.forEach((W, w) => {
+      for (let o = 0; o < outs[w]!; o++) {
+        let acc = 0;
+        for (let i = 0; i < inp; i++) acc += row[i]! * W.data[o * inp + i]!;
+        z[col++] = biases === null ? acc : acc + biases[w]![o]!;
+      }
+    });
+    const yr = y.subarray(r * out, (r + 1) * out);
+    activate(a.activation, z, yr);
+    if (residual !== null) for (let o = 0; o < out; o++) yr[o] = yr[o]! + residual[r * out + o]!;
   }
   return [{ shape: ctx.out[0]!, data: y }];
 };
+
+/** y = act(z); for swiglu z holds the gate then the up half, each y.length wide. */
+function activate(act: LinearActivation, z: Float64Array, y: Float64Array): void {
+  switch (act) {
+    case "none":
+      y.set(z);
+      return;
+    case "gelu":
+      for (let j = 0; j < y.length; j++) y[j] = gelu(z[j]!);
+      return;
+    case "relu2":
+      for (let j = 0; j < y.length; j++) {
+        const r = Math.max(z[j]!, 0);
+        y[j] = r * r;
+      }
+      return;
+    case "swiglu":
+      for (let j = 0; j < y.length; j++) y[j] = silu(z[j]!) * z[y.length + j]!;
+      return;
+    default:
+      return assertNever(act, "fused_linear activation");
+  }
+}
 
 export const NORM_KERNELS = {
   rmsnorm_gated: rmsnormGated,

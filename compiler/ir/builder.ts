@@ -198,23 +198,29 @@ export class GraphBuilder {
   addRmsnorm(a: ValueRef, b: ValueRef, w: ValueRef, eps: number, groupSize: number): [sum: ValueRef, normed: ValueRef] {
     return this.two("add_rmsnorm", [a, b, w], { eps, groupSize });
   }
-  /** norm(x) W^T + bias + residual; `norm` is the prologue's weight (and bias for layernorm). */
+  /**
+   * act([norm(x) W_i^T + bias_i]_i) + residual over the weights W (one bias per weight);
+   * `norm` is the prologue's weight (and bias for layernorm).
+   */
   fusedLinear(a: {
     x: ValueRef;
-    W: ValueRef;
+    W: readonly ValueRef[];
     norm?: { kind: "rmsnorm"; w: ValueRef; eps: number; group: number } | { kind: "layernorm"; w: ValueRef; b: ValueRef; eps: number };
-    bias?: ValueRef;
+    bias?: readonly ValueRef[];
+    activation?: OpAttrs["fused_linear"]["activation"];
     residual?: ValueRef;
   }): ValueRef {
-    const ins = [a.x, a.W];
+    const ins = [a.x, ...a.W];
     if (a.norm !== undefined) ins.push(...(a.norm.kind === "layernorm" ? [a.norm.w, a.norm.b] : [a.norm.w]));
-    if (a.bias !== undefined) ins.push(a.bias);
+    if (a.bias !== undefined) ins.push(...a.bias);
     if (a.residual !== undefined) ins.push(a.residual);
     return this.one("fused_linear", ins, {
+      weights: a.W.length,
       prologue: a.norm?.kind ?? "none",
       eps: a.norm?.eps ?? null,
       normGroup: a.norm === undefined ? null : a.norm.kind === "rmsnorm" ? a.norm.group : this.typeOf(a.x).shape.at(-1) as number,
       bias: a.bias !== undefined,
+      activation: a.activation ?? "none",
       residual: a.residual !== undefined,
     });
   }

@@ -53,16 +53,41 @@ export interface FusedOpAttrs {
   rmsnorm_gated: { readonly eps: number; readonly groupSize: number; readonly normBeforeGate: boolean };
   add_rmsnorm: { readonly eps: number; readonly groupSize: number };
   /**
-   * eps: the prologue norm's; normGroup: rmsnorm's group size (the whole row for layernorm);
-   * both null when prologue is none.
+   * weights: how many weight matrices W_1..W_n (n >= 1) read the same normalised row, their
+   * outputs side by side along the last axis; eps: the prologue norm's; normGroup: rmsnorm's
+   * group size (the whole row for layernorm), both null when prologue is none; bias: one bias
+   * per weight; activation: after the biases, before the residual.
    */
   fused_linear: {
+    readonly weights: number;
     readonly prologue: "none" | "rmsnorm" | "layernorm";
     readonly eps: number | null;
     readonly normGroup: number | null;
     readonly bias: boolean;
+    readonly activation: LinearActivation;
     readonly residual: boolean;
   };
+}
+
+/**
+ * The activation in a fused_linear's epilogue, applied to z = [z_1 | ... | z_n] (z_i = x W_i^T + b_i):
+ * gelu(z) (exact erf), relu(z)^2, or swiglu: silu(z_1) * z_2 over two equal halves (n = 2).
+ */
+export type LinearActivation = "none" | "gelu" | "relu2" | "swiglu";
+
+/** The output width of a fused_linear whose weights have these out_features. */
+function activatedWidth(activation: unknown, outs: readonly number[]): number {
+  switch (activation) {
+    case "none":
+    case "gelu":
+    case "relu2":
+      return outs.reduce((s, o) => s + o, 0);
+    case "swiglu":
+      if (outs.length !== 2 || outs[0] !== outs[1]) fail(`swiglu takes two weights with equal out_features, got [${outs.join(", ")}]`);
+      return outs[0]!;
+    default:
+      return fail(`unknown activation ${String(activation)}`);
+  }
 }
 
 type FusedOp = keyof FusedOpAttrs;
@@ -257,23 +282,29 @@ const FUSED_OPS_TABLE = {
   },
   fused_linear: {
     kind: "contraction",
-    arity: (a) => 2 + (a.prologue === "rmsnorm" ? 1 : a.prologue === "layernorm" ? 2 : 0) + (a.bias ? 1 : 0) + (a.residual ? 1 : 0),
-    attrs: ["prologue", "eps", "normGroup", "bias", "residual"],
+    arity: (a) => 1 + a.weights + (a.prologue === "rmsnorm" ? 1 : a.prologue === "layernorm" ? 2 : 0) + (a.bias ? a.weights : 0) + (a.residual ? 1 : 0),
+    attrs: ["weights", "prologue", "eps", "normGroup", "bias", "activation", "residual"],
     doc:
-      "y = norm(x) W^T + bias + residual, norm = the prologue (rmsnorm per group of normGroup channels, or layernorm over the row, " +
-      "recomputed from the row by the kernel) or none;  " +
-      "inputs (x [..., in], W [out, in] [, norm_w [in] [, norm_b [in]]] [, bias [out]] [, residual [..., out]]) -> [..., out]",
+      "y = act([z_1 | ... | z_n]) + residual, z_i = norm(x) W_i^T + bias_i, norm = the prologue (rmsnorm per group of normGroup " +
+      "channels, or layernorm over the row, recomputed from the row by the kernel) or none, act = none | gelu | relu2 (relu^2) | " +
+      "swiglu (silu(z_1) * z_2, n = 2);  inputs (x [..., in], W_1..W_n [out_i, in] [, norm_w [in] [, norm_b [in]]] " +
+      "[, bias_1..bias_n [out_i]] [, residual [..., out]]) -> [..., out], out = sum out_i (swiglu: out_1)",
     infer: (ins, a) => {
-      const [x, W] = ins;
-      expectFloat(x!, "x");
-      expectSameDtype(x!, W!, "linear");
-      const inp = channels(x!, "x");
-      expectShape(W!, [expectStaticDim(dims2(W!, "weight")[0], "out_features"), inp], "weight");
-      const out: Shape = [...x!.shape.slice(0, -1), W!.shape[0]!];
-      let k = 2;
+      const n = expectInt(a.weights, 1, "weights");
+      const x = ins[0]!;
+      expectFloat(x, "x");
+      const inp = channels(x, "x");
+      const outs = ins.slice(1, 1 + n).map((W, i) => {
+        expectSameDtype(x, W, "linear");
+        const o = expectStaticDim(dims2(W, `weight ${i}`)[0], "out_features");
+        expectShape(W, [o, inp], `weight ${i}`);
+        return o;
+      });
+      const out: Shape = [...x.shape.slice(0, -1), activatedWidth(a.activation, outs)];
+      let k = 1 + n;
       const next = (what: string, shape: Shape): void => {
         const t = ins[k++]!;
-        expectSameDtype(x!, t, what);
+        expectSameDtype(x, t, what);
         expectShape(t, shape, what);
       };
       if (a.prologue === "none") {
@@ -285,9 +316,9 @@ const FUSED_OPS_TABLE = {
         next("norm weight", [inp]);
         if (a.prologue === "layernorm") next("norm bias", [inp]);
       } else fail(`unknown prologue ${String(a.prologue)}`);
-      if (a.bias) next("bias", [out[out.length - 1]!]);
+      if (a.bias) outs.forEach((o, i) => next(`bias ${i}`, [o]));
       if (a.residual) next("residual", out);
-      return [{ dtype: x!.dtype, shape: out }];
+      return [{ dtype: x.dtype, shape: out }];
     },
   },
 } as const satisfies { readonly [K in FusedOp]: OpDef<K> };

@@ -9,7 +9,8 @@
  *
  * Legal when the linear's result is read only by the add (otherwise the plain product is still
  * needed and the add stays: fuse-add-norm may take it). A bias is folded only before any
- * residual, so the kernel adds in the primitive order ((x W^T + bias) + r). Runs to a fixpoint,
+ * residual and activation, and only into a one-weight linear, so the kernel adds in the
+ * primitive order (act(x W^T + bias) + r). Runs to a fixpoint,
  * so `add(add(linear, bias), h)` becomes one op in one run of the pass.
  */
 import type { Graph, Node, ValueRef } from "../ir/graph.ts";
@@ -29,7 +30,8 @@ function matchEpilogue(m: Matcher, add: Node): Fusion | null {
     const parts = linearParts(lin);
     if (parts === null || parts.residual !== null || !shapeEq(type(y).shape, sum.shape)) return null;
     const out = type(y).shape.at(-1)!;
-    if (parts.bias === null && shapeEq(type(r).shape, [out])) return { lin, parts: { ...parts, bias: r } };
+    const plain = parts.bias === null && parts.W.length === 1 && parts.activation === "none"; // a bias goes before the activation
+    if (plain && shapeEq(type(r).shape, [out])) return { lin, parts: { ...parts, bias: [r] } };
     if (shapeEq(type(r).shape, sum.shape)) return { lin, parts: { ...parts, residual: r } };
     return null;
   });

@@ -20,22 +20,47 @@
  *     into them. Running it after fuse-add-norm keeps add_rmsnorm where it fired: there the
  *     norm is already computed once, next to the add, and copying it into every reader as well
  *     would not save a kernel (the add still needs one).
+ *  6. fuse-activation-epilogue after the prologue and epilogue fusions: it needs gate and up to
+ *     carry their final prologue (one norm, the same weight for both) and their biases (which
+ *     act before the activation), and it must see gate and up as two separate projections,
+ *     before fuse-parallel-linears could merge them into a plain concatenation. silu(gate) * up
+ *     becomes one fused_linear over both weights writing hidden (not 2 * hidden) values; gelu
+ *     and relu^2 go into their projection. The MLP is then two kernels: gate/up and down.
+ *  7. fuse-parallel-linears last: the projections still reading one input through one prologue
+ *     (q, k and v) become one fused_linear, their results slices (views) of its output. It runs
+ *     after fuse-attention, whose matcher starts from the separate q, k, v projections, and
+ *     after every fusion that adds a part to a single projection, since the merged op takes no
+ *     residual and no activation. An attention block is then 5 kernels: norm + qkv, attention,
+ *     o_proj + residual, norm + gate/up + SwiGLU, down + residual.
  *  LayerNorm models get the prologue (fused_linear {prologue=layernorm}); there is no
  *  add_layernorm, so an add + layernorm left over stays two kernels.
  */
 import type { Graph } from "../ir/graph.ts";
 import { dce } from "./dce.ts";
+import { fuseActivationEpilogue } from "./fuse-activation-epilogue.ts";
 import { fuseAddNorm } from "./fuse-add-norm.ts";
 import { fuseAttention } from "./fuse-attention.ts";
 import { fuseConvAct } from "./fuse-conv-act.ts";
 import { fuseLinearEpilogue } from "./fuse-linear-epilogue.ts";
 import { fuseNormPrologue } from "./fuse-norm-prologue.ts";
+import { fuseParallelLinears } from "./fuse-parallel-linears.ts";
 import { fuseSelectiveScan } from "./fuse-selective-scan.ts";
 import { fuseSsd } from "./fuse-ssd.ts";
 import type { Pass } from "./pass.ts";
 
 export type { Pass } from "./pass.ts";
-export { dce, fuseAddNorm, fuseAttention, fuseConvAct, fuseLinearEpilogue, fuseNormPrologue, fuseSelectiveScan, fuseSsd };
+export {
+  dce,
+  fuseActivationEpilogue,
+  fuseAddNorm,
+  fuseAttention,
+  fuseConvAct,
+  fuseLinearEpilogue,
+  fuseNormPrologue,
+  fuseParallelLinears,
+  fuseSelectiveScan,
+  fuseSsd,
+};
 
 export const PASSES: readonly Pass[] = [
   dce,
@@ -46,6 +71,8 @@ export const PASSES: readonly Pass[] = [
   fuseLinearEpilogue, // bias and residual adds into the projection that feeds them
   fuseAddNorm, // add + rmsnorm where the add could not go into an epilogue
   fuseNormPrologue, // norms read only by projections into each projection's prologue
+  fuseActivationEpilogue, // silu(gate) * up, gelu, relu^2 into the projection epilogue (gate + up: one op)
+  fuseParallelLinears, // projections of one input and prologue (q, k, v) -> one op, outputs as slices
 ];
 
 export interface OptimizeOptions {

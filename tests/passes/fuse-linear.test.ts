@@ -57,9 +57,9 @@ describe("where the linear fusions fire", () => {
       expect(count(o, "add")).toBe(0);
       expect(count(o, "rmsnorm")).toBe(0);
       expect(attrsOf(o)).toEqual([
-        { prologue: "rmsnorm", eps: 1e-5, normGroup: D, bias: true, residual: false }, // in_proj
-        { prologue: "none", eps: null, normGroup: null, bias: true, residual: true }, // out_proj + h
-        { prologue: "rmsnorm", eps: 1e-5, normGroup: D, bias: false, residual: false }, // final norm + LM head
+        { weights: 1, prologue: "rmsnorm", eps: 1e-5, normGroup: D, bias: true, activation: "none", residual: false }, // in_proj
+        { weights: 1, prologue: "none", eps: null, normGroup: null, bias: true, activation: "none", residual: true }, // out_proj + h
+        { weights: 1, prologue: "rmsnorm", eps: 1e-5, normGroup: D, bias: false, activation: "none", residual: false }, // final norm + LM head
       ]);
     }
   });
@@ -91,7 +91,8 @@ describe("where the linear fusions fire", () => {
 
   it("gives every projection of a norm its own prologue (q, k, v; gate, up; LM head)", () => {
     const model = makeModel({ dModel: D, vocab: 16, context: 16, layers: [[attention(D, { heads: 2, kvHeads: 1 }), mlp({ hidden: 12 })]] });
-    const o = optimize(lowerPrefill(model));
+    // the pipeline up to fuse-norm-prologue: fuse-activation-epilogue and fuse-parallel-linears merge them afterwards
+    const o = fuseNormPrologue.run(prefixOf(fuseNormPrologue, lowerPrefill(model)));
     verify(o);
     expect(count(o, "rmsnorm")).toBe(0);
     expect(fused(o).map((n) => n.attrs.prologue)).toEqual(["rmsnorm", "rmsnorm", "rmsnorm", "none", "rmsnorm", "rmsnorm", "none", "rmsnorm"]);
