@@ -6,16 +6,18 @@
  * Each kernel gets a stable name, `{scope}.{label}`:
  *   scope  `layers.{i}` from the layer of the weights it reads (or of its operands, for a node
  *          that reads no weight); empty for the model-level embedding, final norm and LM head
- *   label  for ops that read one parameter tensor (linear, norms, conv, embedding), and fused ops
- *          that read exactly one weight matrix, that tensor's module path inside its layer
- *          (`mixer.in_proj`, `self_attn.q_proj`, `norm`); a product with the embedding matrix
- *          (a tied LM head) is `lm_head`; otherwise the op name
+ *   label  the module path inside the layer of what the kernel reads: a projection by its
+ *          matrices (`mixer.in_proj`, `self_attn.q_proj+k_proj+v_proj`), a norm or conv by its
+ *          tensor (`norm`, `mixer.conv1d`), another fused op by the op inside its modules'
+ *          common parent (`mixer.selective_scan`); a product with the embedding matrix (a tied
+ *          LM head) is `lm_head`; a kernel that reads no weight is named by its op
  * A repeated name gets `_2`, `_3`, ... in execution order. Unfused Mamba-1 decode:
  *   embeddings, layers.0.norm, layers.0.mixer.in_proj, layers.0.mixer.conv1d, layers.0.add,
  *   layers.0.silu, ..., layers.0.selective_state_update, layers.0.mixer.out_proj, layers.0.add_2,
  *   norm_f, lm_head
  */
 import type { Graph, Node, ValueRef } from "../ir/graph.ts";
+import { FUSED_OPS } from "../ir/fused-ops.ts";
 import type { OpName } from "../ir/ops.ts";
 import { storage } from "./storage.ts";
 import { isView, layouts, type Layout } from "./views.ts";
@@ -80,14 +82,45 @@ function layerOf(n: Node, layer: readonly (number | null)[], weightOf: (r: Value
 
 function label(n: Node, weightOf: (r: ValueRef) => Extract<Node, { op: "weight" }> | null): string {
   const i = NAMING_OPERAND[n.op];
-  // A fused op is named by its one weight matrix when it has exactly one (norm + in_proj -> in_proj).
-  const matrices = n.inputs.map(weightOf).filter((w) => w !== null && w.attrs.type.shape.length === 2);
-  const w = i !== undefined ? weightOf(n.inputs[i]!) : matrices.length === 1 ? matrices[0]! : null;
-  if (!w) return n.op;
-  if (n.op !== "embedding" && w.attrs.local === "embedding.weight") return "lm_head";
-  // `backbone.layers.3.mixer.in_proj.weight` -> `mixer.in_proj`; `backbone.norm_f.weight` -> `norm_f`
-  const parts = w.attrs.name.split(".").slice(0, -1);
+  if (i !== undefined) {
+    const w = weightOf(n.inputs[i]!);
+    if (!w) return n.op;
+    return n.op !== "embedding" && w.attrs.local === "embedding.weight" ? "lm_head" : modulePath(w) || n.op;
+  }
+  // Primitive ops (the unfused program) are named by their op: `layers.0.add_2`.
+  if (!Object.hasOwn(FUSED_OPS, n.op)) return n.op;
+  const weights = n.inputs.map(weightOf).filter((w) => w !== null);
+  if (weights.some((w) => w.attrs.local === "embedding.weight")) return "lm_head";
+  // A projection is named by its matrices (norm + in_proj -> `mixer.in_proj`; parallel
+  // projections -> `self_attn.q_proj+k_proj+v_proj`); any other fused op by the one module it
+  // reads (`mixer.conv1d`), or by the op inside the modules' common parent (`mixer.selective_scan`).
+  const isProjection = n.op === "fused_linear";
+  const paths = unique((isProjection ? weights.filter((w) => w.attrs.type.shape.length === 2) : weights).map(modulePath)).filter((p) => p !== "");
+  if (paths.length === 0) return n.op;
+  if (paths.length === 1) return paths[0]!;
+  const parent = commonParent(paths);
+  if (isProjection) return parent ? `${parent}.${paths.map((p) => p.slice(parent.length + 1)).join("+")}` : paths.join("+");
+  return parent ? `${parent}.${n.op}` : n.op;
+}
+
+/** `backbone.layers.3.mixer.in_proj.weight` -> `mixer.in_proj`; `backbone.norm_f.weight` -> `norm_f`; `...mixer.A_log` -> `mixer.A_log`. */
+function modulePath(w: Extract<Node, { op: "weight" }>): string {
+  const parts = w.attrs.name.split(".");
+  if (parts.length === 1) return ""; // a bare tensor name says nothing about its module
+  if (parts.length > 1 && (parts[parts.length - 1] === "weight" || parts[parts.length - 1] === "bias")) parts.pop();
   const at = parts.indexOf("layers");
   const path = at >= 0 && w.attrs.layer !== null ? parts.slice(at + 2) : parts.length > 1 ? parts.slice(1) : parts;
-  return path.join(".") || n.op;
+  return path.join(".");
+}
+
+function unique(xs: readonly string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** The longest common dotted prefix of module paths (`mixer.dt_proj`, `mixer.A_log` -> `mixer`). */
+function commonParent(paths: readonly string[]): string {
+  const split = paths.map((p) => p.split("."));
+  const out: string[] = [];
+  for (let i = 0; split.every((p) => i < p.length - 1 && p[i] === split[0]![i]); i++) out.push(split[0]![i]!);
+  return out.join(".");
 }
