@@ -19,9 +19,9 @@ import { mergeSpans } from "../ir/graph.ts";
 import type { LinearActivation } from "../ir/fused-ops.ts";
 import { typeEq, type TensorType } from "../ir/types.ts";
 import { emitLinear, flatten, linearParts, refill, sameNorm, type LinearParts } from "./linear-parts.ts";
-import { commuted, Matcher } from "./match.ts";
+import { commuted, type Matcher } from "./match.ts";
 import { sameRef, type Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 interface Lin {
   readonly node: Node;
@@ -81,13 +81,7 @@ function matchActivation(m: Matcher, n: Node): Fusion | null {
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    const f = matchActivation(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, null, matchActivation);
 }
 
 export const fuseActivationEpilogue: Pass = {

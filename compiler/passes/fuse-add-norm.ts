@@ -12,9 +12,9 @@
 import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { shapeEq } from "../ir/types.ts";
-import { Matcher } from "./match.ts";
+import { type Matcher } from "./match.ts";
 import type { Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 function matchAddNorm(m: Matcher, add: Node): Fusion | null {
   const type = (r: ValueRef) => m.g.nodes[r.node]!.results[r.index]!;
@@ -37,14 +37,7 @@ function matchAddNorm(m: Matcher, add: Node): Fusion | null {
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    if (n.op !== "add") continue;
-    const f = matchAddNorm(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, "add", matchAddNorm);
 }
 
 export const fuseAddNorm: Pass = {

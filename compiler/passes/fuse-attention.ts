@@ -19,9 +19,9 @@ import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { InferError, OPS, type AttentionAttrs } from "../ir/ops.ts";
 import { shapeEq, typeEq, type TensorType } from "../ir/types.ts";
-import { Matcher } from "./match.ts";
+import { type Matcher } from "./match.ts";
 import { sameRef, type Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 const out0 = (n: Node): ValueRef => ({ node: n.id, index: 0 });
 
@@ -115,14 +115,7 @@ function matchAttention(m: Matcher, av: NodeOf<"attn_values">): Fusion | null {
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    if (n.op !== "attn_values") continue;
-    const f = matchAttention(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, "attn_values", matchAttention);
 }
 
 export const fuseAttention: Pass = {

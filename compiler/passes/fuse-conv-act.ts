@@ -13,9 +13,9 @@
 import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { shapeEq } from "../ir/types.ts";
-import { commuted, Matcher } from "./match.ts";
+import { commuted, type Matcher } from "./match.ts";
 import type { Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 function matchConv(m: Matcher, conv: NodeOf<"conv1d_causal">): Fusion | null {
   const type = (r: ValueRef) => m.g.nodes[r.node]!.results[r.index]!;
@@ -46,14 +46,7 @@ function matchConv(m: Matcher, conv: NodeOf<"conv1d_causal">): Fusion | null {
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    if (n.op !== "conv1d_causal") continue;
-    const f = matchConv(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, "conv1d_causal", matchConv);
 }
 
 export const fuseConvAct: Pass = {

@@ -17,9 +17,9 @@ import type { Graph, Node, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { shapeEq, type TensorType } from "../ir/types.ts";
 import { emitLinear, flatten, linearParts, refill, type LinearParts } from "./linear-parts.ts";
-import { commuted, Matcher } from "./match.ts";
+import { commuted, type Matcher } from "./match.ts";
 import type { Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 function matchEpilogue(m: Matcher, add: Node): Fusion | null {
   const type = (r: ValueRef): TensorType => m.g.nodes[r.node]!.results[r.index]!;
@@ -47,18 +47,7 @@ function matchEpilogue(m: Matcher, add: Node): Fusion | null {
 }
 
 function once(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  const used = new Set<number>();
-  for (const n of g.nodes) {
-    if (n.op !== "add") continue;
-    const f = matchEpilogue(m, n);
-    if (f && placeable(m, f) && ![...f.interior].some((id) => used.has(id))) {
-      fusions.push(f);
-      f.interior.forEach((id) => used.add(id));
-    }
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, "add", matchEpilogue);
 }
 
 function run(g: Graph): Graph {

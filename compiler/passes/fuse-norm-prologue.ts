@@ -17,9 +17,9 @@
 import type { Graph, Node, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { emitLinear, flatten, linearParts, refill, type LinearParts, type NormPart } from "./linear-parts.ts";
-import { Matcher } from "./match.ts";
+import { type Matcher } from "./match.ts";
 import type { Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 function matchPrologue(m: Matcher, norm: Node): Fusion | null {
   if (norm.op !== "rmsnorm" && norm.op !== "layernorm") return null;
@@ -49,13 +49,7 @@ function matchPrologue(m: Matcher, norm: Node): Fusion | null {
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    const f = matchPrologue(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, null, matchPrologue);
 }
 
 export const fuseNormPrologue: Pass = {

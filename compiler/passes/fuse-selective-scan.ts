@@ -25,9 +25,9 @@ import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
 import { mergeSpans } from "../ir/graph.ts";
 import { InferError, OPS } from "../ir/ops.ts";
 import { shapeEq, typeEq, type Shape, type TensorType } from "../ir/types.ts";
-import { commuted, Matcher, negExpOf, otherThan } from "./match.ts";
+import { commuted, type Matcher, negExpOf, otherThan } from "./match.ts";
 import type { Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 /** Jamba's inner norms: dt, B, C each a whole-row rmsnorm read once, with one eps. */
 function innerNorms(m: Matcher, dt: ValueRef, B: ValueRef, C: ValueRef): { norms: NodeOf<"rmsnorm">[]; eps: number } | null {
@@ -136,14 +136,7 @@ function matchScan(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null 
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    if (n.op !== "linear_recurrence") continue;
-    const f = matchScan(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, "linear_recurrence", matchScan);
 }
 
 export const fuseSelectiveScan: Pass = {

@@ -33,9 +33,9 @@ import { mergeSpans } from "../ir/graph.ts";
 import type { SsdAttrs, SsdEpilogue } from "../ir/fused-ops.ts";
 import { InferError, OPS } from "../ir/ops.ts";
 import { shapeEq, typeEq, type Shape, type TensorType } from "../ir/types.ts";
-import { commuted, Matcher, negExpOf, otherThan } from "./match.ts";
+import { commuted, type Matcher, negExpOf, otherThan } from "./match.ts";
 import type { Pass } from "./pass.ts";
-import { applyFusions, placeable, type Fusion } from "./rewrite.ts";
+import { fuseEach, type Fusion } from "./rewrite.ts";
 
 const out0 = (n: Node): ValueRef => ({ node: n.id, index: 0 });
 const same = (a: ValueRef, b: ValueRef): boolean => a.node === b.node && a.index === b.index;
@@ -218,14 +218,7 @@ function matchSsd(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null {
 }
 
 function run(g: Graph): Graph {
-  const m = new Matcher(g);
-  const fusions: Fusion[] = [];
-  for (const n of g.nodes) {
-    if (n.op !== "linear_recurrence") continue;
-    const f = matchSsd(m, n);
-    if (f && placeable(m, f)) fusions.push(f);
-  }
-  return applyFusions(g, fusions);
+  return fuseEach(g, "linear_recurrence", matchSsd);
 }
 
 export const fuseSsd: Pass = {

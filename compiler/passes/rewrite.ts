@@ -6,9 +6,10 @@
 import { InternalCompilerError } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import { GraphBuilder } from "../ir/builder.ts";
-import type { Graph, ValueRef } from "../ir/graph.ts";
+import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
+import type { OpName } from "../ir/ops.ts";
 import { dce } from "./dce.ts";
-import type { Matcher } from "./match.ts";
+import { Matcher } from "./match.ts";
 
 export interface Fusion {
   /** Old nodes this fusion removes. */
@@ -64,4 +65,24 @@ export function applyFusions(g: Graph, fusions: readonly Fusion[]): Graph {
     }
   }
   return dce.run(b.finish(g.outputs.map((o) => ({ name: o.name, value: get(o.value) }))));
+}
+
+/**
+ * The common body of a fusion pass: try `match` at every node whose op is `anchor` (or at every
+ * node), keep the placeable fusions that do not overlap one found earlier, and apply them.
+ */
+export function fuseEach<K extends OpName>(g: Graph, anchor: K, match: (m: Matcher, n: NodeOf<K>) => Fusion | null): Graph;
+export function fuseEach(g: Graph, anchor: null, match: (m: Matcher, n: Node) => Fusion | null): Graph;
+export function fuseEach(g: Graph, anchor: OpName | null, match: (m: Matcher, n: Node) => Fusion | null): Graph {
+  const m = new Matcher(g);
+  const fusions: Fusion[] = [];
+  const taken = new Set<number>();
+  for (const n of g.nodes) {
+    if (anchor !== null && n.op !== anchor) continue;
+    const f = match(m, n);
+    if (!f || !placeable(m, f) || [...f.interior].some((id) => taken.has(id))) continue;
+    fusions.push(f);
+    f.interior.forEach((id) => taken.add(id));
+  }
+  return applyFusions(g, fusions);
 }
