@@ -8,7 +8,7 @@ registerHooks("./resolve-hooks.js", import.meta.url);
 register();
 let cli;
 try {
-  cli = await import("../compiler/cli.ts");
+  cli = await import("../compiler/cli/index.ts");
 } catch (e) {
   process.stderr.write(`hybridc: internal error: cannot load the compiler: ${e instanceof Error ? e.message : String(e)}\n`);
   process.stderr.write("This is a bug in hybridc (or a broken install: try `npm ci`): please report this.\n");

@@ -1,0 +1,114 @@
+/**
+ * What every command shares: exit codes, the invocation a command receives, usage errors,
+ * output streams, and reading spec files (a missing or binary file is a reason, not a crash).
+ */
+import { readFileSync } from "node:fs";
+import type { ParseArgsConfig } from "node:util";
+import type { Diagnostic } from "../diag/diagnostic.ts";
+import { renderDiagnostic } from "../diag/render.ts";
+
+export const EXIT = { ok: 0, errors: 1, usage: 2, internal: 3 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A mistake in the command line itself; printed as `hybridc: message` with a pointer to --help. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface Invocation {
+  readonly values: Values;
+  readonly files: readonly string[];
+  /** `--color` / `--no-color`, the last one given winning; else picocolors' detection. */
+  readonly color: boolean;
+}
+
+export interface Command {
+  /** One line for the tool's help. */
+  readonly summary: string;
+  readonly help: string;
+  readonly options: Options;
+  /** How many positionals: [min, max]. */
+  readonly arity: readonly [number, number];
+  readonly run: (inv: Invocation) => ExitCode;
+}
+
+export const out = (text: string): void => void process.stdout.write(text);
+export const err = (text: string): void => void process.stderr.write(text);
+
+export function print(text: string): ExitCode {
+  out(`${text}\n`);
+  return EXIT.ok;
+}
+
+export const HELP = { type: "boolean", short: "h" } as const;
+export const COLOR = { color: { type: "boolean" }, "no-color": { type: "boolean" } } as const;
+export const COLOR_HELP = `  --color, --no-color    force colors on or off (default: on for a terminal; NO_COLOR and FORCE_COLOR are honoured)`;
+
+type Read = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
+
+const ERRNO_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file or directory",
+  EISDIR: "is a directory, not a file",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOTDIR: "a part of the path is not a directory",
+  ELOOP: "too many symbolic links",
+  ENAMETOOLONG: "file name too long",
+};
+
+function isErrno(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string";
+}
+
+/** Reads a spec as UTF-8 text; a missing, unreadable or binary file is a reason, not an exception. */
+function readSpec(file: string): Read {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    if (!isErrno(e)) throw e;
+    return { ok: false, reason: ERRNO_REASONS[e.code!] ?? e.message };
+  }
+  if (bytes.includes(0)) return { ok: false, reason: "binary file (it contains NUL bytes), not .hyb text" };
+  try {
+    return { ok: true, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    return { ok: false, reason: "not valid UTF-8 text" };
+  }
+}
+
+/** Reads every file, reporting the unreadable ones; returns the readable ones and the exit code so far. */
+export function readAll(files: readonly string[]): { sources: { path: string; text: string }[]; code: ExitCode } {
+  const sources = [];
+  let code: ExitCode = EXIT.ok;
+  for (const path of files) {
+    const r = readSpec(path);
+    if (r.ok) sources.push({ path, text: r.text });
+    else {
+      err(`hybridc: cannot read ${path}: ${r.reason}\n`);
+      code = EXIT.usage;
+    }
+  }
+  return { sources, code };
+}
+
+export function worst(a: ExitCode, b: ExitCode): ExitCode {
+  return a > b ? a : b;
+}
+
+export function errorsCode(diags: readonly Diagnostic[]): ExitCode {
+  return diags.some((d) => d.severity === "error") ? EXIT.errors : EXIT.ok;
+}
+
+export function pretty(diags: readonly Diagnostic[], color: boolean): string {
+  return diags.map((d) => `${renderDiagnostic(d, { color })}\n\n`).join("");
+}
