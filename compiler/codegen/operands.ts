@@ -1,0 +1,146 @@
+/**
+ * From a kernel's operands to its bindings and to the WGSL expressions that index them.
+ *
+ * Operands that are views of one buffer share one binding (it keeps kernels under the 8
+ * storage buffers WebGPU guarantees). A binding holds vec4<f32> only when every use of it reads
+ * or writes whole, aligned vec4s (`vec4Aligned`); otherwise f32. So no scalar is ever written
+ * into a vec4 binding, which some backends would turn into a racy read-modify-write.
+ *
+ * Index arguments are WGSL u32 expressions, one per axis of the operand; offsets and strides
+ * are constants baked into the expression. For `load4`/`store4` the last index counts vec4s.
+ */
+import { invariant } from "../diag/diagnostic.ts";
+import type { BindingSpec, StorageBindingSpec, UniformSpec } from "./kernel.ts";
+import type { OperandView } from "./request.ts";
+import { u32, wgsl } from "./wgsl/template.ts";
+
+export interface OperandUse {
+  /** The operand's name in the kernel (`x`, `W`, `dt`, ...): a WGSL identifier. */
+  readonly name: string;
+  readonly view: OperandView;
+  readonly write: boolean;
+  /** Whether the kernel accesses it as vec4 along the last axis (must be vec4Aligned). */
+  readonly vec4: boolean;
+}
+
+export interface Accessor {
+  readonly binding: string;
+  readonly view: OperandView;
+  /** u32 expression: the element index of [ix...] in the buffer. */
+  index(...ix: string[]): string;
+  /** f32 expression. */
+  load(...ix: string[]): string;
+  /** vec4<f32> expression: elements [4 * last, 4 * last + 4) of the row; `last` counts vec4s. */
+  load4(...ix: string[]): string;
+  /** A statement storing an f32. */
+  store(value: string, ...ix: string[]): string;
+  /** A statement storing a vec4<f32> at vec4 index `last`. */
+  store4(value: string, ...ix: string[]): string;
+}
+
+/** Whether the view can be read as whole vec4s: 4 | offset, 4 | its last dim, 4 | every other stride. */
+export function vec4Aligned(v: OperandView): boolean {
+  const last = v.shape.length - 1;
+  const n = v.shape[last];
+  if (typeof n !== "number" || n % 4 !== 0 || v.strides[last] !== 1 || v.offset % 4 !== 0) return false;
+  return v.shape.every((d, i) => i === last || d === 1 || v.strides[i]! % 4 === 0);
+}
+
+/** vec4 components by swizzle, so generated code has no untyped integer literals. */
+export const LANES = ["x", "y", "z", "w"] as const;
+
+const isZero = (e: string): boolean => e === "0u";
+
+/** `offset + sum ix_d * stride_d` over axes that can be nonzero, stride scaled by 1/`unit`. */
+function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
+  invariant(ix.length === v.shape.length, `operand of rank ${v.shape.length} indexed with ${ix.length} indices`);
+  const last = ix.length - 1;
+  invariant(v.offset % unit === 0, `offset ${v.offset} is not a multiple of ${unit}`);
+  const terms: string[] = [];
+  if (v.offset !== 0) terms.push(wgsl`${u32(v.offset / unit)}`);
+  ix.forEach((e, d) => {
+    if (v.shape[d] === 1 || isZero(e)) return;
+    // In vec4 units the last index already counts vec4s (vec4Aligned: its stride is 1).
+    const stride = d === last && unit === 4 ? 1 : v.strides[d]! / unit;
+    invariant(Number.isInteger(stride), `stride ${v.strides[d]} is not a multiple of ${unit}`);
+    if (stride !== 0) terms.push(stride === 1 ? `(${e})` : wgsl`(${e}) * ${u32(stride)}`);
+  });
+  return terms.length === 0 ? "0u" : terms.join(" + ");
+}
+
+function accessor(binding: string, vec4: boolean, view: OperandView): Accessor {
+  const index = (...ix: string[]): string => affine(view, ix, 1);
+  const at = (...ix: string[]): string => {
+    const last = ix.length - 1;
+    invariant(view.shape[last] === 1 || view.strides[last] === 1, "vec4 access along a strided axis");
+    return affine(view, [...ix.slice(0, last), isZero(ix[last]!) ? "0u" : `(${ix[last]}) * 4u`], 1);
+  };
+  return {
+    binding,
+    view,
+    index,
+    load: (...ix) => (vec4 ? `${binding}[(${index(...ix)}) / 4u][(${index(...ix)}) % 4u]` : `${binding}[${index(...ix)}]`),
+    load4: (...ix) => {
+      if (vec4) return `${binding}[${affine(view, ix, 4)}]`;
+      const i = at(...ix);
+      return `vec4<f32>(${binding}[${i}], ${binding}[${i} + 1u], ${binding}[${i} + 2u], ${binding}[${i} + 3u])`;
+    },
+    store: (value, ...ix) => {
+      invariant(!vec4, `scalar store into vec4 binding ${binding}`);
+      return `${binding}[${index(...ix)}] = ${value};`;
+    },
+    store4: (value, ...ix) => {
+      if (vec4) return `${binding}[${affine(view, ix, 4)}] = ${value};`;
+      const i = at(...ix);
+      return LANES.map((lane, k) => `${binding}[${i}${k === 0 ? "" : ` + ${k}u`}] = (${value}).${lane};`).join("\n");
+    },
+  };
+}
+
+export interface BoundOperands {
+  readonly bindings: readonly BindingSpec[];
+  /** The accessor of each operand, by name. */
+  readonly get: (name: string) => Accessor;
+}
+
+/** Bindings in order of first use (then the uniform `params` last, when there are fields). */
+export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec): BoundOperands {
+  const groups = new Map<string, OperandUse[]>();
+  for (const u of uses) {
+    invariant(!u.vec4 || vec4Aligned(u.view), `operand ${u.name} used as vec4 but not aligned`);
+    const g = groups.get(u.view.buffer.key);
+    if (g) g.push(u);
+    else groups.set(u.view.buffer.key, [u]);
+  }
+  const bindings: BindingSpec[] = [];
+  const byName = new Map<string, Accessor>();
+  for (const g of groups.values()) {
+    const buffer = g[0]!.view.buffer;
+    const name = [...new Set(g.map((u) => u.name))].join("_");
+    const vec4 = g.every((u) => u.vec4);
+    const spec: StorageBindingSpec = {
+      group: 0,
+      binding: bindings.length,
+      name,
+      access: g.some((u) => u.write) ? "read_write" : "read",
+      elem: vec4 ? "vec4<f32>" : "f32",
+      role: buffer.role,
+      buffer: buffer.key,
+      elements: buffer.elements,
+    };
+    bindings.push(spec);
+    for (const u of g) {
+      invariant(!byName.has(u.name) || byName.get(u.name)!.binding === name, `operand name ${u.name} used for two buffers`);
+      byName.set(u.name, accessor(name, vec4, u.view));
+    }
+  }
+  if (uniforms.fields.length > 0) bindings.push({ group: 0, binding: bindings.length, name: "params", access: "uniform", elem: "Params", role: "uniform" });
+  return {
+    bindings,
+    get: (name) => {
+      const a = byName.get(name);
+      invariant(a !== undefined, `no operand ${name}`);
+      return a;
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * What a generator is asked for: one node, and for each of its operands the window it reads or
+ * writes in some buffer. Channel dims are static and only L varies, so a view (a slice of
+ * in_proj's output, dt|B|C of x_proj's) is a constant element offset plus constant strides;
+ * generators bake both into the WGSL. Operands that are views of one buffer get one binding.
+ *
+ * Buffer keys name storage, not values: `weight:NAME`, `const:%7#0` (computed from weights at
+ * load), `input:NAME`, `state:NAME` (a state slot: the input and its new value written in place
+ * share the key, hence the binding), `output:NAME`, and `%7#0` for a scratch value.
+ */
+import { InternalCompilerError } from "../diag/diagnostic.ts";
+import type { Span } from "../diag/source.ts";
+import type { Graph, NodeOf, ValueRef } from "../ir/graph.ts";
+import { typeOfRef } from "../ir/graph.ts";
+import type { OpName } from "../ir/ops.ts";
+import { symbolicNumel, type Shape } from "../ir/types.ts";
+import { kernels } from "../plan/kernels.ts";
+import { storage, type Storage } from "../plan/storage.ts";
+import { layouts, type Layout } from "../plan/views.ts";
+import { CodegenError, type BufferRole, type Extent } from "./kernel.ts";
+
+export interface BufferRef {
+  readonly key: string;
+  readonly role: BufferRole;
+  /** Scalar elements of the whole buffer. */
+  readonly elements: Extent;
+}
+
+/** Element [i0, i1, ...] of the operand is element `offset + sum_d i_d * strides[d]` of the buffer. */
+export interface OperandView {
+  readonly buffer: BufferRef;
+  /** The operand's own shape (symbolic: "L" in prefill). */
+  readonly shape: Shape;
+  readonly offset: number;
+  readonly strides: readonly number[];
+  /** The graph value whose storage this is (tests feed and read buffers through it). */
+  readonly base: ValueRef;
+}
+
+export interface KernelRequest<K extends OpName = OpName> {
+  /** The kernel's stable name (plan/kernels.ts), e.g. `layers.0.mixer.in_proj`; `op_id` for a node that is no per-call kernel. */
+  readonly name: string;
+  readonly node: NodeOf<K>;
+  readonly inputs: readonly OperandView[];
+  readonly results: readonly OperandView[];
+  /** `file.hyb:12` for a span, for the kernel's header comment; offsets when absent. */
+  readonly describeSpan?: (s: Span) => string;
+}
+
+function roleOf(s: Storage): BufferRole {
+  switch (s.kind) {
+    case "weight":
+    case "constant":
+      return "weight";
+    case "state":
+      return "state";
+    case "input":
+    case "output":
+      return "io";
+    case "scratch":
+      return "scratch";
+  }
+}
+
+function keyOf(s: Storage, base: ValueRef): string {
+  const id = `%${base.node}#${base.index}`;
+  switch (s.kind) {
+    case "weight":
+    case "input":
+    case "state":
+    case "output":
+      return `${s.kind}:${s.name}`;
+    case "constant":
+      return `const:${id}`;
+    case "scratch":
+      return id;
+  }
+}
+
+function extentOf(shape: Shape, what: string, spans: readonly Span[]): Extent {
+  const { power, factor } = symbolicNumel(shape);
+  if (power > 1) throw new CodegenError(`${what}: a buffer of L^${power} elements is not supported`, spans);
+  return power === 1 ? { perL: factor, fixed: 0 } : { perL: 0, fixed: factor };
+}
+
+/**
+ * The request for node `id` of `g`: operand views from the buffer plan's layouts (plan/views.ts)
+ * and storage classes (plan/storage.ts). Layouts are taken at two lengths to check that offsets
+ * and strides do not depend on L.
+ */
+export function requestFromGraph<K extends OpName>(
+  g: Graph,
+  id: number,
+  options: { readonly name?: string; readonly describeSpan?: (s: Span) => string } = {},
+): KernelRequest<K> {
+  const node = g.nodes[id] as NodeOf<K> | undefined;
+  if (node === undefined) throw new InternalCompilerError(`codegen: no node %${id} in ${g.name}`);
+  const [lay2, lay3] = [layouts(g, 2), layouts(g, 3)];
+  const { of } = storage(g, lay2);
+  const view = (r: ValueRef): OperandView => {
+    const a = lay2[r.node]![r.index]!;
+    const b = lay3[r.node]![r.index]!;
+    if (a.offset !== b.offset || !sameStrides(a, b)) {
+      throw new CodegenError(`${node.op} %${id}: operand %${r.node}#${r.index} is a view whose offset or strides depend on L`, node.spans);
+    }
+    const st = of[a.base.node]![a.base.index]!;
+    const baseType = typeOfRef(g, a.base);
+    return {
+      buffer: { key: keyOf(st, a.base), role: roleOf(st), elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
+      shape: typeOfRef(g, r).shape,
+      offset: a.offset,
+      strides: a.strides,
+      base: a.base,
+    };
+  };
+  return {
+    name: options.name ?? kernels(g).find((k) => k.node === id)?.name ?? `${node.op}_${id}`,
+    node,
+    inputs: node.inputs.map(view),
+    results: node.results.map((_, index) => view({ node: id, index })),
+    ...(options.describeSpan ? { describeSpan: options.describeSpan } : {}),
+  };
+}
+
+/** Strides agree on every axis whose size does not change with L (a unit axis's stride is free). */
+function sameStrides(a: Layout, b: Layout): boolean {
+  return a.strides.every((s, i) => a.shape[i] === 1 || s === b.strides[i]);
+}

@@ -1,0 +1,69 @@
+/**
+ * WGSL pieces shared by the kernel families: scalar functions with the exact semantics of
+ * interp/scalar.ts, and the few expressions every family needs.
+ */
+import type { Dim } from "../../ir/types.ts";
+import { f32, u32, wgsl } from "./template.ts";
+
+/** silu(v) = v * sigmoid(v), for f32 or vec4<f32> (`T`). */
+export function siluFn(name: string, T: "f32" | "vec4<f32>"): string {
+  return wgsl`fn ${name}(v: ${T}) -> ${T} {
+  return v / (${T}(${f32(1)}) + exp(-v));
+}`;
+}
+
+/**
+ * softplus with torch's threshold 20; log1p(e) as log(u) * e / (u - 1) with u = 1 + e
+ * (Goldberg's trick), so a tiny e = exp(v) keeps its digits instead of rounding 1 + e to 1.
+ */
+export const SOFTPLUS = wgsl`fn softplus(v: f32) -> f32 {
+  if (v > ${f32(20)}) { return v; }
+  let e = exp(v);
+  let u = ${f32(1)} + e;
+  if (u == ${f32(1)}) { return e; }
+  return log(u) * (e / (u - ${f32(1)}));
+}`;
+
+/** The sequence length as a u32 expression: the uniform in prefill, a constant in decode. */
+export function lengthExpr(S: Dim): string {
+  return S === "L" ? "params.L" : wgsl`${u32(S)}`;
+}
+
+/** `e + n` as a u32 expression, just `e` when n is 0. */
+export function plus(e: string, n: number): string {
+  return n === 0 ? e : wgsl`${e} + ${u32(n)}`;
+}
+
+/** The sum of a vector's lanes (identity for f32). */
+export function hsum(e: string, vec: 1 | 4): string {
+  return vec === 4 ? wgsl`dot(${e}, vec4<f32>(${f32(1)}))` : e;
+}
+
+/** WGSL type of `vec` lanes of f32. */
+export function vecType(vec: 1 | 4): "f32" | "vec4<f32>" {
+  return vec === 4 ? "vec4<f32>" : "f32";
+}
+
+/** [0, 1, ..., n - 1]: generators unroll small static loops (tiles, taps, state lanes) with it. */
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+export function pow2AtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * gelu(x) = x/2 (1 + erf(x / sqrt 2)) with the exact-erf meaning (interp/scalar.ts). WGSL has no
+ * erf: erfc(y), y >= 0, is Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), and the negative
+ * tail uses x/2 erfc(|y|) directly instead of 1 - erf, keeping its digits.
+ */
+export const GELU = wgsl`fn gelu(x: f32) -> f32 {
+  let y = abs(x) * ${f32(Math.SQRT1_2)};
+  let t = ${f32(1)} / (${f32(1)} + ${f32(0.3275911)} * y);
+  let poly = t * (${f32(0.254829592)} + t * (${f32(-0.284496736)} + t * (${f32(1.421413741)} + t * (${f32(-1.453152027)} + t * ${f32(1.061405429)}))));
+  let e = poly * exp(-y * y);
+  return select(${f32(0.5)} * x * e, ${f32(0.5)} * x * (${f32(2)} - e), x >= ${f32(0)});
+}`;

@@ -1,0 +1,289 @@
+/**
+ * The linear family: `linear` and `fused_linear` (ir/fused-ops.ts), one generator.
+ *
+ *   z_i[r, o] = sum_k xn[r, k] W_i[o, k] (+ bias_i[o])        weights W_1..W_n side by side
+ *   y[r, :]   = act([z_1 | ... | z_n])[r, :] (+ residual[r, :])
+ *   xn = x, or the prologue norm of the row: rmsnorm per group of G channels, or layernorm
+ *   act = none | gelu (erf) | relu2 | swiglu (silu(z_1) * z_2: y has out_1 columns)
+ *
+ * Algorithm (fixed): the output columns form segments: one per weight, or one for swiglu
+ * whose every column needs a gate row and an up row. An invocation owns a TM x TN register
+ * tile of one segment and walks K once, loading TM rows of x (normalized on the fly) and TN
+ * rows of each of the segment's weights per step; no workgroup memory and no barriers
+ * (performance.md 3.2: register tiling beats shared-memory tiling on lavapipe). The prologue's
+ * row statistics are recomputed by each invocation from its rows, in f32, as interp/norms.ts
+ * defines them (two passes for layernorm).
+ * Schedule (per adapter and shape): vector width (vec4 along K when every K-walk is aligned,
+ * else scalar), TM x TN (4 x 4 for prefill; 1 x 1 for decode: one output row of W per
+ * invocation, the GEMV shape lavapipe likes), and the workgroup's shape in tiles.
+ */
+import { invariant } from "../../diag/diagnostic.ts";
+import type { LinearActivation } from "../../ir/fused-ops.ts";
+import type { NodeOf } from "../../ir/graph.ts";
+import type { Dim } from "../../ir/types.ts";
+import { kernelHeader } from "../header.ts";
+import { assembleModule, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
+import type { KernelRequest, OperandView } from "../request.ts";
+import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
+import { f32, lines, u32, wgsl } from "./template.ts";
+
+export type LinearOp = "linear" | "fused_linear";
+
+/** Output columns [start, start + width) of y, computed from `weights` (two for swiglu). */
+interface Segment {
+  readonly start: number;
+  readonly width: number;
+  /** Indices into the problem's weights (and biases). */
+  readonly weights: readonly number[];
+}
+
+export interface LinearProblem {
+  readonly S: Dim;
+  readonly K: number;
+  /** Output width. */
+  readonly N: number;
+  readonly prologue: "none" | "rmsnorm" | "layernorm";
+  readonly eps: number;
+  /** Channels per norm group (K for layernorm and for none). */
+  readonly group: number;
+  readonly activation: LinearActivation;
+  readonly x: OperandView;
+  readonly W: readonly OperandView[];
+  readonly normW: OperandView | null;
+  readonly normB: OperandView | null;
+  readonly bias: readonly OperandView[] | null;
+  readonly residual: OperandView | null;
+  readonly y: OperandView;
+}
+
+export interface LinearSchedule {
+  /** Lanes per load along K: 4 (vec4) or 1. */
+  readonly vec: 1 | 4;
+  readonly tileRows: number;
+  readonly tileCols: number;
+  /** The workgroup is wgCols x wgRows tiles (cols vary fastest). */
+  readonly wgCols: number;
+  readonly wgRows: number;
+}
+
+export function linearProblem(req: KernelRequest<LinearOp>): LinearProblem {
+  const node = req.node as NodeOf<"linear"> | NodeOf<"fused_linear">;
+  const x = req.inputs[0]!;
+  if (x.shape.length !== 2) throw new CodegenError(`${node.op}: only [S, K] inputs are supported (got rank ${x.shape.length})`, node.spans);
+  const a =
+    node.op === "fused_linear"
+      ? node.attrs
+      : { weights: 1, prologue: "none" as const, eps: null, normGroup: null, bias: false, activation: "none" as const, residual: false };
+  const n = a.weights;
+  let k = 1 + n;
+  const normW = a.prologue === "none" ? null : req.inputs[k++]!;
+  const normB = a.prologue === "layernorm" ? req.inputs[k++]! : null;
+  const bias = a.bias ? req.inputs.slice(k, (k += n)) : null;
+  const residual = a.residual ? req.inputs[k++]! : null;
+  const y = req.results[0]!;
+  const K = x.shape[1] as number;
+  return { S: x.shape[0]!, K, N: y.shape[1] as number, prologue: a.prologue, eps: a.eps ?? 0, group: a.normGroup ?? K, activation: a.activation, x, W: req.inputs.slice(1, 1 + n), normW, normB, bias, residual, y };
+}
+
+function segments(p: LinearProblem): Segment[] {
+  if (p.activation === "swiglu") return [{ start: 0, width: p.N, weights: [0, 1] }];
+  let start = 0;
+  return p.W.map((W, i) => {
+    const width = W.shape[0] as number;
+    start += width;
+    return { start: start - width, width, weights: [i] };
+  });
+}
+
+export function linearSchedule(limits: KernelLimits, p: LinearProblem): LinearSchedule {
+  const aligned = [p.x, ...p.W, p.normW, p.normB].every((v) => v === null || vec4Aligned(v));
+  const vec = aligned && p.group % 4 === 0 ? 4 : 1;
+  const decode = p.S === 1;
+  const tileRows = decode ? 1 : 4;
+  // swiglu keeps two accumulators per output: halve the tile's columns to stay in registers.
+  const tileCols = decode ? 1 : p.activation === "swiglu" ? 2 : 4;
+  const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
+  // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
+  const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
+  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)) };
+}
+
+/** WGSL of the activation applied to the pre-activation values `z` (one per segment weight). */
+function activate(act: LinearActivation, z: readonly string[]): string {
+  switch (act) {
+    case "none":
+      return z[0]!;
+    case "gelu":
+      return `gelu(${z[0]})`;
+    case "relu2":
+      return wgsl`(max(${z[0]!}, ${f32(0)}) * max(${z[0]!}, ${f32(0)}))`;
+    case "swiglu":
+      return `silu(${z[0]}) * ${z[1]}`;
+  }
+}
+
+export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
+  const { vec, tileRows: TM, tileCols: TN, wgCols, wgRows } = s;
+  invariant(vec === 1 || (p.K % 4 === 0 && p.group % 4 === 0), "vec4 linear needs K and the norm group divisible by 4");
+  const V = vecType(vec);
+  const KV = p.K / vec;
+  const GV = p.group / vec;
+  const G = p.K / p.group;
+  const segs = segments(p);
+  const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
+  const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
+  const times = Math.ceil(totalTiles / wgCols);
+  const one = p.W.length === 1;
+  const wName = (i: number): string => (one ? "W" : `W${i}`);
+  const bName = (i: number): string => (one ? "bias" : `bias${i}`);
+  const uses: OperandUse[] = [
+    { name: "x", view: p.x, write: false, vec4: vec === 4 },
+    ...p.W.map((view, i) => ({ name: wName(i), view, write: false, vec4: vec === 4 })),
+    ...(p.normW ? [{ name: "norm_w", view: p.normW, write: false, vec4: vec === 4 }] : []),
+    ...(p.normB ? [{ name: "norm_b", view: p.normB, write: false, vec4: vec === 4 }] : []),
+    ...(p.bias ?? []).map((view, i) => ({ name: bName(i), view, write: false, vec4: false })),
+    ...(p.residual ? [{ name: "residual", view: p.residual, write: false, vec4: false }] : []),
+    { name: "y", view: p.y, write: true, vec4: false },
+  ];
+  const uniforms: UniformSpec = { fields: p.S === "L" ? ["L"] : [] };
+  const ops = bindOperands(uses, uniforms);
+  const x = ops.get("x");
+  const ld = (a: Accessor, ...ix: string[]): string => (vec === 4 ? a.load4(...ix) : a.load(...ix));
+  const rowOf = (i: number): string => `min(${plus("r0", i)}, rows - 1u)`;
+  const n = (v: number): string => String(v);
+
+  // Row statistics of the prologue norm, per tile row i and group g: inv_i[g] (and mean_i[g]).
+  const stats = (i: number): string => {
+    const sum = (e: string): string => wgsl`var s = ${V}(${f32(0)});
+    for (var k = g * ${u32(GV)}; k < (g + 1u) * ${u32(GV)}; k++) { let v = ${ld(x, "r", "k")}; s += ${e}; }`;
+    const inv = wgsl`inv${n(i)}[g] = inverseSqrt(${hsum("s", vec)} / ${f32(p.group)} + ${f32(p.eps)});`;
+    const body =
+      p.prologue === "layernorm"
+        ? wgsl`{ ${sum("v")} mean${n(i)}[g] = ${hsum("s", vec)} / ${f32(p.group)}; }
+    let m = ${V}(mean${n(i)}[g]);
+    ${sum("(v - m) * (v - m)")}
+    ${inv}`
+        : wgsl`${sum("v * v")}
+    ${inv}`;
+    return wgsl`var inv${n(i)}: array<f32, ${u32(G)}>;
+${p.prologue === "layernorm" && wgsl`var mean${n(i)}: array<f32, ${u32(G)}>;\n`}{
+  let r = ${rowOf(i)};
+  for (var g = 0u; g < ${u32(G)}; g++) {
+    ${body}
+  }
+}`;
+  };
+  const gOf = G === 1 ? "0u" : wgsl`k / ${u32(GV)}`;
+  // A whole-row rmsnorm's 1/rms is constant along K: it scales the finished dot product instead.
+  const rowScaled = p.prologue === "rmsnorm" && G === 1;
+  const normalized = (i: number): string => {
+    const raw = ld(x, rowOf(i), "k");
+    if (p.prologue === "none") return raw;
+    const nw = ld(ops.get("norm_w"), "k");
+    if (rowScaled) return `${raw} * ${nw}`;
+    if (p.prologue === "rmsnorm") return `${raw} * inv${i}[${gOf}] * ${nw}`;
+    return `(${raw} - ${V}(mean${i}[${gOf}])) * inv${i}[${gOf}] * ${nw} + ${ld(ops.get("norm_b"), "k")}`;
+  };
+
+  // One segment: TM x TN tiles of its columns, local tile index `lt`.
+  const segment = (sg: Segment): string => {
+    const acc = (w: number, i: number, j: number): string => `acc${w}_${i}_${j}`;
+    const last = wgsl`${u32(sg.width - 1)}`;
+    const step = sg.weights.flatMap((w, wi) =>
+      range(TN).map((j) =>
+        [
+          wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`,
+          ...range(TM).map((i) => `${acc(wi, i, j)} = fma(x${i}, w${wi}_${j}, ${acc(wi, i, j)});`),
+        ].join("\n"),
+      ),
+    );
+    const store = (i: number, j: number): string => {
+      const z = sg.weights.map((w, wi) => {
+        const dot = rowScaled ? `${hsum(acc(wi, i, j), vec)} * inv${i}[0u]` : hsum(acc(wi, i, j), vec);
+        return p.bias ? `(${dot} + ${ops.get(bName(w)).load("c")})` : dot;
+      });
+      const value = activate(p.activation, z) + (p.residual ? ` + ${ops.get("residual").load("r", plus("c", sg.start))}` : "");
+      return wgsl`{
+  let r = ${plus("r0", i)};
+  let c = ${plus("c0", j)};
+  if (r < rows && c < ${u32(sg.width)}) { ${ops.get("y").store(value, "r", plus("c", sg.start))} }
+}`;
+    };
+    return lines([
+      wgsl`let c0 = lt * ${u32(TN)};`,
+      sg.weights.flatMap((_, wi) => range(TM).flatMap((i) => range(TN).map((j) => `var ${acc(wi, i, j)} = ${V}(${f32(0)});`))).join("\n"),
+      wgsl`for (var k = 0u; k < ${u32(KV)}; k++) {
+${lines(range(TM).map((i) => `let x${i} = ${normalized(i)};`), 2)}
+${lines(step, 2)}
+}`,
+      range(TM)
+        .flatMap((i) => range(TN).map((j) => store(i, j)))
+        .join("\n"),
+    ]);
+  };
+  // Segment branches: tiles [first, first + tiles) belong to segment s.
+  let first = 0;
+  const branches = segs.map((sg, si) => {
+    const lo = first;
+    first += tilesOf[si]!;
+    const cond = si === segs.length - 1 ? "" : wgsl`if (ct < ${u32(first)}) `;
+    return wgsl`${si === 0 ? "" : "else "}${cond}{
+  let lt = ${lo === 0 ? "ct" : wgsl`ct - ${u32(lo)}`};
+${lines([segment(sg)], 2)}
+}`;
+  });
+
+  const body = lines([
+    wgsl`let ct = (wg % ${u32(times)}) * ${u32(wgCols)} + lid % ${u32(wgCols)};`,
+    wgsl`let rt = (wg / ${u32(times)}) * ${u32(wgRows)} + lid / ${u32(wgCols)};`,
+    wgsl`let r0 = rt * ${u32(TM)};`,
+    wgsl`let rows = ${lengthExpr(p.S)};`,
+    wgsl`if (r0 >= rows || ct >= ${u32(totalTiles)}) { return; }`,
+    p.prologue !== "none" && range(TM).map(stats).join("\n"),
+    branches.join("\n"),
+  ]);
+
+  const norm =
+    p.prologue === "rmsnorm"
+      ? [`xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of ${p.group} channels holding k + eps) * norm_w[k],  eps = ${p.eps}`]
+      : p.prologue === "layernorm"
+        ? [`xn[r, k] = (x[r, k] - mean_r) / sqrt(var_r + eps) * norm_w[k] + norm_b[k]  (biased var over the row),  eps = ${p.eps}`]
+        : ["xn = x"];
+  const header = kernelHeader(req, uses, {
+    math: [
+      `z_i[r, o] = sum_k xn[r, k] * W_i[o, k]${p.bias ? " + bias_i[o]" : ""}   (i < ${p.W.length})`,
+      `y[r, :] = ${p.activation === "swiglu" ? "silu(z_1) * z_2" : p.activation === "none" ? "[z_1 | ... | z_n]" : `${p.activation}([z_1 | ... | z_n])`}${p.residual ? " + residual[r, :]" : ""}`,
+      ...norm,
+      `column segments (start, width, weights): ${segs.map((sg) => `(${sg.start}, ${sg.width}, ${sg.weights.map(wName).join("+")})`).join(", ")}`,
+    ],
+    threads: [
+      `invocation: a ${TM} x ${TN} register tile of one segment (rows r0 = ${TM} * rt.., cols ${TN} * lt..), walking K = ${p.K} in ${vec === 4 ? "vec4" : "scalar"} steps`,
+      `workgroup: ${wgCols} col tiles x ${wgRows} row tiles (${wgCols * wgRows} invocations); no workgroup memory`,
+      `grid: ${p.S === "L" ? `ceil(L / ${TM * wgRows}) x ` : ""}${times} workgroups (flat wg = row block * ${times} + col block); ${totalTiles} col tiles in all`,
+      ...(p.prologue === "none" ? [] : ["each invocation recomputes its rows' norm statistics (cached reads of x)"]),
+      ...(rowScaled ? ["the whole-row 1/rms scales each finished dot product instead of every x"] : []),
+      "edge tiles clamp their loads and skip their stores",
+    ],
+  });
+  const decls = [p.activation === "gelu" && GELU, p.activation === "swiglu" && siluFn("silu", "f32")].filter((d): d is string => typeof d === "string");
+  return {
+    name: req.name,
+    op: req.node.op,
+    node: req.node.id,
+    spans: req.node.spans,
+    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: wgCols * wgRows, decls, body }),
+    entryPoint: "main",
+    workgroupSize: wgCols * wgRows,
+    bindings: ops.bindings,
+    uniforms,
+    dispatch: p.S === "L" ? { lTile: TM * wgRows, times } : { lTile: null, times: Math.ceil(p.S / (TM * wgRows)) * times },
+    schedule: { ...s },
+  };
+}
+
+export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimits, override: Partial<LinearSchedule> = {}): KernelSpec {
+  const p = linearProblem(req);
+  return emitLinear(req, p, { ...linearSchedule(limits, p), ...override });
+}

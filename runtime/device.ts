@@ -1,0 +1,217 @@
+/**
+ * The one file that touches WebGPU objects (GPUDevice, GPUQueue, GPUBuffer, pipelines). It
+ * takes a GPUDevice from the caller (Node's `webgpu` package, a browser, Deno) and turns
+ * KernelSpecs (compiler/codegen/kernel.ts) into pipelines and launches; everything it needs to
+ * know about a kernel (bindings, uniforms, grid) is data in the spec, evaluated by the pure
+ * helpers of kernel.ts.
+ *
+ * Failures are loud and specific, never a hang or a silently skipped dispatch:
+ *  - WGSL errors (getCompilationInfo)  -> KernelCompileError: kernel name, line:col, the WGSL line
+ *  - validation / out-of-memory errors -> GpuError naming the kernels of the failed call
+ *  - device loss                       -> DeviceLostError from every pending and later call
+ *
+ * Calls are meant to be awaited one at a time: each wraps its work in the device's error scopes,
+ * and interleaved calls would share them.
+ */
+import { bindingBytes, foldGrid, uniformData, workgroupCount, type KernelSpec, type StorageBindingSpec } from "../compiler/codegen/kernel.ts";
+
+// WebGPU's flag values (fixed by the spec), so this file needs no globals.
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const MAP_MODE_READ = 0x1;
+const STAGE_COMPUTE = 0x4;
+
+export interface WgslMessage {
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+  /** The WGSL source line it points at. */
+  readonly source: string;
+}
+
+export class KernelCompileError extends Error {
+  constructor(
+    readonly kernel: string,
+    readonly messages: readonly WgslMessage[],
+    from: string,
+  ) {
+    const text = messages.map((m) => `  ${m.line}:${m.col}: ${m.message}\n    ${m.source}\n    ${" ".repeat(Math.max(0, m.col - 1))}^`).join("\n");
+    super(`kernel ${kernel}: WGSL does not compile (${from})\n${text}`);
+    this.name = "KernelCompileError";
+  }
+}
+
+export class GpuError extends Error {
+  override name = "GpuError";
+}
+
+export class DeviceLostError extends Error {
+  override name = "DeviceLostError";
+}
+
+export interface CompiledKernel {
+  readonly spec: KernelSpec;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** One dispatch: a kernel, the buffer for each of its storage bindings (by buffer key), L and pos. */
+export interface Launch {
+  readonly kernel: CompiledKernel;
+  readonly buffers: Readonly<Record<string, GPUBuffer>>;
+  readonly L: number;
+  readonly pos?: number;
+}
+
+export interface RuntimeOptions {
+  /** Fold grids at this many workgroups per dimension (default: the device's limit); tests lower it. */
+  readonly maxWorkgroupsPerDimension?: number;
+}
+
+export class GpuRuntime {
+  private lostWith: DeviceLostError | null = null;
+  private readonly lostSignal: Promise<DeviceLostError>;
+  private readonly maxPerDimension: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    options: RuntimeOptions = {},
+  ) {
+    this.maxPerDimension = options.maxWorkgroupsPerDimension ?? device.limits.maxComputeWorkgroupsPerDimension;
+    this.lostSignal = device.lost.then((info) => {
+      this.lostWith = new DeviceLostError(`GPU device lost (${info.reason}): ${info.message || "no message"}; recreate the device and reload the model`);
+      return this.lostWith;
+    });
+  }
+
+  /** Compile every kernel in parallel: shader modules, their messages, then pipelines. */
+  async compile(specs: readonly KernelSpec[]): Promise<CompiledKernel[]> {
+    this.check();
+    this.device.pushErrorScope("validation");
+    const results = await Promise.allSettled(specs.map((s) => this.compileOne(s)));
+    const scope = await this.device.popErrorScope();
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed.length > 0) throw failed[0]!.reason;
+    if (scope) throw new GpuError(`compiling kernels ${specs.map((s) => s.name).join(", ")}: ${scope.message}`);
+    return results.map((r) => (r as PromiseFulfilledResult<CompiledKernel>).value);
+  }
+
+  private async compileOne(spec: KernelSpec): Promise<CompiledKernel> {
+    const module = this.device.createShaderModule({ label: spec.name, code: spec.wgsl });
+    const info = await this.guard(module.getCompilationInfo());
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length > 0) {
+      const src = spec.wgsl.split("\n");
+      const from = src.find((l) => l.startsWith("// from: "))?.slice("// from: ".length) ?? "no source location";
+      throw new KernelCompileError(
+        spec.name,
+        errors.map((m) => ({ line: m.lineNum, col: m.linePos, message: m.message, source: src[m.lineNum - 1] ?? "" })),
+        `from ${from}`,
+      );
+    }
+    const layout = this.device.createBindGroupLayout({
+      label: spec.name,
+      entries: spec.bindings.map((b) => ({
+        binding: b.binding,
+        visibility: STAGE_COMPUTE,
+        buffer: { type: b.access === "uniform" ? "uniform" : b.access === "read" ? "read-only-storage" : "storage" },
+      })),
+    });
+    const pipeline = await this.guard(
+      this.device.createComputePipelineAsync({
+        label: spec.name,
+        layout: this.device.createPipelineLayout({ label: spec.name, bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: spec.entryPoint },
+      }),
+    );
+    return { spec, pipeline, layout };
+  }
+
+  /** A storage buffer of at least `bytes` (whole vec4s), readable and writable by copies. */
+  createBuffer(bytes: number, label?: string): GPUBuffer {
+    this.check();
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    return this.device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, ...(label ? { label } : {}) });
+  }
+
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.check();
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** The first `bytes` of a buffer (all of it by default). */
+  async read(buffer: GPUBuffer, bytes = buffer.size): Promise<ArrayBuffer> {
+    this.check();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    try {
+      const enc = this.device.createCommandEncoder();
+      enc.copyBufferToBuffer(buffer, 0, staging, 0, size);
+      this.device.queue.submit([enc.finish()]);
+      await this.guard(staging.mapAsync(MAP_MODE_READ));
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Encode the launches in order into one compute pass and one submit, and wait for them. */
+  async run(launches: readonly Launch[]): Promise<void> {
+    this.check();
+    const names = launches.map((l) => l.kernel.spec.name).join(", ");
+    const uniforms: GPUBuffer[] = [];
+    this.device.pushErrorScope("out-of-memory");
+    this.device.pushErrorScope("validation");
+    let failure: unknown = null;
+    try {
+      const enc = this.device.createCommandEncoder({ label: names });
+      const pass = enc.beginComputePass();
+      for (const l of launches) this.encode(pass, l, uniforms);
+      pass.end();
+      this.device.queue.submit([enc.finish()]);
+      await this.guard(this.device.queue.onSubmittedWorkDone());
+    } catch (e) {
+      failure = e;
+    }
+    const validation = await this.device.popErrorScope();
+    const oom = await this.device.popErrorScope();
+    for (const u of uniforms) u.destroy();
+    if (failure !== null) throw failure;
+    const err = validation ?? oom;
+    if (err) throw new GpuError(`launching ${names}: ${err.message}`);
+  }
+
+  private encode(pass: GPUComputePassEncoder, l: Launch, uniforms: GPUBuffer[]): void {
+    const { spec } = l.kernel;
+    const entries = spec.bindings.map((b): GPUBindGroupEntry => {
+      if (b.access !== "uniform") return { binding: b.binding, resource: { buffer: this.bufferFor(spec, b, l) } };
+      const data = uniformData(spec.uniforms, { L: l.L, pos: l.pos ?? 0 });
+      const u = this.device.createBuffer({ size: data.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+      this.device.queue.writeBuffer(u, 0, data);
+      uniforms.push(u);
+      return { binding: b.binding, resource: { buffer: u } };
+    });
+    const count = workgroupCount(spec.dispatch, l.L);
+    if (count === 0) return;
+    pass.setPipeline(l.kernel.pipeline);
+    pass.setBindGroup(0, this.device.createBindGroup({ label: spec.name, layout: l.kernel.layout, entries }));
+    const [x, y, z] = foldGrid(count, this.maxPerDimension);
+    pass.dispatchWorkgroups(x, y, z);
+  }
+
+  private bufferFor(spec: KernelSpec, b: StorageBindingSpec, l: Launch): GPUBuffer {
+    const buf = l.buffers[b.buffer];
+    if (buf === undefined) throw new GpuError(`kernel ${spec.name}: no buffer for binding ${b.name} (${b.buffer})`);
+    const need = bindingBytes(b, l.L);
+    if (buf.size < need) throw new GpuError(`kernel ${spec.name}: binding ${b.name} (${b.buffer}) needs ${need} bytes at L = ${l.L}, the buffer has ${buf.size}`);
+    return buf;
+  }
+
+  private check(): void {
+    if (this.lostWith) throw this.lostWith;
+  }
+
+  /** `p`, or a DeviceLostError as soon as the device is lost (so nothing waits forever). */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.lostSignal.then((e) => Promise.reject(e))]);
+  }
+}

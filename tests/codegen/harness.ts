@@ -1,0 +1,77 @@
+/**
+ * Runs one graph node as a generated WGSL kernel on the test adapter and compares every result
+ * with `interp` of the same node: the operands' buffers are filled with the interpreter's
+ * values of their base values, results start as NaN (so an element the kernel never writes
+ * fails), and the result windows are read back through their views.
+ */
+import { bindingBytes, generateKernel, requestFromGraph, type KernelRequest, type KernelSpec, type OperandView } from "../../compiler/codegen/index.ts";
+import { evaluate, relError, type RunOptions } from "../../compiler/interp/index.ts";
+import type { Graph } from "../../compiler/ir/graph.ts";
+import { concreteShape, numel } from "../../compiler/ir/types.ts";
+import { GpuRuntime, type RuntimeOptions } from "../../runtime/device.ts";
+import { getDevice } from "../gpu/device.ts";
+
+let shared: Promise<GpuRuntime> | undefined;
+
+/** The process's runtime on the test device. */
+export function runtime(): Promise<GpuRuntime> {
+  shared ??= getDevice().then((d) => new GpuRuntime(d));
+  return shared;
+}
+
+export interface NodeResult {
+  readonly spec: KernelSpec;
+  readonly request: KernelRequest;
+  /** Norm-wise relative error max|gpu - ref| / max|ref| of each result. */
+  readonly errors: readonly number[];
+  readonly gpu: readonly Float64Array[];
+  readonly ref: readonly Float64Array[];
+}
+
+/** The elements of a view, row-major over its shape at length L. */
+function gatherView(data: Float32Array, v: OperandView, L: number): Float64Array {
+  const shape = concreteShape(v.shape, L);
+  const out = new Float64Array(numel(shape));
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let k = 0; k < out.length; k++) {
+    let at = v.offset;
+    idx.forEach((i, d) => (at += shape[d] === 1 ? 0 : i * v.strides[d]!));
+    out[k] = data[at]!;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+export async function runNode(
+  g: Graph,
+  id: number,
+  feed: RunOptions & { readonly L: number },
+  options: { readonly schedule?: Readonly<Record<string, number>>; readonly runtime?: RuntimeOptions } = {},
+): Promise<NodeResult> {
+  const values = evaluate(g, feed);
+  const rt = options.runtime ? new GpuRuntime((await runtime()).device, options.runtime) : await runtime();
+  const request = requestFromGraph(g, id);
+  const spec = generateKernel(request, rt.device.limits, options.schedule);
+  const [kernel] = await rt.compile([spec]);
+
+  const buffers: Record<string, GPUBuffer> = {};
+  for (const b of spec.bindings) {
+    if (b.access === "uniform") continue;
+    const buf = rt.createBuffer(bindingBytes(b, feed.L), b.name);
+    const input = request.inputs.find((v) => v.buffer.key === b.buffer);
+    const data = new Float32Array(buf.size / 4).fill(NaN);
+    if (input) data.set(values[input.base.node]![input.base.index]!.data);
+    rt.write(buf, data);
+    buffers[b.buffer] = buf;
+  }
+  await rt.run([{ kernel: kernel!, buffers, L: feed.L }]);
+
+  const gpu: Float64Array[] = [];
+  for (const v of request.results) gpu.push(gatherView(new Float32Array(await rt.read(buffers[v.buffer.key]!)), v, feed.L));
+  for (const b of Object.values(buffers)) b.destroy();
+  const ref = values[id]!.map((t) => t.data);
+  return { spec, request, errors: gpu.map((y, i) => relError(y, ref[i]!)), gpu, ref };
+}
