@@ -4,7 +4,7 @@
  * primitive graph it replaces; tests/passes check the two agree.
  */
 import type { SsdAttrs } from "../ir/fused-ops.ts";
-import type { Kernel } from "./kernels.ts";
+import { causalConv, type Kernel } from "./kernels.ts";
 import { rmsnormInPlace } from "./norms.ts";
 import { silu, softplus } from "./scalar.ts";
 import type { Tensor } from "./tensor.ts";
@@ -54,29 +54,9 @@ const selectiveScan: Kernel<"selective_scan" | "selective_state_update"> = (ins,
   ];
 };
 
-/**
- * causal_conv1d with SiLU: y[t, c] = silu(bias[c] + sum_k w[c, k] xe[c, t + 1 + k]) over
- * xe = cat(state, x) in time (w[:, W-1] hits the current input); state' = the last W columns.
- */
-const conv1dSilu: Kernel<"conv1d_silu" | "conv1d_silu_update"> = ([x, state, w, bias]) => {
-  const [S, C] = x!.shape as [number, number];
-  const W = w!.shape[1]!;
-  const xe = (c: number, j: number): number => (j < W ? state!.data[c * W + j]! : x!.data[(j - W) * C + c]!);
-  const y = new Float64Array(S * C);
-  const st = new Float64Array(C * W);
-  for (let c = 0; c < C; c++) {
-    for (let t = 0; t < S; t++) {
-      let acc = 0;
-      for (let k = 0; k < W; k++) acc += w!.data[c * W + k]! * xe(c, t + 1 + k);
-      y[t * C + c] = silu(bias === undefined ? acc : acc + bias.data[c]!);
-    }
-    for (let j = 0; j < W; j++) st[c * W + j] = xe(c, S + j);
-  }
-  return [
-    { shape: x!.shape, data: y },
-    { shape: state!.shape, data: st },
-  ];
-};
+/** causal_conv1d with SiLU: y[t, c] = silu(conv(x)[t, c] + bias[c]); state' = the last W inputs. */
+const conv1dSilu: Kernel<"conv1d_silu" | "conv1d_silu_update"> = ([x, state, w, bias]) =>
+  causalConv(x!, state!, w!, (acc, c) => silu(bias === undefined ? acc : acc + bias.data[c]!));
 
 interface SsdDims {
   readonly S: number;
