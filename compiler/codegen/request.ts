@@ -62,7 +62,8 @@ function roleOf(s: Storage): BufferRole {
   }
 }
 
-function keyOf(s: Storage, base: ValueRef): string {
+/** The buffer a base value lives in: `weight:NAME`, `state:NAME`, `input:`/`output:NAME`, `const:%id`, or `%id#k` for scratch. */
+export function bufferKey(s: Storage, base: ValueRef): string {
   const id = `%${base.node}#${base.index}`;
   switch (s.kind) {
     case "weight":
@@ -106,7 +107,7 @@ export function requestFromGraph<K extends OpName>(
     const st = of[a.base.node]![a.base.index]!;
     const baseType = typeOfRef(g, a.base);
     return {
-      buffer: { key: keyOf(st, a.base), role: roleOf(st), elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
+      buffer: { key: bufferKey(st, a.base), role: roleOf(st), elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
       shape: typeOfRef(g, r).shape,
       offset: a.offset,
       strides: a.strides,
