@@ -2,27 +2,61 @@
  * One generator per kernel family, keyed by the op it computes. The table is checked with
  * `satisfies`, so an op cannot be half-added; ops without an entry have no WGSL yet.
  */
-import type { OpName } from "../ir/ops.ts";
+import type { BinaryOp, OpName, UnaryOp } from "../ir/ops.ts";
 import type { KernelLimits, KernelSpec } from "./kernel.ts";
 import type { KernelRequest } from "./request.ts";
+import { generateAttention } from "./wgsl/attention.ts";
 import { generateConv } from "./wgsl/conv.ts";
+import { generateElementwise } from "./wgsl/elementwise.ts";
+import { generateEmbedding } from "./wgsl/embedding.ts";
 import { generateLinear } from "./wgsl/linear.ts";
+import { generateNorm } from "./wgsl/norm.ts";
+import { generateReduce } from "./wgsl/reduce.ts";
 import { generateScan } from "./wgsl/scan.ts";
+import { generateSsd } from "./wgsl/ssd.ts";
 
 /** (request, adapter limits, schedule overrides) -> kernel; the family picks its own schedule. */
 export type Generator<K extends OpName> = (req: KernelRequest<K>, limits: KernelLimits, override?: Readonly<Record<string, number>>) => KernelSpec;
 
 export const GENERATORS = {
   linear: generateLinear,
+  attention: generateAttention,
+  attention_decode: generateAttention,
   fused_linear: generateLinear,
   conv1d_silu: generateConv,
   conv1d_silu_update: generateConv,
   selective_scan: generateScan,
   selective_state_update: generateScan,
+  ssd_chunked: generateSsd,
+  ssd_state_update: generateSsd,
+  embedding: generateEmbedding,
+  add_rmsnorm: generateNorm,
+  rmsnorm_gated: generateNorm,
+  rmsnorm: generateNorm,
+  layernorm: generateNorm,
+  neg: generateElementwise,
+  exp: generateElementwise,
+  sigmoid: generateElementwise,
+  silu: generateElementwise,
+  softplus: generateElementwise,
+  relu: generateElementwise,
+  gelu: generateElementwise,
+  add: generateElementwise,
+  mul: generateElementwise,
+  reduce_sum: generateReduce,
 } as const satisfies { readonly [K in CodegenOp]: Generator<K> };
 
 /** The ops that have a generator. */
-export type CodegenOp = "linear" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update";
+export type CodegenOp = "linear" | "attention" | "attention_decode" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
+  | "ssd_chunked" | "ssd_state_update"
+  | "embedding"
+  | "add_rmsnorm"
+  | "rmsnorm_gated"
+  | "rmsnorm"
+  | "layernorm"
+  | UnaryOp
+  | BinaryOp
+  | "reduce_sum";
 
 export function hasGenerator(op: OpName): op is CodegenOp {
   return Object.hasOwn(GENERATORS, op);

@@ -27,7 +27,7 @@ type Init = (rng: Rng) => number;
 const normal: Init = (r) => r.normal();
 
 /** A builder with helpers for named random weights and embedding-made activations. */
-class Maker {
+export class Maker {
   readonly b: GraphBuilder;
   readonly inits = new Map<string, { n: number; init: Init }>();
   readonly states = new Map<string, number>();

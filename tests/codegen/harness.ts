@@ -62,12 +62,16 @@ export async function runNode(
     if (b.access === "uniform") continue;
     const buf = rt.createBuffer(bindingBytes(b, feed.L), b.name);
     const input = request.inputs.find((v) => v.buffer.key === b.buffer);
-    const data = new Float32Array(buf.size / 4).fill(NaN);
+    // i32 bindings (token ids) take the values as integers; float ones start as NaN.
+    const data = b.elem === "i32" ? new Int32Array(buf.size / 4) : new Float32Array(buf.size / 4).fill(NaN);
     if (input) data.set(values[input.base.node]![input.base.index]!.data);
     rt.write(buf, data);
     buffers[b.buffer] = buf;
   }
-  await rt.run([{ kernel: kernel!, buffers, L: feed.L }]);
+  // The `pos` input reaches kernels as the uniform `params.pos` (runtime/device.ts), not as a buffer.
+  const posNode = g.nodes.find((n) => n.op === "input" && n.attrs.role === "pos");
+  const pos = posNode === undefined ? 0 : values[posNode.id]![0]!.data[0]!;
+  await rt.run([{ kernel: kernel!, buffers, L: feed.L, pos }]);
 
   const gpu: Float64Array[] = [];
   for (const v of request.results) gpu.push(gatherView(new Float32Array(await rt.read(buffers[v.buffer.key]!)), v, feed.L));

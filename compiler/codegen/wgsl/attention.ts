@@ -1,0 +1,318 @@
+/**
+ * The attention family: `attention` (prefill, S = L) and `attention_decode` (S = 1), one
+ * generator, flash-style, for the definition in interp/attention.ts:
+ *
+ *   q, k = rope(q, pos + s), rope(k, pos + s)       NeoX half-split on the first rotaryDim dims
+ *   caches' = caches with rows pos..pos+S-1 = k (after RoPE), v
+ *   o[s, h] = softmax_t(scale q_s . k_t) v_t over t in [lo, pos + s], lo = window ? pos + s - W + 1 : 0,
+ *             query head h reading kv head h / (H / Hkv)
+ *
+ * Algorithm: one workgroup per (tile of TQ queries, kv head g), one invocation per (query, query
+ * head of g's group), so GQA/MQA heads share every key tile. The keys the tile needs are walked
+ * in blocks of BK rows of k and v staged in workgroup memory (loaded cooperatively, between two
+ * barriers); each invocation keeps its roped, scaled q row and its output accumulator in
+ * registers and runs the online softmax per block (m, l, acc rescaled once per block).
+ *
+ * Race freedom of the in-place cache update: one dispatch both writes cache rows pos..pos+S-1
+ * and reads keys, and workgroups cannot wait for one another. So no workgroup ever reads a
+ * cache row >= pos: keys t < pos come from the cache (rows this dispatch never writes) and keys
+ * t >= pos come straight from the k, v inputs (RoPE applied as they are staged), while the
+ * rows pos + s of kv head g are written only by the workgroup whose tile holds query s. Every
+ * cache element is written at most once, and nothing written is read. Rows past pos+S-1 are
+ * never read. RoPE angles t * inv_freq are reduced mod 2 pi exactly, in u32 fixed point (turns),
+ * so sin/cos get an accurate argument in [-pi, pi) at any position.
+ *
+ * When a cache result is not the input's buffer (not in place), the tile-0 workgroup of each kv
+ * head also copies the other rows.
+ * Schedule: TQ (queries per workgroup), BK (keys per staged block, 2 BK D floats of workgroup memory).
+ */
+import type { NodeOf } from "../../ir/graph.ts";
+import type { Dim } from "../../ir/types.ts";
+import { kernelHeader } from "../header.ts";
+import { assembleModule, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { bindOperands, type OperandUse } from "../operands.ts";
+import type { KernelRequest, OperandView } from "../request.ts";
+import { lengthExpr } from "./common.ts";
+import { f32, lines, u32, wgsl } from "./template.ts";
+
+export type AttentionOp = "attention" | "attention_decode";
+
+export interface AttentionProblem {
+  readonly S: Dim;
+  readonly H: number;
+  readonly Hkv: number;
+  readonly D: number;
+  /** Cache rows. */
+  readonly T: number;
+  readonly scale: number;
+  readonly window: number | null;
+  /** RoPE: theta and rotaryDim, or null. */
+  readonly rope: { readonly theta: number; readonly dims: number } | null;
+  readonly q: OperandView;
+  readonly k: OperandView;
+  readonly v: OperandView;
+  readonly kc: OperandView;
+  readonly vc: OperandView;
+  readonly o: OperandView;
+  readonly kcOut: OperandView;
+  readonly vcOut: OperandView;
+}
+
+export interface AttentionSchedule {
+  /** Queries per workgroup (the workgroup is TQ * H/Hkv invocations). */
+  readonly tq: number;
+  /** Keys per block staged in workgroup memory. */
+  readonly bk: number;
+}
+
+export function attentionProblem(req: KernelRequest<AttentionOp>): AttentionProblem {
+  const node = req.node as NodeOf<AttentionOp>;
+  const [q, k, v, kc, vc] = req.inputs as [OperandView, OperandView, OperandView, OperandView, OperandView];
+  const [T, Hkv, D] = kc.shape as [number, number, number];
+  const H = (q.shape[1] as number) / D;
+  const a = node.attrs;
+  return {
+    S: q.shape[0]!,
+    H,
+    Hkv,
+    D,
+    T,
+    scale: a.scale,
+    window: a.window,
+    rope: a.theta === null || a.rotaryDim === null ? null : { theta: a.theta, dims: a.rotaryDim },
+    q,
+    k,
+    v,
+    kc,
+    vc,
+    o: req.results[0]!,
+    kcOut: req.results[1]!,
+    vcOut: req.results[2]!,
+  };
+}
+
+function floorPow2(n: number): number {
+  let p = 1;
+  while (p * 2 <= n) p *= 2;
+  return p;
+}
+
+export function attentionSchedule(limits: KernelLimits, p: AttentionProblem, spans: KernelRequest["node"]["spans"]): AttentionSchedule {
+  const group = p.H / p.Hkv;
+  const wgMax = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  if (group > wgMax) throw new CodegenError(`attention: ${group} query heads per kv head exceed the adapter's ${wgMax} invocations per workgroup`, spans);
+  // Two BK x D f32 tiles (k and v) in workgroup memory.
+  const bkFit = Math.floor(limits.maxComputeWorkgroupStorageSize / (8 * p.D));
+  if (bkFit < 1) throw new CodegenError(`attention: head dim ${p.D} does not fit one key of k and v (${8 * p.D} bytes) in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`, spans);
+  const tq = p.S === 1 ? 1 : Math.max(1, floorPow2(Math.floor(Math.min(64, wgMax) / group)));
+  return { tq, bk: Math.min(16, floorPow2(bkFit)) };
+}
+
+/** f in [0, 1) as (hi, lo) u32 with f ~ (hi + lo / 2^32) / 2^32 (both exact truncations in float64). */
+function turnFraction(f: number): [number, number] {
+  const x = f * 2 ** 32;
+  const hi = Math.floor(x);
+  return [hi, Math.floor((x - hi) * 2 ** 32)];
+}
+
+export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProblem, s: AttentionSchedule): KernelSpec {
+  const spans = req.node.spans;
+  const { H, Hkv, D, T } = p;
+  const group = H / Hkv;
+  const { tq: TQ, bk: BK } = s;
+  const WG = TQ * group;
+  if (WG > 1024 || BK * D * 8 > 65536) throw new CodegenError(`attention: schedule tq=${TQ} bk=${BK} too large`, spans);
+  const kIn = p.kcOut.buffer.key === p.kc.buffer.key;
+  const vIn = p.vcOut.buffer.key === p.vc.buffer.key;
+  for (const [a, b] of [
+    [p.k, p.kcOut],
+    [p.v, p.vcOut],
+    [p.q, p.kcOut],
+    [p.q, p.vcOut],
+  ] as const) {
+    if (a.buffer.key === b.buffer.key) throw new CodegenError(`attention: an input shares buffer ${a.buffer.key} with a cache it writes`, spans);
+  }
+  const uses: OperandUse[] = [
+    { name: "q", view: p.q, write: false, vec4: false },
+    { name: "k", view: p.k, write: false, vec4: false },
+    { name: "v", view: p.v, write: false, vec4: false },
+    { name: "kc", view: p.kc, write: false, vec4: false },
+    { name: "vc", view: p.vc, write: false, vec4: false },
+    { name: "o", view: p.o, write: true, vec4: false },
+    { name: kIn ? "kc" : "kc_out", view: p.kcOut, write: true, vec4: false },
+    { name: vIn ? "vc" : "vc_out", view: p.vcOut, write: true, vec4: false },
+  ];
+  const uniforms: UniformSpec = { fields: p.S === "L" ? ["L", "pos"] : ["pos"] };
+  const ops = bindOperands(uses, uniforms);
+  const g = ops.get;
+  const kOut = g(kIn ? "kc" : "kc_out");
+  const vOut = g(vIn ? "vc" : "vc_out");
+  const rope = p.rope;
+  const half = rope ? rope.dims / 2 : 0;
+  const NEG = f32(-3.0e38);
+
+  const decls: string[] = [];
+  decls.push(wgsl`var<workgroup> kt: array<f32, ${u32(BK * D)}>;
+var<workgroup> vt: array<f32, ${u32(BK * D)}>;`);
+  if (rope) {
+    const turns = Array.from({ length: half }, (_, i) => turnFraction(Math.pow(rope.theta, (-2 * i) / rope.dims) / (2 * Math.PI)));
+    decls.push(wgsl`// inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
+const TURN_HI = array<u32, ${u32(half)}>(${turns.map(([h]) => u32(h).text).join(", ")});
+const TURN_LO = array<u32, ${u32(half)}>(${turns.map(([, l]) => u32(l).text).join(", ")});
+
+// (cos, sin) of t * inv_freq[i]. The angle is reduced mod 2 pi in exact integer arithmetic (u32
+// products wrap, dropping whole turns), so it is accurate to ~2e-7 rad at any position t.
+fn rope_cs(t: u32, i: u32) -> vec2<f32> {
+  let lo = TURN_LO[i];
+  let t1 = t >> 16u;
+  let t0 = t & ${u32(0xffff)};
+  let l1 = lo >> 16u;
+  let l0 = lo & ${u32(0xffff)};
+  let carry = t1 * l1 + ((t1 * l0) >> 16u) + ((t0 * l1) >> 16u);
+  let turn = t * TURN_HI[i] + carry;
+  let r = f32(bitcast<i32>(turn)) * ${f32((2 * Math.PI) / 2 ** 32)};
+  return vec2<f32>(cos(r), sin(r));
+}`);
+  }
+  // Element c of row s of a head-major [S, heads * D] input, roped at position `t` (head base hb).
+  const roped = (name: "q" | "k"): string =>
+    rope
+      ? wgsl`fn ${name}_rope(s: u32, hb: u32, d: u32, t: u32) -> f32 {
+  if (d >= ${u32(rope.dims)}) { return ${g(name).load("s", "hb + d")}; }
+  let i = d % ${u32(half)};
+  let cs = rope_cs(t, i);
+  let u = ${g(name).load("s", "hb + i")};
+  let w = ${g(name).load("s", wgsl`hb + i + ${u32(half)}`)};
+  return select(w * cs.x + u * cs.y, u * cs.x - w * cs.y, d < ${u32(half)});
+}`
+      : wgsl`fn ${name}_rope(s: u32, hb: u32, d: u32, t: u32) -> f32 {
+  return ${g(name).load("s", "hb + d")};
+}`;
+  decls.push(roped("q"), roped("k"));
+  const lowOf = (pe: string): string =>
+    p.window === null ? "0u" : wgsl`select(0u, ${pe} + 1u - ${u32(p.window)}, ${pe} + 1u >= ${u32(p.window)})`;
+
+  const copyRows = (out: typeof kOut, inp: typeof kOut): string =>
+    wgsl`for (var e = lid; e < ${u32(T * D)}; e += ${u32(WG)}) {
+  let t = e / ${u32(D)};
+  let d = e % ${u32(D)};
+  if (t < pos || t >= pos + L) { ${out.store(inp.load("t", "g", "d"), "t", "g", "d")} }
+}`;
+
+  const body = lines([
+    wgsl`let L = ${lengthExpr(p.S)};
+let pos = params.pos;
+let tile = wg / ${u32(Hkv)};
+let g = wg % ${u32(Hkv)};
+let s0 = tile * ${u32(TQ)};
+if (s0 >= L) { return; }
+let qi = lid / ${u32(group)};
+let h = g * ${u32(group)} + lid % ${u32(group)};
+let s = s0 + qi;
+let live = s < L;
+let p = pos + s;`,
+    // The cache rows of this tile's queries: k after RoPE, v as is (never read by this dispatch).
+    wgsl`for (var e = lid; e < ${u32(TQ * D)}; e += ${u32(WG)}) {
+  let sw = s0 + e / ${u32(D)};
+  let d = e % ${u32(D)};
+  if (sw < L && pos + sw < ${u32(T)}) {
+    ${kOut.store(`k_rope(sw, g * ${u32(D).text}, d, pos + sw)`, "pos + sw", "g", "d")}
+    ${vOut.store(g("v").load("sw", wgsl`g * ${u32(D)} + d`), "pos + sw", "g", "d")}
+  }
+}`,
+    (!kIn || !vIn) &&
+      wgsl`if (tile == 0u) {
+${lines([!kIn && copyRows(kOut, g("kc")), !vIn && copyRows(vOut, g("vc"))], 2)}
+}`,
+    wgsl`var qv: array<f32, ${u32(D)}>;
+var acc: array<f32, ${u32(D)}>;
+var sc: array<f32, ${u32(BK)}>;
+if (live) {
+  for (var d = 0u; d < ${u32(D)}; d++) { qv[d] = q_rope(s, h * ${u32(D)}, d, p) * ${f32(p.scale)}; acc[d] = ${f32(0)}; }
+}
+var m = ${NEG};
+var l = ${f32(0)};
+let my_lo = ${lowOf("p")};
+let p_last = pos + min(s0 + ${u32(TQ)}, L) - 1u;
+let t_first = ${lowOf("pos + s0")};
+for (var t0 = t_first; t0 <= p_last; t0 += ${u32(BK)}) {
+  workgroupBarrier();
+  for (var e = lid; e < ${u32(BK * D)}; e += ${u32(WG)}) {
+    let t = t0 + e / ${u32(D)};
+    let d = e % ${u32(D)};
+    if (t <= p_last) {
+      if (t < pos) {
+        kt[e] = ${g("kc").load("t", "g", "d")};
+        vt[e] = ${g("vc").load("t", "g", "d")};
+      } else {
+        kt[e] = k_rope(t - pos, g * ${u32(D)}, d, t);
+        vt[e] = ${g("v").load("t - pos", wgsl`g * ${u32(D)} + d`)};
+      }
+    }
+  }
+  workgroupBarrier();
+  if (live) {
+    var mb = m;
+    for (var j = 0u; j < ${u32(BK)}; j++) {
+      let t = t0 + j;
+      if (t >= my_lo && t <= p) {
+        var dot = ${f32(0)};
+        for (var d = 0u; d < ${u32(D)}; d++) { dot = fma(qv[d], kt[j * ${u32(D)} + d], dot); }
+        sc[j] = dot;
+        mb = max(mb, dot);
+      }
+    }
+    let corr = exp(m - mb);
+    l *= corr;
+    for (var d = 0u; d < ${u32(D)}; d++) { acc[d] *= corr; }
+    for (var j = 0u; j < ${u32(BK)}; j++) {
+      let t = t0 + j;
+      if (t >= my_lo && t <= p) {
+        let w = exp(sc[j] - mb);
+        l += w;
+        for (var d = 0u; d < ${u32(D)}; d++) { acc[d] = fma(w, vt[j * ${u32(D)} + d], acc[d]); }
+      }
+    }
+    m = mb;
+  }
+}
+if (live) {
+  let inv_l = ${f32(1)} / l;
+  for (var d = 0u; d < ${u32(D)}; d++) { ${g("o").store("acc[d] * inv_l", "s", wgsl`h * ${u32(D)} + d`)} }
+}`,
+  ]);
+
+  const header = kernelHeader(req, uses, {
+    math: [
+      rope ? `q, k <- rope(q, pos + s), rope(k, pos + s): NeoX half-split on the first ${rope.dims} of ${D} dims, theta = ${rope.theta}` : "no RoPE",
+      `k cache[pos + s, g, :] = k[s, g], v cache[pos + s, g, :] = v[s, g]   (s < ${p.S === "L" ? "L" : p.S}${kIn && vIn ? ", in place" : ""})`,
+      `o[s, h] = sum_t softmax_t(${p.scale} * q[s, h] . k_t) v_t,  t in [${p.window === null ? "0" : `pos + s - ${p.window - 1}`}, pos + s],  kv head g = h / ${group}`,
+      "keys t < pos from the caches, t >= pos from k, v directly (so no cache row this dispatch writes is read)",
+    ],
+    threads: [
+      `workgroup: ${TQ} queries x ${group} query heads of one kv head (H = ${H}, Hkv = ${Hkv}, D = ${D}); grid: ceil(S / ${TQ}) * ${Hkv}, wg = tile * ${Hkv} + g`,
+      `invocation: one (query, head); q row and accumulator (${D} f32 each) in registers`,
+      `keys: blocks of ${BK} rows of k and v staged in workgroup memory (${BK * D * 8} bytes); online softmax per block`,
+    ],
+  });
+  return {
+    name: req.name,
+    op: req.node.op,
+    node: req.node.id,
+    spans,
+    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: WG, decls, body }),
+    entryPoint: "main",
+    workgroupSize: WG,
+    bindings: ops.bindings,
+    uniforms,
+    dispatch: p.S === "L" ? { lTile: TQ, times: Hkv } : { lTile: null, times: Math.ceil(p.S / TQ) * Hkv },
+    schedule: { ...s },
+  };
+}
+
+export function generateAttention(req: KernelRequest<AttentionOp>, limits: KernelLimits, override: Partial<AttentionSchedule> = {}): KernelSpec {
+  const p = attentionProblem(req);
+  const s = { ...attentionSchedule(limits, p, req.node.spans), ...override };
+  if (s.bk * p.D * 8 > limits.maxComputeWorkgroupStorageSize) throw new CodegenError(`attention: bk = ${s.bk} needs ${s.bk * p.D * 8} bytes of workgroup memory`, req.node.spans);
+  return emitAttention(req, p, s);
+}
