@@ -180,6 +180,30 @@ ${lines([p.body], 2)}
   return sections.filter((s): s is string => typeof s === "string" && s !== "").join("\n\n") + "\n";
 }
 
+/** What a generator decides; `buildKernel` turns it into the KernelSpec (module assembled once, here). */
+export interface KernelParts extends ModuleParts {
+  readonly name: string;
+  readonly node: { readonly id: number; readonly op: OpName; readonly spans: readonly Span[] };
+  readonly dispatch: Dispatch;
+}
+
+/** `S` is the family's schedule interface (every field a number). */
+export function buildKernel<S extends { readonly [K in keyof S]: number }>(k: KernelParts & { readonly schedule: S }): KernelSpec {
+  return {
+    name: k.name,
+    op: k.node.op,
+    node: k.node.id,
+    spans: k.node.spans,
+    wgsl: assembleModule(k),
+    entryPoint: "main",
+    workgroupSize: k.workgroupSize,
+    bindings: k.bindings,
+    uniforms: k.uniforms,
+    dispatch: k.dispatch,
+    schedule: { ...k.schedule } as Readonly<Record<string, number>>,
+  };
+}
+
 /** Throws a CodegenError when the kernel does not fit the adapter. */
 export function checkLimits(spec: KernelSpec, limits: KernelLimits): void {
   const storage = spec.bindings.filter((b) => b.access !== "uniform").length;

@@ -29,7 +29,7 @@
 import type { NodeOf } from "../../ir/graph.ts";
 import type { Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { lengthExpr } from "./common.ts";
@@ -295,19 +295,18 @@ if (live) {
       `keys: blocks of ${BK} rows of k and v staged in workgroup memory (${BK * D * 8} bytes); online softmax per block`,
     ],
   });
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: WG, decls, body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms,
+    workgroupSize: WG,
+    decls,
+    body,
     dispatch: p.S === "L" ? { lTile: TQ, times: Hkv } : { lTile: null, times: Math.ceil(p.S / TQ) * Hkv },
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateAttention(req: KernelRequest<AttentionOp>, limits: KernelLimits, override: Partial<AttentionSchedule> = {}): KernelSpec {

@@ -17,7 +17,7 @@ import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
 import type { Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, LANES, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { lengthExpr, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
@@ -137,19 +137,18 @@ ${lines(
       "the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)",
     ],
   });
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: WG, decls: [siluFn("silu", V), xe], body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms,
+    workgroupSize: WG,
+    decls: [siluFn("silu", V), xe],
+    body,
     dispatch: p.S === "L" ? { lTile: T, times } : { lTile: null, times: Math.ceil(p.S / T) * times },
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 /** `vec` consecutive elements from c of a 1-D operand. */

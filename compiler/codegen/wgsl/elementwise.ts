@@ -15,7 +15,7 @@
 import { invariant } from "../../diag/diagnostic.ts";
 import { BINARY_OPS, type BinaryOp, type UnaryOp } from "../../ir/ops.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
@@ -142,19 +142,18 @@ export function emitElementwise(req: KernelRequest<ElementwiseOp>, p: Elementwis
     math: [MATH[p.op]],
     threads: [`invocation: ${vec === 4 ? "a vec4 of 4 elements along the last axis" : "one element"}; workgroup: ${WG} invocations over the flat output`],
   });
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms: grid.uniforms, workgroupSize: WG, decls: opDecls(p.op, V), body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms: grid.uniforms,
+    workgroupSize: WG,
+    decls: opDecls(p.op, V),
+    body,
     dispatch: grid.dispatch,
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateElementwise(req: KernelRequest<ElementwiseOp>, limits: KernelLimits, override: Partial<ElementwiseSchedule> = {}): KernelSpec {

@@ -12,7 +12,7 @@
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { flatGrid, unflatten } from "./flat.ts";
@@ -71,19 +71,18 @@ export function emitEmbedding(req: KernelRequest<"embedding">, p: EmbeddingProbl
     math: ["y[s, :] = table[ids[s], :]  (ids clamped to V - 1)", `V = ${p.V}, D = ${p.D}`],
     threads: [`invocation: one token x ${vec === 4 ? "a vec4 of 4 columns" : "one column"}; workgroup: ${WG} invocations over the flat [S, ${cols}] grid`],
   });
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings, uniforms: grid.uniforms, workgroupSize: WG, decls: [], body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings,
     uniforms: grid.uniforms,
+    workgroupSize: WG,
+    decls: [],
+    body,
     dispatch: grid.dispatch,
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateEmbedding(req: KernelRequest<"embedding">, limits: KernelLimits, override: Partial<EmbeddingSchedule> = {}): KernelSpec {

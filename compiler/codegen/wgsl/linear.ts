@@ -22,7 +22,7 @@ import type { LinearActivation } from "../../ir/fused-ops.ts";
 import type { NodeOf } from "../../ir/graph.ts";
 import type { Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
@@ -268,19 +268,18 @@ ${lines([segment(sg)], 2)}
     ],
   });
   const decls = [p.activation === "gelu" && GELU, p.activation === "swiglu" && siluFn("silu", "f32")].filter((d): d is string => typeof d === "string");
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: wgCols * wgRows, decls, body }),
-    entryPoint: "main",
-    workgroupSize: wgCols * wgRows,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms,
+    workgroupSize: wgCols * wgRows,
+    decls,
+    body,
     dispatch: p.S === "L" ? { lTile: TM * wgRows, times } : { lTile: null, times: Math.ceil(p.S / (TM * wgRows)) * times },
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimits, override: Partial<LinearSchedule> = {}): KernelSpec {

@@ -20,7 +20,7 @@
 import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { hsum, siluFn, vecType } from "./common.ts";
@@ -198,19 +198,18 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }`;
   const decls = [...(p.gate === "none" ? [] : [siluFn("silu", V)]), ...(wide ? [reduce] : [])];
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms: grid.uniforms, workgroupSize: WG, decls, body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms: grid.uniforms,
+    workgroupSize: WG,
+    decls,
+    body,
     dispatch: grid.dispatch,
-    schedule: { ...sch },
-  };
+    schedule: sch,
+  });
 }
 
 export function generateNorm(req: KernelRequest<NormOp>, limits: KernelLimits, override: Partial<NormSchedule> = {}): KernelSpec {

@@ -7,7 +7,7 @@
  * read as vec4s (4 partial sums, added at the end). No workgroup memory.
  * Schedule: vec (4 or 1), workgroup size.
  */
-import { CodegenError, assembleModule, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { CodegenError, buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { invariant } from "../../diag/diagnostic.ts";
 import { kernelHeader } from "../header.ts";
 import { bindOperands, vec4Aligned, type OperandUse } from "../operands.ts";
@@ -75,19 +75,18 @@ export function emitReduce(req: KernelRequest<"reduce_sum">, p: ReduceProblem, s
     math: [`y = sum of x over axis ${p.axis} (${p.n} elements)`],
     threads: [`invocation: one output element, ${p.n / vec} steps of ${vec === 4 ? "vec4" : "one element"}; workgroup: ${WG} invocations over the flat output`],
   });
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms: grid.uniforms, workgroupSize: WG, decls: [], body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms: grid.uniforms,
+    workgroupSize: WG,
+    decls: [],
+    body,
     dispatch: grid.dispatch,
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateReduce(req: KernelRequest<"reduce_sum">, limits: KernelLimits, override: Partial<ReduceSchedule> = {}): KernelSpec {

@@ -18,7 +18,7 @@ import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
 import type { Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { hsum, lengthExpr, pow2AtLeast, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
@@ -166,19 +166,18 @@ var acc = ${zero};`,
     ],
   });
   const times = Math.ceil(p.Di / WG);
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: WG, decls: [siluFn("silu", "f32"), SOFTPLUS], body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms,
+    workgroupSize: WG,
+    decls: [siluFn("silu", "f32"), SOFTPLUS],
+    body,
     dispatch: { lTile: null, times },
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateScan(req: KernelRequest<ScanOp>, limits: KernelLimits, override: Partial<ScanSchedule> = {}): KernelSpec {

@@ -33,7 +33,7 @@ import type { NodeOf } from "../../ir/graph.ts";
 import type { SsdEpilogue } from "../../ir/fused-ops.ts";
 import type { Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { assembleModule, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { hsum, lengthExpr, pow2AtLeast, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
@@ -248,19 +248,18 @@ ${lines([row], 2)}
   });
   const times = perHead === 0 ? Math.ceil((p.H * p.P) / WG) : p.H;
   const decls = [siluFn("silu", "f32"), SOFTPLUS];
-  return {
+  return buildKernel({
     name: req.name,
-    op: req.node.op,
-    node: req.node.id,
-    spans: req.node.spans,
-    wgsl: assembleModule({ header, bindings: ops.bindings, uniforms, workgroupSize: WG, decls, body }),
-    entryPoint: "main",
-    workgroupSize: WG,
+    node: req.node,
+    header,
     bindings: ops.bindings,
     uniforms,
+    workgroupSize: WG,
+    decls,
+    body,
     dispatch: { lTile: null, times },
-    schedule: { ...s },
-  };
+    schedule: s,
+  });
 }
 
 export function generateSsd(req: KernelRequest<SsdOp>, limits: KernelLimits, override: Partial<SsdSchedule> = {}): KernelSpec {
