@@ -158,14 +158,21 @@ export class GpuRuntime {
   async run(launches: readonly Launch[]): Promise<void> {
     this.check();
     const names = launches.map((l) => l.kernel.spec.name).join(", ");
-    const uniforms: GPUBuffer[] = [];
+    const transient: GPUBuffer[] = [];
+    const seen = new Set<CompiledKernel>();
     this.device.pushErrorScope("out-of-memory");
     this.device.pushErrorScope("validation");
     let failure: unknown = null;
     try {
       const enc = this.device.createCommandEncoder({ label: names });
       const pass = enc.beginComputePass();
-      for (const l of launches) this.encode(pass, l, uniforms);
+      for (const l of launches) {
+        // A kernel's second launch in one call needs its own uniform buffer: the queued writes
+        // of both would land before the submit, and the last would win.
+        const repeat = seen.has(l.kernel);
+        seen.add(l.kernel);
+        this.encode(pass, l, repeat ? transient : null);
+      }
       pass.end();
       this.device.queue.submit([enc.finish()]);
       await this.guard(this.device.queue.onSubmittedWorkDone());
@@ -174,26 +181,52 @@ export class GpuRuntime {
     }
     const validation = await this.device.popErrorScope();
     const oom = await this.device.popErrorScope();
-    for (const u of uniforms) u.destroy();
+    for (const u of transient) u.destroy();
     if (failure !== null) throw failure;
     const err = validation ?? oom;
     if (err) throw new GpuError(`launching ${names}: ${err.message}`);
   }
 
-  private encode(pass: GPUComputePassEncoder, l: Launch, uniforms: GPUBuffer[]): void {
+  /**
+   * Bind groups and uniform buffers are made once per (kernel, buffer set) and reused by every
+   * later call (the decode loop launches the same kernels on the same buffers each token); only
+   * the uniform values are rewritten. `transient` collects one-off uniforms for repeated launches.
+   */
+  private readonly bound = new WeakMap<CompiledKernel, WeakMap<Readonly<Record<string, GPUBuffer>>, { group: GPUBindGroup; uniform: GPUBuffer | null }>>();
+
+  private encode(pass: GPUComputePassEncoder, l: Launch, transient: GPUBuffer[] | null): void {
     const { spec } = l.kernel;
-    const entries = spec.bindings.map((b): GPUBindGroupEntry => {
-      if (b.access !== "uniform") return { binding: b.binding, resource: { buffer: this.bufferFor(spec, b, l) } };
-      const data = uniformData(spec.uniforms, { L: l.L, pos: l.pos ?? 0 });
-      const u = this.device.createBuffer({ size: data.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
-      this.device.queue.writeBuffer(u, 0, data);
-      uniforms.push(u);
-      return { binding: b.binding, resource: { buffer: u } };
-    });
+    const storage = spec.bindings.map((b) => (b.access === "uniform" ? null : this.bufferFor(spec, b, l)));
     const count = workgroupCount(spec.dispatch, l.L);
     if (count === 0) return;
+    const data = spec.bindings.some((b) => b.access === "uniform") ? uniformData(spec.uniforms, { L: l.L, pos: l.pos ?? 0 }) : null;
+    const makeUniform = (): GPUBuffer | null => (data ? this.device.createBuffer({ size: data.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST }) : null);
+    const makeGroup = (uniform: GPUBuffer | null): GPUBindGroup =>
+      this.device.createBindGroup({
+        label: spec.name,
+        layout: l.kernel.layout,
+        entries: spec.bindings.map((b, i): GPUBindGroupEntry => ({ binding: b.binding, resource: { buffer: b.access === "uniform" ? uniform! : storage[i]! } })),
+      });
+    let group: GPUBindGroup;
+    let uniform: GPUBuffer | null;
+    if (transient) {
+      uniform = makeUniform();
+      if (uniform) transient.push(uniform);
+      group = makeGroup(uniform);
+    } else {
+      let perKernel = this.bound.get(l.kernel);
+      if (!perKernel) this.bound.set(l.kernel, (perKernel = new WeakMap()));
+      let cached = perKernel.get(l.buffers);
+      if (!cached) {
+        const u = makeUniform();
+        cached = { group: makeGroup(u), uniform: u };
+        perKernel.set(l.buffers, cached);
+      }
+      ({ group, uniform } = cached);
+    }
+    if (uniform && data) this.device.queue.writeBuffer(uniform, 0, data);
     pass.setPipeline(l.kernel.pipeline);
-    pass.setBindGroup(0, this.device.createBindGroup({ label: spec.name, layout: l.kernel.layout, entries }));
+    pass.setBindGroup(0, group);
     const [x, y, z] = foldGrid(count, this.maxPerDimension);
     pass.dispatchWorkgroups(x, y, z);
   }
