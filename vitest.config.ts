@@ -13,10 +13,10 @@ export default defineConfig({
     reporters: report ? ["default", "json"] : ["default"],
     ...(report ? { outputFile: { json: report } } : {}),
     projects: [
-      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**"] } },
+      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**"] } },
       // One process owns the GPU: Dawn copes with several, but one is simpler to reason about.
-      // tests/codegen runs every generated kernel on the adapter, so it lives here too.
-      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts"], maxWorkers: 1, testTimeout: 60_000 } },
+      // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models: both live here.
+      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: 1, testTimeout: 60_000 } },
     ],
   },
 });
