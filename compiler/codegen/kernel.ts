@@ -9,7 +9,7 @@
  */
 import type { Span } from "../diag/source.ts";
 import type { OpName } from "../ir/ops.ts";
-import { lines, wgsl } from "./wgsl/template.ts";
+import { lines, u32, wgsl } from "./wgsl/template.ts";
 
 /** What a storage array holds. */
 export type Elem = "f32" | "vec4<f32>" | "i32" | "u32";
@@ -35,6 +35,12 @@ export interface StorageBindingSpec {
   readonly buffer: string;
   /** Scalar elements of that buffer. */
   readonly elements: Extent;
+  /**
+   * Only this part of the buffer is bound (element offset, a multiple of 64, and count): one of
+   * the row windows of a weight over maxStorageBufferBindingSize. `of` names the operand whose
+   * windows these are; the module reads them through `fn ${of}_at(i)` (see windowHelpers).
+   */
+  readonly window?: { readonly offset: number; readonly elements: number; readonly of: string };
 }
 
 export interface UniformBindingSpec {
@@ -144,7 +150,7 @@ export function uniformData(u: UniformSpec, values: Readonly<Record<UniformField
   return buf;
 }
 
-/** Bytes a buffer bound as `b` needs at length L: whole vec4s, and never 0. */
+/** Bytes the buffer bound as `b` needs at length L (the whole buffer, also for a window): whole vec4s, never 0. */
 export function bindingBytes(b: StorageBindingSpec, L: number): number {
   return Math.max(16, Math.ceil(extentAt(b.elements, L) / 4) * 16);
 }
@@ -176,8 +182,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let wg = wid.x + wid.y * nwg.x;
 ${lines([p.body], 2)}
 }`;
-  const sections = [p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...p.decls, entry];
+  const sections = [p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), ...p.decls, entry];
   return sections.filter((s): s is string => typeof s === "string" && s !== "").join("\n\n") + "\n";
+}
+
+/**
+ * For each windowed operand, `fn NAME_at(i: u32) -> ELEM`: element i of the whole buffer (in
+ * units of the binding's elem) read from the window that holds it. Windows hold whole rows, so
+ * a workgroup's reads mostly take one branch.
+ */
+export function windowHelpers(bindings: readonly BindingSpec[]): string[] {
+  const byOperand = new Map<string, StorageBindingSpec[]>();
+  for (const b of bindings) {
+    if (b.access === "uniform" || b.window === undefined) continue;
+    const list = byOperand.get(b.window.of);
+    if (list) list.push(b);
+    else byOperand.set(b.window.of, [b]);
+  }
+  return [...byOperand].map(([of, ws]) => {
+    const unit = ws[0]!.elem === "vec4<f32>" ? 4 : 1;
+    const read = (w: StorageBindingSpec): string => {
+      const start = w.window!.offset / unit;
+      return start === 0 ? `${w.name}[i]` : wgsl`${w.name}[i - ${u32(start)}]`;
+    };
+    const branches = ws.slice(0, -1).map((w) => wgsl`  if (i < ${u32((w.window!.offset + w.window!.elements) / unit)}) { return ${read(w)}; }`);
+    return [`fn ${of}_at(i: u32) -> ${ws[0]!.elem} {`, ...branches, `  return ${read(ws[ws.length - 1]!)};`, "}"].join("\n");
+  });
 }
 
 /** What a generator decides; `buildKernel` turns it into the KernelSpec (module assembled once, here). */
@@ -219,8 +249,12 @@ export function checkLimits(spec: KernelSpec, limits: KernelLimits): void {
   }
   for (const b of spec.bindings) {
     if (b.access === "uniform" || b.elements.perL !== 0) continue; // L-dependent sizes are checked per call
-    if (bindingBytes(b, 0) > limits.maxStorageBufferBindingSize) {
-      throw new CodegenError(`kernel ${spec.name}: binding ${b.name} (${bindingBytes(b, 0)} bytes) exceeds maxStorageBufferBindingSize`, spec.spans);
+    const bytes = b.window ? 4 * b.window.elements : bindingBytes(b, 0);
+    if (bytes > limits.maxStorageBufferBindingSize) {
+      throw new CodegenError(
+        `kernel ${spec.name}: binding ${b.name} (${b.buffer}, ${bytes} bytes) exceeds maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize}); build the model's weight layout for this adapter's limits`,
+        spec.spans,
+      );
     }
   }
 }

@@ -2,7 +2,9 @@
  * From a kernel's operands to its bindings and to the WGSL expressions that index them.
  *
  * Operands that are views of one buffer share one binding (it keeps kernels under the 8
- * storage buffers WebGPU guarantees). A binding holds vec4<f32> only when every use of it reads
+ * storage buffers WebGPU guarantees; a layer's weights are one buffer, plan/weights.ts). A weight
+ * over maxStorageBufferBindingSize is bound as several row windows of its buffer, read through
+ * a helper that picks the window by element index (rows never straddle windows). A binding holds vec4<f32> only when every use of it reads
  * or writes whole, aligned vec4s (`vec4Aligned`); otherwise f32. So no scalar is ever written
  * into a vec4 binding, which some backends would turn into a racy read-modify-write.
  *
@@ -10,7 +12,7 @@
  * are constants baked into the expression. For `load4`/`store4` the last index counts vec4s.
  */
 import { invariant } from "../diag/diagnostic.ts";
-import type { BindingSpec, StorageBindingSpec, UniformSpec } from "./kernel.ts";
+import type { BindingSpec, UniformSpec } from "./kernel.ts";
 import type { OperandView } from "./request.ts";
 import { u32, wgsl } from "./wgsl/template.ts";
 
@@ -68,28 +70,41 @@ function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
   return terms.length === 0 ? "0u" : terms.join(" + ");
 }
 
-function accessor(binding: string, vec4: boolean, view: OperandView): Accessor {
+/**
+ * The accessor of `view` in binding `binding` (array<vec4<f32>> when `vec4`). A windowed binding
+ * (a weight over the binding limit) is read through its module helper `${binding}_at(i)`, which
+ * picks the window holding element i (kernel.ts windowHelpers); it is never written.
+ */
+function accessor(binding: string, vec4: boolean, view: OperandView, windowed: boolean): Accessor {
   const index = (...ix: string[]): string => affine(view, ix, 1);
+  const elem = (i: string): string => (windowed ? `${binding}_at(${i})` : `${binding}[${i}]`);
   const at = (...ix: string[]): string => {
     const last = ix.length - 1;
     invariant(view.shape[last] === 1 || view.strides[last] === 1, "vec4 access along a strided axis");
     return affine(view, [...ix.slice(0, last), isZero(ix[last]!) ? "0u" : `(${ix[last]}) * 4u`], 1);
   };
+  const load = (...ix: string[]): string => (vec4 ? `${elem(`(${index(...ix)}) / 4u`)}[(${index(...ix)}) % 4u]` : elem(index(...ix)));
   return {
     binding,
     view,
     index,
-    load: (...ix) => (vec4 ? `${binding}[(${index(...ix)}) / 4u][(${index(...ix)}) % 4u]` : `${binding}[${index(...ix)}]`),
+    load,
     load4: (...ix) => {
-      if (vec4) return `${binding}[${affine(view, ix, 4)}]`;
+      if (vec4 && vec4Aligned(view)) return elem(affine(view, ix, 4));
+      if (vec4) {
+        // A scalar use sharing a read-only vec4 binding: four element loads.
+        const i = at(...ix);
+        return `vec4<f32>(${[0, 1, 2, 3].map((k) => `${elem(`(${i}${k === 0 ? "" : ` + ${k}u`}) / 4u`)}[(${i}${k === 0 ? "" : ` + ${k}u`}) % 4u]`).join(", ")})`;
+      }
       const i = at(...ix);
-      return `vec4<f32>(${binding}[${i}], ${binding}[${i} + 1u], ${binding}[${i} + 2u], ${binding}[${i} + 3u])`;
+      return `vec4<f32>(${elem(i)}, ${elem(`${i} + 1u`)}, ${elem(`${i} + 2u`)}, ${elem(`${i} + 3u`)})`;
     },
     store: (value, ...ix) => {
-      invariant(!vec4, `scalar store into vec4 binding ${binding}`);
+      invariant(!vec4 && !windowed, `scalar store into vec4 or windowed binding ${binding}`);
       return `${binding}[${index(...ix)}] = ${value};`;
     },
     store4: (value, ...ix) => {
+      invariant(!windowed, `store into windowed binding ${binding}`);
       if (vec4) return `${binding}[${affine(view, ix, 4)}] = ${value};`;
       const i = at(...ix);
       return LANES.map((lane, k) => `${binding}[${i}${k === 0 ? "" : ` + ${k}u`}] = (${value}).${lane};`).join("\n");
@@ -117,21 +132,26 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
   for (const g of groups.values()) {
     const buffer = g[0]!.view.buffer;
     const name = [...new Set(g.map((u) => u.name))].join("_");
-    const vec4 = g.every((u) => u.vec4);
-    const spec: StorageBindingSpec = {
+    const write = g.some((u) => u.write);
+    // Scalar reads from a vec4 array are fine (only scalar writes are not), so a read-only weight
+    // buffer (a layer's tensors: a vec4 matrix next to a scalar bias) stays vec4 when any use is.
+    const vec4 = g.every((u) => u.vec4) || (buffer.role === "weight" && !write && g.some((u) => u.vec4));
+    const base = {
       group: 0,
-      binding: bindings.length,
       name,
-      access: g.some((u) => u.write) ? "read_write" : "read",
+      access: write ? "read_write" : "read",
       elem: vec4 ? "vec4<f32>" : "f32",
       role: buffer.role,
       buffer: buffer.key,
       elements: buffer.elements,
-    };
-    bindings.push(spec);
+    } as const;
+    const windows = buffer.windows ?? [];
+    invariant(windows.length === 0 || !write, `windowed buffer ${buffer.key} is written`);
+    if (windows.length <= 1) bindings.push({ ...base, binding: bindings.length, ...(windows.length === 1 ? { window: { ...windows[0]!, of: name } } : {}) });
+    else windows.forEach((w, k) => bindings.push({ ...base, binding: bindings.length, name: `${name}_w${k}`, window: { ...w, of: name } }));
     for (const u of g) {
       invariant(!byName.has(u.name) || byName.get(u.name)!.binding === name, `operand name ${u.name} used for two buffers`);
-      byName.set(u.name, accessor(name, vec4, u.view));
+      byName.set(u.name, accessor(name, vec4, u.view, windows.length > 1));
     }
   }
   if (uniforms.fields.length > 0) bindings.push({ group: 0, binding: bindings.length, name: "params", access: "uniform", elem: "Params", role: "uniform" });

@@ -7,6 +7,10 @@
  * Buffer keys name storage, not values: `weight:NAME`, `const:%7#0` (computed from weights at
  * load), `input:NAME`, `state:NAME` (a state slot: the input and its new value written in place
  * share the key, hence the binding), `output:NAME`, and `%7#0` for a scratch value.
+ *
+ * Given the model's weight layout (plan/weights.ts), a weight lives in its group's buffer
+ * instead: `weight:backbone.layers.3` at the tensor's offset, so a kernel binds its layer's
+ * weights once; a tensor alone over the binding limit carries the row windows it is bound as.
  */
 import { InternalCompilerError } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
@@ -17,6 +21,7 @@ import { symbolicNumel, type Shape } from "../ir/types.ts";
 import { kernels } from "../plan/kernels.ts";
 import { storage, type Storage } from "../plan/storage.ts";
 import { layouts, type Layout } from "../plan/views.ts";
+import { rowWindows, type WeightLayout, type Window } from "../plan/weights.ts";
 import { CodegenError, type BufferRole, type Extent } from "./kernel.ts";
 
 export interface BufferRef {
@@ -24,6 +29,8 @@ export interface BufferRef {
   readonly role: BufferRole;
   /** Scalar elements of the whole buffer. */
   readonly elements: Extent;
+  /** A weight over the binding limit: bound as these row windows of the buffer (rows never straddle two). */
+  readonly windows?: readonly Window[];
 }
 
 /** Element [i0, i1, ...] of the operand is element `offset + sum_d i_d * strides[d]` of the buffer. */
@@ -35,6 +42,8 @@ export interface OperandView {
   readonly strides: readonly number[];
   /** The graph value whose storage this is (tests feed and read buffers through it). */
   readonly base: ValueRef;
+  /** Element offset of that base value in the buffer: 0, except a weight inside its layer's buffer. */
+  readonly baseOffset: number;
 }
 
 export interface KernelRequest<K extends OpName = OpName> {
@@ -92,7 +101,12 @@ function extentOf(shape: Shape, what: string, spans: readonly Span[]): Extent {
 export function requestFromGraph<K extends OpName>(
   g: Graph,
   id: number,
-  options: { readonly name?: string; readonly describeSpan?: (s: Span) => string } = {},
+  options: {
+    readonly name?: string;
+    readonly describeSpan?: (s: Span) => string;
+    /** The model's weight layout; without it every weight is a buffer of its own, `weight:NAME`. */
+    readonly weights?: WeightLayout;
+  } = {},
 ): KernelRequest<K> {
   const node = g.nodes[id] as NodeOf<K> | undefined;
   if (node === undefined) throw new InternalCompilerError(`codegen: no node %${id} in ${g.name}`);
@@ -106,12 +120,18 @@ export function requestFromGraph<K extends OpName>(
     }
     const st = of[a.base.node]![a.base.index]!;
     const baseType = typeOfRef(g, a.base);
+    const shape = typeOfRef(g, r).shape;
+    if (st.kind === "weight" && options.weights) {
+      const placed = weightBuffer(options.weights, st.name, baseType.shape, node.spans);
+      return { buffer: placed.buffer, shape, offset: placed.offset + a.offset, strides: a.strides, base: a.base, baseOffset: placed.offset };
+    }
     return {
       buffer: { key: bufferKey(st, a.base), role: roleOf(st), elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
-      shape: typeOfRef(g, r).shape,
+      shape,
       offset: a.offset,
       strides: a.strides,
       base: a.base,
+      baseOffset: 0,
     };
   };
   return {
@@ -126,4 +146,27 @@ export function requestFromGraph<K extends OpName>(
 /** Strides agree on every axis whose size does not change with L (a unit axis's stride is free). */
 function sameStrides(a: Layout, b: Layout): boolean {
   return a.strides.every((s, i) => a.shape[i] === 1 || s === b.strides[i]);
+}
+
+/** Weight `name`'s buffer in the layout, with row windows when it is alone and over the binding limit. */
+function weightBuffer(layout: WeightLayout, name: string, shape: Shape, spans: readonly Span[]): { buffer: BufferRef; offset: number } {
+  const place = layout.of(name);
+  if (place === undefined) throw new CodegenError(`weight ${name} is not in the model's weight layout (was the memory built from another model?)`, spans);
+  const dims = shape.map((d) => {
+    if (typeof d !== "number") throw new InternalCompilerError(`weight ${name} has a symbolic shape`);
+    return d;
+  });
+  const elements = layout.buffers.find((b) => b.key === place.key)!.elements;
+  if (dims.reduce((a, b) => a * b, 1) !== place.elements) {
+    throw new CodegenError(`weight ${name}: the graph reads ${dims.join(" x ")} elements, the memory holds ${place.elements}`, spans);
+  }
+  let windows: readonly Window[] | undefined;
+  if (4 * place.elements > layout.limitBytes) {
+    try {
+      windows = rowWindows(dims, layout.limitBytes);
+    } catch (e) {
+      throw new CodegenError(`weight ${name} (${4 * place.elements} bytes) exceeds maxStorageBufferBindingSize: ${(e as Error).message}`, spans);
+    }
+  }
+  return { buffer: { key: place.key, role: "weight", elements: { perL: 0, fixed: elements }, ...(windows ? { windows } : {}) }, offset: place.offset };
 }

@@ -4,10 +4,11 @@
  * values of their base values, results start as NaN (so an element the kernel never writes
  * fails), and the result windows are read back through their views.
  */
-import { bindingBytes, generateKernel, requestFromGraph, type KernelRequest, type KernelSpec, type OperandView } from "../../compiler/codegen/index.ts";
+import { bindingBytes, generateKernel, requestFromGraph, type KernelLimits, type KernelRequest, type KernelSpec, type OperandView } from "../../compiler/codegen/index.ts";
 import { evaluate, relError, type RunOptions } from "../../compiler/interp/index.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
 import { concreteShape, numel } from "../../compiler/ir/types.ts";
+import type { WeightLayout } from "../../compiler/plan/weights.ts";
 import { GpuRuntime, type RuntimeOptions } from "../../runtime/device.ts";
 import { getDevice } from "../gpu/device.ts";
 
@@ -49,22 +50,29 @@ export async function runNode(
   g: Graph,
   id: number,
   feed: RunOptions & { readonly L: number },
-  options: { readonly schedule?: Readonly<Record<string, number>>; readonly runtime?: RuntimeOptions } = {},
+  options: {
+    readonly schedule?: Readonly<Record<string, number>>;
+    readonly runtime?: RuntimeOptions;
+    /** Weights grouped into layer buffers (and windowed) by this layout; generated under `limits`. */
+    readonly weights?: WeightLayout;
+    readonly limits?: KernelLimits;
+  } = {},
 ): Promise<NodeResult> {
   const values = evaluate(g, feed);
   const rt = options.runtime ? new GpuRuntime((await runtime()).device, options.runtime) : await runtime();
-  const request = requestFromGraph(g, id);
-  const spec = generateKernel(request, rt.device.limits, options.schedule);
+  const request = requestFromGraph(g, id, options.weights ? { weights: options.weights } : {});
+  const spec = generateKernel(request, options.limits ?? rt.device.limits, options.schedule);
   const [kernel] = await rt.compile([spec]);
 
+  // One buffer per key (a layer's weights, or a windowed tensor's windows, share one); every
+  // input base value is written at its offset in its buffer.
   const buffers: Record<string, GPUBuffer> = {};
   for (const b of spec.bindings) {
-    if (b.access === "uniform") continue;
-    const buf = rt.createBuffer(bindingBytes(b, feed.L), b.name);
-    const input = request.inputs.find((v) => v.buffer.key === b.buffer);
+    if (b.access === "uniform" || buffers[b.buffer] !== undefined) continue;
+    const buf = rt.createBuffer(bindingBytes(b, feed.L), b.buffer);
     // i32 bindings (token ids) take the values as integers; float ones start as NaN.
     const data = b.elem === "i32" ? new Int32Array(buf.size / 4) : new Float32Array(buf.size / 4).fill(NaN);
-    if (input) data.set(values[input.base.node]![input.base.index]!.data);
+    for (const v of request.inputs) if (v.buffer.key === b.buffer) data.set(values[v.base.node]![v.base.index]!.data, v.baseOffset);
     rt.write(buf, data);
     buffers[b.buffer] = buf;
   }

@@ -6,9 +6,10 @@
  * and the workgroup size. An id outside [0, V) (interp rejects it) is clamped to V - 1 instead of
  * reading out of bounds.
  *
- * Limit: the table is one binding, so V * D * 4 bytes must fit maxStorageBufferBindingSize
- * (checkLimits turns a larger table into a diagnostic). Splitting a large table (and the tied LM
- * head) over several bindings is a later task.
+ * Large tables: a table over maxStorageBufferBindingSize (a 50280 x 768 vocabulary is 154 MB)
+ * is bound as row windows of its one buffer (plan/weights.ts rowWindows); the table accessor
+ * reads through the module helper that picks the window holding the row (operands.ts), so this
+ * generator is the same for both. The tied LM head (linear.ts) reads the same windows.
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import { kernelHeader } from "../header.ts";
