@@ -6,13 +6,18 @@ import type { BinaryOp, OpName, UnaryOp } from "../ir/ops.ts";
 import type { KernelLimits, KernelSpec } from "./kernel.ts";
 import type { KernelRequest } from "./request.ts";
 import { generateAttention } from "./wgsl/attention.ts";
+import { generateAttentionPart } from "./wgsl/attention-parts.ts";
+import { generateCacheWrite } from "./wgsl/cache.ts";
 import { generateConv } from "./wgsl/conv.ts";
 import { generateElementwise } from "./wgsl/elementwise.ts";
 import { generateEmbedding } from "./wgsl/embedding.ts";
 import { generateLinear } from "./wgsl/linear.ts";
 import { generateNorm } from "./wgsl/norm.ts";
+import { generateRecurrence } from "./wgsl/recurrence.ts";
 import { generateReduce } from "./wgsl/reduce.ts";
+import { generateRope } from "./wgsl/rope.ts";
 import { generateScan } from "./wgsl/scan.ts";
+import { generateSoftmax } from "./wgsl/softmax.ts";
 import { generateSsd } from "./wgsl/ssd.ts";
 
 /** (request, adapter limits, schedule overrides) -> kernel; the family picks its own schedule. */
@@ -44,6 +49,14 @@ export const GENERATORS = {
   add: generateElementwise,
   mul: generateElementwise,
   reduce_sum: generateReduce,
+  conv1d_causal: generateConv,
+  linear_recurrence: generateRecurrence,
+  rope: generateRope,
+  cache_write: generateCacheWrite,
+  attn_scores: generateAttentionPart,
+  attn_mask: generateAttentionPart,
+  attn_values: generateAttentionPart,
+  softmax: generateSoftmax,
 } as const satisfies { readonly [K in CodegenOp]: Generator<K> };
 
 /** The ops that have a generator. */
@@ -56,7 +69,15 @@ export type CodegenOp = "linear" | "attention" | "attention_decode" | "fused_lin
   | "layernorm"
   | UnaryOp
   | BinaryOp
-  | "reduce_sum";
+  | "reduce_sum"
+  | "conv1d_causal"
+  | "linear_recurrence"
+  | "rope"
+  | "cache_write"
+  | "attn_scores"
+  | "attn_mask"
+  | "attn_values"
+  | "softmax";
 
 export function hasGenerator(op: OpName): op is CodegenOp {
   return Object.hasOwn(GENERATORS, op);

@@ -33,6 +33,7 @@ import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type Uni
 import { bindOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { lengthExpr } from "./common.ts";
+import { ropeAngleDecl, ropedFn } from "./rotary.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
 export type AttentionOp = "attention" | "attention_decode";
@@ -108,13 +109,6 @@ export function attentionSchedule(limits: KernelLimits, p: AttentionProblem, spa
   return { tq, bk: Math.min(16, floorPow2(bkFit)) };
 }
 
-/** f in [0, 1) as (hi, lo) u32 with f ~ (hi + lo / 2^32) / 2^32 (both exact truncations in float64). */
-function turnFraction(f: number): [number, number] {
-  const x = f * 2 ** 32;
-  const hi = Math.floor(x);
-  return [hi, Math.floor((x - hi) * 2 ** 32)];
-}
-
 export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProblem, s: AttentionSchedule): KernelSpec {
   const spans = req.node.spans;
   const { H, Hkv, D, T } = p;
@@ -148,46 +142,14 @@ export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProbl
   const kOut = g(kIn ? "kc" : "kc_out");
   const vOut = g(vIn ? "vc" : "vc_out");
   const rope = p.rope;
-  const half = rope ? rope.dims / 2 : 0;
   const NEG = f32(-3.0e38);
 
   const decls: string[] = [];
   decls.push(wgsl`var<workgroup> kt: array<f32, ${u32(BK * D)}>;
 var<workgroup> vt: array<f32, ${u32(BK * D)}>;`);
-  if (rope) {
-    const turns = Array.from({ length: half }, (_, i) => turnFraction(Math.pow(rope.theta, (-2 * i) / rope.dims) / (2 * Math.PI)));
-    decls.push(wgsl`// inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
-const TURN_HI = array<u32, ${u32(half)}>(${turns.map(([h]) => u32(h).text).join(", ")});
-const TURN_LO = array<u32, ${u32(half)}>(${turns.map(([, l]) => u32(l).text).join(", ")});
-
-// (cos, sin) of t * inv_freq[i]. The angle is reduced mod 2 pi in exact integer arithmetic (u32
-// products wrap, dropping whole turns), so it is accurate to ~2e-7 rad at any position t.
-fn rope_cs(t: u32, i: u32) -> vec2<f32> {
-  let lo = TURN_LO[i];
-  let t1 = t >> 16u;
-  let t0 = t & ${u32(0xffff)};
-  let l1 = lo >> 16u;
-  let l0 = lo & ${u32(0xffff)};
-  let carry = t1 * l1 + ((t1 * l0) >> 16u) + ((t0 * l1) >> 16u);
-  let turn = t * TURN_HI[i] + carry;
-  let r = f32(bitcast<i32>(turn)) * ${f32((2 * Math.PI) / 2 ** 32)};
-  return vec2<f32>(cos(r), sin(r));
-}`);
-  }
-  // Element c of row s of a head-major [S, heads * D] input, roped at position `t` (head base hb).
-  const roped = (name: "q" | "k"): string =>
-    rope
-      ? wgsl`fn ${name}_rope(s: u32, hb: u32, d: u32, t: u32) -> f32 {
-  if (d >= ${u32(rope.dims)}) { return ${g(name).load("s", "hb + d")}; }
-  let i = d % ${u32(half)};
-  let cs = rope_cs(t, i);
-  let u = ${g(name).load("s", "hb + i")};
-  let w = ${g(name).load("s", wgsl`hb + i + ${u32(half)}`)};
-  return select(w * cs.x + u * cs.y, u * cs.x - w * cs.y, d < ${u32(half)});
-}`
-      : wgsl`fn ${name}_rope(s: u32, hb: u32, d: u32, t: u32) -> f32 {
-  return ${g(name).load("s", "hb + d")};
-}`;
+  if (rope) decls.push(ropeAngleDecl(rope));
+  // Element d of row s of a head-major [S, heads * D] input, roped at position `t` (head base hb).
+  const roped = (name: "q" | "k"): string => ropedFn(`${name}_rope`, "s: u32, hb: u32, d: u32, t: u32", rope, (e) => g(name).load("s", `hb + ${e}`));
   decls.push(roped("q"), roped("k"));
   const lowOf = (pe: string): string =>
     p.window === null ? "0u" : wgsl`select(0u, ${pe} + 1u - ${u32(p.window)}, ${pe} + 1u >= ${u32(p.window)})`;

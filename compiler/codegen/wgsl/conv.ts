@@ -1,9 +1,10 @@
 /**
- * The conv family: `conv1d_silu` (prefill) and `conv1d_silu_update` (decode, S = 1), one
- * generator; decode is the same kernel at L = 1 with L baked in.
+ * The conv family: `conv1d_silu` (prefill) and `conv1d_silu_update` (decode, S = 1), and the
+ * unfused program's `conv1d_causal` (no bias, no activation: act = none), one generator; decode
+ * is the same kernel at L = 1 with L baked in.
  *
  *   xe = cat(state, x) along time (state [C, W] oldest first, W = kernel width)
- *   y[t, c] = silu(bias[c] + sum_k w[c, k] xe[c, t + 1 + k])     (w[:, W-1] hits x[t])
+ *   y[t, c] = act(bias[c] + sum_k w[c, k] xe[c, t + 1 + k])      (w[:, W-1] hits x[t]; act = silu or none)
  *   state'[c, j] = xe[c, L + j]                                    (the last W inputs)
  *
  * Algorithm: an invocation owns `vec` channels and a chunk of T tokens; it keeps the last W-1
@@ -23,7 +24,7 @@ import type { KernelRequest, OperandView } from "../request.ts";
 import { lengthExpr, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
-export type ConvOp = "conv1d_silu" | "conv1d_silu_update";
+export type ConvOp = "conv1d_silu" | "conv1d_silu_update" | "conv1d_causal";
 
 export interface ConvProblem {
   readonly S: Dim;
@@ -33,6 +34,8 @@ export interface ConvProblem {
   readonly state: OperandView;
   readonly w: OperandView;
   readonly bias: OperandView | null;
+  /** silu for the fused ops, none for conv1d_causal. */
+  readonly act: "silu" | "none";
   readonly y: OperandView;
   readonly newState: OperandView;
 }
@@ -49,7 +52,10 @@ export function convProblem(req: KernelRequest<ConvOp>): ConvProblem {
   const node = req.node as NodeOf<ConvOp>;
   const [x, state, w, bias] = req.inputs as [OperandView, OperandView, OperandView, OperandView | undefined];
   const [C, W] = w.shape as [number, number];
-  return { S: x.shape[0]!, C, W, x, state, w, bias: node.attrs.bias ? bias! : null, y: req.results[0]!, newState: req.results[1]! };
+  const fused = node.op !== "conv1d_causal";
+  const hasBias = fused && (node as NodeOf<"conv1d_silu" | "conv1d_silu_update">).attrs.bias;
+  const newState = req.results[1]!;
+  return { S: x.shape[0]!, C, W, x, state, w, bias: hasBias ? bias! : null, act: fused ? "silu" : "none", y: req.results[0]!, newState };
 }
 
 export function convSchedule(limits: KernelLimits, p: ConvProblem): ConvSchedule {
@@ -94,6 +100,7 @@ export function emitConv(req: KernelRequest<ConvOp>, p: ConvProblem, s: ConvSche
 }`;
   const taps = range(Wn).map((k) => (k === Wn - 1 ? "xt" : `win${k}`));
   const sum = taps.reduce((acc, tap, k) => `fma(w${k}, ${tap}, ${acc})`, bias ?? wgsl`${V}(${f32(0)})`);
+  const out = p.act === "silu" ? `silu(${sum})` : sum;
   const body = lines([
     wgsl`let cg = (wg % ${u32(times)}) * ${u32(WG)} + lid;`,
     wgsl`let t0 = (wg / ${u32(times)}) * ${u32(T)};`,
@@ -108,7 +115,7 @@ export function emitConv(req: KernelRequest<ConvOp>, p: ConvProblem, s: ConvSche
       .join("\n"),
     wgsl`for (var t = t0; t < min(t0 + ${u32(T)}, L); t++) {
   let xt = ${xAt("t")};
-  ${vec === 4 ? y.store4(`silu(${sum})`, "t", "cg") : y.store(`silu(${sum})`, "t", "c")}
+  ${vec === 4 ? y.store4(out, "t", "cg") : y.store(out, "t", "c")}
 ${lines(
   range(Wn - 1).map((k) => `win${k} = ${k === Wn - 2 ? "xt" : `win${k + 1}`};`),
   2,
@@ -128,7 +135,7 @@ ${lines(
   const header = kernelHeader(req, uses, {
     math: [
       "xe = cat(state, x) along time (state [C, W] oldest first)",
-      `y[t, c] = silu(${p.bias ? "bias[c] + " : ""}sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = ${Wn}`,
+      `y[t, c] = ${p.act === "silu" ? "silu(" : ""}${p.bias ? "bias[c] + " : ""}sum_k w[c, k] * xe[c, t + 1 + k]${p.act === "silu" ? ")" : ""},  k < W = ${Wn}`,
       `state'[c, j] = xe[c, L + j]${inPlace ? "  (written in place)" : ""}`,
     ],
     threads: [
@@ -144,7 +151,7 @@ ${lines(
     bindings: ops.bindings,
     uniforms,
     workgroupSize: WG,
-    decls: [siluFn("silu", V), xe],
+    decls: [...(p.act === "silu" ? [siluFn("silu", V)] : []), xe],
     body,
     dispatch: p.S === "L" ? { lTile: T, times } : { lTile: null, times: Math.ceil(p.S / T) * times },
     schedule: s,

@@ -26,6 +26,7 @@ import type { KernelRequest, OperandView } from "../request.ts";
 import { hsum, siluFn, vecType } from "./common.ts";
 import { flatGrid, unflatten } from "./flat.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
+import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
 export type NormOp = "add_rmsnorm" | "rmsnorm_gated" | "rmsnorm" | "layernorm";
 
@@ -184,20 +185,7 @@ ${lines(stmts, 2)}
       p.kind === "layer" ? "three passes (mean, variance, output)" : "two passes (sum of squares, output)",
     ],
   });
-  const reduce = wgsl`var<workgroup> red: array<f32, ${u32(WG)}>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = ${u32(WG / 2)}; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}`;
-  const decls = [...(p.gate === "none" ? [] : [siluFn("silu", V)]), ...(wide ? [reduce] : [])];
+  const decls = [...(p.gate === "none" ? [] : [siluFn("silu", V)]), ...(wide ? [workgroupReduceDecl(WG)] : [])];
   return buildKernel({
     name: req.name,
     node: req.node,
