@@ -6,7 +6,9 @@
  * helpers of kernel.ts.
  *
  * Failures are loud and specific, never a hang or a silently skipped dispatch:
- *  - WGSL errors (getCompilationInfo)  -> KernelCompileError: kernel name, line:col, the WGSL line
+ *  - WGSL errors (getCompilationInfo)  -> KernelCompileError: kernel name, line:col, the WGSL line,
+ *                                         and the kernel's `.hyb` spans and `file:line:col`
+ *  - validation errors while compiling -> KernelCompileError for the kernel whose pipeline failed
  *  - validation / out-of-memory errors -> GpuError naming the kernels of the failed call
  *  - device loss                       -> DeviceLostError from every pending and later call
  *
@@ -28,16 +30,34 @@ export interface WgslMessage {
   readonly source: string;
 }
 
+/** A kernel the device rejects: its WGSL messages, and where in the `.hyb` spec its node came from. */
 export class KernelCompileError extends Error {
+  /** The `.hyb` spans of the kernel's node (the KernelSpec's). */
+  readonly spans: KernelSpec["spans"];
+  /** `file.hyb:line:col` of the first span (the artifact's locations), else the WGSL header's `from:` line. */
+  readonly location: string;
+
   constructor(
     readonly kernel: string,
     readonly messages: readonly WgslMessage[],
-    from: string,
+    spec: KernelSpec,
+    what = "WGSL does not compile",
   ) {
-    const text = messages.map((m) => `  ${m.line}:${m.col}: ${m.message}\n    ${m.source}\n    ${" ".repeat(Math.max(0, m.col - 1))}^`).join("\n");
-    super(`kernel ${kernel}: WGSL does not compile (${from})\n${text}`);
+    const location = locationOf(spec);
+    const text = messages.map((m) => (m.line > 0 ? `  ${m.line}:${m.col}: ${m.message}\n    ${m.source}\n    ${" ".repeat(Math.max(0, m.col - 1))}^` : `  ${m.message}`)).join("\n");
+    super(`kernel ${kernel}: ${what} (from ${location})\n${text}`);
     this.name = "KernelCompileError";
+    this.spans = spec.spans;
+    this.location = location;
   }
+}
+
+/** The spec's first `file:line:col` (a KernelArtifact's `locations`), else its header's `// from:` line. */
+function locationOf(spec: KernelSpec): string {
+  const locations = (spec as { locations?: unknown }).locations;
+  if (Array.isArray(locations) && typeof locations[0] === "string") return locations[0];
+  const from = spec.wgsl.split("\n").find((l) => l.startsWith("// from: "));
+  return from?.slice("// from: ".length) ?? "no source location";
 }
 
 export class GpuError extends Error {
@@ -67,10 +87,22 @@ export interface RuntimeOptions {
   readonly maxWorkgroupsPerDimension?: number;
 }
 
+/** What makes two kernels' pipelines interchangeable: the module without its comment lines. */
+function pipelineKey(spec: KernelSpec): string {
+  return `${spec.entryPoint}\n${spec.wgsl.replace(/^\s*\/\/.*\n/gm, "")}`;
+}
+
 export class GpuRuntime {
   private lostWith: DeviceLostError | null = null;
   private readonly lostSignal: Promise<DeviceLostError>;
   private readonly maxPerDimension: number;
+  /**
+   * Pipelines by `pipelineKey`, for the life of the runtime: kernels that differ only in their
+   * header comment (the same block in another layer, or in another program of the model) share
+   * one pipeline. Compiling is the expensive part of loading (on lavapipe 0.1-0.5 s a module,
+   * paid at the first dispatch), so a 24-layer model compiles its 7 distinct kernels, not 122.
+   */
+  private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
 
   constructor(
     readonly device: GPUDevice,
@@ -87,11 +119,24 @@ export class GpuRuntime {
   async compile(specs: readonly KernelSpec[]): Promise<CompiledKernel[]> {
     this.check();
     this.device.pushErrorScope("validation");
-    const results = await Promise.allSettled(specs.map((s) => this.compileOne(s)));
+    const unique = this.pipelines;
+    const results = await Promise.allSettled(
+      specs.map((s) => {
+        const key = pipelineKey(s);
+        let p = unique.get(key);
+        if (p === undefined) unique.set(key, (p = this.compileOne(s)));
+        return p.then((c) => (c.spec === s ? c : { ...c, spec: s }));
+      }),
+    );
     const scope = await this.device.popErrorScope();
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed.length > 0) throw failed[0]!.reason;
-    if (scope) throw new GpuError(`compiling kernels ${specs.map((s) => s.name).join(", ")}: ${scope.message}`);
+    if (scope) {
+      // Dawn names the object it rejects by its label, the kernel's name: `[ComputePipeline "layers.0.norm"]`.
+      const culprit = specs.find((s) => scope.message.includes(`"${s.name}"`));
+      if (culprit) throw new KernelCompileError(culprit.name, [{ line: 0, col: 0, message: scope.message, source: "" }], culprit, "does not validate");
+      throw new GpuError(`compiling kernels ${specs.map((s) => s.name).join(", ")}: ${scope.message}`);
+    }
     return results.map((r) => (r as PromiseFulfilledResult<CompiledKernel>).value);
   }
 
@@ -101,11 +146,10 @@ export class GpuRuntime {
     const errors = info.messages.filter((m) => m.type === "error");
     if (errors.length > 0) {
       const src = spec.wgsl.split("\n");
-      const from = src.find((l) => l.startsWith("// from: "))?.slice("// from: ".length) ?? "no source location";
       throw new KernelCompileError(
         spec.name,
         errors.map((m) => ({ line: m.lineNum, col: m.linePos, message: m.message, source: src[m.lineNum - 1] ?? "" })),
-        `from ${from}`,
+        spec,
       );
     }
     const layout = this.device.createBindGroupLayout({
@@ -116,13 +160,20 @@ export class GpuRuntime {
         buffer: { type: b.access === "uniform" ? "uniform" : b.access === "read" ? "read-only-storage" : "storage" },
       })),
     });
-    const pipeline = await this.guard(
-      this.device.createComputePipelineAsync({
-        label: spec.name,
-        layout: this.device.createPipelineLayout({ label: spec.name, bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: spec.entryPoint },
-      }),
-    );
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.guard(
+        this.device.createComputePipelineAsync({
+          label: spec.name,
+          layout: this.device.createPipelineLayout({ label: spec.name, bindGroupLayouts: [layout] }),
+          compute: { module, entryPoint: spec.entryPoint },
+        }),
+      );
+    } catch (e) {
+      if (e instanceof DeviceLostError) throw e;
+      // A GPUPipelineError: the module compiled, but not against this layout (bindings that disagree).
+      throw new KernelCompileError(spec.name, [{ line: 0, col: 0, message: e instanceof Error ? e.message : String(e), source: "" }], spec, "pipeline does not validate");
+    }
     return { spec, pipeline, layout };
   }
 
@@ -136,6 +187,14 @@ export class GpuRuntime {
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.check();
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copy `bytes` (all of `from` by default) from one buffer to another on the GPU, queued in order with later calls. */
+  copy(from: GPUBuffer, to: GPUBuffer, bytes = from.size): void {
+    this.check();
+    const enc = this.device.createCommandEncoder({ label: "copy" });
+    enc.copyBufferToBuffer(from, 0, to, 0, Math.ceil(bytes / 4) * 4);
+    this.device.queue.submit([enc.finish()]);
   }
 
   /** The first `bytes` of a buffer (all of it by default). */
@@ -205,7 +264,12 @@ export class GpuRuntime {
       this.device.createBindGroup({
         label: spec.name,
         layout: l.kernel.layout,
-        entries: spec.bindings.map((b, i): GPUBindGroupEntry => ({ binding: b.binding, resource: { buffer: b.access === "uniform" ? uniform! : storage[i]! } })),
+        entries: spec.bindings.map((b, i): GPUBindGroupEntry => {
+          if (b.access === "uniform") return { binding: b.binding, resource: { buffer: uniform! } };
+          // A row window of a weight over the binding limit: that part of the buffer (offsets are 256-byte aligned).
+          const w = b.window;
+          return { binding: b.binding, resource: w ? { buffer: storage[i]!, offset: 4 * w.offset, size: 4 * w.elements } : { buffer: storage[i]! } };
+        }),
       });
     let group: GPUBindGroup;
     let uniform: GPUBuffer | null;

@@ -1,9 +1,11 @@
 /**
- * One optimized graph (prefill or decode) at one length L, ready to run on the GPU: a KernelSpec
- * for every kernel node (codegen registry), all compiled in parallel, one GPU buffer per buffer
- * key, and all launches of a call encoded into one GpuRuntime.run.
+ * One program (prefill or decode) for up to L tokens per call, ready to run on the GPU, built
+ * from its compiled artifact (compiler/codegen/artifact.ts: kernels in dispatch order, buffers,
+ * outputs, state, inputs): all kernels compiled in parallel, the buffers allocated, and all
+ * launches of a call encoded into one GpuRuntime.run. `create` makes the artifact from a graph
+ * with the device's limits and the memory's weight layout; `fromArtifact` takes a built one.
  *
- * Everything is driven by the plan and the specs; there is no per-op logic here. Buffers by key
+ * Everything is driven by the artifact; there is no per-op logic here. Buffers by key
  * (compiler/codegen/request.ts):
  *   weight:NAME   uploaded once into a GpuModelMemory, shared by the model's programs
  *   state:NAME    persistent, in the GpuModelMemory, shared and updated in place by the kernels
@@ -11,25 +13,14 @@
  *   input:NAME    `tokens` (and `pos`, when a kernel binds it) written per call
  *   output:NAME   `logits` read back per call; a state output that the plan could not place in
  *                 place is copied into its state buffer after the call
- *   %n#i          scratch: one buffer per key for now (next step: share buffers by liveness,
- *                 plan/liveness.ts)
+ *   %n#i          scratch: bound by key, but several keys share one `arena:N` buffer when their
+ *                 lifetimes do not overlap (plan/liveness.ts; the artifact's `scratch` map)
  */
-import {
-  bindingBytes,
-  CodegenError,
-  DEFAULT_LIMITS,
-  generateKernel,
-  requestFromGraph,
-  type KernelLimits,
-  type KernelSpec,
-} from "../compiler/codegen/index.ts";
-import { hasGenerator } from "../compiler/codegen/registry.ts";
-import { bufferKey } from "../compiler/codegen/request.ts";
-import type { Graph, ValueRef } from "../compiler/ir/graph.ts";
+import { programArtifact, type ProgramArtifact } from "../compiler/codegen/artifact.ts";
+import { CodegenError, DEFAULT_LIMITS, extentAt, type Extent, type KernelLimits, type KernelSpec } from "../compiler/codegen/index.ts";
+import type { Graph } from "../compiler/ir/graph.ts";
 import { concreteShape, numel } from "../compiler/ir/types.ts";
-import { kernelsOf } from "../compiler/plan/kernels.ts";
-import { storage } from "../compiler/plan/storage.ts";
-import { layouts, type Layout } from "../compiler/plan/views.ts";
+import type { Layout } from "../compiler/plan/views.ts";
 import type { CompiledKernel, Launch } from "./device.ts";
 import type { GpuModelMemory } from "./memory.ts";
 
@@ -42,12 +33,12 @@ export interface ProgramOptions {
 /** A graph's value as it lies in a buffer: key and layout at this program's L. */
 interface Placed {
   readonly key: string;
-  readonly layout: Layout;
+  readonly layout: Pick<Layout, "offset" | "shape" | "strides">;
 }
 
 export class GpuProgram {
   private constructor(
-    readonly graph: Graph,
+    readonly artifact: ProgramArtifact,
     readonly L: number,
     readonly specs: readonly KernelSpec[],
     private readonly compiled: readonly CompiledKernel[],
@@ -59,118 +50,104 @@ export class GpuProgram {
   ) {}
 
   /**
-   * Generate, compile and allocate everything for `g` at length `L` (1 for decode), then run the
-   * load-time kernels (constants computed from weights).
+   * Generate the artifact of `g` for this device's limits (or `options.limits`) and the memory's
+   * weight layout, then build it for up to `L` tokens per call (1 for decode). A node that
+   * cannot be generated is a CodegenError naming every problem, at the first one's spans.
    */
   static async create(memory: GpuModelMemory, g: Graph, L: number, options: ProgramOptions = {}): Promise<GpuProgram> {
+    const limits = options.limits ?? (memory.rt.device.limits as KernelLimits | undefined) ?? DEFAULT_LIMITS;
+    const r = programArtifact(g, { limits, weights: memory.layout });
+    if (!r.ok) throw new CodegenError(`${g.name}: ${r.problems.map((p) => p.message).join("; ")}`, r.problems[0]!.spans);
+    return GpuProgram.fromArtifact(memory, r.artifact, L);
+  }
+
+  /**
+   * Compile the artifact's kernels, allocate its buffers for calls of up to `maxL` tokens (its
+   * weights and state come from `memory`; scratch keys share their arena's buffer), then run the
+   * load-time kernels (constants computed from weights).
+   */
+  static async fromArtifact(memory: GpuModelMemory, a: ProgramArtifact, maxL: number): Promise<GpuProgram> {
     const rt = memory.rt;
-    const limits = options.limits ?? (rt.device.limits as KernelLimits | undefined) ?? DEFAULT_LIMITS;
-    const lay = layouts(g, L);
-    const { of, constant } = storage(g, lay);
-    const load = kernelsOf(g, lay, constant, "load");
-    const call = kernelsOf(g, lay, constant, "call");
-    const missing = [...new Set([...load, ...call].filter((k) => !hasGenerator(k.op)).map((k) => k.op))];
-    if (missing.length > 0) {
-      const first = [...load, ...call].find((k) => !hasGenerator(k.op))!;
-      throw new CodegenError(`${g.name}: no WGSL generator for ${missing.join(", ")} (first: kernel ${first.name}, node %${first.node})`, g.nodes[first.node]!.spans);
-    }
-    const gen = (k: { node: number; name: string }) => generateKernel(requestFromGraph(g, k.node, { name: k.name }), limits);
-    const loadSpecs = load.map(gen);
-    const callSpecs = call.map(gen);
-    const [loadCompiled, callCompiled] = await Promise.all([rt.compile(loadSpecs), rt.compile(callSpecs)]);
-
-    // One buffer per key, as large as its largest binding at L (and its value, for state/io).
-    const bytes = new Map<string, number>();
-    for (const s of [...loadSpecs, ...callSpecs]) {
-      for (const b of s.bindings) {
-        if (b.access === "uniform") continue;
-        bytes.set(b.buffer, Math.max(bytes.get(b.buffer) ?? 0, bindingBytes(b, L)));
-      }
-    }
-    const keyOf = (r: ValueRef): string => {
-      const base = lay[r.node]![r.index]!.base;
-      return bufferKey(of[base.node]![base.index]!, base);
-    };
-    // State slots get their buffer (at least their value's size) even where no kernel binds them.
-    for (const n of g.nodes) {
-      if (n.op !== "input" || n.attrs.role !== "state") continue;
-      const key = `state:${n.attrs.name}`;
-      bytes.set(key, Math.max(bytes.get(key) ?? 0, 16, Math.ceil(numel(lay[n.id]![0]!.shape) / 4) * 16));
-    }
-
+    const [loadCompiled, callCompiled] = await Promise.all([rt.compile(a.load), rt.compile(a.call)]);
+    const bytes = (e: Extent): number => Math.max(16, Math.ceil(extentAt(e, maxL) / 4) * 16);
     const buffers: Record<string, GPUBuffer> = {};
     const owned: GPUBuffer[] = [];
-    for (const [key, n] of bytes) {
-      const colon = key.indexOf(":");
-      const kind = colon < 0 ? "scratch" : key.slice(0, colon);
-      const name = key.slice(colon + 1);
-      if (kind === "weight") buffers[key] = memory.weight(name, n);
-      else if (kind === "state") buffers[key] = memory.stateBuffer(name, n);
+    for (const b of a.buffers) {
+      const name = b.key.slice(b.key.indexOf(":") + 1);
+      if (b.kind === "weight") buffers[b.key] = memory.weight(name, bytes(b.elements));
+      else if (b.kind === "state") buffers[b.key] = memory.stateBuffer(name, bytes(b.elements));
       else {
-        const b = rt.createBuffer(n, key);
-        owned.push(b);
-        buffers[key] = b;
+        const buf = rt.createBuffer(bytes(b.elements), b.key);
+        owned.push(buf);
+        buffers[b.key] = buf;
       }
     }
-
+    for (const [key, arena] of Object.entries(a.scratch)) {
+      const buf = buffers[arena];
+      if (buf === undefined) throw new Error(`${a.name}: scratch ${key} lives in ${arena}, which the artifact does not list`);
+      buffers[key] = buf;
+    }
     const outputs = new Map<string, Placed>();
-    const stateCopies: { name: string; from: Placed; elements: number }[] = [];
-    const stateNames = new Set(g.nodes.flatMap((n) => (n.op === "input" && n.attrs.role === "state" ? [n.attrs.name] : [])));
-    for (const o of g.outputs) {
-      const placed = { key: keyOf(o.value), layout: lay[o.value.node]![o.value.index]! };
-      outputs.set(o.name, placed);
-      if (stateNames.has(o.name) && placed.key !== `state:${o.name}`) {
-        if (buffers[placed.key] === undefined) {
-          // A state output that is a weight/input/... (never expected): keep it loud.
-          throw new Error(`${g.name}: state output ${o.name} lives in ${placed.key}, which no kernel writes`);
-        }
-        stateCopies.push({ name: o.name, from: placed, elements: numel(placed.layout.shape) });
-      }
+    for (const o of a.outputs) {
+      const layout = { offset: extentAt(o.offset, maxL), strides: o.strides.map((e) => extentAt(e, maxL)), shape: concreteShape(o.shape, maxL) };
+      outputs.set(o.name, { key: o.buffer, layout });
     }
-
-    const program = new GpuProgram(g, L, callSpecs, callCompiled, buffers, owned, memory, outputs, stateCopies);
-    if (loadCompiled.length > 0) await rt.run(loadCompiled.map((kernel) => ({ kernel, buffers, L, pos: 0 })));
+    const stateCopies = a.stateCopies.map((name) => {
+      const from = outputs.get(name);
+      if (from === undefined || buffers[from.key] === undefined) throw new Error(`${a.name}: state output ${name} lives in no buffer a kernel writes`);
+      return { name, from, elements: numel(from.layout.shape) };
+    });
+    const program = new GpuProgram(a, maxL, a.call, callCompiled, buffers, owned, memory, outputs, stateCopies);
+    if (loadCompiled.length > 0) await rt.run(loadCompiled.map((kernel) => ({ kernel, buffers, L: maxL, pos: 0 })));
     return program;
   }
 
-  /** Run one call: `tokens` (exactly L of them) at position `pos`. Returns the logits (row-major, as the graph's output). */
+  /**
+   * Run one call: 1..L `tokens` at position `pos` (the kernels take the length as a uniform and
+   * no buffer window depends on it, so a program built at L runs any shorter call). Returns the
+   * logits, one row per token (row-major, as the graph's output).
+   */
   async run(tokens: readonly number[], pos: number): Promise<Float32Array> {
-    if (tokens.length !== this.L) throw new Error(`${this.graph.name}: built for L = ${this.L}, given ${tokens.length} tokens`);
+    const n = tokens.length;
+    if (n < 1 || n > this.L) throw new Error(`${this.name}: built for 1..${this.L} tokens, given ${n}`);
     const rt = this.memory.rt;
-    for (const n of this.graph.nodes) {
-      if (n.op !== "input" || (n.attrs.role !== "tokens" && n.attrs.role !== "pos")) continue;
-      const buf = this.buffers[`input:${n.attrs.name}`];
-      if (buf === undefined) continue; // pos reaches kernels as the uniform params.pos
-      const values = n.attrs.role === "tokens" ? tokens : [pos];
-      const elem = this.elemOf(`input:${n.attrs.name}`);
-      rt.write(buf, elem === "i32" ? Int32Array.from(values) : elem === "u32" ? Uint32Array.from(values) : Float32Array.from(values));
+    for (const input of this.artifact.inputs) {
+      if (input.buffer === null) continue; // pos reaches kernels as the uniform params.pos
+      const values = input.role === "tokens" ? tokens : [pos];
+      const elem = input.elem;
+      rt.write(this.buffers[input.buffer]!, elem === "i32" ? Int32Array.from(values) : elem === "u32" ? Uint32Array.from(values) : Float32Array.from(values));
     }
-    const launches: Launch[] = this.compiled.map((kernel) => ({ kernel, buffers: this.buffers, L: this.L, pos }));
+    const launches: Launch[] = this.compiled.map((kernel) => ({ kernel, buffers: this.buffers, L: n, pos }));
     await rt.run(launches);
     for (const c of this.stateCopies) {
       const data = await this.readValue(c.from);
       this.memory.writeState(c.name, data);
     }
-    return this.output("logits");
+    return this.output("logits", n);
   }
 
-  /** A graph output after the last call (logits, or a state slot's new value). */
-  async output(name: string): Promise<Float32Array> {
+  /**
+   * A graph output after the last call (logits, or a state slot's new value); `rows` (the
+   * call's token count) keeps the first rows of an output whose leading dimension is L.
+   */
+  async output(name: string, rows?: number): Promise<Float32Array> {
     const p = this.outputs.get(name);
-    if (p === undefined) throw new Error(`${this.graph.name} has no output ${name}`);
-    return this.readValue(p);
+    if (p === undefined) throw new Error(`${this.name} has no output ${name}`);
+    return this.readValue(p, rows);
   }
 
   /** The current value of every state slot the graph uses (for tests). */
   async readState(): Promise<Record<string, Float32Array>> {
     const out: Record<string, Float32Array> = {};
-    for (const n of this.graph.nodes) {
-      if (n.op !== "input" || n.attrs.role !== "state") continue;
-      const shape = concreteShape(n.attrs.type.shape, this.L);
-      const buf = this.buffers[`state:${n.attrs.name}`]!;
-      out[n.attrs.name] = new Float32Array(await this.memory.rt.read(buf, 4 * numel(shape)));
+    for (const slot of this.artifact.state) {
+      out[slot.name] = new Float32Array(await this.memory.rt.read(this.buffers[`state:${slot.name}`]!, slot.bytes));
     }
     return out;
+  }
+
+  /** `model.prefill` or `model.decode`. */
+  get name(): string {
+    return this.artifact.name;
   }
 
   /** Bytes of the buffers this program owns (scratch, constants, io); weights and state are the memory's. */
@@ -182,16 +159,13 @@ export class GpuProgram {
     for (const b of this.owned) b.destroy();
   }
 
-  private elemOf(key: string): string | undefined {
-    for (const s of this.specs) for (const b of s.bindings) if (b.access !== "uniform" && b.buffer === key) return b.elem;
-    return undefined;
-  }
-
-  private async readValue(p: Placed): Promise<Float32Array> {
+  private async readValue(p: Placed, rows?: number): Promise<Float32Array> {
     const buf = this.buffers[p.key];
-    if (buf === undefined) throw new Error(`${this.graph.name}: no buffer ${p.key}`);
+    if (buf === undefined) throw new Error(`${this.name}: no buffer ${p.key}`);
     const data = new Float32Array(await this.memory.rt.read(buf));
-    const { shape, strides, offset } = p.layout;
+    const { strides, offset } = p.layout;
+    const full = p.layout.shape;
+    const shape = rows !== undefined && full.length > 0 && full[0] === this.L && rows < this.L ? [rows, ...full.slice(1)] : full;
     const out = new Float32Array(numel(shape));
     const idx = new Array<number>(shape.length).fill(0);
     for (let k = 0; k < out.length; k++) {

@@ -1,9 +1,11 @@
 /**
- * generated/ is exactly what `npm run gen` produces today: one JSON per model of specs/*.hyb,
- * byte for byte. Regenerates into a temp dir with the same command line and compares.
+ * generated/ is exactly what `npm run gen` produces today, byte for byte: per model of
+ * specs/*.hyb, the expanded JSON (`<model>.json`) and the build (`<model>/manifest.json`, and one
+ * WGSL file per kernel under `<model>/prefill/` and `<model>/decode/`). Regenerates into a temp
+ * dir with the same command lines and compares.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,12 +23,22 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const jsonFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : []);
 
+/** Every file under `dir/sub`, as paths relative to dir, sorted. */
+function filesUnder(dir: string, sub: string): string[] {
+  const at = join(dir, sub);
+  if (!existsSync(at)) return [];
+  if (!statSync(at).isDirectory()) return [sub];
+  return readdirSync(at).sort().flatMap((e) => filesUnder(dir, join(sub, e)));
+}
+
 it("generated/ matches what `npm run gen` produces from specs/", () => {
   const specs = readdirSync(join(ROOT, "specs")).filter((f) => f.endsWith(".hyb")).sort().map((f) => join("specs", f));
-  // The same command line as the `gen` script in package.json, into a fresh directory.
-  const r = spawnSync(process.execPath, ["bin/hybridc.js", "expand", ...specs, "--json", "-o", tmp], { cwd: ROOT, encoding: "utf8" });
-  expect(r.stderr).toBe("");
-  expect(r.status).toBe(0);
+  // The same command lines as the `gen` script in package.json, into a fresh directory.
+  for (const args of [["build", ...specs, "-o", tmp], ["expand", ...specs, "--json", "-o", tmp]]) {
+    const r = spawnSync(process.execPath, ["bin/hybridc.js", ...args], { cwd: ROOT, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  }
 
   // One file per model declared in the specs (counted from the syntax alone).
   const modelNames = specs.flatMap((path) => {
@@ -40,4 +52,15 @@ it("generated/ matches what `npm run gen` produces from specs/", () => {
   for (const f of fresh) {
     expect(readFileSync(join(GENERATED, f), "utf8"), `${STALE} (${f} differs)`).toBe(readFileSync(join(tmp, f), "utf8"));
   }
-});
+
+  // The build: a directory per model, nothing else.
+  const built = readdirSync(tmp).filter((f) => !f.endsWith(".json")).sort();
+  expect(built).toEqual(fresh.map((f) => f.slice(0, -".json".length)));
+  expect(readdirSync(GENERATED).filter((f) => !f.endsWith(".json")).sort(), STALE).toEqual(built);
+  for (const model of built) {
+    const files = filesUnder(tmp, model);
+    expect(files).toContain(join(model, "manifest.json"));
+    expect(filesUnder(GENERATED, model), `${STALE} (${model}/ has other files)`).toEqual(files);
+    for (const f of files) expect(readFileSync(join(GENERATED, f), "utf8"), `${STALE} (${f} differs)`).toBe(readFileSync(join(tmp, f), "utf8"));
+  }
+}, 120_000);

@@ -1,7 +1,16 @@
-/** `hybridc build` (the optimized programs as IR text) and `hybridc inspect` (their cost figures). */
+/**
+ * `hybridc build` (the optimized programs as IR text, or the compiled artifact: manifest + WGSL
+ * files per model) and `hybridc inspect` (their cost figures).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { ResolvedModel } from "../check/model.ts";
+import { modelArtifact, type ArtifactProblem, type ModelArtifact } from "../codegen/artifact.ts";
+import { DEFAULT_LIMITS, type KernelLimits } from "../codegen/kernel.ts";
+import { manifestFiles, MANIFEST_FORMAT } from "../codegen/manifest.ts";
+import { Diagnostics, type Diagnostic } from "../diag/diagnostic.ts";
 import { closestNames } from "../check/suggest.ts";
-import type { SourceFile } from "../diag/source.ts";
+import type { SourceFile, Span } from "../diag/source.ts";
 import { compile, programs, stateSlots } from "../index.ts";
 import { inspectJsonText, inspectModel, inspectText } from "../inspect.ts";
 import { bindLength } from "../ir/bind-length.ts";
@@ -11,24 +20,55 @@ import { PASSES } from "../passes/index.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const build: Command = {
-  summary: "compile each model to its optimized prefill and decode programs (--emit ir)",
-  help: `Usage: hybridc build [options] FILE...
+  summary: "compile each model to its prefill and decode programs: WGSL kernels + manifest (-o DIR), or IR",
+  help: `Usage: hybridc build [options] FILE... -o DIR
+       hybridc build [options] FILE... [--emit ir]
 
 Lowers each model of the files to its two programs, prefill (L tokens) and decode (one token),
-runs the optimizer and prints the result in the stable IR text form. Diagnostics go to stderr;
-nothing is printed when a file has errors.
+and runs the optimizer. With -o DIR it generates the WebGPU kernels and writes, per model:
+  DIR/<model>/manifest.json            everything the runtime needs: kernels in dispatch order
+                                       (bindings, uniforms, grid, schedule, .hyb locations),
+                                       buffers and their sizes (a * L + b elements; scratch shares
+                                       arenas by liveness), outputs, state slots, inputs, the
+                                       weight tensors, the limits and the hybridc version
+  DIR/<model>/prefill/NN-<kernel>.wgsl one WGSL module per kernel, NN = dispatch order
+  DIR/<model>/decode/NN-<kernel>.wgsl  (load-NN-<kernel>.wgsl: kernels run once at load time)
+The kernels fit the WebGPU default limits, so they run on every device (--limit sets one to
+a given device's value; the manifest records the limits used). The output is
+byte-identical from run to run. It never writes into a non-empty DIR that holds no earlier
+build (a manifest.json of hybridc) unless --force is given; files of an earlier build of the
+same model are replaced. Without -o it prints the programs in the stable IR text form.
+Diagnostics go to stderr; nothing is printed or written when a file has errors.
 
 Options:
---emit KIND            ir (default): the optimized IR. (wgsl is not implemented yet)
---dump-after PASS      print the programs as they are after PASS instead
+-o, --out DIR          write the compiled artifact of each model under DIR/<model>/
+--emit KIND            wgsl (the default with -o): manifest + WGSL files;
+                       ir (the default without -o): print the optimized IR
+--force                write into DIR even when it is not empty and holds no earlier build
+--limit NAME=N         generate for a device whose limit NAME is N instead of the WebGPU
+                       default (repeatable), e.g. --limit maxStorageBuffersPerShaderStage=10;
+                       NAME is one of
+                       ${Object.keys(DEFAULT_LIMITS).join(", ")}
+--dump-after PASS      (ir) print the programs as they are after PASS instead
                        (passes, in order: ${PASSES.map((p) => p.name).join(", ")})
 --no-fuse              skip the fusion passes (the primitive-op programs, after DCE)
---length N             bind the sequence length L to N in the printed prefill program
+--length N             (ir) bind the sequence length L to N in the printed prefill program
 ${COLOR_HELP}
 -h, --help             show this help
 
-Exit status: 0 ok, 1 errors, 2 usage error or unreadable file.`,
-  options: { emit: { type: "string", default: "ir" }, "dump-after": { type: "string" }, "no-fuse": { type: "boolean" }, length: { type: "string" }, ...COLOR, help: HELP },
+Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
+unreadable file or a DIR that is not safe to write into.`,
+  options: {
+    out: { type: "string", short: "o" },
+    emit: { type: "string" },
+    force: { type: "boolean" },
+    limit: { type: "string", multiple: true },
+    "dump-after": { type: "string" },
+    "no-fuse": { type: "boolean" },
+    length: { type: "string" },
+    ...COLOR,
+    help: HELP,
+  },
   arity: [1, Infinity],
   run: runBuild,
 };
@@ -100,9 +140,12 @@ function checkFits(length: number, models: readonly Compiled[], command: string)
 }
 
 function runBuild(inv: Invocation): ExitCode {
-  const emit = inv.values["emit"] as string;
-  if (emit === "wgsl") throw new UsageError("--emit wgsl is not implemented yet; only --emit ir is available", "build");
-  if (emit !== "ir") throw new UsageError(`unknown --emit '${emit}' (expected ir)`, "build");
+  const dir = inv.values["out"] as string | undefined;
+  const emit = (inv.values["emit"] as string | undefined) ?? (dir === undefined ? "ir" : "wgsl");
+  if (emit !== "ir" && emit !== "wgsl") throw new UsageError(`unknown --emit '${emit}' (expected wgsl or ir)`, "build");
+  if (emit === "wgsl") return runBuildWgsl(inv, dir);
+  if (dir !== undefined) throw new UsageError("--emit ir prints the programs; -o DIR writes the WGSL build (--emit wgsl)", "build");
+  if (inv.values["force"]) throw new UsageError("--force only applies to -o DIR", "build");
   const fuse = inv.values["no-fuse"] !== true;
   const dumpAfter = inv.values["dump-after"] as string | undefined;
   if (dumpAfter !== undefined) {
@@ -141,4 +184,136 @@ function runInspect(inv: Invocation): ExitCode {
   const inspected = models.map(({ model }) => inspectModel(model, { length, fuse }));
   out(inv.values["json"] ? inspectJsonText(inspected) : inspectText(inspected));
   return EXIT.ok;
+}
+
+/** `-o DIR` (`--emit wgsl`): every model's artifact, then, when none failed, its files. */
+function runBuildWgsl(inv: Invocation, dir: string | undefined): ExitCode {
+  if (dir === undefined) throw new UsageError("--emit wgsl writes files: give the output directory with -o DIR", "build");
+  for (const flag of ["dump-after", "length"]) {
+    if (inv.values[flag] !== undefined) throw new UsageError(`--${flag} only applies to --emit ir (the printed programs)`, "build");
+  }
+  const fuse = inv.values["no-fuse"] !== true;
+  const limits = limitsOption(inv);
+  const { models, code } = compileAll(inv);
+  if (code !== EXIT.ok) return code;
+  const seen = new Map<string, string>();
+  for (const { model, source } of models) {
+    const other = seen.get(model.name);
+    if (other !== undefined) throw new UsageError(`model '${model.name}' is defined in both ${other} and ${source.path}; -o writes one directory per model name`, "build");
+    seen.set(model.name, source.path);
+  }
+  const refusal = outDirRefusal(dir, [...seen.keys()], inv.values["force"] === true);
+  if (refusal !== null) throw new UsageError(refusal, "build");
+
+  const built: { artifact: ModelArtifact; source: SourceFile }[] = [];
+  let result: ExitCode = EXIT.ok;
+  for (const { model, source } of models) {
+    const file = basename(source.path);
+    const locate = (s: Span): string => {
+      const { line, col } = source.lineCol(s.start);
+      return `${file}:${line}:${col}`;
+    };
+    const r = modelArtifact(model, programs(model, { fuse }), { limits, locate });
+    if (r.ok) built.push({ artifact: r.artifact, source });
+    else {
+      err(pretty(problemDiagnostics(source, r.problems), inv.color));
+      result = EXIT.errors;
+    }
+  }
+  if (result !== EXIT.ok) return result;
+  const hybridc = packageVersion();
+  for (const { artifact, source } of built) {
+    const files = manifestFiles(artifact, { hybridc, source: basename(source.path), limits });
+    const modelDir = join(dir, artifact.model);
+    removePreviousBuild(modelDir);
+    for (const f of files) {
+      const path = join(modelDir, f.path);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, f.text);
+    }
+    out(`${join(modelDir, "manifest.json")}\n`);
+  }
+  return EXIT.ok;
+}
+
+/** DEFAULT_LIMITS with each `--limit NAME=N` applied. */
+function limitsOption(inv: Invocation): KernelLimits {
+  const limits: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const raw of (inv.values["limit"] as string[] | undefined) ?? []) {
+    const m = /^([A-Za-z]+)=(\d+)$/.exec(raw);
+    if (!m) throw new UsageError(`--limit expects NAME=N, got '${raw}'`, "build");
+    const [, name, value] = m as unknown as [string, string, string];
+    if (!Object.hasOwn(DEFAULT_LIMITS, name)) {
+      const near = closestNames(name, Object.keys(DEFAULT_LIMITS));
+      throw new UsageError(`--limit: unknown limit '${name}'${near.length ? `; did you mean '${near[0]}'?` : ""}`, "build");
+    }
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--limit ${name} must be a positive integer, got '${value}'`, "build");
+    limits[name] = n;
+  }
+  return limits as unknown as KernelLimits;
+}
+
+/** Codegen problems as diagnostics at the nodes' spans (the first is primary, the others are notes). */
+function problemDiagnostics(source: SourceFile, problems: readonly ArtifactProblem[]): Diagnostic[] {
+  const diags = new Diagnostics(source);
+  for (const p of problems) {
+    const [first, ...rest] = p.spans;
+    diags.report(p.code, {
+      span: first ?? { start: 0, end: 0 },
+      message: p.message,
+      label: `kernel ${p.kernel}`,
+      notes: rest.map((span) => ({ message: "the kernel also computes this", span })),
+      ...(p.code === "HYB5002" ? { help: "kernels are generated for the WebGPU default limits; `--limit NAME=N` generates for a device with higher ones" } : {}),
+    });
+  }
+  return diags.sorted();
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+/** A directory that an earlier `hybridc build` wrote: it holds our manifest.json. */
+function isBuildDir(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(path, "manifest.json"), "utf8")) as { format?: unknown }).format === MANIFEST_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why `-o DIR` must not be written (null when it may): DIR is a file; or it is not empty and
+ * holds no earlier build; or a model's own directory exists, is not empty, and is no earlier build.
+ * `--force` allows the last two.
+ */
+function outDirRefusal(dir: string, models: readonly string[], force: boolean): string | null {
+  if (!existsSync(dir)) return null;
+  if (!statSync(dir).isDirectory()) return `-o ${dir}: not a directory`;
+  if (force) return null;
+  const entries = readdirSync(dir);
+  const advice = "use --force to write into it anyway, or choose another directory";
+  if (entries.length > 0 && !entries.some((e) => isBuildDir(join(dir, e)))) {
+    return `refusing to write into ${dir}: it is not empty and holds no earlier build (no <model>/manifest.json written by hybridc); ${advice}`;
+  }
+  for (const m of models) {
+    const md = join(dir, m);
+    if (!existsSync(md)) continue;
+    if (!statSync(md).isDirectory()) return `refusing to write ${md}/: ${md} is a file; ${advice}`;
+    if (readdirSync(md).length > 0 && !isBuildDir(md)) return `refusing to write into ${md}: it is not empty and holds no manifest.json written by hybridc; ${advice}`;
+  }
+  return null;
+}
+
+/** Deletes the files an earlier build of this model listed (only WGSL files under prefill/ and decode/) and its manifest. */
+function removePreviousBuild(modelDir: string): void {
+  if (!isBuildDir(modelDir)) return;
+  const manifest = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8")) as { programs?: Record<string, { load?: { wgsl?: unknown }[]; call?: { wgsl?: unknown }[] }> };
+  for (const p of Object.values(manifest.programs ?? {})) {
+    for (const k of [...(p.load ?? []), ...(p.call ?? [])]) {
+      if (typeof k.wgsl === "string" && /^(prefill|decode)\/[^/\\]+\.wgsl$/.test(k.wgsl) && !k.wgsl.includes("..")) rmSync(join(modelDir, k.wgsl), { force: true });
+    }
+  }
+  rmSync(join(modelDir, "manifest.json"), { force: true });
 }

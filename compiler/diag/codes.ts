@@ -1,7 +1,7 @@
 /**
  * The one catalogue of diagnostic codes. A code never changes meaning once published;
  * `hybridc explain CODE` prints the entry. Ranges: 0xxx syntax, 1xxx names and bindings,
- * 2xxx values, 3xxx layers, 4xxx weights naming, 9xxx internal.
+ * 2xxx values, 3xxx layers, 4xxx weights naming, 5xxx code generation, 9xxx internal.
  */
 
 export type Severity = "error" | "warning";
@@ -184,6 +184,21 @@ export const CODES = {
     severity: "error",
     title: "layer does not fit the weights naming scheme",
     explain: "`weights = \"mamba\"` names every layer `backbone.layers.{i}.mixer`, so each layer must be exactly one sublayer. `weights = \"jamba\"` allows at most one mixer (mamba1, mamba2 or attention) followed by at most one mlp per layer.",
+  },
+  HYB5001: {
+    severity: "error",
+    title: "no WGSL generator for an op",
+    explain: "The program contains an operation that hybridc cannot yet turn into a WebGPU kernel. This happens with `--no-fuse` for primitive ops whose kernel family is not written yet; the fused program (without `--no-fuse`) covers every block. The message names the op and the first kernel that needs it; the location is the `.hyb` text that produced it.",
+  },
+  HYB5002: {
+    severity: "error",
+    title: "kernel does not fit the device limits",
+    explain: "A kernel of this model needs more than the WebGPU limits it is generated for allow: more storage buffers per shader stage, a larger workgroup or a binding larger than maxStorageBufferBindingSize. `hybridc build` generates for the defaults every WebGPU device offers (8 storage buffers, 256 invocations, 128 MiB per binding). Build for the limits of the device you target (`hybridc build --limit maxStorageBuffersPerShaderStage=10`; the manifest records them), make the offending block smaller, or run from the spec, which regenerates the kernels with the device's own limits.",
+  },
+  HYB5003: {
+    severity: "error",
+    title: "unsupported buffer layout",
+    explain: "A kernel operand is a view whose offset or strides change with the sequence length, a buffer that grows faster than linearly in the sequence length, or a weight the model's weight layout does not place. Generated kernels bake offsets and strides into the WGSL and size buffers as `a * L + b` elements, so they cannot express it. This points at a compiler limitation for the construct at this location; please report it.",
   },
   HYB9999: {
     severity: "error",

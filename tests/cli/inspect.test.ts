@@ -154,8 +154,8 @@ describe("hybridc build --emit ir", () => {
     const cases = [
       [["--dump-after", "fuse-atention"], /^hybridc: unknown pass 'fuse-atention'; did you mean 'fuse-attention'\? \(passes: dce, /m],
       [["--dump-after", "fuse-attention", "--no-fuse"], /^hybridc: --dump-after fuse-attention: that pass is a fusion, which --no-fuse skips$/m],
-      [["--emit", "wgsl"], /^hybridc: --emit wgsl is not implemented yet; only --emit ir is available$/m],
-      [["--emit", "asm"], /^hybridc: unknown --emit 'asm' \(expected ir\)$/m],
+      [["--emit", "wgsl"], /^hybridc: --emit wgsl writes files: give the output directory with -o DIR$/m],
+      [["--emit", "asm"], /^hybridc: unknown --emit 'asm' \(expected wgsl or ir\)$/m],
     ] as const;
     for (const [args, msg] of cases) {
       const r = hybridc(["build", ...args, SAMBA]);

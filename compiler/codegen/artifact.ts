@@ -1,0 +1,329 @@
+/**
+ * The compiled artifact: everything the runtime needs to run one model, as plain JSON-able data,
+ * computed from the optimized prefill and decode graphs. Per program:
+ *
+ *   load, call   the load-time kernels (constants from weights) and the per-call kernels, in
+ *                dispatch order: KernelSpecs plus their spans as `file:line:col` strings
+ *   buffers      every buffer the runtime allocates or borrows, by key, with its size in elements
+ *                (`perL * L + fixed`); scratch values get no buffer of their own but share
+ *                `arena:N` buffers by liveness (plan/liveness.ts), mapped in `scratch`
+ *   outputs      where each graph output lies: buffer key, offset and strides (linear in L), shape
+ *   state        the state slots (persistent, owned by the model's memory) and the state outputs
+ *                that live outside their slot and are copied back after a call
+ *   inputs       tokens and pos: the buffer a call writes, and its element type
+ *
+ * Kernel names and bindings are those of plan/kernels.ts and codegen/request.ts. A node that
+ * cannot be generated (no generator, over the limits, an unsupported layout) becomes an
+ * ArtifactProblem with a diagnostic code and the node's spans; the build carries on so that one
+ * run reports every such node. Nothing here does I/O: `hybridc build` writes the manifest.
+ */
+import type { ResolvedModel } from "../check/model.ts";
+import type { DiagCode } from "../diag/codes.ts";
+import { invariant } from "../diag/diagnostic.ts";
+import type { Span } from "../diag/source.ts";
+import type { Graph, ValueRef } from "../ir/graph.ts";
+import { typeOfRef } from "../ir/graph.ts";
+import { concreteShape, DTYPES, isSymbolic, numel, type Shape } from "../ir/types.ts";
+import { planGraph } from "../plan/index.ts";
+import { kernelsOf, type KernelInfo } from "../plan/kernels.ts";
+import { storage } from "../plan/storage.ts";
+import { layouts } from "../plan/views.ts";
+import { weightLayout, type WeightBuffer, type WeightLayout } from "../plan/weights.ts";
+import { generateKernel } from "./index.ts";
+import { CodegenError, type Elem, type Extent, type KernelLimits, type KernelSpec } from "./kernel.ts";
+import { hasGenerator } from "./registry.ts";
+import { bufferKey, requestFromGraph } from "./request.ts";
+
+/** A kernel with its `.hyb` spans also as `file:line:col` strings. */
+export interface KernelArtifact extends KernelSpec {
+  readonly locations: readonly string[];
+}
+
+/** `weight`/`state` are the model memory's; the others the program allocates. */
+export type BufferKind = "weight" | "state" | "const" | "input" | "output" | "arena";
+
+export interface BufferArtifact {
+  readonly key: string;
+  readonly kind: BufferKind;
+  readonly elements: Extent;
+}
+
+/** Element [i0, i1, ...] of the output is element `offset + sum_d i_d * strides[d]` of the buffer, at length L. */
+export interface OutputArtifact {
+  readonly name: string;
+  readonly buffer: string;
+  readonly offset: Extent;
+  readonly strides: readonly Extent[];
+  readonly shape: Shape;
+}
+
+export interface StateArtifact {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly bytes: number;
+}
+
+export interface InputArtifact {
+  readonly name: string;
+  readonly role: "tokens" | "pos";
+  /** The buffer a call writes, or null when no kernel binds it (pos reaches kernels as a uniform). */
+  readonly buffer: string | null;
+  readonly elem: Elem | null;
+}
+
+export interface ProgramArtifact {
+  /** The graph's name, `model.prefill` or `model.decode`. */
+  readonly name: string;
+  readonly load: readonly KernelArtifact[];
+  readonly call: readonly KernelArtifact[];
+  readonly buffers: readonly BufferArtifact[];
+  /** Scratch buffer key -> the `arena:N` buffer it lives in. */
+  readonly scratch: Readonly<Record<string, string>>;
+  readonly outputs: readonly OutputArtifact[];
+  readonly state: readonly StateArtifact[];
+  /** State outputs that the plan could not place in their slot: copied into it after each call. */
+  readonly stateCopies: readonly string[];
+  readonly inputs: readonly InputArtifact[];
+}
+
+/** A node that could not become a kernel: a diagnostic at its spans. */
+export interface ArtifactProblem {
+  readonly code: DiagCode;
+  readonly message: string;
+  readonly kernel: string;
+  readonly spans: readonly Span[];
+}
+
+export type ArtifactResult = { readonly ok: true; readonly artifact: ProgramArtifact } | { readonly ok: false; readonly problems: readonly ArtifactProblem[] };
+
+export interface ArtifactOptions {
+  readonly limits: KernelLimits;
+  /** The model's weight layout (plan/weights.ts); without it every weight is a buffer of its own. */
+  readonly weights?: WeightLayout;
+  /** `file.hyb:12:5` for a span; `offsets S-E` when absent. */
+  readonly locate?: (s: Span) => string;
+}
+
+/** The length at which scratch values are sized to pick arenas (best fit); any length gives a valid assignment. */
+export const ARENA_L = 1024;
+
+const offsets = (s: Span): string => `offsets ${s.start}-${s.end}`;
+
+/** The artifact of one optimized program; every kernel that cannot be generated is a problem. */
+export function programArtifact(g: Graph, options: ArtifactOptions): ArtifactResult {
+  const locate = options.locate ?? offsets;
+  // L = 2 is the general case for which views and kernels are decided (kernels() does the same).
+  const lay = layouts(g, 2);
+  const { constant } = storage(g, lay);
+  const problems: ArtifactProblem[] = [];
+  const gen = (k: KernelInfo): KernelArtifact | null => {
+    const spec = generate(g, k, options, locate, problems);
+    return spec && { ...spec, locations: [...new Set(spec.spans.map(locate))] };
+  };
+  const load = kernelsOf(g, lay, constant, "load").map(gen);
+  const call = kernelsOf(g, lay, constant, "call").map(gen);
+  if (problems.length > 0) return { ok: false, problems: grouped(problems) };
+  const kernels = [...load, ...call] as KernelArtifact[];
+  const { buffers, scratch } = buffersOf(g, kernels);
+  return {
+    ok: true,
+    artifact: {
+      name: g.name,
+      load: load as KernelArtifact[],
+      call: call as KernelArtifact[],
+      buffers,
+      scratch,
+      outputs: g.outputs.map((o) => outputOf(g, o.name, o.value)),
+      state: stateInputs(g).map((n) => ({ name: n.name, shape: n.shape, bytes: n.bytes })),
+      stateCopies: stateCopies(g),
+      inputs: inputsOf(g, kernels),
+    },
+  };
+}
+
+function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s: Span) => string, problems: ArtifactProblem[]): KernelSpec | null {
+  const spans = g.nodes[k.node]!.spans;
+  if (!hasGenerator(k.op)) {
+    problems.push({ code: "HYB5001", message: `no WGSL generator for ${k.op}`, kernel: k.name, spans });
+    return null;
+  }
+  let req;
+  try {
+    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}) });
+  } catch (e) {
+    if (!(e instanceof CodegenError)) throw e;
+    // A weight over the binding limit that cannot be split into row windows is a limits problem; the rest are layouts.
+    const code = e.message.includes("maxStorageBufferBindingSize") ? "HYB5002" : "HYB5003";
+    problems.push({ code, message: `kernel ${k.name}: ${e.message}`, kernel: k.name, spans: e.spans });
+    return null;
+  }
+  try {
+    return generateKernel(req, options.limits);
+  } catch (e) {
+    if (!(e instanceof CodegenError)) throw e;
+    problems.push({ code: "HYB5002", message: e.message.startsWith("kernel ") ? e.message : `kernel ${k.name}: ${e.message}`, kernel: k.name, spans: e.spans });
+    return null;
+  }
+}
+
+/**
+ * One problem per cause, so a repeated layer does not repeat it: a missing generator once per op
+ * (at its first node), any other problem once per code, spans and message (kernel name aside).
+ */
+function grouped(problems: readonly ArtifactProblem[]): ArtifactProblem[] {
+  const groups = new Map<string, ArtifactProblem[]>();
+  for (const p of problems) {
+    const key = p.code === "HYB5001" ? `${p.code} ${p.message}` : `${p.code} ${spansKey(p.spans)} ${p.message.split(p.kernel).join("\0")}`;
+    const g = groups.get(key);
+    if (g) g.push(p);
+    else groups.set(key, [p]);
+  }
+  return [...groups.values()].map((g) => {
+    const p = g[0]!;
+    if (p.code === "HYB5001") return { ...p, message: `${p.message} (${g.length === 1 ? "kernel" : `${g.length} kernels, first`} ${p.kernel})` };
+    return g.length === 1 ? p : { ...p, message: `${p.message} (and ${g.length - 1} more kernel${g.length === 2 ? "" : "s"} of the same lines)` };
+  });
+}
+
+const spansKey = (spans: readonly Span[]): string => spans.map((s) => `${s.start}-${s.end}`).join(",");
+
+const maxExtent = (a: Extent | undefined, b: Extent): Extent => (a ? { perL: Math.max(a.perL, b.perL), fixed: Math.max(a.fixed, b.fixed) } : b);
+
+function kindOf(key: string): BufferKind | "scratch" {
+  const colon = key.indexOf(":");
+  return colon < 0 ? "scratch" : (key.slice(0, colon) as BufferKind);
+}
+
+/**
+ * Buffers by key, sized to their largest binding (a state slot also to its value). Scratch keys
+ * share the arenas of the buffer plan: two scratch values share one only when their lifetimes
+ * (writer to last reader) do not overlap, so no kernel binds one arena twice.
+ */
+function buffersOf(g: Graph, kernels: readonly KernelSpec[]): { buffers: BufferArtifact[]; scratch: Record<string, string> } {
+  const arenaOf = scratchArenas(g);
+  const sizes = new Map<string, Extent>();
+  const scratch: Record<string, string> = {};
+  for (const s of kernels) {
+    for (const b of s.bindings) {
+      if (b.access === "uniform") continue;
+      let key = b.buffer;
+      if (kindOf(key) === "scratch") {
+        const arena = arenaOf.get(key);
+        if (arena === undefined) throw new CodegenError(`${g.name}: scratch buffer ${key} of kernel ${s.name} has no arena`, s.spans);
+        scratch[key] = arena;
+        key = arena;
+      }
+      sizes.set(key, maxExtent(sizes.get(key), b.elements));
+    }
+  }
+  for (const n of stateInputs(g)) {
+    const key = `state:${n.name}`;
+    sizes.set(key, maxExtent(sizes.get(key), { perL: 0, fixed: numel(n.shape) }));
+  }
+  const buffers = [...sizes].map(([key, elements]) => ({ key, kind: kindOf(key) as BufferKind, elements }));
+  return { buffers, scratch };
+}
+
+/** Scratch buffer key -> `arena:N`, from the liveness plan sized at ARENA_L. */
+function scratchArenas(g: Graph): Map<string, string> {
+  const plan = planGraph(g, { L: ARENA_L });
+  const out = new Map<string, string>();
+  plan.values.forEach((results, node) =>
+    results.forEach((v, index) => {
+      const base: ValueRef = { node, index };
+      if (v.storage.kind !== "scratch" || v.buffer === null || v.layout.base.node !== node || v.layout.base.index !== index) return;
+      out.set(bufferKey(v.storage, base), `arena:${v.buffer}`);
+    }),
+  );
+  return out;
+}
+
+/** An output's window, offset and strides as extents in L (checked linear at a third length). */
+function outputOf(g: Graph, name: string, value: ValueRef): OutputArtifact {
+  const at = (L: number) => layouts(g, L)[value.node]![value.index]!;
+  const [a, b, c] = [at(2), at(3), at(5)];
+  const linear = (x2: number, x3: number, x5: number): Extent => {
+    const e = { perL: x3 - x2, fixed: x2 - 2 * (x3 - x2) };
+    if (e.perL * 5 + e.fixed !== x5) throw new CodegenError(`${g.name}: output ${name} has a layout that is not linear in L`, g.nodes[value.node]!.spans);
+    return e;
+  };
+  const lay2 = layouts(g, 2);
+  const st = storage(g, lay2).of[a.base.node]![a.base.index]!;
+  return {
+    name,
+    buffer: bufferKey(st, a.base),
+    offset: linear(a.offset, b.offset, c.offset),
+    strides: a.strides.map((s, d) => linear(s, b.strides[d]!, c.strides[d]!)),
+    shape: typeOfRef(g, value).shape,
+  };
+}
+
+function stateInputs(g: Graph): { name: string; shape: number[]; bytes: number }[] {
+  return g.nodes.flatMap((n) => {
+    if (n.op !== "input" || n.attrs.role !== "state") return [];
+    const shape = n.attrs.type.shape;
+    invariant(!isSymbolic(shape), `${g.name}: state ${n.attrs.name} has a shape that depends on L`);
+    const dims = concreteShape(shape, 1);
+    return [{ name: n.attrs.name, shape: dims, bytes: numel(dims) * DTYPES[n.attrs.type.dtype].bytes }];
+  });
+}
+
+function stateCopies(g: Graph): string[] {
+  const lay = layouts(g, 2);
+  const { of } = storage(g, lay);
+  const names = new Set(stateInputs(g).map((s) => s.name));
+  return g.outputs.flatMap((o) => {
+    const base = lay[o.value.node]![o.value.index]!.base;
+    return names.has(o.name) && bufferKey(of[base.node]![base.index]!, base) !== `state:${o.name}` ? [o.name] : [];
+  });
+}
+
+function inputsOf(g: Graph, kernels: readonly KernelSpec[]): InputArtifact[] {
+  return g.nodes.flatMap((n): InputArtifact[] => {
+    if (n.op !== "input" || (n.attrs.role !== "tokens" && n.attrs.role !== "pos")) return [];
+    const key = `input:${n.attrs.name}`;
+    const b = kernels.flatMap((s) => s.bindings).find((x) => x.access !== "uniform" && x.buffer === key);
+    return [{ name: n.attrs.name, role: n.attrs.role, buffer: b ? key : null, elem: b && b.access !== "uniform" ? b.elem : null }];
+  });
+}
+
+/** Both programs of a model, for the `hybridc build` manifest. */
+export interface ModelArtifact {
+  readonly model: string;
+  readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  /** The weight layout both programs bind: buffers by key, each tensor at its element offset. */
+  readonly weightBuffers: readonly WeightBuffer[];
+  readonly prefill: ProgramArtifact;
+  readonly decode: ProgramArtifact;
+}
+
+export type ModelArtifactResult = { readonly ok: true; readonly artifact: ModelArtifact } | { readonly ok: false; readonly problems: readonly ArtifactProblem[] };
+
+/** Both programs, generated against one weight layout made from the model's full weight list for `options.limits`. */
+export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: Graph; readonly decode: Graph }, options: ArtifactOptions): ModelArtifactResult {
+  const weights = weightLayout(model.weights, options.limits);
+  const prefill = programArtifact(graphs.prefill, { ...options, weights });
+  const decode = programArtifact(graphs.decode, { ...options, weights });
+  if (!prefill.ok || !decode.ok) {
+    // The decode program repeats the prefill's problems at the same nodes: report each once.
+    const seen = new Set<string>();
+    const problems = [...(prefill.ok ? [] : prefill.problems), ...(decode.ok ? [] : decode.problems)].filter((p) => {
+      const key = `${p.code} ${p.message.replace(/ \(.*\)$/, "")} ${spansKey(p.spans)}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    return { ok: false, problems };
+  }
+  return {
+    ok: true,
+    artifact: {
+      model: model.name,
+      weights: model.weights.map((w) => ({ name: w.name, shape: [...w.shape] })),
+      weightBuffers: weights.buffers,
+      prefill: prefill.artifact,
+      decode: decode.artifact,
+    },
+  };
+}
+
