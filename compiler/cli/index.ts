@@ -15,11 +15,12 @@ import { check } from "./check.ts";
 import { explain } from "./explain.ts";
 import { expand } from "./expand.ts";
 import { fmt } from "./fmt.ts";
+import { run } from "./run.ts";
 import { EXIT, UsageError, err, print, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
 
 export { EXIT } from "./shared.ts";
 
-const COMMANDS = { check, expand, build, inspect, fmt, explain } as const satisfies Record<string, Command>;
+const COMMANDS = { check, expand, build, inspect, run, fmt, explain } as const satisfies Record<string, Command>;
 
 type CommandName = keyof typeof COMMANDS;
 
@@ -76,7 +77,7 @@ function reportInternalError(e: unknown, env: Env): void {
   else err("(set HYBRIDC_DEBUG=1 to see the stack trace)\n");
 }
 
-function dispatch(argv: readonly string[]): ExitCode {
+function dispatch(argv: readonly string[]): ExitCode | Promise<ExitCode> {
   const [first, ...rest] = argv;
   if (first === undefined) {
     err(`${TOOL_HELP}\n`);

@@ -38,7 +38,8 @@ export interface Command {
   readonly options: Options;
   /** How many positionals: [min, max]. */
   readonly arity: readonly [number, number];
-  readonly run: (inv: Invocation) => ExitCode;
+  /** Async for commands that wait on the GPU (`run`). */
+  readonly run: (inv: Invocation) => ExitCode | Promise<ExitCode>;
 }
 
 export const out = (text: string): void => void process.stdout.write(text);

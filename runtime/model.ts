@@ -1,0 +1,293 @@
+/**
+ * A compiled model on a GPU, ready to generate: `loadModel` uploads the weights (one tensor at a
+ * time) and builds two programs over the same weights and state (runtime/memory.ts):
+ *   decode   L = 1: one token at position pos
+ *   prefill  L = prefillChunk: a prompt runs chunk by chunk, each chunk continuing the state and
+ *            position of the one before; the last, shorter chunk runs the same program with fewer
+ *            tokens (the kernels take the length as a uniform)
+ * The SSM/conv state and KV cache stay on the GPU; only logits are read back. Sampling is on the
+ * CPU (runtime/sample.ts).
+ *
+ *   const model = await loadModel(device, compiled.models[0], checkpoint, { onProgress });
+ *   for await (const { token } of model.generate("Hello", { maxTokens: 32, temperature: 0 })) ...
+ *
+ * Calls are serialized (one GPU call at a time per model), so overlapping calls are safe but not
+ * parallel.
+ */
+import type { KernelLimits } from "../compiler/codegen/index.ts";
+import { programs, stateSlots, type ResolvedModel } from "../compiler/index.ts";
+import { GpuRuntime } from "./device.ts";
+import { GpuModelMemory, type TensorSource, type WeightSource } from "./memory.ts";
+import { GpuProgram } from "./program.ts";
+import { createRng, sample, checkSampleOptions, type SampleOptions } from "./sample.ts";
+import { checkCheckpoint, WeightError, type Checkpoint } from "./weights/index.ts";
+
+export interface LoadProgress {
+  /** `weights`: bytes uploaded; `compile`: programs built (their pipelines compiled in parallel). */
+  readonly phase: "weights" | "compile";
+  readonly loaded: number;
+  readonly total: number;
+}
+
+export interface LoadOptions {
+  readonly onProgress?: (p: LoadProgress) => void;
+  /** Run the fusion passes (default true); false is `--no-fuse`. */
+  readonly fuse?: boolean;
+  /** Tokens per prefill call (default 128; at most `context` for a model with attention). */
+  readonly prefillChunk?: number;
+  /** Kernel limits (default: the device's). */
+  readonly limits?: KernelLimits;
+}
+
+/** Weights: a checkpoint (checked against the spec first), any TensorSource, or a record of arrays. */
+export type ModelWeights = Checkpoint | TensorSource | WeightSource;
+
+export interface GenerateOptions extends Partial<SampleOptions> {
+  /** Stop after this many generated tokens (default 128). */
+  readonly maxTokens?: number;
+  /** Seeds the sampler (default 0); the same seed gives the same tokens. */
+  readonly seed?: number;
+  /** Stop once the generated tokens end with this sequence (a string is UTF-8); it is yielded too. */
+  readonly stop?: Uint8Array | string | readonly number[];
+  /** Aborting rejects the iteration with `signal.reason` before the next GPU call. */
+  readonly signal?: AbortSignal;
+  /** Append the prompt to the current state instead of starting a new sequence (default false). */
+  readonly keepState?: boolean;
+  /** Receives the prefill logits, [prompt length, vocab] row-major, before the first token. */
+  readonly onPrefill?: (logits: Float32Array) => void;
+}
+
+export interface GeneratedToken {
+  readonly token: number;
+  /** The logits it was sampled from, [vocab]. */
+  readonly logits: Float32Array;
+}
+
+/** A GPU copy of the state and the position; `model.restore(s)` returns to it (any number of times). */
+export interface ModelSnapshot {
+  readonly position: number;
+  /** Frees the snapshot's GPU buffers. */
+  destroy(): void;
+}
+
+/** A prompt or generation that would pass the KV cache's `context` rows. */
+export class ContextError extends Error {
+  override name = "ContextError";
+}
+
+const DEFAULT_CHUNK = 128;
+const DEFAULT_MAX_TOKENS = 128;
+
+export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedModel, weights: ModelWeights, options: LoadOptions = {}): Promise<HybridModel> {
+  if (isCheckpoint(weights)) {
+    const { errors } = checkCheckpoint(model, weights);
+    if (errors.length > 0) throw new WeightError(errors);
+  }
+  const rt = device instanceof GpuRuntime ? device : new GpuRuntime(device);
+  const progress = options.onProgress ?? (() => {});
+  const memory = await GpuModelMemory.upload(rt, model, weights, {
+    ...(options.limits ? { limits: options.limits } : {}),
+    onProgress: (loaded, total) => progress({ phase: "weights", loaded, total }),
+  });
+  try {
+    const context = hasKvCache(model) ? model.context : Infinity;
+    const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, context);
+    if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`prefillChunk must be an integer >= 1, got ${options.prefillChunk}`);
+    const graphs = programs(model, { fuse: options.fuse ?? true });
+    const po = options.limits ? { limits: options.limits } : {};
+    progress({ phase: "compile", loaded: 0, total: 2 });
+    // One program at a time: each compiles its kernels in parallel inside one error scope.
+    const decode = await GpuProgram.create(memory, graphs.decode, 1, po);
+    progress({ phase: "compile", loaded: 1, total: 2 });
+    const prefill = await GpuProgram.create(memory, graphs.prefill, chunk, po);
+    progress({ phase: "compile", loaded: 2, total: 2 });
+    return new HybridModel(model, memory, prefill, decode, context);
+  } catch (e) {
+    memory.destroy();
+    throw e;
+  }
+}
+
+function isCheckpoint(w: ModelWeights): w is Checkpoint {
+  return typeof (w as Partial<Checkpoint>).read === "function" && (w as Partial<Checkpoint>).tensors instanceof Map;
+}
+
+function hasKvCache(model: ResolvedModel): boolean {
+  return stateSlots(model).some((s) => s.kind === "k" || s.kind === "v");
+}
+
+/** A prompt as token ids: a string is its UTF-8 bytes (byte-level models, vocab >= 256). */
+export function promptTokens(prompt: string | Uint8Array | readonly number[], vocab: number): number[] {
+  if (typeof prompt === "string") {
+    if (vocab < 256) throw new RangeError(`a text prompt is UTF-8 bytes, which needs vocab >= 256 (this model has ${vocab}); pass token ids`);
+    return [...new TextEncoder().encode(prompt)];
+  }
+  return [...prompt];
+}
+
+export class HybridModel {
+  private pos = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Bumped by every generate(); an older generation stops at its next GPU call. */
+  private generation = 0;
+
+  /** @internal Use loadModel. */
+  constructor(
+    readonly model: ResolvedModel,
+    private readonly memory: GpuModelMemory,
+    private readonly prefillProgram: GpuProgram,
+    private readonly decodeProgram: GpuProgram,
+    /** The most tokens the state holds (the KV cache's rows; Infinity without attention). */
+    readonly context: number,
+  ) {}
+
+  get vocab(): number {
+    return this.model.vocab;
+  }
+
+  /** Tokens processed since the last reset. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Tokens per prefill call. */
+  get prefillChunk(): number {
+    return this.prefillProgram.L;
+  }
+
+  /** Run `tokens` after the current position; the logits at every one of them, [n, vocab] row-major. */
+  prefill(tokens: readonly number[]): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      this.checkTokens(tokens);
+      const out = new Float32Array(tokens.length * this.vocab);
+      for (let at = 0; at < tokens.length; at += this.prefillChunk) {
+        const chunk = tokens.slice(at, at + this.prefillChunk);
+        out.set(await this.prefillProgram.run(chunk, this.pos), at * this.vocab);
+        this.pos += chunk.length;
+      }
+      return out;
+    });
+  }
+
+  /** Run one token at the current position; its logits, [vocab]. */
+  step(token: number): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      this.checkTokens([token]);
+      const logits = await this.decodeProgram.run([token], this.pos);
+      this.pos += 1;
+      return logits;
+    });
+  }
+
+  /** Start a new sequence: zero state, position 0. */
+  reset(): Promise<void> {
+    return this.exclusive(async () => {
+      this.memory.resetState();
+      this.pos = 0;
+    });
+  }
+
+  /** A GPU copy of the current state and position. */
+  snapshot(): Promise<ModelSnapshot> {
+    return this.exclusive(async () => {
+      const buffers = this.memory.snapshotState();
+      return new Snapshot(this.pos, buffers, this.memory);
+    });
+  }
+
+  /** Return to a snapshot of this model. */
+  restore(s: ModelSnapshot): Promise<void> {
+    return this.exclusive(async () => {
+      if (!(s instanceof Snapshot) || s.owner !== this.memory) throw new Error("restore: the snapshot belongs to another model");
+      if (s.destroyed) throw new Error("restore: the snapshot was destroyed");
+      this.memory.restoreState(s.buffers);
+      this.pos = s.position;
+    });
+  }
+
+  /**
+   * Prefill the prompt, then sample and decode up to `maxTokens` tokens, yielding each as it is
+   * produced. Ends at maxTokens or after the stop sequence; rejects with `signal.reason` when
+   * aborted, with ContextError when the next token would pass `context`. The last yielded token
+   * is not fed back (the state holds the prompt and every yielded token but the last). A later
+   * generate() on the same model supersedes this one: it then rejects at its next GPU call.
+   */
+  async *generate(prompt: string | Uint8Array | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, undefined> {
+    const tokens = promptTokens(prompt, this.vocab);
+    if (tokens.length === 0) throw new RangeError("the prompt is empty: generation needs at least one token to start from");
+    const opts: SampleOptions = { temperature: options.temperature ?? 1, topK: options.topK ?? 0, topP: options.topP ?? 1 };
+    checkSampleOptions(opts);
+    const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be an integer >= 0, got ${maxTokens}`);
+    const stop = options.stop === undefined ? [] : promptTokens(options.stop, Math.max(this.vocab, 256));
+    const rng = createRng(options.seed ?? 0);
+    const signal = options.signal;
+    const id = ++this.generation;
+    const check = () => {
+      signal?.throwIfAborted();
+      if (this.generation !== id) throw new Error("this generation was superseded by a later generate() on the same model");
+    };
+
+    check();
+    if (!options.keepState) await this.reset();
+    check();
+    const all = await this.prefill(tokens);
+    options.onPrefill?.(all);
+    let logits = all.subarray((tokens.length - 1) * this.vocab);
+    const out: number[] = [];
+    while (out.length < maxTokens) {
+      check();
+      const token = sample(logits, opts, rng);
+      out.push(token);
+      yield { token, logits };
+      if (out.length === maxTokens || endsWith(out, stop)) return;
+      check();
+      if (this.pos >= this.context) {
+        throw new ContextError(`the context of ${this.context} tokens is full after ${out.length} generated tokens (prompt: ${tokens.length}); raise \`context\` in the spec or generate fewer tokens`);
+      }
+      logits = await this.step(token);
+    }
+  }
+
+  /** Free every GPU buffer of the model (weights, state, programs). */
+  destroy(): void {
+    this.prefillProgram.destroy();
+    this.decodeProgram.destroy();
+    this.memory.destroy();
+  }
+
+  private checkTokens(tokens: readonly number[]): void {
+    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= this.vocab);
+    if (bad >= 0) throw new RangeError(`token ${tokens[bad]} at index ${bad} is not an id of this model's vocabulary (0..${this.vocab - 1})`);
+    if (this.pos + tokens.length > this.context) {
+      throw new ContextError(`${tokens.length} tokens at position ${this.pos} pass the model's context of ${this.context} tokens (its KV cache rows); raise \`context\` in the spec or use a shorter prompt`);
+    }
+  }
+
+  /** Runs `f` after every earlier call of this model has settled. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+}
+
+class Snapshot implements ModelSnapshot {
+  destroyed = false;
+  constructor(
+    readonly position: number,
+    readonly buffers: ReadonlyMap<string, GPUBuffer>,
+    readonly owner: GpuModelMemory,
+  ) {}
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.buffers.values()) b.destroy();
+  }
+}
+
+function endsWith(seq: readonly number[], tail: readonly number[]): boolean {
+  if (tail.length === 0 || seq.length < tail.length) return false;
+  return tail.every((t, i) => seq[seq.length - tail.length + i] === t);
+}

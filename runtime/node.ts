@@ -1,0 +1,80 @@
+/**
+ * A WebGPU device in Node, from the `webgpu` package (Dawn). Node-only: browsers and Deno pass
+ * their own GPUDevice to loadModel.
+ *
+ * Dawn lives only as long as the object from `create()` is referenced; once V8 collects it, Dawn's
+ * event loop dereferences freed memory (aborts, segfaults; ../shared/reference/performance.md
+ * §3.2). So the instance is held on `globalThis` for the whole process, and a process that used
+ * it must end with `process.exit()` (a live instance keeps Node running).
+ */
+import { create, globals } from "webgpu";
+
+// GPUBufferUsage, GPUMapMode, ... as in a browser, for code that uses the WebGPU globals.
+Object.assign(globalThis, globals);
+
+declare global {
+  var __hybridcGpu: GPU | undefined;
+}
+
+/** What to do when Dawn finds no adapter (the same text everywhere: CLI, tests, API). */
+export const INSTALL_ADAPTER = `no WebGPU adapter: Dawn found no Vulkan driver on this machine.
+Install Mesa's CPU Vulkan driver (lavapipe) from Debian bookworm-backports, as root:
+  echo 'deb http://deb.debian.org/debian bookworm-backports main' >/etc/apt/sources.list.d/backports.list && apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1
+  export XDG_RUNTIME_DIR=/tmp
+(\`bash .ci/install\` does the same.) Then run the tests again.`;
+
+/** Thrown when there is no adapter; the message says how to install one. */
+export class NoAdapterError extends Error {
+  override name = "NoAdapterError";
+}
+
+/** Limits requested at the adapter's maximum: the larger they are, the fewer splits a model needs. */
+const LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupsPerDimension",
+] as const satisfies readonly (keyof GPUSupportedLimits)[];
+
+/** Optional features, enabled when the adapter has them (f16 weights, kernel timing). */
+const FEATURES = ["shader-f16", "timestamp-query"] as const satisfies readonly GPUFeatureName[];
+
+export interface NodeDeviceOptions {
+  /** Called when the device is lost for any reason but `destroy()` (default: a line on stderr). */
+  readonly onLost?: (info: GPUDeviceLostInfo) => void;
+}
+
+/** Dawn's instance for this process, created once and never released. */
+export function nodeGpu(): GPU {
+  process.env["XDG_RUNTIME_DIR"] ??= "/tmp";
+  if (globalThis.__hybridcGpu === undefined) {
+    // Unquantized timestamps, for the benchmarks.
+    globalThis.__hybridcGpu = create(["disable-dawn-features=timestamp_quantization"]);
+  }
+  return globalThis.__hybridcGpu;
+}
+
+/** A device on the machine's adapter with the adapter's maximum limits; NoAdapterError when there is none. */
+export async function createNodeDevice(options: NodeDeviceOptions = {}): Promise<GPUDevice> {
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await nodeGpu().requestAdapter();
+  } catch (e) {
+    throw new NoAdapterError(`${INSTALL_ADAPTER}\n(requestAdapter failed: ${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!adapter) throw new NoAdapterError(INSTALL_ADAPTER);
+  const requiredLimits: Record<string, number> = {};
+  for (const name of LIMITS) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const onLost = options.onLost ?? ((info: GPUDeviceLostInfo) => void process.stderr.write(`hybridc: GPU device lost: ${info.message}\n`));
+  void device.lost.then((info) => {
+    if (info.reason !== "destroyed") onLost(info);
+  });
+  return device;
+}
+
+export { openCheckpoint } from "./weights/node.ts";
