@@ -4,6 +4,11 @@
  *
  * Each case runs WARMUP times untimed (JIT, chevrotain's lazy caches), then RUNS times timed;
  * the median and the minimum are reported with the run count, and the first (cold) run apart.
+ *
+ * Then the GPU section (bench/gpu.ts): every canonical spec's fused and unfused programs on the
+ * WebGPU adapter. Flags (`npm run bench -- FLAG`): `--gpu-only` runs only the GPU section,
+ * `--no-gpu` skips it; HYBRIDC_BENCH_SPECS=a.hyb,b.hyb limits the GPU section to those specs,
+ * HYBRIDC_BENCH_BREAKDOWN=c.hyb picks the spec of its per-kernel breakdown (default hybrid-130m).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -13,6 +18,7 @@ import { Diagnostics } from "../compiler/diag/diagnostic.ts";
 import { SourceFile } from "../compiler/diag/source.ts";
 import { compile } from "../compiler/index.ts";
 import { parse } from "../compiler/syntax/index.ts";
+import { gpuBench } from "./gpu.ts";
 import { optimizerBench } from "./optimizer.ts";
 import { median } from "./stats.ts";
 
@@ -74,11 +80,22 @@ function row(name: string, text: string): void {
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-console.log(`hybridc front-end benchmark: node ${process.version}, ${WARMUP} warm-up + ${RUNS} timed runs per case, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-console.log("generated specs:");
-row("explicit-10k.hyb", explicitSpec());
-row("ratio-10k.hyb", ratioSpec());
-console.log("canonical specs:");
+const flags = new Set(process.argv.slice(2));
 const specs = readdirSync(join(root, "specs")).filter((f) => f.endsWith(".hyb")).sort();
-for (const f of specs) row(f, readFileSync(join(root, "specs", f), "utf8"));
-optimizerBench(specs.flatMap((f) => compile(readFileSync(join(root, "specs", f), "utf8"), { path: f }).models));
+if (!flags.has("--gpu-only")) {
+  console.log(`hybridc front-end benchmark: node ${process.version}, ${WARMUP} warm-up + ${RUNS} timed runs per case, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log("generated specs:");
+  row("explicit-10k.hyb", explicitSpec());
+  row("ratio-10k.hyb", ratioSpec());
+  console.log("canonical specs:");
+  for (const f of specs) row(f, readFileSync(join(root, "specs", f), "utf8"));
+  optimizerBench(specs.flatMap((f) => compile(readFileSync(join(root, "specs", f), "utf8"), { path: f }).models));
+}
+if (!flags.has("--no-gpu")) {
+  const only = (process.env["HYBRIDC_BENCH_SPECS"] ?? "").split(",").filter((s) => s !== "");
+  const chosen = specs.filter((f) => only.length === 0 || only.includes(f));
+  const models = chosen.map((file) => ({ file, model: compile(readFileSync(join(root, "specs", file), "utf8"), { path: file }).models[0]! }));
+  await gpuBench(models, process.env["HYBRIDC_BENCH_BREAKDOWN"]);
+  // A live Dawn instance keeps Node running (performance.md §3.2).
+  process.exit(0);
+}
