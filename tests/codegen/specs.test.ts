@@ -1,0 +1,95 @@
+/**
+ * Acceptance on the canonical specs (specs/*.hyb, as shipped): each model, with random weights
+ * from a fixed seed, runs on the adapter as its optimized (fused) GPU program and is compared
+ * with `interp` of the unoptimized lowered graphs in float64:
+ *   - prefill logits of a 5-token prompt and the state it leaves (SSM, conv, KV cache);
+ *   - two decode steps continuing on the GPU state;
+ *   - the GPU's prefill-then-decode equals the GPU's token-by-token decode from an empty state;
+ *   - the `--no-fuse` GPU program (every primitive op its own kernel) gives the fused program's
+ *     prefill logits and next decode step.
+ * Tolerance: normwise max|gpu - ref| <= 1e-4 * max|ref| (float32 through 8-24 layers).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compile, lowerDecode, lowerPrefill, programs, type ResolvedModel } from "../../compiler/index.ts";
+import { relError } from "../../compiler/interp/index.ts";
+import { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
+import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
+import { runtime } from "./harness.ts";
+
+const SPECS = join(import.meta.dirname, "../../specs");
+const TOL = 1e-4;
+const PROMPT = 5;
+const STEPS = 2;
+
+function load(file: string): ResolvedModel {
+  const r = compile(readFileSync(join(SPECS, file), "utf8"), { path: file });
+  if (!r.ok || r.models.length !== 1) throw new Error(`${file} does not compile to one model`);
+  return r.models[0]!;
+}
+
+const err = (gpu: Float32Array, ref: Float64Array): number => relError(Float64Array.from(gpu), ref);
+
+describe.each(readdirSync(SPECS).filter((f) => f.endsWith(".hyb")).sort())("%s", (file) => {
+  it("fused GPU program matches interp (prefill, decode after it, decode from empty state); --no-fuse matches fused", async () => {
+    const m = load(file);
+    const f64: Record<string, Float64Array> = {};
+    const f32: Record<string, Float32Array> = {};
+    for (const [name, a] of Object.entries(randomWeights(m, 2026))) {
+      f32[name] = Float32Array.from(a);
+      f64[name] = Float64Array.from(f32[name]!);
+    }
+    const fused = programs(m);
+    const memory = new GpuModelMemory(await runtime(), f32);
+    const prefill = await GpuProgram.create(memory, fused.prefill, PROMPT);
+    const decode = await GpuProgram.create(memory, fused.decode, 1);
+    try {
+      const tokens = randomTokens(m, PROMPT, 7);
+      const ref = runGraph(lowerPrefill(m), m, f64, tokens, 0, zeroState(m));
+      const logits = await prefill.run(tokens, 0);
+      expect(err(logits, ref.logits), "prefill logits").toBeLessThanOrEqual(TOL);
+      const gpuState = await decode.readState();
+      for (const [name, v] of Object.entries(ref.state)) expect(err(gpuState[name]!, v), `state ${name} after prefill`).toBeLessThanOrEqual(TOL);
+
+      const refDecode = lowerDecode(m);
+      let state: State = ref.state;
+      const continued: Float32Array[] = [];
+      for (let i = 0; i < STEPS; i++) {
+        const t = (31 * i + 5) % m.vocab;
+        const gpu = await decode.run([t], PROMPT + i);
+        continued.push(gpu);
+        const d = runGraph(refDecode, m, f64, [t], PROMPT + i, state);
+        state = d.state;
+        expect(err(gpu, d.logits), `decode step ${i} after prefill`).toBeLessThanOrEqual(TOL);
+      }
+
+      // The same sequence token by token from an empty state, all on the GPU.
+      memory.resetState();
+      const sequence = [...tokens, ...Array.from({ length: STEPS }, (_, i) => (31 * i + 5) % m.vocab)];
+      let last: Float32Array = new Float32Array(0);
+      for (let i = 0; i < sequence.length; i++) {
+        last = await decode.run([sequence[i]!], i);
+        if (i === PROMPT - 1) expect(err(last, Float64Array.from(logits.subarray((PROMPT - 1) * m.vocab))), "decode from empty state vs prefill's last row").toBeLessThanOrEqual(TOL);
+      }
+      expect(err(last, Float64Array.from(continued[STEPS - 1]!)), "token-by-token decode vs prefill + decode").toBeLessThanOrEqual(TOL);
+
+      // --no-fuse on the GPU: the same logits as the fused program.
+      const unfused = programs(m, { fuse: false });
+      const uPrefill = await GpuProgram.create(memory, unfused.prefill, PROMPT);
+      const uDecode = await GpuProgram.create(memory, unfused.decode, 1);
+      try {
+        memory.resetState();
+        expect(err(await uPrefill.run(tokens, 0), Float64Array.from(logits)), "--no-fuse prefill vs fused").toBeLessThanOrEqual(TOL);
+        expect(err(await uDecode.run([5], PROMPT), Float64Array.from(continued[0]!)), "--no-fuse decode vs fused").toBeLessThanOrEqual(TOL);
+      } finally {
+        uPrefill.destroy();
+        uDecode.destroy();
+      }
+    } finally {
+      prefill.destroy();
+      decode.destroy();
+      memory.destroy();
+    }
+  }, 300_000);
+});
