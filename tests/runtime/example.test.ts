@@ -16,9 +16,9 @@ const EXAMPLE = join(ROOT, "examples", "generate.ts");
 describe("README API example", () => {
   it("is examples/generate.ts, verbatim", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("\n## API\n"));
+    const section = readme.slice(readme.indexOf("\n## Runtime API\n"));
     const block = /```ts\n([\s\S]*?)```/.exec(section);
-    expect(block, "a ```ts block under ## API").not.toBeNull();
+    expect(block, "a ```ts block under ## Runtime API").not.toBeNull();
     expect(block![1]).toBe(readFileSync(EXAMPLE, "utf8"));
   });
 

@@ -9,13 +9,31 @@
  * Algorithm (fixed): the output columns form segments: one per weight, or one for swiglu
  * whose every column needs a gate row and an up row. An invocation owns a TM x TN register
  * tile of one segment and walks K once, loading TM rows of x (normalized on the fly) and TN
- * rows of each of the segment's weights per step; no workgroup memory and no barriers
- * (performance.md 3.2: register tiling beats shared-memory tiling on lavapipe). The prologue's
- * row statistics are recomputed by each invocation from its rows, in f32, as interp/norms.ts
- * defines them (two passes for layernorm).
+ * rows of each of the segment's weights per step; W is never staged in workgroup memory
+ * (performance.md 3.2: register tiling beats shared-memory tiling on lavapipe). The prologue
+ * norm is computed in f32 as interp/norms.ts defines it (two passes for layernorm), in one of
+ * two ways, a schedule choice:
+ *   - recomputed: each invocation computes its rows' statistics itself and normalizes x on the
+ *     fly while walking K; no workgroup memory and no barriers. Right for prefill, where the
+ *     invocations of a workgroup own different rows.
+ *   - staged: when every invocation of the workgroup shares the same TM rows (one row of tiles,
+ *     the decode GEMV), the workgroup computes each row's statistics once by a tree reduction
+ *     (workgroup-reduce.ts), writes xn = norm(x) * norm_w (+ norm_b) to workgroup memory, and
+ *     after a barrier every invocation walks K reading xn from there and W from global memory.
+ *     Without it a decode GEMV of N outputs redoes the norm (~2 extra reads of x and one of
+ *     norm_w per k) N times. Every invocation reaches the barriers; out-of-range tiles return
+ *     only after them.
  * Schedule (per adapter and shape): vector width (vec4 along K when every K-walk is aligned,
- * else scalar), TM x TN (4 x 4 for prefill; 1 x 1 for decode: one output row of W per
- * invocation, the GEMV shape lavapipe likes), and the workgroup's shape in tiles.
+ * else scalar), TM x TN (4 x 4 for prefill; decode: 1 x 1, one output row of W per invocation,
+ * the GEMV shape lavapipe likes, except a staged decode: 1 x 4, 1 x 2 for swiglu, see
+ * linearSchedule), the workgroup's shape in tiles, and whether the prologue is staged (decode
+ * with a norm prologue when K f32 of xn plus the reduction's WG f32 fit in half of
+ * maxComputeWorkgroupStorageSize; else recomputed). The staged generator itself takes any TM
+ * with one row of tiles.
+ * Weights: a layer's W and bias share one buffer (plan/weights.ts), so one binding (vec4 when W
+ * is read as vec4; the bias then reads scalars from it). A W over maxStorageBufferBindingSize
+ * (a large LM head) is bound as row windows of its buffer and read through the window helper
+ * (operands.ts); each K-walk stays inside one row, hence one window.
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import type { LinearActivation } from "../../ir/fused-ops.ts";
@@ -27,6 +45,7 @@ import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../op
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
+import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
 export type LinearOp = "linear" | "fused_linear";
 
@@ -65,6 +84,13 @@ export interface LinearSchedule {
   /** The workgroup is wgCols x wgRows tiles (cols vary fastest). */
   readonly wgCols: number;
   readonly wgRows: number;
+  /** 1: the prologue norm is staged in workgroup memory once per workgroup (needs wgRows = 1); 0: recomputed per invocation. */
+  readonly stage: 0 | 1;
+}
+
+/** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
+function stageBytes(K: number, tileRows: number, wgSize: number): number {
+  return 4 * (tileRows * K + wgSize);
 }
 
 export function linearProblem(req: KernelRequest<LinearOp>): LinearProblem {
@@ -100,14 +126,21 @@ export function linearSchedule(limits: KernelLimits, p: LinearProblem): LinearSc
   const aligned = [p.x, ...p.W, p.normW, p.normB].every((v) => v === null || vec4Aligned(v));
   const vec = aligned && p.group % 4 === 0 ? 4 : 1;
   const decode = p.S === 1;
+  const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  // Decode with a norm prologue stages xn when it fits in half the adapter's workgroup memory
+  // (room for the compiler's own and for occupancy); wg bounds the reduction's array.
+  const stage = decode && p.prologue !== "none" && stageBytes(p.K, 1, wg) <= limits.maxComputeWorkgroupStorageSize / 2 ? 1 : 0;
   const tileRows = decode ? 1 : 4;
   // swiglu keeps two accumulators per output: halve the tile's columns to stay in registers.
-  const tileCols = decode ? 1 : p.activation === "swiglu" ? 2 : 4;
-  const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  const wide = p.activation === "swiglu" ? 2 : 4;
+  // A staged decode takes `wide` columns per invocation: the barriers cost lavapipe a fixed
+  // amount per invocation, which one column of work does not amortize (measured: 1 x 1 staged
+  // ~1.7x the plain GEMV, 1 x 4 on par with it).
+  const tileCols = decode && stage === 0 ? 1 : wide;
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
-  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)) };
+  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage };
 }
 
 /** WGSL of the activation applied to the pre-activation values `z` (one per segment weight). */
@@ -127,6 +160,9 @@ function activate(act: LinearActivation, z: readonly string[]): string {
 export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   const { vec, tileRows: TM, tileCols: TN, wgCols, wgRows } = s;
   invariant(vec === 1 || (p.K % 4 === 0 && p.group % 4 === 0), "vec4 linear needs K and the norm group divisible by 4");
+  const staged = s.stage === 1;
+  const WG = wgCols * wgRows;
+  invariant(!staged || (p.prologue !== "none" && wgRows === 1), "a staged prologue needs a norm and one row of tiles per workgroup");
   const V = vecType(vec);
   const KV = p.K / vec;
   const GV = p.group / vec;
@@ -175,10 +211,38 @@ ${p.prologue === "layernorm" && wgsl`var mean${n(i)}: array<f32, ${u32(G)}>;\n`}
   }
 }`;
   };
+  // Staged: tile row i's xn, group by group, cooperatively into xs[i * KV ..]: k strides by WG.
+  const stage = (i: number): string => {
+    const loop = (stmts: readonly string[]): string => wgsl`for (var k = g * ${u32(GV)} + lid; k < (g + 1u) * ${u32(GV)}; k += ${u32(WG)}) {
+${lines(stmts, 2)}
+}`;
+    const zero = wgsl`${V}(${f32(0)})`;
+    const total = (acc: string): string => `reduce(${hsum(acc, vec)}, lid)`;
+    const nw = ld(ops.get("norm_w"), "k");
+    const stats =
+      p.prologue === "layernorm"
+        ? [
+            `var s = ${zero};`,
+            loop([`s += ${ld(x, "r", "k")};`]),
+            wgsl`let mean = ${total("s")} / ${f32(p.group)};`,
+            `var s2 = ${zero};`,
+            loop([`let d = ${ld(x, "r", "k")} - ${V}(mean);`, "s2 = fma(d, d, s2);"]),
+            wgsl`let inv = inverseSqrt(${total("s2")} / ${f32(p.group)} + ${f32(p.eps)});`,
+          ]
+        : [`var s = ${zero};`, loop([`let v = ${ld(x, "r", "k")};`, "s = fma(v, v, s);"]), wgsl`let inv = inverseSqrt(${total("s")} / ${f32(p.group)} + ${f32(p.eps)});`];
+    const xn = p.prologue === "layernorm" ? `(${ld(x, "r", "k")} - ${V}(mean)) * inv * ${nw} + ${ld(ops.get("norm_b"), "k")}` : `${ld(x, "r", "k")} * inv * ${nw}`;
+    return wgsl`{
+  let r = ${rowOf(i)};
+  for (var g = 0u; g < ${u32(G)}; g++) {
+${lines([...stats, loop([`xs[${plus("k", i * KV)}] = ${xn};`])], 4)}
+  }
+}`;
+  };
   const gOf = G === 1 ? "0u" : wgsl`k / ${u32(GV)}`;
   // A whole-row rmsnorm's 1/rms is constant along K: it scales the finished dot product instead.
-  const rowScaled = p.prologue === "rmsnorm" && G === 1;
+  const rowScaled = !staged && p.prologue === "rmsnorm" && G === 1;
   const normalized = (i: number): string => {
+    if (staged) return `xs[${plus("k", i * KV)}]`;
     const raw = ld(x, rowOf(i), "k");
     if (p.prologue === "none") return raw;
     const nw = ld(ops.get("norm_w"), "k");
@@ -240,8 +304,11 @@ ${lines([segment(sg)], 2)}
     wgsl`let rt = (wg / ${u32(times)}) * ${u32(wgRows)} + lid / ${u32(wgCols)};`,
     wgsl`let r0 = rt * ${u32(TM)};`,
     wgsl`let rows = ${lengthExpr(p.S)};`,
+    // Staged: every invocation stages and reaches the barriers before an out-of-range one returns.
+    staged && range(TM).map(stage).join("\n"),
+    staged && "workgroupBarrier();",
     wgsl`if (r0 >= rows || ct >= ${u32(totalTiles)}) { return; }`,
-    p.prologue !== "none" && range(TM).map(stats).join("\n"),
+    !staged && p.prologue !== "none" && range(TM).map(stats).join("\n"),
     branches.join("\n"),
   ]);
 
@@ -260,14 +327,23 @@ ${lines([segment(sg)], 2)}
     ],
     threads: [
       `invocation: a ${TM} x ${TN} register tile of one segment (rows r0 = ${TM} * rt.., cols ${TN} * lt..), walking K = ${p.K} in ${vec === 4 ? "vec4" : "scalar"} steps`,
-      `workgroup: ${wgCols} col tiles x ${wgRows} row tiles (${wgCols * wgRows} invocations); no workgroup memory`,
+      `workgroup: ${wgCols} col tiles x ${wgRows} row tiles (${WG} invocations); ${staged ? `xn of its ${TM} rows in workgroup memory (${stageBytes(p.K, TM, WG)} bytes with the reduction's)` : "no workgroup memory"}`,
       `grid: ${p.S === "L" ? `ceil(L / ${TM * wgRows}) x ` : ""}${times} workgroups (flat wg = row block * ${times} + col block); ${totalTiles} col tiles in all`,
-      ...(p.prologue === "none" ? [] : ["each invocation recomputes its rows' norm statistics (cached reads of x)"]),
+      ...(p.prologue === "none"
+        ? []
+        : staged
+          ? [`the workgroup normalizes its rows once: per row and group, ${WG} invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier`]
+          : ["each invocation recomputes its rows' norm statistics (cached reads of x)"]),
       ...(rowScaled ? ["the whole-row 1/rms scales each finished dot product instead of every x"] : []),
       "edge tiles clamp their loads and skip their stores",
     ],
   });
-  const decls = [p.activation === "gelu" && GELU, p.activation === "swiglu" && siluFn("silu", "f32")].filter((d): d is string => typeof d === "string");
+  const decls = [
+    p.activation === "gelu" && GELU,
+    p.activation === "swiglu" && siluFn("silu", "f32"),
+    staged && wgsl`var<workgroup> xs: array<${V}, ${u32(TM * KV)}>;`,
+    staged && workgroupReduceDecl(WG),
+  ].filter((d): d is string => typeof d === "string");
   return buildKernel({
     name: req.name,
     node: req.node,

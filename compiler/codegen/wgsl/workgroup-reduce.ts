@@ -20,7 +20,7 @@ export function workgroupReduceDecl(WG: number, name = "reduce", array = "red", 
 fn ${name}(v: f32, lid: u32) -> f32 {
   ${array}[lid] = v;
   workgroupBarrier();
-  for (var h = ${u32(WG / 2)}; h > 0u; h = h >> 1u) {
+  for (var h = ${u32(Math.floor(WG / 2))}; h > 0u; h = h >> 1u) {
     if (lid < h) { ${step} }
     workgroupBarrier();
   }
