@@ -1,7 +1,10 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 // `.ci/run` sets HYBRIDC_TEST_REPORT to a path to also get a JSON report it can count.
 const report = process.env["HYBRIDC_TEST_REPORT"];
+
+const GPU_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
 export default defineConfig({
   test: {
@@ -14,9 +17,11 @@ export default defineConfig({
     ...(report ? { outputFile: { json: report } } : {}),
     projects: [
       { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**"] } },
-      // One process owns the GPU: Dawn copes with several, but one is simpler to reason about.
-      // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models: both live here.
-      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: 1, testTimeout: 60_000 } },
+      // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models: both
+      // live here. Each worker process opens its own Dawn device. On lavapipe, loading is compiling
+      // pipelines (LLVM, one thread per pipeline; with a cold Mesa shader cache that is most of
+      // the time), so files run in parallel, up to 4 at once, each process on its own core.
+      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: GPU_WORKERS, testTimeout: 120_000 } },
     ],
   },
 });
