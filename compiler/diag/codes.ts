@@ -200,6 +200,11 @@ export const CODES = {
     title: "unsupported buffer layout",
     explain: "A kernel operand is a view whose offset or strides change with the sequence length, a buffer that grows faster than linearly in the sequence length, or a weight the model's weight layout does not place. Generated kernels bake offsets and strides into the WGSL and size buffers as `a * L + b` elements, so they cannot express it. This points at a compiler limitation for the construct at this location; please report it.",
   },
+  HYB5004: {
+    severity: "warning",
+    title: "f16 runs in f32",
+    explain: "`dtype = f16` asks for half-precision activations and weights on the GPU. The code generator does not emit f16 kernels yet, so the model is compiled, loaded and run in f32: results are at least as accurate as f16 would give, and GPU memory and bandwidth are those of f32 (twice f16's). Checkpoints stored in F16 or BF16 are converted to f32 when they are loaded.",
+  },
   HYB9999: {
     severity: "error",
     title: "internal compiler error",
