@@ -16,12 +16,13 @@ export default defineConfig({
     reporters: report ? ["default", "json"] : ["default"],
     ...(report ? { outputFile: { json: report } } : {}),
     projects: [
-      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**"] } },
+      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**"], sequence: { groupOrder: 0 } } },
       // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models: both
       // live here. Each worker process opens its own Dawn device. On lavapipe, loading is compiling
       // pipelines (LLVM, one thread per pipeline; with a cold Mesa shader cache that is most of
-      // the time), so files run in parallel, up to 4 at once, each process on its own core.
-      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: GPU_WORKERS, testTimeout: 120_000 } },
+      // the time), so files run in parallel, up to 4 at once, each process on its own core. Its
+      // own worker count needs its own group (vitest): the unit tests run first, then these.
+      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: GPU_WORKERS, testTimeout: 120_000, sequence: { groupOrder: 1 } } },
     ],
   },
 });
