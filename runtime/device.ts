@@ -197,6 +197,14 @@ export class GpuRuntime {
     this.device.queue.submit([enc.finish()]);
   }
 
+  /** Zero whole buffers on the GPU (no host-side zeros), queued in order with later calls. */
+  clear(buffers: Iterable<GPUBuffer>): void {
+    this.check();
+    const enc = this.device.createCommandEncoder({ label: "clear" });
+    for (const b of buffers) enc.clearBuffer(b);
+    this.device.queue.submit([enc.finish()]);
+  }
+
   /** The first `bytes` of a buffer (all of it by default). */
   async read(buffer: GPUBuffer, bytes = buffer.size): Promise<ArrayBuffer> {
     this.check();

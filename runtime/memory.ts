@@ -129,21 +129,20 @@ export class GpuModelMemory {
     return b;
   }
 
-  /** The buffer of state slot `name`, zeroed on creation; at least `bytes` long. */
+  /** The buffer of state slot `name`, zero on creation (WebGPU zero-initializes buffers); at least `bytes` long. */
   stateBuffer(name: string, bytes: number): GPUBuffer {
     let b = this.state.get(name);
     if (b !== undefined && b.size < bytes) throw new Error(`state ${name}: programs disagree on its size (${b.size} < ${bytes} bytes)`);
     if (b === undefined) {
       b = this.rt.createBuffer(bytes, `state:${name}`);
-      this.rt.write(b, new Float32Array(b.size / 4));
       this.state.set(name, b);
     }
     return b;
   }
 
-  /** Zero every state slot (a new sequence). */
+  /** Zero every state slot (a new sequence), on the GPU: no host copy of a KV cache's zeros. */
   resetState(): void {
-    for (const b of this.state.values()) this.rt.write(b, new Float32Array(b.size / 4));
+    this.rt.clear(this.state.values());
   }
 
   /** Overwrite state slot `name` (row-major, as the graph's state input). */
