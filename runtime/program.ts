@@ -162,11 +162,21 @@ export class GpuProgram {
   private async readValue(p: Placed, rows?: number): Promise<Float32Array> {
     const buf = this.buffers[p.key];
     if (buf === undefined) throw new Error(`${this.name}: no buffer ${p.key}`);
-    const data = new Float32Array(await this.memory.rt.read(buf));
     const { strides, offset } = p.layout;
     const full = p.layout.shape;
     const shape = rows !== undefined && full.length > 0 && full[0] === this.L && rows < this.L ? [rows, ...full.slice(1)] : full;
-    const out = new Float32Array(numel(shape));
+    const n = numel(shape);
+    // Row-major (the logits, every call): read just those elements, no gather.
+    let stride = 1;
+    const rowMajor = shape.every((_, d) => {
+      const i = shape.length - 1 - d;
+      const ok = shape[i] === 1 || strides[i] === stride;
+      stride *= shape[i]!;
+      return ok;
+    });
+    if (rowMajor) return new Float32Array(await this.memory.rt.read(buf, 4 * (offset + n))).slice(offset);
+    const data = new Float32Array(await this.memory.rt.read(buf));
+    const out = new Float32Array(n);
     const idx = new Array<number>(shape.length).fill(0);
     for (let k = 0; k < out.length; k++) {
       let at = offset;
