@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
+import { cliEnv } from "./cli/env.js";
 import { Diagnostics } from "../compiler/diag/diagnostic.ts";
 import { SourceFile } from "../compiler/diag/source.ts";
 import { parse } from "../compiler/syntax/index.ts";
@@ -35,7 +36,7 @@ it("generated/ matches what `npm run gen` produces from specs/", () => {
   const specs = readdirSync(join(ROOT, "specs")).filter((f) => f.endsWith(".hyb")).sort().map((f) => join("specs", f));
   // The same command lines as the `gen` script in package.json, into a fresh directory.
   for (const args of [["build", ...specs, "-o", tmp], ["expand", ...specs, "--json", "-o", tmp]]) {
-    const r = spawnSync(process.execPath, ["bin/hybridc.js", ...args], { cwd: ROOT, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["bin/hybridc.js", ...args], { cwd: ROOT, env: cliEnv(), encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
   }

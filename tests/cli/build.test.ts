@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliEnv } from "./env.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "bin", "hybridc.js");
@@ -26,9 +27,7 @@ const TINY = `model tiny {
 `;
 
 function hybridc(args: readonly string[], cwd = ROOT): { code: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env };
-  for (const k of ["FORCE_COLOR", "NO_COLOR", "HYBRIDC_DEBUG", "HYBRIDC_FAULT"]) delete env[k];
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cliEnv(), encoding: "utf8", timeout: 120_000 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

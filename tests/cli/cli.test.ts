@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliEnv } from "./env.js";
 import { CODES } from "../../compiler/diag/codes.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -16,11 +17,7 @@ const SPEC_3TO1 = join(ROOT, "specs", "hybrid-3to1.hyb");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 /** The environment without anything that decides colors, so each test states its own. */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of ["FORCE_COLOR", "NO_COLOR", "CI", "HYBRIDC_DEBUG", "HYBRIDC_FAULT"]) delete env[k];
-  return env;
-}
+const baseEnv = (): NodeJS.ProcessEnv => cliEnv();
 
 interface Run {
   readonly code: number | null;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliEnv } from "./env.js";
 import { compile } from "../../compiler/index.ts";
 import { inspectJsonText, inspectModel } from "../../compiler/inspect.ts";
 
@@ -16,9 +17,7 @@ const SPECS = ["hybrid-130m", "hybrid-3to1", "jamba-style", "mamba-130m", "mamba
 const SAMBA = join("specs", "samba-style.hyb");
 
 function hybridc(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env };
-  for (const k of ["FORCE_COLOR", "NO_COLOR", "CI", "HYBRIDC_DEBUG", "HYBRIDC_FAULT"]) delete env[k];
-  const r = spawnSync(process.execPath, [join(ROOT, "bin", "hybridc.js"), ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(ROOT, "bin", "hybridc.js"), ...args], { cwd: ROOT, env: cliEnv(), encoding: "utf8", timeout: 120_000 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

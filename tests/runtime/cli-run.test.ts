@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliEnv } from "../cli/env.js";
 import { compile, lowerPrefill } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { argmax } from "../../runtime/sample.ts";
@@ -38,9 +39,7 @@ interface Run {
 }
 
 function hybridc(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Run {
-  const env = { ...process.env, ...extraEnv };
-  for (const k of ["FORCE_COLOR", "NO_COLOR", "CI", "HYBRIDC_DEBUG", "HYBRIDC_FAULT"]) delete env[k];
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: cliEnv(extraEnv), timeout: 120_000 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString("utf8") };
 }
