@@ -6,7 +6,9 @@
  *            position of the one before; the last, shorter chunk runs the same program with fewer
  *            tokens (the kernels take the length as a uniform)
  * The SSM/conv state and KV cache stay on the GPU; only logits are read back. Sampling is on the
- * CPU (runtime/sample.ts).
+ * CPU (runtime/sample.ts). The KV cache is a ring of `context` rows (compiler/ir/kv-ring.ts): a
+ * model whose attention is all windowed runs past `context`, a prefill chunk then taking at most
+ * context - window + 1 tokens; a model with a full-causal layer stops at `context` (ContextError).
  *
  *   const model = await loadModel(device, compiled.models[0], checkpoint, { onProgress });
  *   for await (const { token } of model.generate("Hello", { maxTokens: 32, temperature: 0 })) ...
@@ -16,6 +18,7 @@
  */
 import type { KernelLimits } from "../compiler/codegen/index.ts";
 import { programs, stateSlots, type ResolvedModel } from "../compiler/index.ts";
+import { maxCallTokens, positionLimit } from "../compiler/ir/kv-ring.ts";
 import { GpuRuntime } from "./device.ts";
 import { GpuModelMemory, type TensorSource, type WeightSource } from "./memory.ts";
 import { GpuProgram } from "./program.ts";
@@ -90,8 +93,7 @@ export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedM
     onProgress: (loaded, total) => progress({ phase: "weights", loaded, total }),
   });
   try {
-    const context = hasKvCache(model) ? model.context : Infinity;
-    const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, context);
+    const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, hasKvCache(model) ? model.context : Infinity);
     if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`prefillChunk must be an integer >= 1, got ${options.prefillChunk}`);
     const graphs = programs(model, { fuse: options.fuse ?? true });
     const po = options.limits ? { limits: options.limits } : {};
@@ -101,7 +103,7 @@ export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedM
     progress({ phase: "compile", loaded: 1, total: 2 });
     const prefill = await GpuProgram.create(memory, graphs.prefill, chunk, po);
     progress({ phase: "compile", loaded: 2, total: 2 });
-    return new HybridModel(model, memory, prefill, decode, context);
+    return new HybridModel(model, memory, prefill, decode);
   } catch (e) {
     memory.destroy();
     throw e;
@@ -114,6 +116,11 @@ function isCheckpoint(w: ModelWeights): w is Checkpoint {
 
 function hasKvCache(model: ResolvedModel): boolean {
   return stateSlots(model).some((s) => s.kind === "k" || s.kind === "v");
+}
+
+/** The window of every attention sublayer (null: full causal), in layer order. */
+function attentionWindows(model: ResolvedModel): (number | null)[] {
+  return model.layers.flatMap((l) => l.sublayers.flatMap((s) => (s.block.config.kind === "attention" ? [s.block.config.window] : [])));
 }
 
 /** A prompt as token ids: a string is its UTF-8 bytes (byte-level models, vocab >= 256). */
@@ -137,9 +144,20 @@ export class HybridModel {
     private readonly memory: GpuModelMemory,
     private readonly prefillProgram: GpuProgram,
     private readonly decodeProgram: GpuProgram,
-    /** The most tokens the state holds (the KV cache's rows; Infinity without attention). */
-    readonly context: number,
-  ) {}
+  ) {
+    this.windows = attentionWindows(model);
+    this.context = positionLimit(this.windows, model.context);
+  }
+
+  /** The attention layers' windows (null: full causal); each call keeps what they see in the ring. */
+  private readonly windows: readonly (number | null)[];
+
+  /**
+   * The most tokens a sequence may hold: the KV cache's rows (`context` in the spec) when a layer
+   * attends to the whole past; Infinity when every attention layer is windowed within the cache
+   * (the cache is a ring: position p lives in row p mod context) or there is no attention.
+   */
+  readonly context: number;
 
   get vocab(): number {
     return this.model.vocab;
@@ -160,10 +178,14 @@ export class HybridModel {
     return this.exclusive(async () => {
       this.checkTokens(tokens);
       const out = new Float32Array(tokens.length * this.vocab);
-      for (let at = 0; at < tokens.length; at += this.prefillChunk) {
-        const chunk = tokens.slice(at, at + this.prefillChunk);
+      for (let at = 0; at < tokens.length; ) {
+        // A windowed ring may take fewer tokens at once than the program's chunk: the new rows must
+        // not replace keys the call's own queries still see.
+        const n = Math.min(this.prefillChunk, maxCallTokens(this.windows, this.model.context, this.pos));
+        const chunk = tokens.slice(at, at + n);
         out.set(await this.prefillProgram.run(chunk, this.pos), at * this.vocab);
         this.pos += chunk.length;
+        at += chunk.length;
       }
       return out;
     });

@@ -3,17 +3,19 @@
  * rope) as the flash algorithm a kernel runs, not from the primitive graph it replaces:
  *
  *   q, k = rope(q, pos + s), rope(k, pos + s)        NeoX half-split on the first rotaryDim dims
- *   caches' = caches with rows pos..pos+S-1 = k, v   (k after RoPE)
+ *   caches' = caches with rows (pos+s) mod T = k, v  (k after RoPE; the cache is a ring, kv-ring.ts)
  *   for each query s (position p = pos + s) and head h (kv head g = h / (H / Hkv)):
  *     keys t in [lo, p], lo = window ? max(0, p - window + 1) : 0   (W keys including the query)
  *     visited in blocks of BLOCK keys; per block: m' = max(m, max_t s_t), l = l e^(m-m') + sum e^(s_t-m'),
  *     acc = acc e^(m-m') + sum e^(s_t-m') v_t;   o = acc / l
  *
  * Shapes: q [S, H*D], k, v [S, Hkv*D], caches [T, Hkv, D] -> (o [S, H*D], k cache', v cache').
- * Only rows <= pos+S-1 of the caches are ever read (rows past the valid positions may hold
- * anything), and only the rows inside a query's window.
+ * Key t is read from row t mod T; the call needs every key its queries see still in the ring
+ * (min(pos, window-1) + S <= T), so nothing it writes replaces a key it reads. Rows never
+ * written may hold anything: no key maps to them.
  */
 import type { Kernel } from "./kernels.ts";
+import { ringRowsNeeded } from "../ir/kv-ring.ts";
 import { InterpError, type Tensor } from "./tensor.ts";
 
 /** Keys per block of the online softmax (a kernel's tile; any size gives the same result). */
@@ -25,14 +27,20 @@ export const attention: Kernel<"attention" | "attention_decode"> = ([q, k, v, kc
   const H = width / D;
   const group = H / Hkv;
   const pos = posT!.data[0]!;
-  if (!Number.isInteger(pos) || pos < 0 || pos + S > T) throw new InterpError(`attention of ${S} tokens at ${pos} overflows the cache of ${T}`);
+  if (!Number.isInteger(pos) || pos < 0 || ringRowsNeeded(pos, S, a.window) > T) {
+    throw new InterpError(`attention of ${S} tokens at ${pos}${a.window === null ? "" : ` with a window of ${a.window}`} needs ${ringRowsNeeded(pos, S, a.window)} rows of a cache of ${T}`);
+  }
 
   const qr = rotate(q!, H, D, pos, a.theta, a.rotaryDim);
   const kr = rotate(k!, Hkv, D, pos, a.theta, a.rotaryDim);
   const kOut = Float64Array.from(kc!.data);
   const vOut = Float64Array.from(vc!.data);
-  kOut.set(kr, pos * Hkv * D);
-  vOut.set(v!.data, pos * Hkv * D);
+  const row = Hkv * D;
+  for (let s = 0; s < S; s++) {
+    const r = ((pos + s) % T) * row;
+    kOut.set(kr.subarray(s * row, (s + 1) * row), r);
+    vOut.set(v!.data.subarray(s * row, (s + 1) * row), r);
+  }
 
   const o = new Float64Array(S * H * D);
   const acc = new Float64Array(D);
@@ -51,7 +59,7 @@ export const attention: Kernel<"attention" | "attention_decode"> = ([q, k, v, kc
         const last = Math.min(b0 + ATTENTION_BLOCK - 1, p);
         let mb = -Infinity;
         for (let t = first; t <= last; t++) {
-          const kb = (t * Hkv + g) * D;
+          const kb = ((t % T) * Hkv + g) * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += qr[qb + d]! * kOut[kb + d]!;
           scores[t - first] = dot * a.scale;
@@ -64,7 +72,7 @@ export const attention: Kernel<"attention" | "attention_decode"> = ([q, k, v, kc
         for (let t = first; t <= last; t++) {
           const e = Math.exp(scores[t - first]! - mNew);
           l += e;
-          const vb = (t * Hkv + g) * D;
+          const vb = ((t % T) * Hkv + g) * D;
           for (let d = 0; d < D; d++) acc[d]! += e * vOut[vb + d]!;
         }
         m = mNew;

@@ -4,6 +4,7 @@
  * Layouts are row-major; see compiler/ir/types.ts.
  */
 import type { OpAttrs, OpName, UnaryOp } from "../ir/ops.ts";
+import { ringPosition, ringRowsNeeded } from "../ir/kv-ring.ts";
 import { FUSED_KERNELS } from "./fused.ts";
 import { unaryFn } from "./scalar.ts";
 import { InterpError, broadcastIndex, prod, zipWith, type Tensor } from "./tensor.ts";
@@ -208,9 +209,9 @@ export const KERNELS = {
     const row = prod(cache!.shape, 1);
     const S = x!.shape[0]!;
     const pos = scalarInt(posT!, "pos");
-    if (pos < 0 || pos + S > T) throw new InterpError(`cache_write of ${S} rows at ${pos} overflows the cache of ${T}`);
+    if (pos < 0 || S > T) throw new InterpError(`cache_write of ${S} rows at ${pos} into a ring of ${T}`);
     const y = Float64Array.from(cache!.data);
-    y.set(x!.data, pos * row);
+    for (let s = 0; s < S; s++) y.set(x!.data.subarray(s * row, (s + 1) * row), ((pos + s) % T) * row);
     return [{ shape: cache!.shape, data: y }];
   },
 
@@ -235,10 +236,16 @@ export const KERNELS = {
     const [S, H, T] = sc!.shape as [number, number, number];
     const pos = scalarInt(posT!, "pos");
     const y = Float64Array.from(sc!.data);
+    // The keys the queries see must all still be in the ring (the fused attention's rule too).
+    if (ringRowsNeeded(pos, S, a.window) > T) {
+      throw new InterpError(`attention of ${S} tokens at ${pos}${a.window === null ? "" : ` with a window of ${a.window}`} needs ${ringRowsNeeded(pos, S, a.window)} rows of a cache of ${T}`);
+    }
+    const last = pos + S - 1;
     for (let s = 0; s < S; s++) {
       const qpos = pos + s;
       for (let t = 0; t < T; t++) {
-        const allowed = t <= qpos && (a.window === null || t > qpos - a.window);
+        const at = ringPosition(t, last, T);
+        const allowed = at >= 0 && at <= qpos && (a.window === null || at > qpos - a.window);
         if (!allowed) for (let h = 0; h < H; h++) y[(s * H + h) * T + t] = -Infinity;
       }
     }

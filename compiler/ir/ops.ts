@@ -383,7 +383,7 @@ export const OPS = {
     kind: "sequence",
     arity: 3,
     attrs: [],
-    doc: "cache' = cache with rows pos..pos+S-1 replaced by x;  cache [T, ...R], x [S, ...R]",
+    doc: "cache' = cache with rows (pos+s) mod T replaced by x[s] (a ring: position p lives in row p mod T);  cache [T, ...R], x [S <= T, ...R]",
     infer: ([cache, x, pos]) => {
       expectFloat(cache!, "cache");
       expectSameDtype(cache!, x!, "cache_write");
@@ -417,7 +417,7 @@ export const OPS = {
     kind: "elementwise",
     arity: 2,
     attrs: ["window"],
-    doc: "s[q, h, t] = -inf unless t <= pos+q and (window == none or t > pos+q-window);  s [S, H, T]",
+    doc: "s[q, h, t] = -inf unless a_t <= pos+q and (window == none or a_t > pos+q-window), where a_t = last - ((last - t) mod T), last = pos+S-1, is the position cache row t holds (a_t < 0: never written);  s [S, H, T]",
     infer: ([s, pos], a) => {
       expectFloat(s!, "scores");
       expectRank(s!, 3, "scores");
@@ -448,9 +448,10 @@ export const OPS = {
   // --- fused ops: each replaces a primitive subgraph that its pass documents ---
   ...FUSED_OPS, // selective_scan, conv1d_silu, ssd_chunked, fused_linear, ... (fused-ops.ts)
   attention: attention(
-    "flash attention at positions pos..pos+S-1: RoPE on q and k, k/v rows written to the caches at pos, then per query " +
+    "flash attention at positions pos..pos+S-1: RoPE on q and k, k/v of position p written to cache row p mod T, then per query " +
       "softmax(scale q k^T) v over the keys t in (pos+s-window, pos+s], query head h reading kv head h / (H/Hkv);  " +
-      "q [S, H*D], k, v [S, Hkv*D], caches [T, Hkv, D] -> (o [S, H*D], k cache', v cache')",
+      "q [S, H*D], k, v [S, Hkv*D], caches [T, Hkv, D] -> (o [S, H*D], k cache', v cache'); needs min(pos, window-1) + S <= T " +
+      "(every key a query of the call sees still in the ring)",
     false,
   ),
   attention_decode: attention("one token of attention (S = 1) against the cache: the decode form", true),

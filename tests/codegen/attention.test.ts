@@ -1,9 +1,10 @@
 /**
  * attention (prefill) / attention_decode on the adapter against interp: the output and both
- * caches (updated in place, rows pos..pos+S-1 written with k after RoPE), for L = 1, 7, 64, 67
+ * caches (updated in place, rows (pos + s) mod T written with k after RoPE), for L = 1, 7, 64, 67
  * at pos 0 and after a filled cache, MHA / GQA / MQA, RoPE none / full / partial, windows
  * none / 1 / 3, head dims 8, 32, 64 (and 128), and the decode step; also separate q/k/v buffers,
- * caches written out of place, other schedules, and RoPE at position ~40000. q, k, v are column windows of one fused
+ * caches written out of place, other schedules, RoPE at position ~40000, and a ring cache
+ * (windowed attention at positions past T). q, k, v are column windows of one fused
  * q|k|v row.
  */
 import { afterAll, describe, expect, it } from "vitest";
@@ -54,6 +55,15 @@ describe("attention family", () => {
   it("decode at the last cache row; prefill filling the cache exactly", async () => {
     await check({ H: 4, Hkv: 2, D: 32, rotary: 32, window: 3, S: 1, T: 40 }, 1, 39);
     await check({ H: 4, Hkv: 2, D: 32, rotary: 32, S: "L", T: 70 }, 67, 3);
+  });
+
+  it("a ring cache: windowed attention far past its T rows (row = position mod T)", async () => {
+    // Needs min(pos, W - 1) + S <= T: 4 + 7 = 11 of 12 rows; 4 + 8 = 12 exactly.
+    await check({ H: 4, Hkv: 2, D: 32, rotary: 16, window: 5, S: "L", T: 12 }, 7, 30);
+    await check({ H: 4, Hkv: 2, D: 32, rotary: 16, window: 5, S: "L", T: 12 }, 8, 29);
+    await check({ H: 3, Hkv: 1, D: 64, window: 5, outOfPlace: true, S: "L", T: 12 }, 7, 33);
+    await check({ H: 4, Hkv: 1, D: 8, rotary: 8, window: 12, S: 1, T: 12 }, 1, 1000);
+    await check({ H: 2, Hkv: 2, D: 8, window: 3, outOfPlace: true, S: 1, T: 5 }, 1, 17);
   });
 
   it("head dim 128 (16 KiB of staged keys at bk = 16), GQA 8/2, partial RoPE", async () => {

@@ -1,6 +1,6 @@
 /**
  * The unfused primitives' generators on shapes the tiny models do not reach (unfused.test.ts runs
- * every kernel of whole unfused programs): cache_write out of place, softmax rows longer than two
+ * every kernel of whole unfused programs): cache_write out of place and into a ring past its end, softmax rows longer than two
  * workgroup strides with masked entries, linear_recurrence over a rank-0 state out of place and a
  * rank-2 state in place, conv1d_causal with kernel width 1 and an odd channel count, RoPE at a
  * large position (the exact angle reduction) with an odd head count. Each node runs on the adapter
@@ -46,6 +46,41 @@ const CASES: [string, () => TestGraph, number | null, number][] = [
       return m.finish(y.node, [{ name: "y", value: y }]);
     },
     2,
+    1e-4,
+  ],
+  [
+    "cache_write in place into a ring of 80 rows at pos 150 (positions 150.. wrap to rows 70, .., 79, 0, ..)",
+    () => {
+      const m = new Maker("L");
+      const pos = withPos(m);
+      const cache = m.state("cache", [80, 3, 5]);
+      const y = m.b.cacheWrite(cache, m.b.reshape(m.activation("x", 15), ["L", 3, 5]), pos);
+      return m.finish(y.node, [{ name: "cache", value: y }]);
+    },
+    150,
+    1e-5,
+  ],
+  [
+    "cache_write out of place into a ring of 80 rows at pos 150",
+    () => {
+      const m = new Maker("L");
+      const pos = withPos(m);
+      const y = m.b.cacheWrite(m.state("cache", [80, 3, 5]), m.b.reshape(m.activation("x", 15), ["L", 3, 5]), pos);
+      return m.finish(y.node, [{ name: "cache_new", value: y }]);
+    },
+    150,
+    1e-5,
+  ],
+  [
+    "softmax of masked rows of a ring of 131 (window 50) at pos 150",
+    () => {
+      const m = new Maker("L");
+      const pos = withPos(m);
+      const s = m.b.reshape(m.activation("s", 2 * 131), ["L", 2, 131]);
+      const y = m.b.softmax(m.b.attnMask(s, pos, 50));
+      return m.finish(y.node, [{ name: "y", value: y }]);
+    },
+    150,
     1e-4,
   ],
   [

@@ -107,6 +107,15 @@ describe("sequence ops", () => {
     expect(Array.from(full!.data)).toEqual([0, 0, 0, -Infinity]);
   });
 
+  it("attn_mask reads a ring: row t holds the latest position = t mod T", () => {
+    // T = 4, S = 2 queries at positions 9 and 10 (pos = 9), window 3. Rows hold positions
+    // 8, 9, 10, 7; query 9 sees 7..9 (rows 3, 0, 1), query 10 sees 8..10 (rows 0, 1, 2).
+    const [m] = runOp([[[2, 1, 4], new Array(8).fill(0)]], (b, [s], pos) => b.attnMask(s!, pos, 3), 9);
+    expect(Array.from(m!.data, (v) => (v === 0 ? 1 : 0))).toEqual([1, 1, 0, 1, 1, 1, 1, 0]);
+    // A full-causal layer cannot pass the ring's end: position 4 of T = 4 is refused.
+    expect(() => runOp([[[1, 1, 4], [0, 0, 0, 0]]], (b, [s], pos) => b.attnMask(s!, pos, null), 4)).toThrow(/needs 5 rows of a cache of 4/);
+  });
+
   it("GQA: query head h reads kv head h / (H/Hkv)", () => {
     // H = 4, Hkv = 2, D = 1, T = 1: scores are q * k[h >> 1].
     const [s] = runOp(
@@ -119,26 +128,20 @@ describe("sequence ops", () => {
     expect(Array.from(s!.data)).toEqual([5, 10, 150, 200]);
   });
 
-  it("cache_write replaces rows pos.. and refuses to overflow", () => {
-    const [c] = runOp(
-      [
-        [[4, 1], [1, 2, 3, 4]],
-        [[2, 1], [8, 9]],
-      ],
-      (b, [cache, x], pos) => b.cacheWrite(cache!, x!, pos),
-      1,
-    );
-    expect(Array.from(c!.data)).toEqual([1, 8, 9, 4]);
-    expect(() =>
+  it("cache_write writes position p to row p mod T (a ring) and refuses more rows than the ring has", () => {
+    const write = (pos: number, rows: number[]) =>
       runOp(
         [
           [[4, 1], [1, 2, 3, 4]],
-          [[2, 1], [8, 9]],
+          [[rows.length, 1], rows],
         ],
-        (b, [cache, x], pos) => b.cacheWrite(cache!, x!, pos),
-        3,
-      ),
-    ).toThrow(InterpError);
+        (b, [cache, x], p) => b.cacheWrite(cache!, x!, p),
+        pos,
+      )[0]!;
+    expect(Array.from(write(1, [8, 9]).data)).toEqual([1, 8, 9, 4]);
+    // Positions 3, 4, 5 go to rows 3, 0, 1.
+    expect(Array.from(write(3, [7, 8, 9]).data)).toEqual([8, 9, 3, 7]);
+    expect(() => write(0, [5, 6, 7, 8, 9])).toThrow(InterpError);
   });
 });
 

@@ -133,8 +133,9 @@ export class Reference {
           const row = cfg.kvHeads * cfg.headDim;
           const k = new Float64Array(this.model.context * row);
           const v = new Float64Array(this.model.context * row);
-          c.k.forEach((kt, t) => k.set(kt.flat(), t * row));
-          c.v.forEach((vt, t) => v.set(vt.flat(), t * row));
+          // A ring (compiler/ir/kv-ring.ts): position t in row t mod context, later positions last.
+          c.k.forEach((kt, t) => k.set(kt.flat(), (t % this.model.context) * row));
+          c.v.forEach((vt, t) => v.set(vt.flat(), (t % this.model.context) * row));
           s[name("k")] = k;
           s[name("v")] = v;
         }

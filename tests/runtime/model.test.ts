@@ -6,7 +6,9 @@
  *     gives interp's logits at every prompt position (norm-wise relative error <= 1e-4);
  *   - greedy generation equals argmax over interp's step-by-step reference, token for token;
  *   - sampling: the same seed gives the same tokens, top-k 1 gives the greedy tokens;
- *   - snapshot/restore reproduces a continuation bit for bit; abort, context overflow, stop.
+ *   - snapshot/restore reproduces a continuation bit for bit; abort, context overflow, stop;
+ *   - a model whose attention is all windowed runs past its context (a ring KV cache), against
+ *     the step-by-step reference of tests/ir/reference.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, lowerDecode, lowerPrefill, type ResolvedModel } from "../../compiler/index.ts";
@@ -14,6 +16,7 @@ import { relError } from "../../compiler/interp/index.ts";
 import { ContextError, loadModel, promptTokens, type GenerateOptions, type HybridModel } from "../../runtime/model.ts";
 import { argmax } from "../../runtime/sample.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
+import { Reference } from "../ir/reference.ts";
 import { runtime } from "../codegen/harness.ts";
 
 const MODELS: readonly [string, string][] = [
@@ -209,6 +212,46 @@ describe("byte-level prompts and context", () => {
     expect(promptTokens("é\n", 256)).toEqual([0xc3, 0xa9, 0x0a]);
     expect(() => promptTokens("a", 96)).toThrow("a text prompt is UTF-8 bytes, which needs vocab >= 256 (this model has 96); pass token ids");
     model.destroy();
+  }, 120_000);
+
+  it("a model whose attention is all windowed runs far past its context (the KV cache is a ring)", async () => {
+    // context 12, window 5: from position 4 on, a call keeps 4 keys, so prefill chunks of 8 fit.
+    const m = resolve(MODELS[2]![1].replace("context = 40", "context = 12"));
+    const w32: Record<string, Float32Array> = {};
+    const w64: Record<string, Float64Array> = {};
+    for (const [n, a] of Object.entries(randomWeights(m, 9))) {
+      w32[n] = Float32Array.from(a);
+      w64[n] = Float64Array.from(w32[n]!);
+    }
+    const model = await loadModel(await runtime(), m, w32, { prefillChunk: CHUNK });
+    expect(model.context).toBe(Infinity);
+    // The reference keeps every key in a plain list: it knows nothing of rings or chunks.
+    const ref = new Reference(m, w64);
+    const prompt = randomTokens(m, 29, 3);
+    const want = ref.forward(prompt);
+    await model.reset();
+    expect(relError(Float64Array.from(await model.prefill(prompt)), want)).toBeLessThanOrEqual(TOL);
+    // Greedy decoding from position 29 to 60, five times past the context.
+    let logits = want.subarray((prompt.length - 1) * m.vocab);
+    const expected: number[] = [];
+    const refLogits: Float64Array[] = [];
+    for (let i = 0; i < 32; i++) {
+      refLogits.push(Float64Array.from(logits));
+      expected.push(argmax(logits));
+      logits = Float64Array.from(ref.step(expected[i]!));
+    }
+    const got: number[] = [];
+    for await (const t of model.generate(prompt, { maxTokens: 32, temperature: 0 })) {
+      expect(relError(Float64Array.from(t.logits), refLogits[got.length]!), `logits of token ${got.length}`).toBeLessThanOrEqual(TOL);
+      got.push(t.token);
+    }
+    expect(got).toEqual(expected);
+    expect(model.position).toBe(60);
+    model.destroy();
+    // The unfused program (cache_write and attn_mask kernels) reads the same ring.
+    const unfused = await loadModel(await runtime(), m, w32, { prefillChunk: CHUNK, fuse: false });
+    expect(relError(Float64Array.from(await unfused.prefill(prompt)), want)).toBeLessThanOrEqual(TOL);
+    unfused.destroy();
   }, 120_000);
 
   it("passing the KV cache's context is a ContextError, in prefill and in generation", async () => {

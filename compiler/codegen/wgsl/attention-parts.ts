@@ -2,7 +2,8 @@
  * The unfused attention pieces, one generator (interp/kernels.ts defines each):
  *
  *   attn_scores  s[q, h, t] = scale * sum_d q[q, h, d] k[t, h / G, d]        q [S, H, D], k [T, Hkv, D] -> [S, H, T]
- *   attn_mask    s'[q, h, t] = s[q, h, t] if t <= pos + q and (no window or t > pos + q - window), else MASKED
+ *   attn_mask    s'[q, h, t] = s[q, h, t] if 0 <= a_t <= pos + q and (no window or a_t > pos + q - window), else MASKED,
+ *                a_t = last - ((last - t) mod T), last = pos + S - 1: the position cache row t holds (ir/kv-ring.ts)
  *   attn_values  o[q, h, d] = sum_t p[q, h, t] v[t, h / G, d]                p [S, H, T], v [T, Hkv, D] -> [S, H, D]
  *
  * (G = H / Hkv query heads per kv head: GQA, MQA when Hkv = 1.) MASKED (-FLT_MAX) stands for
@@ -16,14 +17,15 @@ import type { Node } from "../../ir/graph.ts";
 import type { KernelLimits, KernelSpec } from "../kernel.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { emitFlat, flatSchedule, type FlatKernel, type FlatSchedule } from "./flat-kernel.ts";
+import { lengthExpr } from "./common.ts";
 import { MASKED } from "./softmax.ts";
-import { f32, u32, wgsl } from "./template.ts";
+import { f32, i32, u32, wgsl } from "./template.ts";
 
 export type AttentionPartOp = "attn_scores" | "attn_mask" | "attn_values";
 
 export type AttentionPartProblem =
   | { readonly op: "attn_scores"; readonly G: number; readonly D: number; readonly scale: number; readonly q: OperandView; readonly k: OperandView; readonly y: OperandView }
-  | { readonly op: "attn_mask"; readonly window: number | null; readonly x: OperandView; readonly y: OperandView }
+  | { readonly op: "attn_mask"; readonly window: number | null; readonly T: number; readonly x: OperandView; readonly y: OperandView }
   | { readonly op: "attn_values"; readonly G: number; readonly T: number; readonly p: OperandView; readonly v: OperandView; readonly y: OperandView };
 
 export function attentionPartProblem(req: KernelRequest<AttentionPartOp>): AttentionPartProblem {
@@ -35,7 +37,7 @@ export function attentionPartProblem(req: KernelRequest<AttentionPartOp>): Atten
     case "attn_scores":
       return { op: node.op, G, D: a.shape[2] as number, scale: node.attrs.scale, q: a, k: b, y };
     case "attn_mask":
-      return { op: node.op, window: node.attrs.window, x: a, y };
+      return { op: node.op, window: node.attrs.window, T: a.shape[2] as number, x: a, y };
     case "attn_values":
       return { op: node.op, G, T: a.shape[2] as number, p: a, v: b, y };
     default:
@@ -66,10 +68,15 @@ ${ops.get("y").store(wgsl`acc * ${f32(p.scale)}`, i!, h!, t!)}`,
         ...base,
         uses: [read("x", p.x), written(p.y)],
         uniforms: ["pos"],
-        math: [`y[i, h, t] = t <= pos + i${p.window === null ? "" : ` and t > pos + i - ${p.window}`} ? x[i, h, t] : ${MASKED.text} (stands for -inf)`],
+        math: [
+          `y[i, h, t] = 0 <= a_t <= pos + i${p.window === null ? "" : ` and a_t > pos + i - ${p.window}`} ? x[i, h, t] : ${MASKED.text} (stands for -inf)`,
+          `a_t = last - ((last - t) mod ${p.T}), last = pos + S - 1: the position cache row t holds`,
+        ],
         item: "one score (i, h, t)",
-        body: ([i, h, t], ops) => wgsl`let qp = params.pos + ${i!};
-let allowed = ${t!} <= qp${p.window !== null && wgsl` && ${t!} + ${u32(p.window)} > qp`};
+        body: ([i, h, t], ops) => wgsl`let qp = i32(params.pos + ${i!});
+let last = params.pos + ${lengthExpr(p.x.shape[0]!)} - 1u;
+let at = i32(last) - i32((last + ${u32(p.T)} - ${t!}) % ${u32(p.T)});
+let allowed = at >= 0 && at <= qp${p.window !== null && wgsl` && at + ${i32(p.window)} > qp`};
 ${ops.get("y").store(`select(${MASKED}, ${ops.get("x").load(i!, h!, t!)}, allowed)`, i!, h!, t!)}`,
       };
     case "attn_values":

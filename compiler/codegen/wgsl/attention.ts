@@ -3,7 +3,7 @@
  * generator, flash-style, for the definition in interp/attention.ts:
  *
  *   q, k = rope(q, pos + s), rope(k, pos + s)       NeoX half-split on the first rotaryDim dims
- *   caches' = caches with rows pos..pos+S-1 = k (after RoPE), v
+ *   caches' = caches with rows (pos + s) mod T = k (after RoPE), v    (a ring: ir/kv-ring.ts)
  *   o[s, h] = softmax_t(scale q_s . k_t) v_t over t in [lo, pos + s], lo = window ? pos + s - W + 1 : 0,
  *             query head h reading kv head h / (H / Hkv)
  *
@@ -13,14 +13,16 @@
  * barriers); each invocation keeps its roped, scaled q row and its output accumulator in
  * registers and runs the online softmax per block (m, l, acc rescaled once per block).
  *
- * Race freedom of the in-place cache update: one dispatch both writes cache rows pos..pos+S-1
- * and reads keys, and workgroups cannot wait for one another. So no workgroup ever reads a
- * cache row >= pos: keys t < pos come from the cache (rows this dispatch never writes) and keys
- * t >= pos come straight from the k, v inputs (RoPE applied as they are staged), while the
- * rows pos + s of kv head g are written only by the workgroup whose tile holds query s. Every
- * cache element is written at most once, and nothing written is read. Rows past pos+S-1 are
- * never read. RoPE angles t * inv_freq are reduced mod 2 pi exactly, in u32 fixed point (turns),
- * so sin/cos get an accurate argument in [-pi, pi) at any position.
+ * Race freedom of the in-place cache update: one dispatch both writes cache rows (pos + s) mod T
+ * and reads keys, and workgroups cannot wait for one another. So no workgroup ever reads a row
+ * this dispatch writes: keys t >= pos come straight from the k, v inputs (RoPE applied as they
+ * are staged), keys t < pos from cache row t mod T, which this dispatch writes only if
+ * t <= pos + S - 1 - T; the caller guarantees min(pos, W - 1) + S <= T (every key the call sees
+ * is still in the ring), so such a t lies before every query's window and is never read. The
+ * rows of kv head g for query s are written only by the workgroup whose tile holds s: every
+ * cache element is written at most once, and nothing written is read. RoPE angles
+ * t * inv_freq are reduced mod 2 pi exactly, in u32 fixed point (turns), so sin/cos get an
+ * accurate argument in [-pi, pi) at any position.
  *
  * When a cache result is not the input's buffer (not in place), the tile-0 workgroup of each kv
  * head also copies the other rows.
@@ -158,7 +160,7 @@ var<workgroup> vt: array<f32, ${u32(BK * D)}>;`);
     wgsl`for (var e = lid; e < ${u32(T * D)}; e += ${u32(WG)}) {
   let t = e / ${u32(D)};
   let d = e % ${u32(D)};
-  if (t < pos || t >= pos + L) { ${out.store(inp.load("t", "g", "d"), "t", "g", "d")} }
+  if ((t + ${u32(T)} - pos % ${u32(T)}) % ${u32(T)} >= L) { ${out.store(inp.load("t", "g", "d"), "t", "g", "d")} }
 }`;
 
   const body = lines([
@@ -177,9 +179,10 @@ let p = pos + s;`,
     wgsl`for (var e = lid; e < ${u32(TQ * D)}; e += ${u32(WG)}) {
   let sw = s0 + e / ${u32(D)};
   let d = e % ${u32(D)};
-  if (sw < L && pos + sw < ${u32(T)}) {
-    ${kOut.store(`k_rope(sw, g * ${u32(D).text}, d, pos + sw)`, "pos + sw", "g", "d")}
-    ${vOut.store(g("v").load("sw", wgsl`g * ${u32(D)} + d`), "pos + sw", "g", "d")}
+  if (sw < L) {
+    let row = (pos + sw) % ${u32(T)};
+    ${kOut.store(`k_rope(sw, g * ${u32(D).text}, d, pos + sw)`, "row", "g", "d")}
+    ${vOut.store(g("v").load("sw", wgsl`g * ${u32(D)} + d`), "row", "g", "d")}
   }
 }`,
     (!kIn || !vIn) &&
@@ -204,8 +207,8 @@ for (var t0 = t_first; t0 <= p_last; t0 += ${u32(BK)}) {
     let d = e % ${u32(D)};
     if (t <= p_last) {
       if (t < pos) {
-        kt[e] = ${g("kc").load("t", "g", "d")};
-        vt[e] = ${g("vc").load("t", "g", "d")};
+        kt[e] = ${g("kc").load(`t % ${u32(T).text}`, "g", "d")};
+        vt[e] = ${g("vc").load(`t % ${u32(T).text}`, "g", "d")};
       } else {
         kt[e] = k_rope(t - pos, g * ${u32(D)}, d, t);
         vt[e] = ${g("v").load("t - pos", wgsl`g * ${u32(D)} + d`)};
@@ -247,9 +250,9 @@ if (live) {
   const header = kernelHeader(req, uses, {
     math: [
       rope ? `q, k <- rope(q, pos + s), rope(k, pos + s): NeoX half-split on the first ${rope.dims} of ${D} dims, theta = ${rope.theta}` : "no RoPE",
-      `k cache[pos + s, g, :] = k[s, g], v cache[pos + s, g, :] = v[s, g]   (s < ${p.S === "L" ? "L" : p.S}${kIn && vIn ? ", in place" : ""})`,
+      `k cache[(pos + s) mod ${T}, g, :] = k[s, g], v cache[(pos + s) mod ${T}, g, :] = v[s, g]   (s < ${p.S === "L" ? "L" : p.S}${kIn && vIn ? ", in place" : ""})`,
       `o[s, h] = sum_t softmax_t(${p.scale} * q[s, h] . k_t) v_t,  t in [${p.window === null ? "0" : `pos + s - ${p.window - 1}`}, pos + s],  kv head g = h / ${group}`,
-      "keys t < pos from the caches, t >= pos from k, v directly (so no cache row this dispatch writes is read)",
+      `keys t < pos from cache row t mod ${T}, t >= pos from k, v directly (so no cache row this dispatch writes is read; needs min(pos, W - 1) + S <= ${T})`,
     ],
     threads: [
       `workgroup: ${TQ} queries x ${group} query heads of one kv head (H = ${H}, Hkv = ${Hkv}, D = ${D}); grid: ceil(S / ${TQ}) * ${Hkv}, wg = tile * ${Hkv} + g`,

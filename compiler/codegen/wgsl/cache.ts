@@ -1,14 +1,14 @@
 /**
- * `cache_write`: cache' = cache with rows pos..pos+S-1 replaced by x (interp/kernels.ts):
+ * `cache_write`: cache' = cache with row (pos + s) mod T replaced by x[s] (interp/kernels.ts; the
+ * cache is a ring, ir/kv-ring.ts):
  *
- *   cache'[t, ...] = x[t - pos, ...]   pos <= t < pos + S  (and t < T)
- *   cache'[t, ...] = cache[t, ...]     otherwise
+ *   cache'[t, ...] = x[j, ...]       j = (t - pos) mod T < S
+ *   cache'[t, ...] = cache[t, ...]   otherwise
  *
- * cache [T, ...R] (a KV cache [T, Hkv, D]), x [S, ...R]. In place (the result shares the cache's
- * buffer, as for a state slot) only the S new rows are written: one invocation per element of x.
- * Otherwise one invocation per element of cache', copying the rows outside the window. Rows past
- * the cache's end are dropped (interp reports them; a kernel cannot). The flat grid of
- * wgsl/flat-kernel.ts. Schedule: workgroup size.
+ * cache [T, ...R] (a KV cache [T, Hkv, D]), x [S <= T, ...R]. In place (the result shares the
+ * cache's buffer, as for a state slot) only the S new rows are written: one invocation per
+ * element of x. Otherwise one invocation per element of cache', copying the rows not written.
+ * The flat grid of wgsl/flat-kernel.ts. Schedule: workgroup size.
  */
 import type { KernelLimits, KernelSpec } from "../kernel.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
@@ -42,11 +42,11 @@ export function emitCacheWrite(req: KernelRequest<"cache_write">, p: CacheWriteP
           { name: "cache", view: p.out, write: true, vec4: false },
         ],
         uniforms: ["pos"],
-        math: ["cache[pos + s, ...] = x[s, ...]   (in place; rows past the cache's end are dropped)"],
+        math: [`cache[(pos + s) mod ${p.T}, ...] = x[s, ...]   (in place)`],
         item: "one element of x",
         decls: () => [],
-        body: ([s0, ...rest], ops) => wgsl`let t = params.pos + ${s0!};
-if (t < ${T}) { ${ops.get("cache").store(ops.get("x").load(s0!, ...rest), "t", ...rest)} }`,
+        body: ([s0, ...rest], ops) => wgsl`let t = (params.pos + ${s0!}) % ${T};
+${ops.get("cache").store(ops.get("x").load(s0!, ...rest), "t", ...rest)}`,
       }
     : {
         dims: p.out.shape,
@@ -56,13 +56,14 @@ if (t < ${T}) { ${ops.get("cache").store(ops.get("x").load(s0!, ...rest), "t", .
           { name: "cache_out", view: p.out, write: true, vec4: false },
         ],
         uniforms: p.x.shape[0] === "L" ? ["L", "pos"] : ["pos"],
-        math: ["cache_out[t, ...] = pos <= t < pos + S ? x[t - pos, ...] : cache[t, ...]"],
+        math: [`cache_out[t, ...] = j < S ? x[j, ...] : cache[t, ...],  j = (t - pos) mod ${p.T}`],
         item: "one element of cache_out",
         decls: () => [],
         body: ([t, ...rest], ops) => {
           const [cache, x, out] = [ops.get("cache"), ops.get("x"), ops.get("cache_out")];
           return wgsl`let t = ${t!};
-if (t >= params.pos && t < params.pos + ${S}) { ${out.store(x.load("t - params.pos", ...rest), "t", ...rest)} }
+let j = (t + ${T} - params.pos % ${T}) % ${T};
+if (j < ${S}) { ${out.store(x.load("j", ...rest), "t", ...rest)} }
 else { ${out.store(cache.load("t", ...rest), "t", ...rest)} }`;
         },
       };
