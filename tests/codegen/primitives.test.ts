@@ -48,29 +48,17 @@ const CASES: [string, () => TestGraph, number | null, number][] = [
     2,
     1e-4,
   ],
-  [
-    "cache_write in place into a ring of 80 rows at pos 150 (positions 150.. wrap to rows 70, .., 79, 0, ..)",
-    () => {
-      const m = new Maker("L");
-      const pos = withPos(m);
-      const cache = m.state("cache", [80, 3, 5]);
-      const y = m.b.cacheWrite(cache, m.b.reshape(m.activation("x", 15), ["L", 3, 5]), pos);
-      return m.finish(y.node, [{ name: "cache", value: y }]);
-    },
-    150,
-    1e-5,
-  ],
-  [
-    "cache_write out of place into a ring of 80 rows at pos 150",
+  ...(["cache", "cache_new"] as const).map((out): [string, () => TestGraph, number, number] => [
+    `cache_write ${out === "cache" ? "in place" : "out of place"} into a ring of 80 rows at pos 150 (positions 150.. wrap to rows 70, .., 79, 0, ..)`,
     () => {
       const m = new Maker("L");
       const pos = withPos(m);
       const y = m.b.cacheWrite(m.state("cache", [80, 3, 5]), m.b.reshape(m.activation("x", 15), ["L", 3, 5]), pos);
-      return m.finish(y.node, [{ name: "cache_new", value: y }]);
+      return m.finish(y.node, [{ name: out, value: y }]);
     },
     150,
     1e-5,
-  ],
+  ]),
   [
     "softmax of masked rows of a ring of 131 (window 50) at pos 150",
     () => {
