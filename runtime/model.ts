@@ -36,7 +36,11 @@ export interface LoadOptions {
   readonly onProgress?: (p: LoadProgress) => void;
   /** Run the fusion passes (default true); false is `--no-fuse`. */
   readonly fuse?: boolean;
-  /** Tokens per prefill call (default 128; at most `context` for a model with attention). */
+  /**
+   * Tokens per prefill call (default 128), at most `context` for a model with attention and at
+   * most what the device's buffer limits allow (the logits of a 50,280-token vocabulary fit a
+   * 128 MiB binding up to 667 tokens); `model.prefillChunk` is the chunk used.
+   */
   readonly prefillChunk?: number;
   /** Kernel limits (default: the device's). */
   readonly limits?: KernelLimits;

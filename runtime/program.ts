@@ -3,7 +3,8 @@
  * from its compiled artifact (compiler/codegen/artifact.ts: kernels in dispatch order, buffers,
  * outputs, state, inputs): all kernels compiled in parallel, the buffers allocated, and all
  * launches of a call encoded into one GpuRuntime.run. `create` makes the artifact from a graph
- * with the device's limits and the memory's weight layout; `fromArtifact` takes a built one.
+ * with the device's limits and the memory's weight layout, and caps L where a buffer would pass
+ * the device's binding size (lengthLimit); `fromArtifact` takes a built one.
  *
  * Everything is driven by the artifact; there is no per-op logic here. Buffers by key
  * (compiler/codegen/request.ts):
@@ -36,6 +37,24 @@ interface Placed {
   readonly layout: Pick<Layout, "offset" | "shape" | "strides">;
 }
 
+/**
+ * The most tokens per call for which every buffer the program allocates fits `maxBytes` (each
+ * is bound whole, as one storage binding): buffers grow with L as perL * L + fixed elements of
+ * 4 bytes, allocated in 16-byte units, so the smallest (room - fixed) / perL wins, and `buffer`
+ * names it. Infinity (buffer null) when no buffer grows with L. Weights and state come from the
+ * model's memory, which splits or sizes them itself.
+ */
+export function lengthLimit(a: ProgramArtifact, maxBytes: number): { readonly L: number; readonly buffer: string | null } {
+  const room = Math.floor(maxBytes / 16) * 4;
+  let best: { L: number; buffer: string | null } = { L: Infinity, buffer: null };
+  for (const b of a.buffers) {
+    if (b.kind === "weight" || b.kind === "state" || b.elements.perL === 0) continue;
+    const L = Math.floor((room - b.elements.fixed) / b.elements.perL);
+    if (L < best.L) best = { L, buffer: b.key };
+  }
+  return best;
+}
+
 export class GpuProgram {
   private constructor(
     readonly artifact: ProgramArtifact,
@@ -51,14 +70,21 @@ export class GpuProgram {
 
   /**
    * Generate the artifact of `g` for this device's limits (or `options.limits`) and the memory's
-   * weight layout, then build it for up to `L` tokens per call (1 for decode). A node that
+   * weight layout, then build it for up to `L` tokens per call (1 for decode), fewer where a
+   * buffer would not fit one storage binding (the program's `L` says how many). A node that
    * cannot be generated is a CodegenError naming every problem, at the first one's spans.
    */
   static async create(memory: GpuModelMemory, g: Graph, L: number, options: ProgramOptions = {}): Promise<GpuProgram> {
-    const limits = options.limits ?? (memory.rt.device.limits as KernelLimits | undefined) ?? DEFAULT_LIMITS;
+    const device = memory.rt.device.limits as GPUSupportedLimits | undefined;
+    const limits = options.limits ?? (device as KernelLimits | undefined) ?? DEFAULT_LIMITS;
     const r = programArtifact(g, { limits, weights: memory.layout });
     if (!r.ok) throw new CodegenError(`${g.name}: ${r.problems.map((p) => p.message).join("; ")}`, r.problems[0]!.spans);
-    return GpuProgram.fromArtifact(memory, r.artifact, L);
+    const maxBytes = Math.min(limits.maxStorageBufferBindingSize, device?.maxBufferSize ?? Infinity);
+    const fit = lengthLimit(r.artifact, maxBytes);
+    if (fit.L < 1) {
+      throw new RangeError(`${g.name}: buffer ${fit.buffer} needs more than the device's ${maxBytes} bytes per storage binding even for 1 token`);
+    }
+    return GpuProgram.fromArtifact(memory, r.artifact, Math.min(L, fit.L));
   }
 
   /**

@@ -6,11 +6,13 @@
  *     gives interp's logits at every prompt position (norm-wise relative error <= 1e-4);
  *   - greedy generation equals argmax over interp's step-by-step reference, token for token;
  *   - sampling: the same seed gives the same tokens, top-k 1 gives the greedy tokens;
- *   - snapshot/restore reproduces a continuation bit for bit; abort, context overflow, stop;
+ *   - snapshot/restore reproduces a continuation bit for bit; abort, context overflow, stop; the
+ *     prefill chunk capped by the binding size limit;
  *   - a model whose attention is all windowed runs past its context (a ring KV cache), against
  *     the step-by-step reference of tests/ir/reference.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../compiler/codegen/index.ts";
 import { compile, lowerDecode, lowerPrefill, type ResolvedModel } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { ContextError, loadModel, promptTokens, type GenerateOptions, type HybridModel } from "../../runtime/model.ts";
@@ -252,6 +254,23 @@ describe("byte-level prompts and context", () => {
     const unfused = await loadModel(await runtime(), m, w32, { prefillChunk: CHUNK, fuse: false });
     expect(relError(Float64Array.from(await unfused.prefill(prompt)), want)).toBeLessThanOrEqual(TOL);
     unfused.destroy();
+  }, 120_000);
+
+  it("the prefill chunk is capped where a buffer would pass the binding size limit", async () => {
+    const w: Record<string, Float32Array> = {};
+    const w64: Record<string, Float64Array> = {};
+    for (const [n, a] of Object.entries(randomWeights(m1, 4))) {
+      w[n] = Float32Array.from(a);
+      w64[n] = Float64Array.from(w[n]!);
+    }
+    // 20 KiB per binding: the logits (256 floats a token) fit 20 tokens; every other buffer more.
+    const limits = { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 20 * 1024 };
+    const model = await loadModel(await runtime(), m1, w, { prefillChunk: 64, limits });
+    expect(model.prefillChunk).toBe(20);
+    const tokens = randomTokens(m1, 45, 8);
+    const want = runGraph(lowerPrefill(m1), m1, w64, tokens, 0, zeroState(m1)).logits;
+    expect(relError(Float64Array.from(await model.prefill(tokens)), want)).toBeLessThanOrEqual(TOL);
+    model.destroy();
   }, 120_000);
 
   it("passing the KV cache's context is a ContextError, in prefill and in generation", async () => {
