@@ -1,0 +1,9 @@
+/**
+ * The page script of tests/runtime/browser.test.ts, bundled for the browser by Vite: it exposes
+ * the portability job (portable-run.ts) as `globalThis.runPortableJob(job)` on the page's
+ * `navigator.gpu`. Bundling it at all checks that the compiler and the runtime need no Node API.
+ */
+import { runPortableJob, type PortableJob, type PortableResult } from "./portable-run.ts";
+
+const g = globalThis as unknown as { navigator?: { gpu?: GPU }; runPortableJob?: (job: PortableJob) => Promise<PortableResult> };
+g.runPortableJob = (job) => runPortableJob(g.navigator?.gpu, job);
