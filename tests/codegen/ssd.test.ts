@@ -18,21 +18,28 @@ import { runNode } from "./harness.ts";
 const TOL = 1e-4;
 const LENGTHS = [1, 7, 64, 67];
 
-const CASES: readonly [string, Omit<SsdCase, "S">, 1 | 4][] = [
-  ["N = 16, G = 1, P = 8, none", { H: 4, P: 8, G: 1, N: 16, epilogue: "none" }, 4],
-  ["N = 16, G = 2, P = 4, gate", { H: 6, P: 4, G: 2, N: 16, epilogue: "gate" }, 4],
-  ["N = 64, G = 2, P = 8, gate_norm (group = P)", { H: 4, P: 8, G: 2, N: 64, epilogue: "gate_norm" }, 4],
-  ["N = 128, G = 1, P = 64, gate_norm (group = 16)", { H: 3, P: 64, G: 1, N: 128, epilogue: "gate_norm", group: 16 }, 4],
-  ["N = 64, G = 2, P = 64, norm_gate (group = P)", { H: 4, P: 64, G: 2, N: 64, epilogue: "norm_gate" }, 4],
-  ["N = 16, G = 1, P = 4, norm_gate (group = 2)", { H: 2, P: 4, G: 1, N: 16, epilogue: "norm_gate", group: 2 }, 4],
-  ["N = 128, G = 2, P = 8, gate", { H: 4, P: 8, G: 2, N: 128, epilogue: "gate", chunk: 64 }, 4],
-  ["N = 6 (scalar), G = 1, P = 4, gate_norm", { H: 2, P: 4, G: 1, N: 6, epilogue: "gate_norm" }, 1],
+/**
+ * Each case: its name, the problem, the expected vec, and the chunked tiles (in an adapter's 32 KiB
+ * of workgroup memory): the p tile (PT | P, the norm group | PT; PT < P gives several tiles per
+ * head), the chunk Q run over LENGTHS (64 = whole chunks, 67 = chunks and a remainder), and
+ * whether Q = 32 also fits (then run at L = 131: 4 chunks and 3 tokens).
+ */
+const CASES: readonly [string, Omit<SsdCase, "S">, 1 | 4, { ptile: number; chunk: number; q32: boolean }][] = [
+  ["N = 16, G = 1, P = 8, none", { H: 4, P: 8, G: 1, N: 16, epilogue: "none" }, 4, { ptile: 4, chunk: 16, q32: true }],
+  ["N = 16, G = 2, P = 4, gate", { H: 6, P: 4, G: 2, N: 16, epilogue: "gate" }, 4, { ptile: 2, chunk: 16, q32: true }],
+  ["N = 64, G = 2, P = 8, gate_norm (group = P)", { H: 4, P: 8, G: 2, N: 64, epilogue: "gate_norm" }, 4, { ptile: 8, chunk: 16, q32: true }],
+  ["N = 128, G = 1, P = 64, gate_norm (group = 16)", { H: 3, P: 64, G: 1, N: 128, epilogue: "gate_norm", group: 16 }, 4, { ptile: 16, chunk: 16, q32: false }],
+  ["N = 64, G = 2, P = 64, norm_gate (group = P)", { H: 4, P: 64, G: 2, N: 64, epilogue: "norm_gate" }, 4, { ptile: 64, chunk: 8, q32: false }],
+  ["N = 16, G = 1, P = 4, norm_gate (group = 2)", { H: 2, P: 4, G: 1, N: 16, epilogue: "norm_gate", group: 2 }, 4, { ptile: 2, chunk: 16, q32: true }],
+  ["N = 128, G = 2, P = 8, gate", { H: 4, P: 8, G: 2, N: 128, epilogue: "gate", chunk: 64 }, 4, { ptile: 8, chunk: 16, q32: false }],
+  ["N = 6 (scalar), G = 1, P = 4, gate_norm", { H: 2, P: 4, G: 1, N: 6, epilogue: "gate_norm" }, 1, { ptile: 4, chunk: 16, q32: true }],
 ];
 
 async function check(c: SsdCase, L: number, vec: 1 | 4, schedule?: Record<string, number>): Promise<void> {
   const tg = ssdGraph(c);
   const r = await runNode(tg.graph, tg.node, tg.feed(L, 4000 + L), schedule ? { schedule } : {});
   expect(r.spec.schedule["vec"]).toBe(vec);
+  expect(r.spec.schedule["algo"]).toBe(schedule?.["algo"] ?? 0);
   expect(r.spec.bindings.filter((b) => b.access !== "uniform" && b.buffer === "state:layers.0.ssm")).toMatchObject([{ access: "read_write", role: "state" }]);
   expect(r.spec.bindings.filter((b) => b.access !== "uniform").length).toBeLessThanOrEqual(8);
   expect(r.errors[0], "y").toBeLessThanOrEqual(TOL);
@@ -40,9 +47,13 @@ async function check(c: SsdCase, L: number, vec: 1 | 4, schedule?: Record<string
 }
 
 describe("ssd family", () => {
-  describe.each(CASES)("%s", (_, c, vec) => {
+  describe.each(CASES)("%s", (_, c, vec, t) => {
     it.each(LENGTHS)("ssd_chunked, L = %i", (L) => check({ ...c, S: "L" }, L, vec));
     it("ssd_state_update (decode)", () => check({ ...c, S: 1 }, 1, vec));
+    it(`chunked algorithm, PT = ${t.ptile}: Q = ${t.chunk} at L = ${LENGTHS.join(", ")}${t.q32 ? ", Q = 32 at L = 131" : ""}`, async () => {
+      for (const L of LENGTHS) await check({ ...c, S: "L" }, L, vec, { algo: 1, chunk: t.chunk, ptile: t.ptile });
+      if (t.q32) await check({ ...c, S: "L" }, 131, vec, { algo: 1, chunk: 32, ptile: t.ptile });
+    });
   });
 
   describe("the scalar walk, small workgroups (several rows per invocation) and per-head grids agree with the defaults", () => {
@@ -62,11 +73,57 @@ describe("ssd family", () => {
       const tg = ssdGraph({ S: "L", H: 24, P: 64, G: 1, N: 128, epilogue });
       const spec = generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS);
       const norm = epilogue === "gate_norm" || epilogue === "norm_gate";
-      expect(spec.schedule).toMatchObject({ vec: 4, perHead: norm ? 1 : 0, unroll: 0 });
+      expect(spec.schedule).toMatchObject({ algo: 0, vec: 4, perHead: norm ? 1 : 0, unroll: 0 });
       expect(spec.dispatch).toEqual({ lTile: null, times: norm ? 24 : (24 * 64) / 64 });
       expect(spec.wgsl).toContain("sequential over t");
       expect(spec.wgsl.includes("storageBarrier")).toBe(norm);
     }
+  });
+
+  describe("the chunked algorithm's other schedules", () => {
+    it("scalar lanes over N = 16, a workgroup smaller than every tile grid, one p tile of P", async () => {
+      await check({ S: "L", H: 3, P: 8, G: 1, N: 16, epilogue: "gate" }, 67, 1, { algo: 1, vec: 1, chunk: 16, ptile: 8 });
+      await check({ S: "L", H: 2, P: 64, G: 2, N: 64, epilogue: "gate_norm", group: 8 }, 67, 4, { algo: 1, chunk: 8, ptile: 32, workgroup: 16 });
+    });
+    it("a chunk of 1 token and a chunk longer than L", async () => {
+      await check({ S: "L", H: 2, P: 4, G: 1, N: 16, epilogue: "norm_gate" }, 7, 4, { algo: 1, chunk: 1, ptile: 4 });
+      await check({ S: "L", H: 2, P: 4, G: 1, N: 16, epilogue: "none" }, 7, 4, { algo: 1, chunk: 32, ptile: 2 });
+    });
+    it("{ algo: 1 } alone under the WebGPU default limits: tiles that fit 16 KiB, widest p tile first", async () => {
+      // 4 (2 Q N + PT N + Q PT + Q Q + 4 Q) <= 16384: N = 128 fits only Q = 8, PT = 8 (3232 words);
+      // N = 64 fits PT = 32 at Q = 8 (3424), not at Q = 16 (4928); N = 16 fits PT = 64 at Q = 16 (2880).
+      const tiles = (N: number) => {
+        const tg = ssdGraph({ S: "L", H: 24, P: 64, G: 1, N, epilogue: "gate" });
+        return generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS, { algo: 1 }).schedule;
+      };
+      expect(tiles(128)).toMatchObject({ algo: 1, chunk: 8, ptile: 8, workgroup: 64 });
+      expect(tiles(64)).toMatchObject({ algo: 1, chunk: 8, ptile: 32 });
+      expect(tiles(16)).toMatchObject({ algo: 1, chunk: 16, ptile: 64 });
+      const spec = (() => {
+        const tg = ssdGraph({ S: "L", H: 24, P: 64, G: 1, N: 128, epilogue: "gate" });
+        return generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS, { algo: 1 });
+      })();
+      expect(spec.dispatch).toEqual({ lTile: null, times: 24 * (64 / 8) });
+      expect(spec.wgsl).toContain("workgroupBarrier();");
+      expect(spec.wgsl).not.toContain("storageBarrier");
+      expect(spec.wgsl).toContain("workgroup memory: 12928 bytes");
+      // and it runs: the same tiles at H = 2, against interp
+      await check({ S: "L", H: 2, P: 64, G: 1, N: 128, epilogue: "gate" }, 67, 4, { algo: 1, chunk: 8, ptile: 8 });
+    });
+    it("refuses decode, a p tile that splits a norm group or headdim, and tiles over the workgroup memory", () => {
+      const gen = (c: SsdCase, schedule: Record<string, number>) => {
+        const tg = ssdGraph(c);
+        return () => generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS, schedule);
+      };
+      const gate = { H: 2, P: 8, G: 1, N: 16, epilogue: "gate" } as const;
+      expect(gen({ ...gate, S: 1 }, { algo: 1 })).toThrow(/decode \(S = 1\) runs the sequential algorithm/);
+      expect(gen({ ...gate, S: "L" }, { algo: 1, ptile: 3 })).toThrow(/the p tile must divide headdim 8/);
+      expect(gen({ ...gate, S: "L", epilogue: "gate_norm", group: 4 }, { algo: 1, ptile: 2 })).toThrow(/the norm group \(4\) must divide the p tile/);
+      // 4 (2 * 64 * 128 + 8 * 128 + 64 * 8 + 64 * 64 + 4 * 64) = 89088 bytes
+      expect(gen({ ...gate, S: "L", N: 128 }, { algo: 1, chunk: 64, ptile: 8 })).toThrow(/needs 89088 bytes of workgroup memory; the adapter allows 16384/);
+      // no p tile fits: norm_gate over whole 64-channel groups with N = 64 needs PT = 64 (Q = 8: 4 * (1024 + 4096 + 512 + 64 + 32 + 512) = 24960 bytes)
+      expect(gen({ S: "L", H: 2, P: 64, G: 1, N: 64, epilogue: "norm_gate" }, { algo: 1 })).toThrow(/needs 24960 bytes/);
+    });
   });
 
   it("refuses a norm epilogue on the flat row grid", () => {
@@ -98,9 +155,12 @@ describe("ssd family", () => {
       const nodes = g.nodes.filter((n) => n.op === "ssd_chunked" || n.op === "ssd_state_update");
       expect(new Set(nodes.map((n) => (n.attrs as { epilogue: string }).epilogue))).toEqual(new Set(["gate", "gate_norm", "norm_gate"]));
       for (const n of nodes) {
-        const r = await runNode(g, n.id, f);
-        expect(r.spec.bindings.filter((b) => b.access !== "uniform").length).toBeLessThanOrEqual(8);
-        r.errors.forEach((e, i) => expect(e, `${r.spec.name} result ${i}`).toBeLessThanOrEqual(TOL));
+        const schedules: Record<string, number>[] = n.op === "ssd_chunked" ? [{}, { algo: 1, chunk: 16 }] : [{}];
+        for (const schedule of schedules) {
+          const r = await runNode(g, n.id, f, { schedule });
+          expect(r.spec.bindings.filter((b) => b.access !== "uniform").length).toBeLessThanOrEqual(8);
+          r.errors.forEach((e, i) => expect(e, `${r.spec.name} ${JSON.stringify(schedule)} result ${i}`).toBeLessThanOrEqual(TOL));
+        }
       }
     });
   });

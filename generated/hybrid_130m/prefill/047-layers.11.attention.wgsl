@@ -1,9 +1,9 @@
 // kernel layers.11.attention: attention {scale=0.125, window=null, theta=10000, rotaryDim=64}
 //
 // q, k <- rope(q, pos + s), rope(k, pos + s): NeoX half-split on the first 64 of 64 dims, theta = 10000
-// k cache[pos + s, g, :] = k[s, g], v cache[pos + s, g, :] = v[s, g]   (s < L, in place)
+// k cache[(pos + s) mod 8192, g, :] = k[s, g], v cache[(pos + s) mod 8192, g, :] = v[s, g]   (s < L, in place)
 // o[s, h] = sum_t softmax_t(0.125 * q[s, h] . k_t) v_t,  t in [0, pos + s],  kv head g = h / 3
-// keys t < pos from the caches, t >= pos from k, v directly (so no cache row this dispatch writes is read)
+// keys t < pos from cache row t mod 8192, t >= pos from k, v directly (so no cache row this dispatch writes is read; needs min(pos, W - 1) + S <= 8192)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   q  [L,768], strides [1280, 1] in %437#0
@@ -89,9 +89,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = lid; e < 1024u; e += 48u) {
     let sw = s0 + e / 64u;
     let d = e % 64u;
-    if (sw < L && pos + sw < 8192u) {
-      kc[(pos + sw) * 256u + (g) * 64u + (d)] = k_rope(sw, g * 64u, d, pos + sw);
-      vc[(pos + sw) * 256u + (g) * 64u + (d)] = q_k_v[1024u + (sw) * 1280u + (g * 64u + d)];
+    if (sw < L) {
+      let row = (pos + sw) % 8192u;
+      kc[(row) * 256u + (g) * 64u + (d)] = k_rope(sw, g * 64u, d, pos + sw);
+      vc[(row) * 256u + (g) * 64u + (d)] = q_k_v[1024u + (sw) * 1280u + (g * 64u + d)];
     }
   }
   var qv: array<f32, 64u>;
@@ -112,8 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let d = e % 64u;
       if (t <= p_last) {
         if (t < pos) {
-          kt[e] = kc[(t) * 256u + (g) * 64u + (d)];
-          vt[e] = vc[(t) * 256u + (g) * 64u + (d)];
+          kt[e] = kc[(t % 8192u) * 256u + (g) * 64u + (d)];
+          vt[e] = vc[(t % 8192u) * 256u + (g) * 64u + (d)];
         } else {
           kt[e] = k_rope(t - pos, g * 64u, d, t);
           vt[e] = q_k_v[1024u + (t - pos) * 1280u + (g * 64u + d)];

@@ -1,9 +1,9 @@
 // kernel layers.15.attention: attention {scale=0.17677669529663687, window=null, theta=10000, rotaryDim=32}
 //
 // q, k <- rope(q, pos + s), rope(k, pos + s): NeoX half-split on the first 32 of 32 dims, theta = 10000
-// k cache[pos + s, g, :] = k[s, g], v cache[pos + s, g, :] = v[s, g]   (s < L, in place)
+// k cache[(pos + s) mod 4096, g, :] = k[s, g], v cache[(pos + s) mod 4096, g, :] = v[s, g]   (s < L, in place)
 // o[s, h] = sum_t softmax_t(0.17677669529663687 * q[s, h] . k_t) v_t,  t in [0, pos + s],  kv head g = h / 4
-// keys t < pos from the caches, t >= pos from k, v directly (so no cache row this dispatch writes is read)
+// keys t < pos from cache row t mod 4096, t >= pos from k, v directly (so no cache row this dispatch writes is read; needs min(pos, W - 1) + S <= 4096)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   q  [L,256], strides [384, 1] in %397#0
@@ -89,9 +89,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = lid; e < 512u; e += 64u) {
     let sw = s0 + e / 32u;
     let d = e % 32u;
-    if (sw < L && pos + sw < 4096u) {
-      kc[(pos + sw) * 64u + (g) * 32u + (d)] = k_rope(sw, g * 32u, d, pos + sw);
-      vc[(pos + sw) * 64u + (g) * 32u + (d)] = q_k_v[320u + (sw) * 384u + (g * 32u + d)];
+    if (sw < L) {
+      let row = (pos + sw) % 4096u;
+      kc[(row) * 64u + (g) * 32u + (d)] = k_rope(sw, g * 32u, d, pos + sw);
+      vc[(row) * 64u + (g) * 32u + (d)] = q_k_v[320u + (sw) * 384u + (g * 32u + d)];
     }
   }
   var qv: array<f32, 32u>;
@@ -112,8 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let d = e % 32u;
       if (t <= p_last) {
         if (t < pos) {
-          kt[e] = kc[(t) * 64u + (g) * 32u + (d)];
-          vt[e] = vc[(t) * 64u + (g) * 32u + (d)];
+          kt[e] = kc[(t % 4096u) * 64u + (g) * 32u + (d)];
+          vt[e] = vc[(t % 4096u) * 64u + (g) * 32u + (d)];
         } else {
           kt[e] = k_rope(t - pos, g * 32u, d, t);
           vt[e] = q_k_v[320u + (t - pos) * 384u + (g * 32u + d)];

@@ -1,9 +1,9 @@
 // kernel layers.12.attention: attention {scale=0.17677669529663687, window=null, theta=null, rotaryDim=null}
 //
 // no RoPE
-// k cache[pos + s, g, :] = k[s, g], v cache[pos + s, g, :] = v[s, g]   (s < L, in place)
+// k cache[(pos + s) mod 2048, g, :] = k[s, g], v cache[(pos + s) mod 2048, g, :] = v[s, g]   (s < L, in place)
 // o[s, h] = sum_t softmax_t(0.17677669529663687 * q[s, h] . k_t) v_t,  t in [0, pos + s],  kv head g = h / 1
-// keys t < pos from the caches, t >= pos from k, v directly (so no cache row this dispatch writes is read)
+// keys t < pos from cache row t mod 2048, t >= pos from k, v directly (so no cache row this dispatch writes is read; needs min(pos, W - 1) + S <= 2048)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   q  [L,256], strides [768, 1] in %403#0
@@ -61,9 +61,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = lid; e < 2048u; e += 64u) {
     let sw = s0 + e / 32u;
     let d = e % 32u;
-    if (sw < L && pos + sw < 2048u) {
-      kc[(pos + sw) * 256u + (g) * 32u + (d)] = k_rope(sw, g * 32u, d, pos + sw);
-      vc[(pos + sw) * 256u + (g) * 32u + (d)] = q_k_v[512u + (sw) * 768u + (g * 32u + d)];
+    if (sw < L) {
+      let row = (pos + sw) % 2048u;
+      kc[(row) * 256u + (g) * 32u + (d)] = k_rope(sw, g * 32u, d, pos + sw);
+      vc[(row) * 256u + (g) * 32u + (d)] = q_k_v[512u + (sw) * 768u + (g * 32u + d)];
     }
   }
   var qv: array<f32, 32u>;
@@ -84,8 +85,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let d = e % 32u;
       if (t <= p_last) {
         if (t < pos) {
-          kt[e] = kc[(t) * 256u + (g) * 32u + (d)];
-          vt[e] = vc[(t) * 256u + (g) * 32u + (d)];
+          kt[e] = kc[(t % 2048u) * 256u + (g) * 32u + (d)];
+          vt[e] = vc[(t % 2048u) * 256u + (g) * 32u + (d)];
         } else {
           kt[e] = k_rope(t - pos, g * 32u, d, t);
           vt[e] = q_k_v[512u + (t - pos) * 768u + (g * 32u + d)];
