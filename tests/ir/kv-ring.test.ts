@@ -2,7 +2,9 @@
 // past `context`. The IR (unfused primitives and fused flash attention, prefill in chunks and
 // decode token by token) against the step-by-step reference, which keeps every key in a plain
 // list and knows nothing of rings: logits at every position and the final ring state agree to
-// 1e-10, far past the context; a call that would overwrite keys it still sees is refused.
+// 1e-10, far past the context (three fixed models, and random windows, rings and chunk sizes);
+// a call that would overwrite keys it still sees is refused.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { relError } from "../../compiler/interp/index.ts";
 import { maxCallTokens, positionLimit, ringPosition, ringRowsNeeded } from "../../compiler/ir/kv-ring.ts";
@@ -86,6 +88,23 @@ describe.each([
     it(`${tag} prefill in chunks of up to 6 matches the reference`, () => expectRef(prefill(optimize(lowerPrefill(model), { fuse }), model, w, tokens, 6, windows), `${tag} prefill`));
     it(`${tag} decode token by token matches the reference`, () => expectRef(prefill(optimize(lowerDecode(model), { fuse }), model, w, tokens, 1, windows), `${tag} decode`));
   }
+});
+
+it("random windows, rings and chunk sizes: fused and unfused prefill match the reference", () => {
+  fc.assert(
+    fc.property(
+      fc.record({ T: fc.integer({ min: 2, max: 9 }), w: fc.integer({ min: 1, max: 9 }), chunk: fc.integer({ min: 1, max: 9 }), n: fc.integer({ min: 1, max: 25 }), fuse: fc.boolean(), seed: fc.integer({ min: 1, max: 1000 }) }),
+      ({ T, w, chunk, n, fuse, seed }) => {
+        const window = Math.min(w, T);
+        const model = makeModel({ dModel: 8, vocab: 12, context: T, layers: [[attention(8, { heads: 2, kvHeads: 1, window, rope: { theta: 100, fraction: 1 } })]] });
+        const wts = randomWeights(model, seed);
+        const tokens = randomTokens(model, n, seed + 1);
+        const got = prefill(optimize(lowerPrefill(model), { fuse }), model, wts, tokens, chunk, [window]);
+        expect(relError(got.logits, new Reference(model, wts).forward(tokens))).toBeLessThanOrEqual(TOL);
+      },
+    ),
+    { numRuns: 60, seed: 11 },
+  );
 });
 
 it("a call that would overwrite keys its queries see is refused, naming the rows it needs", () => {
