@@ -7,6 +7,7 @@
  *   - the tiny models of portable.ts (every block kind; windowed attention past its context),
  *     fused and unfused, loaded with seeded random weights through the public runtime API:
  *     prefill logits and greedy generation match the step-by-step float64 reference.
+ * Deno runs with `--cached-only`: it resolves everything from node_modules, never the network.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -35,7 +36,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "hybridc-deno-"));
   const job = join(dir, "job.json");
   writeFileSync(job, JSON.stringify({ specs, runs: portableRuns() }));
-  const r = spawnSync(DENO, ["run", "--unstable-webgpu", "--allow-read", "--allow-env", join(ROOT, "tests", "runtime", "deno-run.ts"), job], {
+  const r = spawnSync(DENO, ["run", "--cached-only", "--unstable-webgpu", "--allow-read", "--allow-env", join(ROOT, "tests", "runtime", "deno-run.ts"), job], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 540_000,
