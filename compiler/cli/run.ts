@@ -41,7 +41,8 @@ Options:
                        logits at every prompt position) and generated_logits (F32 [generated
                        tokens, vocab], the logits each generated token was sampled from)
 --json                 print {"tokens":[...],"text":"..."} at the end instead of streaming
---verbose              timings on stderr: load, compile, prefill and decode tokens/s
+--verbose              on stderr: load and compile times, the context and prefill chunk,
+                       prefill and decode tokens/s
 ${COLOR_HELP}
 -h, --help             show this help
 
@@ -306,6 +307,7 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
     err(
       [
         `hybridc: device ${times.device.toFixed(0)} ms, weights ${times.weights.toFixed(0)} ms, compile ${times.compile.toFixed(0)} ms`,
+        `hybridc: ${contextLine(hybrid)}, prefill chunks of up to ${hybrid.prefillChunk} tokens`,
         `hybridc: prefill ${args.prompt.length} tokens in ${(tPrefill - tStart).toFixed(1)} ms (${rate(args.prompt.length, tPrefill - tStart)})`,
         `hybridc: decode ${decodeSteps} tokens in ${(tEnd - (tFirst || tEnd)).toFixed(1)} ms (${rate(decodeSteps, tEnd - (tFirst || tEnd))})`,
       ].join("\n") + "\n",
@@ -313,4 +315,11 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
   }
   hybrid.destroy();
   return failure ?? EXIT.ok;
+}
+
+/** How long a sequence may grow: the KV cache's rows, or unbounded (a ring under windowed attention, or no attention). */
+function contextLine(m: HybridModel): string {
+  if (m.context !== Infinity) return `context ${m.context} tokens (the KV cache's rows)`;
+  const attention = m.model.layers.some((l) => l.sublayers.some((s) => s.block.config.kind === "attention"));
+  return attention ? `context unbounded (every attention layer is windowed; the KV cache is a ring of ${m.model.context} rows)` : "context unbounded (no attention)";
 }

@@ -82,6 +82,7 @@ describe("generation", () => {
     const out = join(dir, "logits.safetensors");
     const r = hybridc(["run", "tiny.hyb", ...base, "--seed", "5", "--temperature", "0", "--json", "--logits", out, "--verbose"]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("\nhybridc: context 64 tokens (the KV cache's rows), prefill chunks of up to 64 tokens\n");
     expect(r.stderr).toMatch(/^hybridc: prefill 6 tokens in \d+\.\d ms \(\d+\.\d tokens\/s\)$/m);
     expect(r.stderr).toMatch(/^hybridc: decode 11 tokens in \d+\.\d ms \(\d+\.\d tokens\/s\)$/m);
     const { tokens } = json(r);
@@ -114,6 +115,14 @@ describe("generation", () => {
     const r = hybridc(["run", "tiny.hyb", "--init", "random", "--prompt-file", "stop.txt", "--max-tokens", "12", "--temperature", "0", "--json", "--stop", String.fromCharCode(stop!)]);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).tokens).toEqual(free.slice(0, first + 1));
+  });
+
+  it("a model whose attention is all windowed generates past its context (the KV cache is a ring)", () => {
+    writeFileSync(join(dir, "ring.hyb"), SPEC.replace("tiny_bytes", "ring").replace("context = 64", "context = 16").replace("theta = 10_000)", "theta = 10_000), window = 4"));
+    const r = hybridc(["run", "ring.hyb", "--init", "random", "--prompt", "x".repeat(34), "--max-tokens", "20", "--temperature", "0", "--json", "--verbose"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).tokens).toHaveLength(20);
+    expect(r.stderr).toContain("\nhybridc: context unbounded (every attention layer is windowed; the KV cache is a ring of 16 rows), prefill chunks of up to 16 tokens\n");
   });
 
   it("a prompt longer than the context is an error naming the context (exit 1)", () => {
