@@ -11,17 +11,7 @@
  */
 import type { KernelSpec } from "../compiler/codegen/index.ts";
 import { GpuRuntime, type CompiledKernel, type Launch } from "../runtime/device.ts";
-import { nodeGpu } from "../runtime/node.ts";
-
-const LIMITS = [
-  "maxStorageBufferBindingSize",
-  "maxBufferSize",
-  "maxStorageBuffersPerShaderStage",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupsPerDimension",
-] as const satisfies readonly (keyof GPUSupportedLimits)[];
+import { nodeGpu, REQUESTED_LIMITS } from "../runtime/node.ts";
 
 export interface BenchDevice {
   readonly device: GPUDevice;
@@ -39,7 +29,7 @@ export async function openBenchDevice(): Promise<BenchDevice | string> {
     .catch(() => null);
   if (!adapter) return "no WebGPU adapter (Dawn found no Vulkan driver; `bash .ci/install` installs lavapipe)";
   const requiredLimits: Record<string, number> = {};
-  for (const name of LIMITS) requiredLimits[name] = adapter.limits[name];
+  for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const timestamps = adapter.features.has("timestamp-query");
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: timestamps ? ["timestamp-query"] : [] });
   const uncaptured: string[] = [];

@@ -17,7 +17,7 @@
  * parallel.
  */
 import type { KernelLimits } from "../compiler/codegen/index.ts";
-import { programs, stateSlots, type ResolvedModel } from "../compiler/index.ts";
+import { programs, type ResolvedModel } from "../compiler/index.ts";
 import { maxCallTokens, positionLimit } from "../compiler/ir/kv-ring.ts";
 import { GpuRuntime } from "./device.ts";
 import { GpuModelMemory, type TensorSource, type WeightSource } from "./memory.ts";
@@ -97,7 +97,7 @@ export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedM
     onProgress: (loaded, total) => progress({ phase: "weights", loaded, total }),
   });
   try {
-    const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, hasKvCache(model) ? model.context : Infinity);
+    const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, attentionWindows(model).length > 0 ? model.context : Infinity);
     if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`prefillChunk must be an integer >= 1, got ${options.prefillChunk}`);
     const graphs = programs(model, { fuse: options.fuse ?? true });
     const po = options.limits ? { limits: options.limits } : {};
@@ -116,10 +116,6 @@ export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedM
 
 function isCheckpoint(w: ModelWeights): w is Checkpoint {
   return typeof (w as Partial<Checkpoint>).read === "function" && (w as Partial<Checkpoint>).tensors instanceof Map;
-}
-
-function hasKvCache(model: ResolvedModel): boolean {
-  return stateSlots(model).some((s) => s.kind === "k" || s.kind === "v");
 }
 
 /** The window of every attention sublayer (null: full causal), in layer order. */

@@ -29,7 +29,7 @@ export class NoAdapterError extends Error {
 }
 
 /** Limits requested at the adapter's maximum: the larger they are, the fewer splits a model needs. */
-const LIMITS = [
+export const REQUESTED_LIMITS = [
   "maxStorageBufferBindingSize",
   "maxBufferSize",
   "maxStorageBuffersPerShaderStage",
@@ -67,7 +67,7 @@ export async function createNodeDevice(options: NodeDeviceOptions = {}): Promise
   }
   if (!adapter) throw new NoAdapterError(INSTALL_ADAPTER);
   const requiredLimits: Record<string, number> = {};
-  for (const name of LIMITS) requiredLimits[name] = adapter.limits[name];
+  for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const onLost = options.onLost ?? ((info: GPUDeviceLostInfo) => void process.stderr.write(`hybridc: GPU device lost: ${info.message}\n`));

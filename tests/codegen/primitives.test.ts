@@ -36,18 +36,6 @@ const CASES: [string, () => TestGraph, number | null, number][] = [
     4,
     1e-5,
   ],
-  [
-    "softmax of masked rows of 131 (window 50) at pos 2",
-    () => {
-      const m = new Maker("L");
-      const pos = withPos(m);
-      const s = m.b.reshape(m.activation("s", 2 * 131), ["L", 2, 131]);
-      const y = m.b.softmax(m.b.attnMask(s, pos, 50));
-      return m.finish(y.node, [{ name: "y", value: y }]);
-    },
-    2,
-    1e-4,
-  ],
   ...(["cache", "cache_new"] as const).map((out): [string, () => TestGraph, number, number] => [
     `cache_write ${out === "cache" ? "in place" : "out of place"} into a ring of 80 rows at pos 150 (positions 150.. wrap to rows 70, .., 79, 0, ..)`,
     () => {
@@ -59,18 +47,18 @@ const CASES: [string, () => TestGraph, number | null, number][] = [
     150,
     1e-5,
   ]),
-  [
-    "softmax of masked rows of a ring of 131 (window 50) at pos 150",
+  // pos 2: rows 0..2+L-1 hold their own positions; pos 150: a ring whose rows wrap.
+  ...[2, 150].map((pos): [string, () => TestGraph, number, number] => [
+    `softmax of masked rows of ${pos < 131 ? "" : "a ring of "}131 (window 50) at pos ${pos}`,
     () => {
       const m = new Maker("L");
-      const pos = withPos(m);
       const s = m.b.reshape(m.activation("s", 2 * 131), ["L", 2, 131]);
-      const y = m.b.softmax(m.b.attnMask(s, pos, 50));
+      const y = m.b.softmax(m.b.attnMask(s, withPos(m), 50));
       return m.finish(y.node, [{ name: "y", value: y }]);
     },
-    150,
+    pos,
     1e-4,
-  ],
+  ]),
   [
     "linear_recurrence over a rank-0 state, out of place",
     () => {

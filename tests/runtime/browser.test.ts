@@ -9,7 +9,7 @@
  *   - the tiny models of portable.ts, fused and unfused, match the step-by-step float64
  *     reference: prefill logits and greedy generation.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,18 +17,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compile } from "../../compiler/index.ts";
-import { expectMatchesReference, MODELS, portableRuns } from "./portable.ts";
+import { canonicalSpecs, distinctModules, expectMatchesReference, MODELS, portableRuns } from "./portable.ts";
 import type { PortableJob, PortableResult } from "./portable-run.ts";
-import { emittedKernels } from "./spec-kernels.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHROMIUM = process.env["HYBRIDC_CHROMIUM"] ?? "/usr/bin/chromium";
 
-const specs = readdirSync(join(ROOT, "specs"))
-  .filter((f) => f.endsWith(".hyb"))
-  .sort()
-  .map((f) => ({ path: join("specs", f), source: readFileSync(join(ROOT, "specs", f), "utf8") }));
+const specs = canonicalSpecs();
 
 let dir: string;
 let server: Server | undefined;
@@ -81,11 +76,10 @@ afterAll(async () => {
 
 describe("Chromium (headless, its own Dawn)", () => {
   it("validates every kernel of every spec, fused and --no-fuse", () => {
-    const distinct = new Set(specs.flatMap((s) => compile(s.source, { path: s.path }).models.flatMap((m) => emittedKernels(m).map(([, code]) => code))));
     console.log(`chromium: ${result.adapter}: ${result.kernels.modules} distinct WGSL modules of ${specs.length} specs validated`);
     expect(result.kernels.probe.length, "the invalid probe module must be reported").toBeGreaterThan(0);
     expect(result.kernels.failures).toEqual([]);
-    expect(result.kernels.modules).toBe(distinct.size);
+    expect(result.kernels.modules).toBe(distinctModules(specs));
   });
 
   describe.each(Object.keys(MODELS))("%s", (name) => {

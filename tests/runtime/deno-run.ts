@@ -5,14 +5,13 @@
  *
  *   deno run --unstable-webgpu --allow-read --allow-env deno-run.ts JOB.json  ->  one JSON line
  *
- * JOB is a PortableJob whose specs carry paths only; their sources are read here.
+ * JOB is a PortableJob.
  */
 import { runPortableJob, type PortableJob } from "./portable-run.ts";
 
 declare const Deno: { readonly args: readonly string[]; readTextFile(path: string): Promise<string>; exit(code: number): never };
 
-const job = JSON.parse(await Deno.readTextFile(Deno.args[0]!)) as { specs: readonly string[]; runs: PortableJob["runs"] };
-const specs = await Promise.all(job.specs.map(async (path) => ({ path, source: await Deno.readTextFile(path) })));
-const result = await runPortableJob((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu, { specs, pipelines: true, runs: job.runs });
+const job = JSON.parse(await Deno.readTextFile(Deno.args[0]!)) as PortableJob;
+const result = await runPortableJob((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu, job);
 console.log(JSON.stringify(result));
 Deno.exit(result.error ? 1 : 0);

@@ -10,23 +10,18 @@
  * Deno runs with `--cached-only`: it resolves everything from node_modules, never the network.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compile } from "../../compiler/index.ts";
-import { expectMatchesReference, MODELS, portableRuns } from "./portable.ts";
-import type { PortableResult } from "./portable-run.ts";
-import { emittedKernels } from "./spec-kernels.ts";
+import { canonicalSpecs, distinctModules, expectMatchesReference, MODELS, portableRuns } from "./portable.ts";
+import type { PortableJob, PortableResult } from "./portable-run.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 
-const specs = readdirSync(join(ROOT, "specs"))
-  .filter((f) => f.endsWith(".hyb"))
-  .sort()
-  .map((f) => join("specs", f));
+const specs = canonicalSpecs();
 
 let dir: string;
 let result: PortableResult;
@@ -35,7 +30,7 @@ beforeAll(() => {
   if (!existsSync(DENO)) throw new Error(`Deno is not installed at ${DENO}: it is a devDependency of hybridc; run \`npm ci\` (or \`bash .ci/install\`)`);
   dir = mkdtempSync(join(tmpdir(), "hybridc-deno-"));
   const job = join(dir, "job.json");
-  writeFileSync(job, JSON.stringify({ specs, runs: portableRuns() }));
+  writeFileSync(job, JSON.stringify({ specs, pipelines: true, runs: portableRuns() } satisfies PortableJob));
   const r = spawnSync(DENO, ["run", "--cached-only", "--unstable-webgpu", "--allow-read", "--allow-env", join(ROOT, "tests", "runtime", "deno-run.ts"), job], {
     cwd: ROOT,
     encoding: "utf8",
@@ -53,11 +48,10 @@ afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
 describe("Deno (wgpu / naga)", () => {
   it("compiles every kernel of every spec, fused and --no-fuse, into a pipeline", () => {
-    const distinct = new Set(specs.flatMap((p) => compile(readFileSync(join(ROOT, p), "utf8"), { path: p }).models.flatMap((m) => emittedKernels(m).map(([, code]) => code))));
     console.log(`deno: ${result.adapter}: ${result.kernels.modules} distinct WGSL modules of ${specs.length} specs validated and compiled`);
     expect(result.kernels.probe.length, "the invalid probe module must be reported").toBeGreaterThan(0);
     expect(result.kernels.failures).toEqual([]);
-    expect(result.kernels.modules).toBe(distinct.size);
+    expect(result.kernels.modules).toBe(distinctModules(specs));
   });
 
   describe.each(Object.keys(MODELS))("%s", (name) => {

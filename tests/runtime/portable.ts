@@ -4,12 +4,16 @@
  * the check of what comes back against the step-by-step float64 reference (tests/ir/reference.ts):
  * prefill logits and each generated token's logits within 1e-4 norm-wise, the greedy tokens equal.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import { compile, type ResolvedModel } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { argmax, randomCheckpoint } from "../../runtime/index.ts";
 import { Reference } from "../ir/reference.ts";
-import type { PortableRun, PortableRunSpec } from "./portable-run.ts";
+import type { PortableJob, PortableRun, PortableRunSpec } from "./portable-run.ts";
+import { emittedKernels } from "./spec-kernels.ts";
 
 export const TOL = 1e-4;
 const GENERATE = 6;
@@ -44,6 +48,21 @@ export const MODELS: Readonly<Record<string, string>> = {
   layers = [ssm, attn]
 }`,
 };
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The canonical specs, as the job carries them. */
+export function canonicalSpecs(): PortableJob["specs"] {
+  return readdirSync(join(ROOT, "specs"))
+    .filter((f) => f.endsWith(".hyb"))
+    .sort()
+    .map((f) => ({ path: join("specs", f), source: readFileSync(join(ROOT, "specs", f), "utf8") }));
+}
+
+/** How many distinct WGSL modules the specs' kernels are: what a job must have checked. */
+export function distinctModules(specs: PortableJob["specs"]): number {
+  return new Set(specs.flatMap((s) => compile(s.source, { path: s.path }).models.flatMap((m) => emittedKernels(m).map(([, code]) => code)))).size;
+}
 
 export function resolveModel(source: string): ResolvedModel {
   const r = compile(source);
