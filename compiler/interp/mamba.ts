@@ -4,7 +4,8 @@
  * primitive graph it replaces; tests/passes check the two agree.
  */
 import type { SsdAttrs } from "../ir/fused-ops.ts";
-import { causalConv, type Kernel } from "./kernels.ts";
+import { causalConv } from "./conv.ts";
+import type { Kernel } from "./kernels.ts";
 import { rmsnormInPlace } from "./norms.ts";
 import { silu, softplus } from "./scalar.ts";
 import type { Tensor } from "./tensor.ts";
