@@ -2,25 +2,39 @@
  * The `hybridc` command line. compiler/cli/ is the only code that reads argv, the environment
  * and the file system; everything it shows comes from the compiler's pure functions (compile,
  * the one diagnostic renderer, the expand forms, the formatter, inspect). This file parses
- * arguments and dispatches to one module per command (check, expand, build + inspect, fmt,
- * explain); exit codes:
+ * arguments and dispatches to one module per command (check, expand, build + inspect, run, fmt,
+ * explain), loaded on demand; exit codes:
  *   0 ok (warnings allowed) · 1 errors in the input · 2 usage error · 3 internal error.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pc from "picocolors";
 import { closestNames } from "../check/suggest.ts";
-import { build, inspect } from "./build.ts";
-import { check } from "./check.ts";
-import { explain } from "./explain.ts";
-import { expand } from "./expand.ts";
-import { fmt } from "./fmt.ts";
-import { run } from "./run.ts";
 import { EXIT, UsageError, err, print, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
 
 export { EXIT } from "./shared.ts";
 
-const COMMANDS = { check, expand, build, inspect, run, fmt, explain } as const satisfies Record<string, Command>;
+interface LazyCommand {
+  /** One line for the tool's help, which loads no command module (`hybridc --help` stays fast). */
+  readonly summary: string;
+  /** The command's module, loaded only when the command runs or shows its help. */
+  readonly load: () => Promise<Command>;
+}
+
+// Each command module is loaded on demand: `hybridc --version` and `--help` load none, `check`
+// loads the front end only (no codegen, no runtime).
+const COMMANDS = {
+  check: { summary: "report the diagnostics of each file", load: async () => (await import("./check.ts")).check },
+  expand: { summary: "print the resolved models: layers, parameter count, weight tensors", load: async () => (await import("./expand.ts")).expand },
+  build: {
+    summary: "compile each model to its prefill and decode programs: WGSL kernels + manifest (-o DIR), or IR",
+    load: async () => (await import("./build.ts")).build,
+  },
+  inspect: { summary: "print the cost of each model: dispatches, scratch bytes, bytes per decode token", load: async () => (await import("./build.ts")).inspect },
+  run: { summary: "generate text with a model on the GPU (random or checkpoint weights)", load: async () => (await import("./run.ts")).run },
+  fmt: { summary: "print files in canonical layout (--write to rewrite them)", load: async () => (await import("./fmt.ts")).fmt },
+  explain: { summary: "explain a diagnostic code, e.g. hybridc explain HYB1004", load: async () => (await import("./explain.ts")).explain },
+} as const satisfies Record<string, LazyCommand>;
 
 type CommandName = keyof typeof COMMANDS;
 
@@ -77,21 +91,21 @@ function reportInternalError(e: unknown, env: Env): void {
   else err("(set HYBRIDC_DEBUG=1 to see the stack trace)\n");
 }
 
-function dispatch(argv: readonly string[]): ExitCode | Promise<ExitCode> {
+async function dispatch(argv: readonly string[]): Promise<ExitCode> {
   const [first, ...rest] = argv;
   if (first === undefined) {
     err(`${TOOL_HELP}\n`);
     return EXIT.usage;
   }
   if (first === "-h" || first === "--help") return print(TOOL_HELP);
-  if (first === "-v" || first === "--version") return print(version());
+  if (first === "-v" || first === "--version") return print(`hybridc ${packageVersion()}`);
   if (first === "help") {
     if (rest[0] === undefined) return print(TOOL_HELP);
-    return print(COMMANDS[commandName(rest[0])].help);
+    return print((await COMMANDS[commandName(rest[0])].load()).help);
   }
   if (first.startsWith("-")) throw new UsageError(`unknown option '${first}' (options go after the command)`);
   const name = commandName(first);
-  const command: Command = COMMANDS[name];
+  const command: Command = await COMMANDS[name].load();
   const inv = parseInvocation(name, command, rest);
   if (inv.values["help"]) return print(command.help);
   const [min, max] = command.arity;
@@ -100,9 +114,19 @@ function dispatch(argv: readonly string[]): ExitCode | Promise<ExitCode> {
   return command.run(inv);
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return `hybridc ${pkg.version}`;
+/** The version in hybridc's package.json: two levels up from compiler/cli/ in the sources, three from dist/compiler/cli/. */
+function packageVersion(): string {
+  for (const path of ["../../package.json", "../../../package.json"]) {
+    let text: string;
+    try {
+      text = readFileSync(new URL(path, import.meta.url), "utf8");
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(text) as { name?: unknown; version?: unknown };
+    if (pkg.name === "hybridc" && typeof pkg.version === "string") return pkg.version;
+  }
+  throw new Error("cannot find hybridc's package.json");
 }
 
 function commandName(word: string): CommandName {
