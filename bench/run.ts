@@ -5,6 +5,8 @@
  * Each case runs WARMUP times untimed (JIT, chevrotain's lazy caches), then RUNS times timed;
  * the median and the minimum are reported with the run count, and the first (cold) run apart.
  *
+ * Then the start-up of the `hybridc` executable (bench/startup.ts: `--version` and `check`, spawned).
+ *
  * Then the GPU section (bench/gpu.ts): every canonical spec's fused and unfused programs on the
  * WebGPU adapter. Flags (`npm run bench -- FLAG`): `--gpu-only` runs only the GPU section,
  * `--no-gpu` skips it; HYBRIDC_BENCH_SPECS=a.hyb,b.hyb limits the GPU section to those specs,
@@ -20,6 +22,7 @@ import { compile } from "../compiler/index.ts";
 import { parse } from "../compiler/syntax/index.ts";
 import { gpuBench } from "./gpu.ts";
 import { optimizerBench } from "./optimizer.ts";
+import { startupBench } from "./startup.ts";
 import { median } from "./stats.ts";
 
 const WARMUP = 3;
@@ -90,6 +93,7 @@ if (!flags.has("--gpu-only")) {
   console.log("canonical specs:");
   for (const f of specs) row(f, readFileSync(join(root, "specs", f), "utf8"));
   optimizerBench(specs.flatMap((f) => compile(readFileSync(join(root, "specs", f), "utf8"), { path: f }).models));
+  startupBench();
 }
 if (!flags.has("--no-gpu")) {
   const only = (process.env["HYBRIDC_BENCH_SPECS"] ?? "").split(",").filter((s) => s !== "");
