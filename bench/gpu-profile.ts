@@ -13,7 +13,6 @@
  * everything is freed at the end. Errors are caught by a validation scope and thrown.
  */
 import { foldGrid, uniformData, workgroupCount } from "../compiler/codegen/index.ts";
-import type { OpName } from "../compiler/ir/ops.ts";
 import type { Launch } from "../runtime/device.ts";
 import { median } from "./stats.ts";
 
@@ -21,7 +20,7 @@ const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, QUERY_RESOLVE: 0x20
 
 export interface KernelTime {
   readonly name: string;
-  readonly op: OpName;
+  readonly op: string;
   /** Median over the replays, milliseconds. */
   readonly ms: number;
 }

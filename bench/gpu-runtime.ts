@@ -25,7 +25,7 @@ export interface BenchDevice {
 /** The device, or why there is none (a sentence). */
 export async function openBenchDevice(): Promise<BenchDevice | string> {
   const adapter = await nodeGpu()
-    .requestAdapter()
+    .then((gpu) => gpu.requestAdapter())
     .catch(() => null);
   if (!adapter) return "no WebGPU adapter (Dawn found no Vulkan driver; `bash .ci/install` installs lavapipe)";
   const requiredLimits: Record<string, number> = {};

@@ -30,13 +30,11 @@
  * HYBRIDC_BENCH_BREAKDOWN=c.hyb picks the spec of the per-kernel breakdown (BREAKDOWN_SPEC).
  */
 import { loadavg } from "node:os";
-import { CodegenError, hasGenerator, workgroupCount } from "../compiler/codegen/index.ts";
-import { programs, type ResolvedModel } from "../compiler/index.ts";
-import type { Graph } from "../compiler/ir/graph.ts";
-import { kernelsOf } from "../compiler/plan/kernels.ts";
-import { storage } from "../compiler/plan/storage.ts";
-import { layouts } from "../compiler/plan/views.ts";
-import { GpuModelMemory, GpuProgram } from "../runtime/program.ts";
+import { workgroupCount } from "../compiler/codegen/index.ts";
+import type { SourceFile } from "../compiler/diag/source.ts";
+import { buildModel, type ResolvedModel } from "../compiler/index.ts";
+import type { ModelArtifact, ProgramArtifact } from "../runtime/artifact/types.ts";
+import { GpuModelMemory, GpuProgram, lengthLimit } from "../runtime/program.ts";
 import { profileLaunches, type Profile } from "./gpu-profile.ts";
 import { BenchRuntime, openBenchDevice } from "./gpu-runtime.ts";
 import { randomCheckpoint } from "../runtime/weights/random.ts";
@@ -82,6 +80,7 @@ const fit = (targetS: number, roundMs: number, c: Counts) => Math.max(MIN_REPEAT
 export interface BenchSpec {
   readonly file: string;
   readonly model: ResolvedModel;
+  readonly source: SourceFile;
 }
 
 /** The two variants of one program kind at one length; `unfused` is the reason when it is not built. */
@@ -95,24 +94,17 @@ const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x
 const ratio = (unfused: number, fused: number) => `${(unfused / fused).toFixed(2)}x`;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
-/** The ops of `g` at length L that have no WGSL generator, in first-use order. */
-function missingGenerators(g: Graph, L: number): string[] {
-  const lay = layouts(g, L);
-  const { constant } = storage(g, lay);
-  const ks = [...kernelsOf(g, lay, constant, "load"), ...kernelsOf(g, lay, constant, "call")];
-  return [...new Set(ks.filter((k) => !hasGenerator(k.op)).map((k) => k.op))];
+/** The model built for the bench device (fused or `--no-fuse`), or why it cannot be built. */
+function artifactOrReason(spec: BenchSpec, device: GPUDevice, fuse: boolean): ModelArtifact | string {
+  const r = buildModel(spec.model, spec.source, { limits: device.limits, fuse });
+  return r.ok ? r.artifact : `not buildable (${r.problems.map((p) => `${p.code} ${p.message}`).join("; ")})`;
 }
 
-/** A program, or why it cannot be built (only CodegenErrors are expected; others propagate). */
-async function tryBuild(memory: GpuModelMemory, g: Graph, L: number): Promise<GpuProgram | string> {
-  const missing = missingGenerators(g, L);
-  if (missing.length > 0) return `not buildable yet (missing: ${missing.join(", ")})`;
-  try {
-    return await GpuProgram.create(memory, g, L);
-  } catch (e) {
-    if (e instanceof CodegenError) return `not buildable (${e.message.split("\n")[0]})`;
-    throw e;
-  }
+/** A program of the artifact for up to L tokens (capped, as loadModel caps it, where a buffer would pass the binding size). */
+async function programOf(memory: GpuModelMemory, p: ProgramArtifact | string, L: number): Promise<GpuProgram | string> {
+  if (typeof p === "string") return p;
+  const limits = memory.rt.device.limits;
+  return GpuProgram.fromArtifact(memory, p, Math.min(L, lengthLimit(p, Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)).L));
 }
 
 /** `fn`'s value and its wall time in milliseconds. */
@@ -202,13 +194,13 @@ interface Built {
  * finds it compiled: the unfused "1st build" is not fully cold), each a second time (Dawn keeps
  * identical pipelines for the process), then the prefill programs. A reason when fused cannot build.
  */
-async function build(rt: BenchRuntime, memory: GpuModelMemory, model: ResolvedModel, c: Counts): Promise<Built | string> {
-  const fused = programs(model);
-  const unfused = programs(model, { fuse: false });
+async function build(rt: BenchRuntime, memory: GpuModelMemory, fusedArtifact: ModelArtifact, unfusedArtifact: ModelArtifact | string, c: Counts): Promise<Built | string> {
+  const fused = fusedArtifact;
+  const unfused = typeof unfusedArtifact === "string" ? { decode: unfusedArtifact, prefill: unfusedArtifact } : unfusedArtifact;
   const owned: GpuProgram[] = [];
-  const compileOf = async (g: Graph, L: number): Promise<{ p: GpuProgram | string; ms: number }> => {
+  const compileOf = async (g: ProgramArtifact | string, L: number): Promise<{ p: GpuProgram | string; ms: number }> => {
     const before = rt.compileMs;
-    const p = await tryBuild(memory, g, L);
+    const p = await programOf(memory, g, L);
     if (typeof p !== "string") owned.push(p);
     return { p, ms: rt.compileMs - before };
   };
@@ -253,8 +245,15 @@ async function benchSpec(rt: BenchRuntime, device: GPUDevice, spec: BenchSpec, b
   const t0 = performance.now();
   console.log(`\n${file} (${model.name}, ${(model.parameters / 1e6).toFixed(1)}M parameters, ${model.layers.length} layers); load average ${load()}\n  ${describeCounts(c)}`);
   rt.allocated.clear();
-  const memory = await GpuModelMemory.upload(rt, model, randomCheckpoint(model, SEED));
-  const built = await build(rt, memory, model, c);
+  const fusedArtifact = artifactOrReason(spec, device, true);
+  if (typeof fusedArtifact === "string") {
+    console.log(`  fused ${fusedArtifact}`);
+    return;
+  }
+  // --no-fuse has the same weight layout (the same weights and limits), so both run on one memory.
+  const unfusedArtifact = artifactOrReason(spec, device, false);
+  const memory = await GpuModelMemory.upload(rt, fusedArtifact, randomCheckpoint(fusedArtifact, SEED));
+  const built = await build(rt, memory, fusedArtifact, unfusedArtifact, c);
   if (typeof built === "string") {
     console.log(`  ${built}`);
     memory.destroy();

@@ -98,7 +98,10 @@ if (!flags.has("--gpu-only")) {
 if (!flags.has("--no-gpu")) {
   const only = (process.env["HYBRIDC_BENCH_SPECS"] ?? "").split(",").filter((s) => s !== "");
   const chosen = specs.filter((f) => only.length === 0 || only.includes(f));
-  const models = chosen.map((file) => ({ file, model: compile(readFileSync(join(root, "specs", file), "utf8"), { path: file }).models[0]! }));
+  const models = chosen.map((file) => {
+    const r = compile(readFileSync(join(root, "specs", file), "utf8"), { path: file });
+    return { file, model: r.models[0]!, source: r.source };
+  });
   await gpuBench(models, process.env["HYBRIDC_BENCH_BREAKDOWN"]);
   // A live Dawn instance keeps Node running (performance.md §3.2).
   process.exit(0);

@@ -1,9 +1,9 @@
 /**
  * The one file that touches WebGPU objects (GPUDevice, GPUQueue, GPUBuffer, pipelines). It
  * takes a GPUDevice from the caller (Node's `webgpu` package, a browser, Deno) and turns
- * KernelSpecs (compiler/codegen/kernel.ts) into pipelines and launches; everything it needs to
- * know about a kernel (bindings, uniforms, grid) is data in the spec, evaluated by the pure
- * helpers of kernel.ts.
+ * an artifact's kernels (artifact/types.ts) into pipelines and launches; everything it needs to
+ * know about a kernel (bindings, uniforms, grid) is data in the artifact, evaluated by the pure
+ * helpers of artifact/launch.ts.
  *
  * Failures are loud and specific, never a hang or a silently skipped dispatch:
  *  - WGSL errors (getCompilationInfo)  -> KernelCompileError: kernel name, line:col, the WGSL line,
@@ -15,12 +15,15 @@
  * Calls are meant to be awaited one at a time: each wraps its work in the device's error scopes,
  * and interleaved calls would share them.
  */
-import { bindingBytes, foldGrid, uniformData, workgroupCount, type KernelSpec, type StorageBindingSpec } from "../compiler/codegen/kernel.ts";
+import { bindingBytes, bufferBytes, foldGrid, uniformData, windowBytes, workgroupCount } from "./artifact/launch.ts";
+import type { KernelSpec, StorageBindingSpec } from "./artifact/types.ts";
 
 // WebGPU's flag values (fixed by the spec), so this file needs no globals.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 const MAP_MODE_READ = 0x1;
 const STAGE_COMPUTE = 0x4;
+/** WebGPU's COPY_BUFFER_ALIGNMENT: copies and mapped reads move whole multiples of 4 bytes. */
+const COPY_ALIGN = 4;
 
 export interface WgslMessage {
   readonly line: number;
@@ -180,7 +183,7 @@ export class GpuRuntime {
   /** A storage buffer of at least `bytes` (whole vec4s), readable and writable by copies. */
   createBuffer(bytes: number, label?: string): GPUBuffer {
     this.check();
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const size = bufferBytes(bytes);
     return this.device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, ...(label ? { label } : {}) });
   }
 
@@ -193,7 +196,7 @@ export class GpuRuntime {
   copy(from: GPUBuffer, to: GPUBuffer, bytes = from.size): void {
     this.check();
     const enc = this.device.createCommandEncoder({ label: "copy" });
-    enc.copyBufferToBuffer(from, 0, to, 0, Math.ceil(bytes / 4) * 4);
+    enc.copyBufferToBuffer(from, 0, to, 0, Math.ceil(bytes / COPY_ALIGN) * COPY_ALIGN);
     this.device.queue.submit([enc.finish()]);
   }
 
@@ -208,7 +211,7 @@ export class GpuRuntime {
   /** The first `bytes` of a buffer (all of it by default). */
   async read(buffer: GPUBuffer, bytes = buffer.size): Promise<ArrayBuffer> {
     this.check();
-    const size = Math.ceil(bytes / 4) * 4;
+    const size = Math.ceil(bytes / COPY_ALIGN) * COPY_ALIGN;
     const staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     try {
       const enc = this.device.createCommandEncoder();
@@ -276,7 +279,7 @@ export class GpuRuntime {
           if (b.access === "uniform") return { binding: b.binding, resource: { buffer: uniform! } };
           // A row window of a weight over the binding limit: that part of the buffer (offsets are 256-byte aligned).
           const w = b.window;
-          return { binding: b.binding, resource: w ? { buffer: storage[i]!, offset: 4 * w.offset, size: 4 * w.elements } : { buffer: storage[i]! } };
+          return { binding: b.binding, resource: w ? { buffer: storage[i]!, ...windowBytes({ ...b, window: w }) } : { buffer: storage[i]! } };
         }),
       });
     let group: GPUBindGroup;

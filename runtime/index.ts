@@ -1,15 +1,20 @@
 /**
- * The runtime's public API (`hybridc/runtime`; browser-safe, Node's device and file reading are
- * in `hybridc/runtime/node`):
- *   loadModel     a compiled model on a GPUDevice: weights uploaded, pipelines compiled
- *   HybridModel   prefill / step / reset / snapshot / restore / generate (async iterator)
- *   sample        temperature, top-k, top-p over one row of logits, with a seeded generator
- *   weights       checkpoints: safetensors, validation against the spec, seeded random init
+ * The runtime's public API (`hybridc/runtime`): runs what the compiler built, and nothing of the
+ * compiler is in it (no parser, no passes, no code generator). Browser-safe; Node's device and
+ * file reading are in `hybridc/runtime/node`.
+ *   loadModel       a built model (ModelArtifact) on a GPUDevice: weights uploaded, pipelines compiled
+ *   HybridModel     prefill / step / reset / snapshot / restore / generate (async iterator)
+ *   artifacts       the contract: types, validation (parseArtifact), the on-disk form
+ *                   (readArtifactFiles, fetchArtifact), the element-format table (DTYPES)
+ *   sample          temperature, top-k, top-p over one row of logits, with a seeded generator
+ *   weights         checkpoints: safetensors, validation against the artifact, seeded random init
  */
 export {
   loadModel,
+  deviceMismatch,
   promptTokens,
   ContextError,
+  DeviceMismatchError,
   HybridModel,
   type LoadOptions,
   type LoadProgress,
@@ -18,6 +23,27 @@ export {
   type GeneratedToken,
   type ModelSnapshot,
 } from "./model.ts";
+export {
+  ARTIFACT_FORMAT,
+  ARTIFACT_VERSION,
+  DEFAULT_LIMITS,
+  DTYPES,
+  ArtifactError,
+  parseArtifact,
+  readArtifactFiles,
+  fetchArtifact,
+  artifactFiles,
+  byteSize,
+  type ModelArtifact,
+  type ProgramArtifact,
+  type KernelArtifact,
+  type KernelSpec,
+  type KernelLimits,
+  type WeightArtifact,
+  type WeightInit,
+  type Dtype,
+  type ArtifactFile,
+} from "./artifact/index.ts";
 export { sample, distribution, argmax, createRng, checkSampleOptions, type SampleOptions, type Rng } from "./sample.ts";
 export { GpuRuntime, KernelCompileError, GpuError, DeviceLostError } from "./device.ts";
 export { type TensorSource, type WeightSource } from "./memory.ts";
@@ -31,6 +57,7 @@ export {
   bytesSource,
   blobSource,
   type Checkpoint,
+  type CheckedModel,
   type WeightProblem,
   type ByteSource,
 } from "./weights/index.ts";

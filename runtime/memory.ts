@@ -3,13 +3,13 @@
  * (SSM/conv state and KV cache: persistent between calls, updated in place by the kernels).
  * Programs (runtime/program.ts) ask for buffers by key; this class owns and frees them.
  *
- * Weights are laid out by compiler/plan/weights.ts: one buffer per layer (tensors at 256-byte
- * aligned offsets), one per model-level tensor. `upload` fills them one tensor at a time
- * (writeBuffer at the tensor's offset), so a checkpoint is never held whole in memory.
+ * Weights are laid out as the artifact says (`weightBuffers`, made by compiler/plan/weights.ts):
+ * one buffer per layer (tensors at 256-byte aligned offsets), one per model-level tensor.
+ * `upload` fills them one tensor at a time (writeBuffer at the tensor's offset, in the buffer's
+ * storage dtype), so a checkpoint is never held whole in memory.
  */
-import type { ResolvedModel } from "../compiler/check/model.ts";
-import { numel } from "../compiler/ir/types.ts";
-import { weightLayout, type WeightEntry, type WeightLayout } from "../compiler/plan/weights.ts";
+import { byteSize, DTYPES } from "./artifact/dtypes.ts";
+import type { WeightBufferArtifact } from "./artifact/types.ts";
 import type { GpuRuntime } from "./device.ts";
 
 /** Where a weight's values come from: float32 row-major, one tensor at a time. */
@@ -20,11 +20,16 @@ export interface TensorSource {
 /** A plain record of arrays by tensor name (the spec's `weights` scheme names); a source too. */
 export type WeightSource = Readonly<Record<string, ArrayLike<number>>>;
 
+/** What the memory needs of a model: the layout of its tensors in buffers (a ModelArtifact is one). */
+export interface WeightPlan {
+  readonly weightBuffers: readonly WeightBufferArtifact[];
+}
+
 export interface UploadOptions {
-  /** The binding limit the layout respects (default: the device's). */
-  readonly limits?: { readonly maxStorageBufferBindingSize: number };
-  /** Called after each tensor, and once at 0 before the first. */
+  /** Called after each tensor, and once at 0 before the first; bytes as stored on the GPU. */
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /** Checked between tensors: aborting stops the upload (and frees what it allocated) with `signal.reason`. */
+  readonly signal?: AbortSignal;
 }
 
 /** A record as a TensorSource (missing names are a clear error). */
@@ -42,75 +47,40 @@ function isTensorSource(s: TensorSource | WeightSource): s is TensorSource {
   return typeof (s as { read?: unknown }).read === "function";
 }
 
-/** Weight buffers already allocated and filled (what `upload` hands the constructor). */
-class Uploaded {
-  constructor(
-    readonly layout: WeightLayout,
-    readonly buffers: ReadonlyMap<string, GPUBuffer>,
-  ) {}
-}
-
 /** The buffers a model's programs share: its weights (uploaded once) and its state (persistent). */
 export class GpuModelMemory {
-  /** Where each weight tensor lives; programs generate their kernels against it. */
-  readonly layout: WeightLayout;
-  private readonly weights: Map<string, GPUBuffer>;
   private readonly state = new Map<string, GPUBuffer>();
 
-  /**
-   * From a record of arrays (tests, small models): every entry is uploaded now, laid out by
-   * name with the lengths given (shapes are checked by the kernels' binding sizes).
-   */
-  constructor(rt: GpuRuntime, data: WeightSource, options?: { readonly limits?: { readonly maxStorageBufferBindingSize: number } });
-  constructor(rt: GpuRuntime, data: WeightSource | Uploaded, options?: { readonly limits?: { readonly maxStorageBufferBindingSize: number } });
-  constructor(
+  private constructor(
     readonly rt: GpuRuntime,
-    data: WeightSource | Uploaded,
-    options: { readonly limits?: { readonly maxStorageBufferBindingSize: number } } = {},
-  ) {
-    if (data instanceof Uploaded) {
-      this.layout = data.layout;
-      this.weights = new Map(data.buffers);
-      return;
-    }
-    const entries: WeightEntry[] = Object.entries(data).map(([name, v]) => ({ name, shape: [v.length] }));
-    this.layout = weightLayout(entries, options.limits ?? rt.device.limits);
-    this.weights = allocate(rt, this.layout);
-    for (const b of this.layout.buffers) {
-      for (const t of b.tensors) {
-        const v = data[t.name]!;
-        rt.write(this.weights.get(b.key)!, v instanceof Float32Array ? v : Float32Array.from(v), 4 * t.offset);
-      }
-    }
-  }
+    /** Where each weight tensor lives (the artifact's weight buffers). */
+    readonly layout: readonly WeightBufferArtifact[],
+    private readonly weights: Map<string, GPUBuffer>,
+  ) {}
 
   /**
-   * Upload every weight of `model` (all groups) before any program is built; progress in bytes.
-   * Each tensor's length is checked against its shape.
+   * Upload every weight of the plan before any program is built, one tensor at a time, each
+   * converted to its buffer's storage dtype; each tensor's length is checked against its shape.
    */
-  static async upload(
-    rt: GpuRuntime,
-    model: ResolvedModel,
-    source: TensorSource | WeightSource,
-    options: UploadOptions & { readonly limits?: { readonly maxStorageBufferBindingSize: number } } = {},
-  ): Promise<GpuModelMemory> {
+  static async upload(rt: GpuRuntime, plan: WeightPlan, source: TensorSource | WeightSource, options: UploadOptions = {}): Promise<GpuModelMemory> {
     const src = isTensorSource(source) ? source : recordSource(source);
-    const layout = weightLayout(model.weights, options.limits ?? rt.device.limits);
-    const total = 4 * model.weights.reduce((n, w) => n + numel(w.shape), 0);
-    const buffers = allocate(rt, layout);
+    const total = plan.weightBuffers.reduce((n, b) => n + b.tensors.reduce((m, t) => m + byteSize(b.dtype, numel(t.shape)), 0), 0);
+    const buffers = new Map<string, GPUBuffer>();
     try {
+      for (const b of plan.weightBuffers) buffers.set(b.key, rt.createBuffer(byteSize(b.dtype, b.elements), b.key));
       let loaded = 0;
       options.onProgress?.(0, total);
-      for (const b of layout.buffers) {
+      for (const b of plan.weightBuffers) {
         for (const t of b.tensors) {
+          options.signal?.throwIfAborted();
           const values = await src.read(t.name);
           const expected = numel(t.shape);
           if (!(values instanceof Float32Array)) throw new Error(`weight ${t.name}: the source returned ${typeof values}, not a Float32Array`);
           if (values.length !== expected) {
             throw new Error(`weight ${t.name}: expected ${expected} elements (shape [${t.shape.join(", ")}]), got ${values.length}`);
           }
-          rt.write(buffers.get(b.key)!, values, 4 * t.offset);
-          loaded += 4 * expected;
+          rt.write(buffers.get(b.key)!, DTYPES[b.dtype].encode(values), byteSize(b.dtype, t.offset));
+          loaded += byteSize(b.dtype, expected);
           options.onProgress?.(loaded, total);
         }
       }
@@ -118,14 +88,14 @@ export class GpuModelMemory {
       for (const buf of buffers.values()) buf.destroy();
       throw e;
     }
-    return new GpuModelMemory(rt, new Uploaded(layout, buffers));
+    return new GpuModelMemory(rt, plan.weightBuffers, buffers);
   }
 
   /** The weight buffer `key` names (`GROUP` of `weight:GROUP`); at least `bytes` long. */
   weight(name: string, bytes: number): GPUBuffer {
     const b = this.weights.get(`weight:${name}`);
     if (b === undefined) throw new Error(`no weight buffer ${name}: the model's weights do not include it`);
-    if (b.size < bytes) throw new Error(`weight buffer ${name}: ${b.size / 4} values uploaded, kernels read ${bytes / 4}`);
+    if (b.size < bytes) throw new Error(`weight buffer ${name}: ${b.size} bytes uploaded, kernels read ${bytes}`);
     return b;
   }
 
@@ -145,8 +115,8 @@ export class GpuModelMemory {
     this.rt.clear(this.state.values());
   }
 
-  /** Overwrite state slot `name` (row-major, as the graph's state input). */
-  writeState(name: string, data: Float32Array): void {
+  /** Overwrite state slot `name` (row-major, as the graph's state input, in its dtype's storage). */
+  writeState(name: string, data: ArrayBufferView): void {
     const b = this.state.get(name);
     if (b === undefined) throw new Error(`no state slot ${name}`);
     this.rt.write(b, data);
@@ -179,9 +149,6 @@ export class GpuModelMemory {
   }
 }
 
-/** One GPU buffer per layout buffer (whole vec4s; never empty). */
-function allocate(rt: GpuRuntime, layout: WeightLayout): Map<string, GPUBuffer> {
-  const out = new Map<string, GPUBuffer>();
-  for (const b of layout.buffers) out.set(b.key, rt.createBuffer(4 * b.elements, b.key));
-  return out;
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }

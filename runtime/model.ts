@@ -6,22 +6,25 @@
  *            position of the one before; the last, shorter chunk runs the same program with fewer
  *            tokens (the kernels take the length as a uniform)
  * The SSM/conv state and KV cache stay on the GPU; only logits are read back. Sampling is on the
- * CPU (runtime/sample.ts). The KV cache is a ring of `context` rows (compiler/ir/kv-ring.ts): a
+ * CPU (runtime/sample.ts). The KV cache is a ring of `context` rows (artifact/kv-ring.ts): a
  * model whose attention is all windowed runs past `context`, a prefill chunk then taking at most
  * context - window + 1 tokens; a model with a full-causal layer stops at `context` (ContextError).
  *
- *   const model = await loadModel(device, compiled.models[0], checkpoint, { onProgress });
+ *   const model = await loadModel(device, artifact, checkpoint, { onProgress });
  *   for await (const { token } of model.generate("Hello", { maxTokens: 32, temperature: 0 })) ...
+ *
+ * The artifact is what the compiler built (`build()` in `hybridc`, or `hybridc build -o DIR` read
+ * back by readArtifact / parseArtifact); nothing here knows the spec or any op.
  *
  * Calls are serialized (one GPU call at a time per model), so overlapping calls are safe but not
  * parallel.
  */
-import type { KernelLimits } from "../compiler/codegen/index.ts";
-import { programs, type ResolvedModel } from "../compiler/index.ts";
-import { maxCallTokens, positionLimit } from "../compiler/ir/kv-ring.ts";
+import { maxCallTokens, positionLimit } from "./artifact/kv-ring.ts";
+import { validArtifact } from "./artifact/parse.ts";
+import { LIMIT_NAMES, type ModelArtifact } from "./artifact/types.ts";
 import { GpuRuntime } from "./device.ts";
 import { GpuModelMemory, type TensorSource, type WeightSource } from "./memory.ts";
-import { GpuProgram } from "./program.ts";
+import { GpuProgram, lengthLimit } from "./program.ts";
 import { createRng, sample, checkSampleOptions, type SampleOptions } from "./sample.ts";
 import { checkCheckpoint, WeightError, type Checkpoint } from "./weights/index.ts";
 
@@ -34,16 +37,14 @@ export interface LoadProgress {
 
 export interface LoadOptions {
   readonly onProgress?: (p: LoadProgress) => void;
-  /** Run the fusion passes (default true); false is `--no-fuse`. */
-  readonly fuse?: boolean;
   /**
    * Tokens per prefill call (default 128), at most `context` for a model with attention and at
    * most what the device's buffer limits allow (the logits of a 50,280-token vocabulary fit a
    * 128 MiB binding up to 667 tokens); `model.prefillChunk` is the chunk used.
    */
   readonly prefillChunk?: number;
-  /** Kernel limits (default: the device's). */
-  readonly limits?: KernelLimits;
+  /** Aborting stops loading between tensors with `signal.reason`; nothing stays allocated. */
+  readonly signal?: AbortSignal;
 }
 
 /** Weights: a checkpoint (checked against the spec first), any TensorSource, or a record of arrays. */
@@ -85,29 +86,71 @@ export class ContextError extends Error {
 const DEFAULT_CHUNK = 128;
 const DEFAULT_MAX_TOKENS = 128;
 
-export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedModel, weights: ModelWeights, options: LoadOptions = {}): Promise<HybridModel> {
+/** The device lacks a limit or feature the artifact's kernels were generated for. */
+export class DeviceMismatchError extends Error {
+  override name = "DeviceMismatchError";
+}
+
+/**
+ * What the device lacks of what the artifact needs: a limit below the one the kernels were
+ * generated for, or a feature they use; one line each (empty when it can run).
+ */
+export function deviceMismatch(artifact: Pick<ModelArtifact, "limits" | "features">, device: Pick<GPUDevice, "limits" | "features">): string[] {
+  const lines: string[] = [];
+  for (const name of LIMIT_NAMES) {
+    const need = artifact.limits[name];
+    const have = device.limits[name];
+    if (have < need) lines.push(`${name}: the kernels were generated for ${need}, the device allows ${have}`);
+  }
+  for (const f of artifact.features) if (!device.features.has(f)) lines.push(`feature ${f}: the kernels use it, the device was created without it`);
+  return lines;
+}
+
+/**
+ * Load a built model onto a GPU: check the device against the artifact's limits and features and
+ * the checkpoint against its weights, upload the weights, build the decode and prefill programs
+ * (their pipelines compiled in parallel) and run their load-time kernels.
+ */
+export async function loadModel(device: GPUDevice | GpuRuntime, artifact: ModelArtifact | string, weights: ModelWeights, options: LoadOptions = {}): Promise<HybridModel> {
+  const a = validArtifact(artifact);
+  const rt = device instanceof GpuRuntime ? device : new GpuRuntime(device);
+  const missing = deviceMismatch(a, rt.device);
+  if (missing.length > 0) {
+    throw new DeviceMismatchError(
+      `model ${a.model} cannot run on this device:\n${missing.map((l) => `  ${l}`).join("\n")}\n` +
+        "Request the device with these limits and features (requiredLimits / requiredFeatures), or rebuild the model for this device's limits (`hybridc build --limit NAME=N`).",
+    );
+  }
   if (isCheckpoint(weights)) {
-    const { errors } = checkCheckpoint(model, weights);
+    const { errors } = checkCheckpoint(a, weights);
     if (errors.length > 0) throw new WeightError(errors);
   }
-  const rt = device instanceof GpuRuntime ? device : new GpuRuntime(device);
+  const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, a.attention.length > 0 ? a.context : Infinity);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`prefillChunk must be an integer >= 1, got ${options.prefillChunk}`);
+  // Buffers stay within the binding size the artifact was built for (so it runs alike on every
+  // device it targets) and within the device's.
+  const maxBytes = Math.min(a.limits.maxStorageBufferBindingSize, rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  const fits = (p: ModelArtifact["prefill"], L: number): number => {
+    const fit = lengthLimit(p, maxBytes);
+    if (fit.L < 1) throw new RangeError(`${p.name}: buffer ${fit.buffer} needs more than the device's ${maxBytes} bytes per storage binding even for 1 token`);
+    return Math.min(L, fit.L);
+  };
+  const decodeL = fits(a.decode, 1);
+  const prefillL = fits(a.prefill, chunk);
   const progress = options.onProgress ?? (() => {});
-  const memory = await GpuModelMemory.upload(rt, model, weights, {
-    ...(options.limits ? { limits: options.limits } : {}),
+  const memory = await GpuModelMemory.upload(rt, a, weights, {
     onProgress: (loaded, total) => progress({ phase: "weights", loaded, total }),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   try {
-    const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, attentionWindows(model).length > 0 ? model.context : Infinity);
-    if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`prefillChunk must be an integer >= 1, got ${options.prefillChunk}`);
-    const graphs = programs(model, { fuse: options.fuse ?? true });
-    const po = options.limits ? { limits: options.limits } : {};
     progress({ phase: "compile", loaded: 0, total: 2 });
     // One program at a time: each compiles its kernels in parallel inside one error scope.
-    const decode = await GpuProgram.create(memory, graphs.decode, 1, po);
+    const decode = await GpuProgram.fromArtifact(memory, a.decode, decodeL);
+    options.signal?.throwIfAborted();
     progress({ phase: "compile", loaded: 1, total: 2 });
-    const prefill = await GpuProgram.create(memory, graphs.prefill, chunk, po);
+    const prefill = await GpuProgram.fromArtifact(memory, a.prefill, prefillL);
     progress({ phase: "compile", loaded: 2, total: 2 });
-    return new HybridModel(model, memory, prefill, decode);
+    return new HybridModel(a, memory, prefill, decode);
   } catch (e) {
     memory.destroy();
     throw e;
@@ -116,11 +159,6 @@ export async function loadModel(device: GPUDevice | GpuRuntime, model: ResolvedM
 
 function isCheckpoint(w: ModelWeights): w is Checkpoint {
   return typeof (w as Partial<Checkpoint>).read === "function" && (w as Partial<Checkpoint>).tensors instanceof Map;
-}
-
-/** The window of every attention sublayer (null: full causal), in layer order. */
-function attentionWindows(model: ResolvedModel): (number | null)[] {
-  return model.layers.flatMap((l) => l.sublayers.flatMap((s) => (s.block.config.kind === "attention" ? [s.block.config.window] : [])));
 }
 
 /** A prompt as token ids: a string is its UTF-8 bytes (byte-level models, vocab >= 256). */
@@ -140,17 +178,14 @@ export class HybridModel {
 
   /** @internal Use loadModel. */
   constructor(
-    readonly model: ResolvedModel,
+    /** What the model was built from: its name, sizes, weights and programs. */
+    readonly artifact: ModelArtifact,
     private readonly memory: GpuModelMemory,
     private readonly prefillProgram: GpuProgram,
     private readonly decodeProgram: GpuProgram,
   ) {
-    this.windows = attentionWindows(model);
-    this.context = positionLimit(this.windows, model.context);
+    this.context = positionLimit(artifact.attention, artifact.context);
   }
-
-  /** The attention layers' windows (null: full causal); each call keeps what they see in the ring. */
-  private readonly windows: readonly (number | null)[];
 
   /**
    * The most tokens a sequence may hold: the KV cache's rows (`context` in the spec) when a layer
@@ -160,7 +195,7 @@ export class HybridModel {
   readonly context: number;
 
   get vocab(): number {
-    return this.model.vocab;
+    return this.artifact.vocab;
   }
 
   /** Tokens processed since the last reset. */
@@ -181,7 +216,7 @@ export class HybridModel {
       for (let at = 0; at < tokens.length; ) {
         // A windowed ring may take fewer tokens at once than the program's chunk: the new rows must
         // not replace keys the call's own queries still see.
-        const n = Math.min(this.prefillChunk, maxCallTokens(this.windows, this.model.context, this.pos));
+        const n = Math.min(this.prefillChunk, maxCallTokens(this.artifact.attention, this.artifact.context, this.pos));
         const chunk = tokens.slice(at, at + n);
         out.set(await this.prefillProgram.run(chunk, this.pos), at * this.vocab);
         this.pos += chunk.length;

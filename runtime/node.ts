@@ -1,16 +1,14 @@
 /**
- * A WebGPU device in Node, from the `webgpu` package (Dawn). Node-only: browsers and Deno pass
- * their own GPUDevice to loadModel.
+ * Node-only (`hybridc/runtime/node`): a WebGPU device from the `webgpu` package (Dawn), and
+ * built models and checkpoints read from the file system. Browsers and Deno pass their own
+ * GPUDevice to loadModel. `webgpu` is an optional peer dependency, loaded only when a device is
+ * created: without it, createNodeDevice says how to install it.
  *
  * Dawn lives only as long as the object from `create()` is referenced; once V8 collects it, Dawn's
  * event loop dereferences freed memory (aborts, segfaults; ../shared/reference/performance.md
  * §3.2). So the instance is held on `globalThis` for the whole process, and a process that used
  * it must end with `process.exit()` (a live instance keeps Node running).
  */
-import { create, globals } from "webgpu";
-
-// GPUBufferUsage, GPUMapMode, ... as in a browser, for code that uses the WebGPU globals.
-Object.assign(globalThis, globals);
 
 declare global {
   var __hybridcGpu: GPU | undefined;
@@ -23,7 +21,11 @@ Install Mesa's CPU Vulkan driver (lavapipe) from Debian bookworm-backports, as r
   export XDG_RUNTIME_DIR=/tmp
 (\`bash .ci/install\` does the same.) Then run the tests again.`;
 
-/** Thrown when there is no adapter; the message says how to install one. */
+/** What to do when the `webgpu` package is not installed. */
+export const INSTALL_WEBGPU = `the \`webgpu\` package (Dawn, WebGPU for Node) is not installed; it is an optional peer dependency of hybridc, needed only to run models in Node:
+  npm install webgpu`;
+
+/** Thrown when there is no adapter (or no \`webgpu\` package); the message says how to install one. */
 export class NoAdapterError extends Error {
   override name = "NoAdapterError";
 }
@@ -47,21 +49,32 @@ export interface NodeDeviceOptions {
   readonly onLost?: (info: GPUDeviceLostInfo) => void;
 }
 
-/** Dawn's instance for this process, created once and never released. */
-export function nodeGpu(): GPU {
+/** Dawn's instance for this process, created once and never released; NoAdapterError without the package. */
+export async function nodeGpu(): Promise<GPU> {
   process.env["XDG_RUNTIME_DIR"] ??= "/tmp";
   if (globalThis.__hybridcGpu === undefined) {
+    let dawn: typeof import("webgpu");
+    try {
+      dawn = await import("webgpu");
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") throw new NoAdapterError(INSTALL_WEBGPU);
+      throw e;
+    }
+    // GPUBufferUsage, GPUMapMode, ... as in a browser, for code that uses the WebGPU globals.
+    Object.assign(globalThis, dawn.globals);
     // Unquantized timestamps, for the benchmarks.
-    globalThis.__hybridcGpu = create(["disable-dawn-features=timestamp_quantization"]);
+    globalThis.__hybridcGpu = dawn.create(["disable-dawn-features=timestamp_quantization"]);
   }
   return globalThis.__hybridcGpu;
 }
 
 /** A device on the machine's adapter with the adapter's maximum limits; NoAdapterError when there is none. */
 export async function createNodeDevice(options: NodeDeviceOptions = {}): Promise<GPUDevice> {
+  const gpu = await nodeGpu();
   let adapter: GPUAdapter | null;
   try {
-    adapter = await nodeGpu().requestAdapter();
+    adapter = await gpu.requestAdapter();
   } catch (e) {
     throw new NoAdapterError(`${INSTALL_ADAPTER}\n(requestAdapter failed: ${e instanceof Error ? e.message : String(e)})`);
   }
@@ -78,3 +91,4 @@ export async function createNodeDevice(options: NodeDeviceOptions = {}): Promise
 }
 
 export { openCheckpoint } from "./weights/node.ts";
+export { readArtifact } from "./artifact/node.ts";

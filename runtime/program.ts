@@ -2,9 +2,8 @@
  * One program (prefill or decode) for up to L tokens per call, ready to run on the GPU, built
  * from its compiled artifact (compiler/codegen/artifact.ts: kernels in dispatch order, buffers,
  * outputs, state, inputs): all kernels compiled in parallel, the buffers allocated, and all
- * launches of a call encoded into one GpuRuntime.run. `create` makes the artifact from a graph
- * with the device's limits and the memory's weight layout, and caps L where a buffer would pass
- * the device's binding size (lengthLimit); `fromArtifact` takes a built one.
+ * launches of a call encoded into one GpuRuntime.run. `lengthLimit` caps L where a buffer would
+ * pass the device's binding size.
  *
  * Everything is driven by the artifact; there is no per-op logic here. Buffers by key
  * (compiler/codegen/request.ts):
@@ -17,38 +16,35 @@
  *   %n#i          scratch: bound by key, but several keys share one `arena:N` buffer when their
  *                 lifetimes do not overlap (plan/liveness.ts; the artifact's `scratch` map)
  */
-import { programArtifact, type ProgramArtifact } from "../compiler/codegen/artifact.ts";
-import { CodegenError, DEFAULT_LIMITS, extentAt, type Extent, type KernelLimits, type KernelSpec } from "../compiler/codegen/index.ts";
-import type { Graph } from "../compiler/ir/graph.ts";
-import { concreteShape, numel } from "../compiler/ir/types.ts";
-import type { Layout } from "../compiler/plan/views.ts";
+import { byteSize, DTYPES, elementsIn, type Dtype } from "./artifact/dtypes.ts";
+import { BUFFER_ALIGN, bufferBytes, extentAt } from "./artifact/launch.ts";
+import type { Extent, KernelSpec, ProgramArtifact } from "./artifact/types.ts";
 import type { CompiledKernel, Launch } from "./device.ts";
 import type { GpuModelMemory } from "./memory.ts";
 
 export { GpuModelMemory, type WeightSource } from "./memory.ts";
 
-export interface ProgramOptions {
-  readonly limits?: KernelLimits;
-}
-
-/** A graph's value as it lies in a buffer: key and layout at this program's L. */
+/** A graph's value as it lies in a buffer: key, dtype and layout at this program's L. */
 interface Placed {
   readonly key: string;
-  readonly layout: Pick<Layout, "offset" | "shape" | "strides">;
+  readonly dtype: Dtype;
+  readonly offset: number;
+  readonly strides: readonly number[];
+  readonly shape: readonly number[];
 }
 
 /**
  * The most tokens per call for which every buffer the program allocates fits `maxBytes` (each
  * is bound whole, as one storage binding): buffers grow with L as perL * L + fixed elements of
- * 4 bytes, allocated in 16-byte units, so the smallest (room - fixed) / perL wins, and `buffer`
- * names it. Infinity (buffer null) when no buffer grows with L. Weights and state come from the
+ * their dtype, allocated in 16-byte units, so the smallest (room - fixed) / perL wins, and
+ * `buffer` names it. Infinity (buffer null) when no buffer grows with L. Weights and state come from the
  * model's memory, which splits or sizes them itself.
  */
 export function lengthLimit(a: ProgramArtifact, maxBytes: number): { readonly L: number; readonly buffer: string | null } {
-  const room = Math.floor(maxBytes / 16) * 4;
   let best: { L: number; buffer: string | null } = { L: Infinity, buffer: null };
   for (const b of a.buffers) {
     if (b.kind === "weight" || b.kind === "state" || b.elements.perL === 0) continue;
+    const room = elementsIn(b.dtype, Math.floor(maxBytes / BUFFER_ALIGN) * BUFFER_ALIGN);
     const L = Math.floor((room - b.elements.fixed) / b.elements.perL);
     if (L < best.L) best = { L, buffer: b.key };
   }
@@ -65,27 +61,8 @@ export class GpuProgram {
     private readonly owned: readonly GPUBuffer[],
     private readonly memory: GpuModelMemory,
     private readonly outputs: ReadonlyMap<string, Placed>,
-    private readonly stateCopies: readonly { readonly name: string; readonly from: Placed; readonly elements: number }[],
+    private readonly stateCopies: readonly { readonly name: string; readonly from: Placed }[],
   ) {}
-
-  /**
-   * Generate the artifact of `g` for this device's limits (or `options.limits`) and the memory's
-   * weight layout, then build it for up to `L` tokens per call (1 for decode), fewer where a
-   * buffer would not fit one storage binding (the program's `L` says how many). A node that
-   * cannot be generated is a CodegenError naming every problem, at the first one's spans.
-   */
-  static async create(memory: GpuModelMemory, g: Graph, L: number, options: ProgramOptions = {}): Promise<GpuProgram> {
-    const device = memory.rt.device.limits as GPUSupportedLimits | undefined;
-    const limits = options.limits ?? (device as KernelLimits | undefined) ?? DEFAULT_LIMITS;
-    const r = programArtifact(g, { limits, weights: memory.layout });
-    if (!r.ok) throw new CodegenError(`${g.name}: ${r.problems.map((p) => p.message).join("; ")}`, r.problems[0]!.spans);
-    const maxBytes = Math.min(limits.maxStorageBufferBindingSize, device?.maxBufferSize ?? Infinity);
-    const fit = lengthLimit(r.artifact, maxBytes);
-    if (fit.L < 1) {
-      throw new RangeError(`${g.name}: buffer ${fit.buffer} needs more than the device's ${maxBytes} bytes per storage binding even for 1 token`);
-    }
-    return GpuProgram.fromArtifact(memory, r.artifact, Math.min(L, fit.L));
-  }
 
   /**
    * Compile the artifact's kernels, allocate its buffers for calls of up to `maxL` tokens (its
@@ -95,15 +72,15 @@ export class GpuProgram {
   static async fromArtifact(memory: GpuModelMemory, a: ProgramArtifact, maxL: number): Promise<GpuProgram> {
     const rt = memory.rt;
     const [loadCompiled, callCompiled] = await Promise.all([rt.compile(a.load), rt.compile(a.call)]);
-    const bytes = (e: Extent): number => Math.max(16, Math.ceil(extentAt(e, maxL) / 4) * 16);
+    const bytes = (dtype: Dtype, e: Extent): number => bufferBytes(byteSize(dtype, extentAt(e, maxL)));
     const buffers: Record<string, GPUBuffer> = {};
     const owned: GPUBuffer[] = [];
     for (const b of a.buffers) {
       const name = b.key.slice(b.key.indexOf(":") + 1);
-      if (b.kind === "weight") buffers[b.key] = memory.weight(name, bytes(b.elements));
-      else if (b.kind === "state") buffers[b.key] = memory.stateBuffer(name, bytes(b.elements));
+      if (b.kind === "weight") buffers[b.key] = memory.weight(name, bytes(b.dtype, b.elements));
+      else if (b.kind === "state") buffers[b.key] = memory.stateBuffer(name, bytes(b.dtype, b.elements));
       else {
-        const buf = rt.createBuffer(bytes(b.elements), b.key);
+        const buf = rt.createBuffer(bytes(b.dtype, b.elements), b.key);
         owned.push(buf);
         buffers[b.key] = buf;
       }
@@ -115,13 +92,13 @@ export class GpuProgram {
     }
     const outputs = new Map<string, Placed>();
     for (const o of a.outputs) {
-      const layout = { offset: extentAt(o.offset, maxL), strides: o.strides.map((e) => extentAt(e, maxL)), shape: concreteShape(o.shape, maxL) };
-      outputs.set(o.name, { key: o.buffer, layout });
+      const shape = o.shape.map((d) => (d === "L" ? maxL : d));
+      outputs.set(o.name, { key: o.buffer, dtype: o.dtype, offset: extentAt(o.offset, maxL), strides: o.strides.map((e) => extentAt(e, maxL)), shape });
     }
     const stateCopies = a.stateCopies.map((name) => {
       const from = outputs.get(name);
       if (from === undefined || buffers[from.key] === undefined) throw new Error(`${a.name}: state output ${name} lives in no buffer a kernel writes`);
-      return { name, from, elements: numel(from.layout.shape) };
+      return { name, from };
     });
     const program = new GpuProgram(a, maxL, a.call, callCompiled, buffers, owned, memory, outputs, stateCopies);
     if (loadCompiled.length > 0) await rt.run(loadCompiled.map((kernel) => ({ kernel, buffers, L: maxL, pos: 0 })));
@@ -139,34 +116,34 @@ export class GpuProgram {
     const rt = this.memory.rt;
     for (const input of this.artifact.inputs) {
       if (input.buffer === null) continue; // pos reaches kernels as the uniform params.pos
-      const values = input.role === "tokens" ? tokens : [pos];
-      const elem = input.elem;
-      rt.write(this.buffers[input.buffer]!, elem === "i32" ? Int32Array.from(values) : elem === "u32" ? Uint32Array.from(values) : Float32Array.from(values));
+      rt.write(this.buffers[input.buffer]!, DTYPES[input.dtype].encode(input.role === "tokens" ? tokens : [pos]));
     }
     const launches: Launch[] = this.compiled.map((kernel) => ({ kernel, buffers: this.buffers, L: n, pos }));
     await rt.run(launches);
     for (const c of this.stateCopies) {
       const data = await this.readValue(c.from);
-      this.memory.writeState(c.name, data);
+      this.memory.writeState(c.name, DTYPES[c.from.dtype].encode(data));
     }
-    return this.output("logits", n);
+    const logits = await this.output("logits", n);
+    return logits instanceof Float32Array ? logits : Float32Array.from(logits);
   }
 
   /**
    * A graph output after the last call (logits, or a state slot's new value); `rows` (the
    * call's token count) keeps the first rows of an output whose leading dimension is L.
    */
-  async output(name: string, rows?: number): Promise<Float32Array> {
+  async output(name: string, rows?: number): Promise<Float32Array | Int32Array | Uint32Array> {
     const p = this.outputs.get(name);
     if (p === undefined) throw new Error(`${this.name} has no output ${name}`);
     return this.readValue(p, rows);
   }
 
   /** The current value of every state slot the graph uses (for tests). */
-  async readState(): Promise<Record<string, Float32Array>> {
-    const out: Record<string, Float32Array> = {};
+  async readState(): Promise<Record<string, Float32Array | Int32Array | Uint32Array>> {
+    const out: Record<string, Float32Array | Int32Array | Uint32Array> = {};
     for (const slot of this.artifact.state) {
-      out[slot.name] = new Float32Array(await this.memory.rt.read(this.buffers[`state:${slot.name}`]!, slot.bytes));
+      const n = slot.shape.reduce((a, b) => a * b, 1);
+      out[slot.name] = DTYPES[slot.dtype].decode(await this.memory.rt.read(this.buffers[`state:${slot.name}`]!, byteSize(slot.dtype, n)), 0, n);
     }
     return out;
   }
@@ -185,13 +162,14 @@ export class GpuProgram {
     for (const b of this.owned) b.destroy();
   }
 
-  private async readValue(p: Placed, rows?: number): Promise<Float32Array> {
+  private async readValue(p: Placed, rows?: number): Promise<Float32Array | Int32Array | Uint32Array> {
     const buf = this.buffers[p.key];
     if (buf === undefined) throw new Error(`${this.name}: no buffer ${p.key}`);
-    const { strides, offset } = p.layout;
-    const full = p.layout.shape;
+    const { strides, offset } = p;
+    const full = p.shape;
     const shape = rows !== undefined && full.length > 0 && full[0] === this.L && rows < this.L ? [rows, ...full.slice(1)] : full;
-    const n = numel(shape);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const decode = DTYPES[p.dtype].decode;
     // Row-major (the logits, every call): read just those elements, no gather.
     let stride = 1;
     const rowMajor = shape.every((_, d) => {
@@ -200,9 +178,9 @@ export class GpuProgram {
       stride *= shape[i]!;
       return ok;
     });
-    if (rowMajor) return new Float32Array(await this.memory.rt.read(buf, 4 * (offset + n))).slice(offset);
-    const data = new Float32Array(await this.memory.rt.read(buf));
-    const out = new Float32Array(n);
+    if (rowMajor) return decode(await this.memory.rt.read(buf, byteSize(p.dtype, offset + n)), byteSize(p.dtype, offset), n);
+    const data = decode(await this.memory.rt.read(buf));
+    const out = new (data.constructor as Float32ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor)(n);
     const idx = new Array<number>(shape.length).fill(0);
     for (let k = 0; k < out.length; k++) {
       let at = offset;

@@ -3,9 +3,11 @@
  * Every parameter is resolved (defaults applied, derived sizes computed); spans point back
  * at the `.hyb` text that set them so late stages can still report at the spec.
  */
+import type { Dtype } from "../../runtime/artifact/dtypes.ts";
 import type { Span } from "../diag/source.ts";
 
-export type Dtype = "f32" | "f16";
+/** The `dtype` a spec may ask for (rows of the element-format table). */
+export type ModelDtype = Extract<Dtype, "f32" | "f16">;
 export type WeightsScheme = "mamba" | "jamba";
 export type Activation = "swiglu" | "gelu" | "relu2";
 
@@ -127,7 +129,7 @@ export interface ResolvedModel {
   readonly dModel: number;
   readonly norm: NormConfig;
   readonly tied: boolean;
-  readonly dtype: Dtype;
+  readonly dtype: ModelDtype;
   readonly context: number;
   readonly weightsScheme: WeightsScheme;
   readonly blocks: readonly BlockDef[];

@@ -6,7 +6,7 @@ import { assertNever, type Diagnostics } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import { unparen, type Binding, type Expr, type ModelDecl } from "../syntax/ast.ts";
 import { readArgs, type CallSpec } from "./args.ts";
-import type { Dtype, NormConfig, WeightsScheme } from "./model.ts";
+import type { ModelDtype, NormConfig, WeightsScheme } from "./model.ts";
 import { didYouMean } from "./suggest.ts";
 import { describe, readBool, readInt, readWord } from "./values.ts";
 
@@ -35,7 +35,7 @@ export function isParamName(name: string): name is ParamName {
 }
 
 export const NORM_KINDS = ["rmsnorm", "layernorm"] as const satisfies readonly NormConfig["kind"][];
-export const DTYPES = ["f32", "f16"] as const satisfies readonly Dtype[];
+export const MODEL_DTYPES = ["f32", "f16"] as const satisfies readonly ModelDtype[];
 export const SCHEMES = ["mamba", "jamba"] as const satisfies readonly WeightsScheme[];
 
 const NORM_CALL = {
@@ -48,7 +48,7 @@ export interface ModelParams {
   readonly dModel: number | undefined;
   readonly norm: NormConfig | undefined;
   readonly tied: boolean | undefined;
-  readonly dtype: Dtype | undefined;
+  readonly dtype: ModelDtype | undefined;
   readonly context: number | undefined;
   /** undefined: not written (the default depends on the layers) or wrong. */
   readonly weights: WeightsScheme | undefined;
@@ -76,7 +76,7 @@ export function readParams(diags: Diagnostics, model: ModelDecl, bindings: Parti
     dModel: value("d_model", undefined, (e) => readInt(diags, e, "`d_model`")),
     norm: value("norm", { kind: "rmsnorm", eps: 1e-5 }, (e) => readNorm(diags, e)),
     tied: value("tied", true, (e) => readBool(diags, e, "`tied`")),
-    dtype: value("dtype", "f32", (e) => readWord(diags, e, "`dtype`", "dtype", DTYPES)),
+    dtype: value("dtype", "f32", (e) => readWord(diags, e, "`dtype`", "dtype", MODEL_DTYPES)),
     context: value("context", 2048, (e) => readInt(diags, e, "`context`")),
     weights: value("weights", undefined, (e) => readWord(diags, e, "`weights`", "weights naming scheme", SCHEMES, (o) => `\`"${o}"\``)),
     bindings,

@@ -4,14 +4,12 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { artifactFiles, MANIFEST } from "../../runtime/artifact/files.ts";
+import { ARTIFACT_FORMAT, DEFAULT_LIMITS, type KernelLimits, type ModelArtifact } from "../../runtime/artifact/types.ts";
 import type { ResolvedModel } from "../check/model.ts";
-import { modelArtifact, type ArtifactProblem, type ModelArtifact } from "../codegen/artifact.ts";
-import { DEFAULT_LIMITS, type KernelLimits } from "../codegen/kernel.ts";
-import { manifestFiles, MANIFEST_FORMAT } from "../codegen/manifest.ts";
-import { Diagnostics, type Diagnostic } from "../diag/diagnostic.ts";
 import { closestNames } from "../check/suggest.ts";
-import type { SourceFile, Span } from "../diag/source.ts";
-import { compile, programs, stateSlots } from "../index.ts";
+import type { SourceFile } from "../diag/source.ts";
+import { build as buildSpec, compile, programs, stateSlots } from "../index.ts";
 import { inspectJsonText, inspectModel, inspectText } from "../inspect.ts";
 import { bindLength } from "../ir/bind-length.ts";
 import type { Graph } from "../ir/graph.ts";
@@ -192,46 +190,82 @@ function runBuildWgsl(inv: Invocation, dir: string | undefined): ExitCode {
   for (const flag of ["dump-after", "length"]) {
     if (inv.values[flag] !== undefined) throw new UsageError(`--${flag} only applies to --emit ir (the printed programs)`, "build");
   }
+  return writeBuilds(inv, () => dir, "build");
+}
+
+/** The directory `hybridc FILE.hyb` writes a file's build into when no -o is given: generated/ beside it. */
+export const besideSpec = (path: string): string => join(dirname(path), "generated");
+
+export const compileFiles: Command = {
+  summary: "check each file and write its build into generated/ beside it (or -o DIR)",
+  help: `Usage: hybridc FILE.hyb... [-o DIR] [options]
+
+Like \`tsc file.ts\`: checks each file and, when it has no errors, writes the build of each of its
+models, as \`hybridc build FILE -o DIR\` does (DIR/<model>/manifest.json and one WGSL file per
+kernel), into generated/ beside the file, or into DIR with -o. It never writes into a non-empty
+directory that holds no earlier build, unless --force is given. Diagnostics go to stderr; the
+paths written go to stdout.
+
+Options:
+-o, --out DIR          write every model under DIR/<model>/ instead of generated/ beside its file
+--force                write into a non-empty directory that holds no earlier build
+--limit NAME=N         generate for a device whose limit NAME is N (see \`hybridc build --help\`)
+--no-fuse              skip the fusion passes
+${COLOR_HELP}
+-h, --help             show this help
+
+Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
+unreadable file or a directory that is not safe to write into.`,
+  options: { out: { type: "string", short: "o" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, ...COLOR, help: HELP },
+  arity: [1, Infinity],
+  run: (inv) => {
+    const dir = inv.values["out"] as string | undefined;
+    return writeBuilds(inv, (path) => dir ?? besideSpec(path), undefined);
+  },
+};
+
+/**
+ * Builds every file, diagnostics to stderr; when none has errors, writes each model's files under
+ * `outFor(spec path)/<model>/` and prints the manifests' paths. Nothing is written when any file
+ * fails, and no directory is written that the clobber guard refuses.
+ */
+function writeBuilds(inv: Invocation, outFor: (path: string) => string, command: string | undefined): ExitCode {
   const fuse = inv.values["no-fuse"] !== true;
   const limits = limitsOption(inv);
-  const { models, code } = compileAll(inv);
-  if (code !== EXIT.ok) return code;
-  const seen = new Map<string, string>();
-  for (const { model, source } of models) {
-    const other = seen.get(model.name);
-    if (other !== undefined) throw new UsageError(`model '${model.name}' is defined in both ${other} and ${source.path}; -o writes one directory per model name`, "build");
-    seen.set(model.name, source.path);
+  for (const path of inv.files) {
+    if (outFor(path) === "") throw new UsageError("-o needs a directory (an empty path would write into the current directory)", command);
   }
-  const refusal = outDirRefusal(dir, [...seen.keys()], inv.values["force"] === true);
-  if (refusal !== null) throw new UsageError(refusal, "build");
-
-  const built: { artifact: ModelArtifact; source: SourceFile }[] = [];
-  let result: ExitCode = EXIT.ok;
-  for (const { model, source } of models) {
-    const file = basename(source.path);
-    const locate = (s: Span): string => {
-      const { line, col } = source.lineCol(s.start);
-      return `${file}:${line}:${col}`;
-    };
-    const r = modelArtifact(model, programs(model, { fuse }), { limits, locate });
-    if (r.ok) built.push({ artifact: r.artifact, source });
-    else {
-      err(pretty(problemDiagnostics(source, r.problems), inv.color));
-      result = EXIT.errors;
-    }
+  const { sources, code } = readAll(inv.files);
+  const built: { artifact: ModelArtifact; path: string; dir: string }[] = [];
+  let result = code;
+  for (const s of sources) {
+    const r = buildSpec(s.text, { path: s.path, limits, fuse });
+    err(pretty(r.diagnostics, inv.color));
+    result = worst(result, errorsCode(r.diagnostics));
+    built.push(...r.artifacts.map((artifact) => ({ artifact, path: s.path, dir: outFor(s.path) })));
   }
   if (result !== EXIT.ok) return result;
-  const hybridc = packageVersion();
-  for (const { artifact, source } of built) {
-    const files = manifestFiles(artifact, { hybridc, source: basename(source.path), limits });
+  const byDir = new Map<string, Map<string, string>>();
+  for (const { artifact, path, dir } of built) {
+    const seen = byDir.get(dir) ?? new Map<string, string>();
+    byDir.set(dir, seen);
+    const other = seen.get(artifact.model);
+    if (other !== undefined) throw new UsageError(`model '${artifact.model}' is defined in both ${other} and ${path}; a build directory holds one directory per model name`, command);
+    seen.set(artifact.model, path);
+  }
+  for (const [dir, models] of byDir) {
+    const refusal = outDirRefusal(dir, [...models.keys()], inv.values["force"] === true);
+    if (refusal !== null) throw new UsageError(refusal, command);
+  }
+  for (const { artifact, dir } of built) {
     const modelDir = join(dir, artifact.model);
     removePreviousBuild(modelDir);
-    for (const f of files) {
+    for (const f of artifactFiles(artifact)) {
       const path = join(modelDir, f.path);
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, f.text);
     }
-    out(`${join(modelDir, "manifest.json")}\n`);
+    out(`${join(modelDir, MANIFEST)}\n`);
   }
   return EXIT.ok;
 }
@@ -254,30 +288,10 @@ function limitsOption(inv: Invocation): KernelLimits {
   return limits as unknown as KernelLimits;
 }
 
-/** Codegen problems as diagnostics at the nodes' spans (the first is primary, the others are notes). */
-function problemDiagnostics(source: SourceFile, problems: readonly ArtifactProblem[]): Diagnostic[] {
-  const diags = new Diagnostics(source);
-  for (const p of problems) {
-    const [first, ...rest] = p.spans;
-    diags.report(p.code, {
-      span: first ?? { start: 0, end: 0 },
-      message: p.message,
-      label: `kernel ${p.kernel}`,
-      notes: rest.map((span) => ({ message: "the kernel also computes this", span })),
-      ...(p.code === "HYB5002" ? { help: "kernels are generated for the WebGPU default limits; `--limit NAME=N` generates for a device with higher ones" } : {}),
-    });
-  }
-  return diags.sorted();
-}
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-}
-
 /** A directory that an earlier `hybridc build` wrote: it holds our manifest.json. */
 function isBuildDir(path: string): boolean {
   try {
-    return (JSON.parse(readFileSync(join(path, "manifest.json"), "utf8")) as { format?: unknown }).format === MANIFEST_FORMAT;
+    return (JSON.parse(readFileSync(join(path, MANIFEST), "utf8")) as { format?: unknown }).format === ARTIFACT_FORMAT;
   } catch {
     return false;
   }
@@ -306,14 +320,20 @@ function outDirRefusal(dir: string, models: readonly string[], force: boolean): 
   return null;
 }
 
-/** Deletes the files an earlier build of this model listed (only WGSL files under prefill/ and decode/) and its manifest. */
+/**
+ * Deletes the files an earlier build of this model listed (only WGSL files under prefill/ and
+ * decode/) and its manifest. Version 2 names a kernel's module `file` (programs at the top
+ * level); version 1 named it `wgsl` (programs under `programs`).
+ */
 function removePreviousBuild(modelDir: string): void {
   if (!isBuildDir(modelDir)) return;
-  const manifest = JSON.parse(readFileSync(join(modelDir, "manifest.json"), "utf8")) as { programs?: Record<string, { load?: { wgsl?: unknown }[]; call?: { wgsl?: unknown }[] }> };
-  for (const p of Object.values(manifest.programs ?? {})) {
+  type Kernels = { load?: { file?: unknown; wgsl?: unknown }[]; call?: { file?: unknown; wgsl?: unknown }[] };
+  const m = JSON.parse(readFileSync(join(modelDir, MANIFEST), "utf8")) as { programs?: Record<string, Kernels>; prefill?: Kernels; decode?: Kernels };
+  for (const p of [...Object.values(m.programs ?? {}), m.prefill ?? {}, m.decode ?? {}]) {
     for (const k of [...(p.load ?? []), ...(p.call ?? [])]) {
-      if (typeof k.wgsl === "string" && /^(prefill|decode)\/[^/\\]+\.wgsl$/.test(k.wgsl) && !k.wgsl.includes("..")) rmSync(join(modelDir, k.wgsl), { force: true });
+      const file = k.file ?? k.wgsl;
+      if (typeof file === "string" && /^(prefill|decode)\/[^/\\]+\.wgsl$/.test(file) && !file.includes("..")) rmSync(join(modelDir, file), { force: true });
     }
   }
-  rmSync(join(modelDir, "manifest.json"), { force: true });
+  rmSync(join(modelDir, MANIFEST), { force: true });
 }

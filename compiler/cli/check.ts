@@ -1,5 +1,5 @@
 /** `hybridc check`: every diagnostic of every file, then a summary line. */
-import { compile } from "../index.ts";
+import { compile } from "../compile.ts";
 import { summaryLine, toGithub, toJson } from "../diag/render.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, errorsCode, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
 

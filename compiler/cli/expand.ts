@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedModel } from "../check/model.ts";
 import { expandedJsonText, expandedText } from "../expand.ts";
-import { compile } from "../index.ts";
+import { compile } from "../compile.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const expand: Command = {

@@ -6,10 +6,11 @@
  * explain), loaded on demand; exit codes:
  *   0 ok (warnings allowed) · 1 errors in the input · 2 usage error · 3 internal error.
  */
-import { readFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pc from "picocolors";
 import { closestNames } from "../check/suggest.ts";
+import { VERSION } from "../version.ts";
 import { EXIT, UsageError, err, print, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
 
 export { EXIT } from "./shared.ts";
@@ -40,7 +41,8 @@ type CommandName = keyof typeof COMMANDS;
 
 const TOOL_HELP = `hybridc - compiles .hyb specs of hybrid SSM/attention sequence models
 
-Usage: hybridc <command> [options] FILE...
+Usage: hybridc FILE.hyb... [-o DIR]       check and write each model's build (generated/ beside the file)
+       hybridc <command> [options] FILE...
 
 Commands:
 ${Object.entries(COMMANDS)
@@ -98,12 +100,19 @@ async function dispatch(argv: readonly string[]): Promise<ExitCode> {
     return EXIT.usage;
   }
   if (first === "-h" || first === "--help") return print(TOOL_HELP);
-  if (first === "-v" || first === "--version") return print(`hybridc ${packageVersion()}`);
+  if (first === "-v" || first === "--version") return print(`hybridc ${VERSION}`);
   if (first === "help") {
     if (rest[0] === undefined) return print(TOOL_HELP);
     return print((await COMMANDS[commandName(rest[0])].load()).help);
   }
   if (first.startsWith("-")) throw new UsageError(`unknown option '${first}' (options go after the command)`);
+  // `hybridc model.hyb`, as `tsc file.ts`: a spec file where the command would be builds it.
+  if (!Object.hasOwn(COMMANDS, first) && isSpecPath(first)) {
+    const command = (await import("./build.ts")).compileFiles;
+    const inv = parseInvocation(undefined, command, argv);
+    if (inv.values["help"]) return print(command.help);
+    return command.run(inv);
+  }
   const name = commandName(first);
   const command: Command = await COMMANDS[name].load();
   const inv = parseInvocation(name, command, rest);
@@ -114,19 +123,14 @@ async function dispatch(argv: readonly string[]): Promise<ExitCode> {
   return command.run(inv);
 }
 
-/** The version in hybridc's package.json: two levels up from compiler/cli/ in the sources, three from dist/compiler/cli/. */
-function packageVersion(): string {
-  for (const path of ["../../package.json", "../../../package.json"]) {
-    let text: string;
-    try {
-      text = readFileSync(new URL(path, import.meta.url), "utf8");
-    } catch {
-      continue;
-    }
-    const pkg = JSON.parse(text) as { name?: unknown; version?: unknown };
-    if (pkg.name === "hybridc" && typeof pkg.version === "string") return pkg.version;
+/** A word that names a spec rather than a command: a `.hyb` file, or any file that exists. */
+function isSpecPath(word: string): boolean {
+  if (word.endsWith(".hyb")) return true;
+  try {
+    return statSync(word).isFile();
+  } catch {
+    return false;
   }
-  throw new Error("cannot find hybridc's package.json");
 }
 
 function commandName(word: string): CommandName {
@@ -135,7 +139,7 @@ function commandName(word: string): CommandName {
   throw new UsageError(`unknown command '${word}'${near.length ? `; did you mean '${near[0]}'?` : ""}`);
 }
 
-function parseInvocation(name: CommandName, command: Command, args: readonly string[]): Invocation {
+function parseInvocation(name: CommandName | undefined, command: Command, args: readonly string[]): Invocation {
   let parsed;
   try {
     parsed = parseArgs({ args: [...args], options: command.options, strict: true, allowPositionals: true, tokens: true });

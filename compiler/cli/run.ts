@@ -7,9 +7,11 @@
  * the context, no GPU adapter, or interrupted (SIGINT: what was generated stays printed).
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { problemDiagnostics } from "../build.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import { closestNames } from "../check/suggest.ts";
-import { compile } from "../index.ts";
+import { weightArtifacts } from "../codegen/artifact.ts";
+import { buildModel, compile } from "../index.ts";
 import { ContextError, loadModel, type HybridModel, type LoadProgress } from "../../runtime/model.ts";
 import { checkCheckpoint, encodeSafetensors, randomCheckpoint, renderProblem, WeightError, type Checkpoint } from "../../runtime/weights/index.ts";
 import { openCheckpoint } from "../../runtime/weights/node.ts";
@@ -194,10 +196,12 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
     return EXIT.errors;
   }
 
+  // The weights are checked before anything touches the GPU: a wrong checkpoint fails fast.
+  const tensors = { model: model.name, weights: weightArtifacts(model), weightsScheme: model.weightsScheme, tied: model.tied };
   let ckpt: Checkpoint;
   try {
-    ckpt = args.weights.kind === "random" ? randomCheckpoint(model, args.seed) : await openCheckpoint(args.weights.path);
-    const { errors, warnings } = checkCheckpoint(model, ckpt);
+    ckpt = args.weights.kind === "random" ? randomCheckpoint(tensors, args.seed) : await openCheckpoint(args.weights.path);
+    const { errors, warnings } = checkCheckpoint(tensors, ckpt);
     for (const w of warnings) err(`hybridc: warning: ${renderProblem(w)}\n`);
     if (errors.length > 0) throw new WeightError(errors);
   } catch (e) {
@@ -216,14 +220,21 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
     err(`hybridc: ${e.message}\n`);
     return EXIT.errors;
   }
+  // Built for this device's limits (larger workgroups, fewer splits); a kernel that cannot be
+  // generated is a diagnostic at the spec's line, as `hybridc build` reports it.
+  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse });
+  if (!built.ok) {
+    void ckpt.close();
+    err(pretty(problemDiagnostics(r.source, built.problems), inv.color));
+    return EXIT.errors;
+  }
   const bar = progressBar();
   const tLoad = performance.now();
   const times = { device: tLoad - t0, weights: 0, compile: 0 };
   let hybrid: HybridModel;
   try {
     // A tensor that fails to read (a truncated file) is a WeightError here too.
-    hybrid = await loadModel(device, model, ckpt, {
-      fuse: args.fuse,
+    hybrid = await loadModel(device, built.artifact, ckpt, {
       onProgress: (p) => {
         if (p.phase === "compile" && p.loaded === 0) times.weights = performance.now() - tLoad;
         bar.update(p);
@@ -320,6 +331,5 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
 /** How long a sequence may grow: the KV cache's rows, or unbounded (a ring under windowed attention, or no attention). */
 function contextLine(m: HybridModel): string {
   if (m.context !== Infinity) return `context ${m.context} tokens (the KV cache's rows)`;
-  const attention = m.model.layers.some((l) => l.sublayers.some((s) => s.block.config.kind === "attention"));
-  return attention ? `context unbounded (every attention layer is windowed; the KV cache is a ring of ${m.model.context} rows)` : "context unbounded (no attention)";
+  return m.artifact.attention.length > 0 ? `context unbounded (every attention layer is windowed; the KV cache is a ring of ${m.artifact.context} rows)` : "context unbounded (no attention)";
 }

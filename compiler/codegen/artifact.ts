@@ -1,90 +1,62 @@
 /**
- * The compiled artifact: everything the runtime needs to run one model, as plain JSON-able data,
- * computed from the optimized prefill and decode graphs. Per program:
+ * The compiled artifact (runtime/artifact/types.ts) of optimized graphs: everything the runtime
+ * needs to run one model, as plain JSON-able data. Per program:
  *
  *   load, call   the load-time kernels (constants from weights) and the per-call kernels, in
  *                dispatch order: KernelSpecs plus their spans as `file:line:col` strings
- *   buffers      every buffer the runtime allocates or borrows, by key, with its size in elements
- *                (`perL * L + fixed`); scratch values get no buffer of their own but share
- *                `arena:N` buffers by liveness (plan/liveness.ts), mapped in `scratch`
+ *   buffers      every buffer the runtime allocates or borrows, by key, with its dtype and size in
+ *                elements (`perL * L + fixed`); scratch values get no buffer of their own but
+ *                share `arena:N` buffers by liveness (plan/liveness.ts), mapped in `scratch`
  *   outputs      where each graph output lies: buffer key, offset and strides (linear in L), shape
  *   state        the state slots (persistent, owned by the model's memory) and the state outputs
  *                that live outside their slot and are copied back after a call
- *   inputs       tokens and pos: the buffer a call writes, and its element type
+ *   inputs       tokens and pos: the buffer a call writes, and its dtype
  *
+ * and per model (`modelArtifact`): the vocabulary, context and attention windows, the limits
+ * and features the kernels need, the weights (shape, storage dtype, init) and their layout.
  * Kernel names and bindings are those of plan/kernels.ts and codegen/request.ts. A node that
  * cannot be generated (no generator, over the limits, an unsupported layout) becomes an
  * ArtifactProblem with a diagnostic code and the node's spans; the build carries on so that one
- * run reports every such node. Nothing here does I/O: `hybridc build` writes the manifest.
+ * run reports every such node. Nothing here does I/O.
  */
+import { DTYPES } from "../../runtime/artifact/dtypes.ts";
+import {
+  ARTIFACT_FORMAT,
+  ARTIFACT_VERSION,
+  type BufferArtifact,
+  type BufferKind,
+  type Extent,
+  type InputArtifact,
+  type KernelArtifact,
+  type KernelLimits,
+  type KernelSpec,
+  type ModelArtifact,
+  type OutputArtifact,
+  type ProgramArtifact,
+  type StateArtifact,
+  type WeightArtifact,
+} from "../../runtime/artifact/types.ts";
+import { initOf } from "../check/init.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import type { DiagCode } from "../diag/codes.ts";
 import { invariant } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import type { Graph, ValueRef } from "../ir/graph.ts";
 import { typeOfRef } from "../ir/graph.ts";
-import { concreteShape, DTYPES, isSymbolic, numel, type Shape } from "../ir/types.ts";
+import { concreteShape, isSymbolic, numel } from "../ir/types.ts";
+import { computeDtype } from "../lower/state.ts";
 import { planGraph } from "../plan/index.ts";
 import { kernelsOf, type KernelInfo } from "../plan/kernels.ts";
 import { storage } from "../plan/storage.ts";
 import { layouts } from "../plan/views.ts";
-import { weightLayout, type WeightBuffer, type WeightLayout } from "../plan/weights.ts";
+import { weightLayout, type WeightLayout } from "../plan/weights.ts";
+import { VERSION } from "../version.ts";
 import { generateKernel } from "./index.ts";
-import { CodegenError, type Elem, type Extent, type KernelLimits, type KernelSpec } from "./kernel.ts";
+import { CodegenError } from "./kernel.ts";
 import { hasGenerator } from "./registry.ts";
 import { bufferKey, requestFromGraph } from "./request.ts";
 
-/** A kernel with its `.hyb` spans also as `file:line:col` strings. */
-export interface KernelArtifact extends KernelSpec {
-  readonly locations: readonly string[];
-}
-
-/** `weight`/`state` are the model memory's; the others the program allocates. */
-export type BufferKind = "weight" | "state" | "const" | "input" | "output" | "arena";
-
-export interface BufferArtifact {
-  readonly key: string;
-  readonly kind: BufferKind;
-  readonly elements: Extent;
-}
-
-/** Element [i0, i1, ...] of the output is element `offset + sum_d i_d * strides[d]` of the buffer, at length L. */
-export interface OutputArtifact {
-  readonly name: string;
-  readonly buffer: string;
-  readonly offset: Extent;
-  readonly strides: readonly Extent[];
-  readonly shape: Shape;
-}
-
-export interface StateArtifact {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly bytes: number;
-}
-
-export interface InputArtifact {
-  readonly name: string;
-  readonly role: "tokens" | "pos";
-  /** The buffer a call writes, or null when no kernel binds it (pos reaches kernels as a uniform). */
-  readonly buffer: string | null;
-  readonly elem: Elem | null;
-}
-
-export interface ProgramArtifact {
-  /** The graph's name, `model.prefill` or `model.decode`. */
-  readonly name: string;
-  readonly load: readonly KernelArtifact[];
-  readonly call: readonly KernelArtifact[];
-  readonly buffers: readonly BufferArtifact[];
-  /** Scratch buffer key -> the `arena:N` buffer it lives in. */
-  readonly scratch: Readonly<Record<string, string>>;
-  readonly outputs: readonly OutputArtifact[];
-  readonly state: readonly StateArtifact[];
-  /** State outputs that the plan could not place in their slot: copied into it after each call. */
-  readonly stateCopies: readonly string[];
-  readonly inputs: readonly InputArtifact[];
-}
+export type { BufferArtifact, BufferKind, InputArtifact, KernelArtifact, ModelArtifact, OutputArtifact, ProgramArtifact, StateArtifact } from "../../runtime/artifact/types.ts";
 
 /** A node that could not become a kernel: a diagnostic at its spans. */
 export interface ArtifactProblem {
@@ -134,7 +106,7 @@ export function programArtifact(g: Graph, options: ArtifactOptions): ArtifactRes
       buffers,
       scratch,
       outputs: g.outputs.map((o) => outputOf(g, o.name, o.value)),
-      state: stateInputs(g).map((n) => ({ name: n.name, shape: n.shape, bytes: n.bytes })),
+      state: stateInputs(g),
       stateCopies: stateCopies(g),
       inputs: inputsOf(g, kernels),
     },
@@ -201,8 +173,14 @@ function kindOf(key: string): BufferKind | "scratch" {
  */
 function buffersOf(g: Graph, kernels: readonly KernelSpec[]): { buffers: BufferArtifact[]; scratch: Record<string, string> } {
   const arenaOf = scratchArenas(g);
-  const sizes = new Map<string, Extent>();
+  const sizes = new Map<string, { dtype: BufferArtifact["dtype"]; elements: Extent }>();
   const scratch: Record<string, string> = {};
+  const grow = (key: string, dtype: BufferArtifact["dtype"], elements: Extent, by: string, spans: readonly Span[]): void => {
+    const had = sizes.get(key);
+    // An arena holds scratch values of one dtype (all f32 today); a mix would need byte-sized arenas.
+    if (had && had.dtype !== dtype) throw new CodegenError(`${g.name}: buffer ${key} is bound as ${had.dtype} and as ${dtype} (by ${by})`, spans);
+    sizes.set(key, { dtype, elements: maxExtent(had?.elements, elements) });
+  };
   for (const s of kernels) {
     for (const b of s.bindings) {
       if (b.access === "uniform") continue;
@@ -213,14 +191,11 @@ function buffersOf(g: Graph, kernels: readonly KernelSpec[]): { buffers: BufferA
         scratch[key] = arena;
         key = arena;
       }
-      sizes.set(key, maxExtent(sizes.get(key), b.elements));
+      grow(key, b.dtype, b.elements, s.name, s.spans);
     }
   }
-  for (const n of stateInputs(g)) {
-    const key = `state:${n.name}`;
-    sizes.set(key, maxExtent(sizes.get(key), { perL: 0, fixed: numel(n.shape) }));
-  }
-  const buffers = [...sizes].map(([key, elements]) => ({ key, kind: kindOf(key) as BufferKind, elements }));
+  for (const n of stateInputs(g)) grow(`state:${n.name}`, n.dtype, { perL: 0, fixed: numel(n.shape) }, "its state slot", g.nodes[0]!.spans);
+  const buffers = [...sizes].map(([key, { dtype, elements }]) => ({ key, kind: kindOf(key) as BufferKind, dtype, elements }));
   return { buffers, scratch };
 }
 
@@ -252,19 +227,19 @@ function outputOf(g: Graph, name: string, value: ValueRef): OutputArtifact {
   return {
     name,
     buffer: bufferKey(st, a.base),
+    dtype: typeOfRef(g, value).dtype,
     offset: linear(a.offset, b.offset, c.offset),
     strides: a.strides.map((s, d) => linear(s, b.strides[d]!, c.strides[d]!)),
     shape: typeOfRef(g, value).shape,
   };
 }
 
-function stateInputs(g: Graph): { name: string; shape: number[]; bytes: number }[] {
+function stateInputs(g: Graph): StateArtifact[] {
   return g.nodes.flatMap((n) => {
     if (n.op !== "input" || n.attrs.role !== "state") return [];
     const shape = n.attrs.type.shape;
     invariant(!isSymbolic(shape), `${g.name}: state ${n.attrs.name} has a shape that depends on L`);
-    const dims = concreteShape(shape, 1);
-    return [{ name: n.attrs.name, shape: dims, bytes: numel(dims) * DTYPES[n.attrs.type.dtype].bytes }];
+    return [{ name: n.attrs.name, dtype: n.attrs.type.dtype, shape: concreteShape(shape, 1) }];
   });
 }
 
@@ -282,28 +257,35 @@ function inputsOf(g: Graph, kernels: readonly KernelSpec[]): InputArtifact[] {
   return g.nodes.flatMap((n): InputArtifact[] => {
     if (n.op !== "input" || (n.attrs.role !== "tokens" && n.attrs.role !== "pos")) return [];
     const key = `input:${n.attrs.name}`;
-    const b = kernels.flatMap((s) => s.bindings).find((x) => x.access !== "uniform" && x.buffer === key);
-    return [{ name: n.attrs.name, role: n.attrs.role, buffer: b ? key : null, elem: b && b.access !== "uniform" ? b.elem : null }];
+    const bound = kernels.some((s) => s.bindings.some((x) => x.access !== "uniform" && x.buffer === key));
+    return [{ name: n.attrs.name, role: n.attrs.role, buffer: bound ? key : null, dtype: n.attrs.type.dtype }];
   });
-}
-
-/** Both programs of a model, for the `hybridc build` manifest. */
-export interface ModelArtifact {
-  readonly model: string;
-  readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
-  /** The weight layout both programs bind: buffers by key, each tensor at its element offset. */
-  readonly weightBuffers: readonly WeightBuffer[];
-  readonly prefill: ProgramArtifact;
-  readonly decode: ProgramArtifact;
 }
 
 export type ModelArtifactResult = { readonly ok: true; readonly artifact: ModelArtifact } | { readonly ok: false; readonly problems: readonly ArtifactProblem[] };
 
+/** The tensors of `model` as the artifact lists them: name, shape, GPU storage dtype, init. */
+export function weightArtifacts(model: ResolvedModel): WeightArtifact[] {
+  const dtype = computeDtype(model);
+  return model.weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype, init: initOf(model, w) }));
+}
+
+/** The window of every attention sublayer (null: full causal), in layer order. */
+export function attentionWindows(model: ResolvedModel): (number | null)[] {
+  return model.layers.flatMap((l) => l.sublayers.flatMap((s) => (s.block.config.kind === "attention" ? [s.block.config.window] : [])));
+}
+
+export interface ModelArtifactOptions extends ArtifactOptions {
+  /** The spec file's name, recorded in the artifact. */
+  readonly source?: string;
+}
+
 /** Both programs, generated against one weight layout made from the model's full weight list for `options.limits`. */
-export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: Graph; readonly decode: Graph }, options: ArtifactOptions): ModelArtifactResult {
-  const weights = weightLayout(model.weights, options.limits);
-  const prefill = programArtifact(graphs.prefill, { ...options, weights });
-  const decode = programArtifact(graphs.decode, { ...options, weights });
+export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: Graph; readonly decode: Graph }, options: ModelArtifactOptions): ModelArtifactResult {
+  const weights = weightArtifacts(model);
+  const layout = weightLayout(weights, options.limits);
+  const prefill = programArtifact(graphs.prefill, { ...options, weights: layout });
+  const decode = programArtifact(graphs.decode, { ...options, weights: layout });
   if (!prefill.ok || !decode.ok) {
     // The decode program repeats the prefill's problems at the same nodes: report each once.
     const seen = new Set<string>();
@@ -315,15 +297,50 @@ export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: 
     });
     return { ok: false, problems };
   }
+  const kernels = [prefill.artifact, decode.artifact].flatMap((p) => [...p.load, ...p.call]);
   return {
     ok: true,
     artifact: {
+      format: ARTIFACT_FORMAT,
+      version: ARTIFACT_VERSION,
+      hybridc: VERSION,
+      source: options.source ?? "<input>",
       model: model.name,
-      weights: model.weights.map((w) => ({ name: w.name, shape: [...w.shape] })),
-      weightBuffers: weights.buffers,
+      vocab: model.vocab,
+      context: model.context,
+      attention: attentionWindows(model),
+      weightsScheme: model.weightsScheme,
+      tied: model.tied,
+      limits: limitsOf(options.limits),
+      features: featuresOf(kernels),
+      weights,
+      weightBuffers: layout.buffers,
       prefill: prefill.artifact,
       decode: decode.artifact,
     },
   };
 }
 
+/** Only the limits kernels are generated against (a GPUSupportedLimits has dozens), in a fixed order. */
+function limitsOf(l: KernelLimits): KernelLimits {
+  return {
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+  };
+}
+
+/** The device features the kernels need: those of every dtype they bind (shader-f16 for f16). */
+function featuresOf(kernels: readonly KernelSpec[]): string[] {
+  const features = new Set<string>();
+  for (const k of kernels) {
+    for (const b of k.bindings) {
+      const f = b.access === "uniform" ? null : DTYPES[b.dtype].feature;
+      if (f !== null) features.add(f);
+    }
+  }
+  return [...features].sort();
+}

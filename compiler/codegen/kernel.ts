@@ -9,106 +9,27 @@
  */
 import type { Span } from "../diag/source.ts";
 import type { OpName } from "../ir/ops.ts";
+import { byteSize, wgslElement } from "../../runtime/artifact/dtypes.ts";
+import { bindingBytes } from "../../runtime/artifact/launch.ts";
+import type { BindingSpec, Dispatch, KernelLimits, KernelSpec, StorageBindingSpec, UniformSpec } from "../../runtime/artifact/types.ts";
 import { lines, u32, wgsl } from "./wgsl/template.ts";
 
-/** What a storage array holds. */
-export type Elem = "f32" | "vec4<f32>" | "i32" | "u32";
-
-/** What a buffer is, for the runtime: read-only weights, persistent state, reused scratch, or model input/output. */
-export type BufferRole = "weight" | "state" | "scratch" | "io";
-
-/** A number of elements, `perL * L + fixed` (L = the prefill sequence length). */
-export interface Extent {
-  readonly perL: number;
-  readonly fixed: number;
-}
-
-export interface StorageBindingSpec {
-  readonly group: 0;
-  readonly binding: number;
-  /** The WGSL variable; the operands it holds, joined by `_` when views of one buffer share it. */
-  readonly name: string;
-  readonly access: "read" | "read_write";
-  readonly elem: Elem;
-  readonly role: BufferRole;
-  /** The buffer it binds (see codegen/request.ts for the keys: `weight:NAME`, `state:NAME`, `%7#0`, ...). */
-  readonly buffer: string;
-  /** Scalar elements of that buffer. */
-  readonly elements: Extent;
-  /**
-   * Only this part of the buffer is bound (element offset, a multiple of 64, and count): one of
-   * the row windows of a weight over maxStorageBufferBindingSize. `of` names the operand whose
-   * windows these are; the module reads them through `fn ${of}_at(i)` (see windowHelpers).
-   */
-  readonly window?: { readonly offset: number; readonly elements: number; readonly of: string };
-}
-
-export interface UniformBindingSpec {
-  readonly group: 0;
-  readonly binding: number;
-  readonly name: "params";
-  readonly access: "uniform";
-  readonly elem: "Params";
-  readonly role: "uniform";
-}
-
-export type BindingSpec = StorageBindingSpec | UniformBindingSpec;
-
-/** A u32 the runtime passes per call. */
-export type UniformField = "L" | "pos";
-
-/** The uniform struct `Params`: its fields, in order, each a u32 at offset 4 * index. */
-export interface UniformSpec {
-  readonly fields: readonly UniformField[];
-}
-
-/**
- * Workgroups to launch: `ceil(L / lTile) * times`, or `times` when lTile is null. The runtime
- * folds the count into an (x, y) grid under maxComputeWorkgroupsPerDimension (`foldGrid`);
- * every kernel reads its flat index `wg = wid.x + wid.y * nwg.x`, and the few workgroups past
- * the count that a fold adds fall outside the data and do nothing.
- */
-export interface Dispatch {
-  readonly lTile: number | null;
-  readonly times: number;
-}
-
-export interface KernelSpec {
-  readonly name: string;
-  readonly op: OpName;
-  /** The graph node it computes, and the `.hyb` spans that node came from. */
-  readonly node: number;
-  readonly spans: readonly Span[];
-  /** A complete WGSL module with one `@compute` entry point. */
-  readonly wgsl: string;
-  readonly entryPoint: "main";
-  readonly workgroupSize: number;
-  readonly bindings: readonly BindingSpec[];
-  readonly uniforms: UniformSpec;
-  readonly dispatch: Dispatch;
-  /** The schedule it was generated with (tiles, vector width, ...), for the manifest and tests. */
-  readonly schedule: Readonly<Record<string, number>>;
-}
-
-/** The adapter limits kernels must respect; a GPUSupportedLimits object is one. */
-export interface KernelLimits {
-  readonly maxComputeInvocationsPerWorkgroup: number;
-  readonly maxComputeWorkgroupSizeX: number;
-  readonly maxComputeWorkgroupStorageSize: number;
-  readonly maxComputeWorkgroupsPerDimension: number;
-  readonly maxStorageBuffersPerShaderStage: number;
-  readonly maxStorageBufferBindingSize: number;
-}
-
-/** The WebGPU defaults: what every adapter offers. */
-export const DEFAULT_LIMITS: KernelLimits = {
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 8,
-  maxStorageBufferBindingSize: 134217728,
-};
+// The kernel as data is the artifact's (runtime/artifact/types.ts): the runtime reads exactly what
+// is generated here.
+export type {
+  BindingSpec,
+  BufferRole,
+  Dispatch,
+  Extent,
+  KernelLimits,
+  KernelSpec,
+  StorageBindingSpec,
+  UniformBindingSpec,
+  UniformField,
+  UniformSpec,
+} from "../../runtime/artifact/types.ts";
+export { DEFAULT_LIMITS } from "../../runtime/artifact/types.ts";
+export { bindingBytes, extentAt, foldGrid, uniformBytes, uniformData, workgroupCount } from "../../runtime/artifact/launch.ts";
 
 /** A kernel that cannot be generated for this node or adapter; becomes a diagnostic at its spans. */
 export class CodegenError extends Error {
@@ -121,45 +42,11 @@ export class CodegenError extends Error {
   }
 }
 
-export function extentAt(e: Extent, L: number): number {
-  return e.perL * L + e.fixed;
-}
-
-export function workgroupCount(d: Dispatch, L: number): number {
-  return (d.lTile === null ? 1 : Math.ceil(L / d.lTile)) * d.times;
-}
-
-/** The grid for `count` workgroups: (count, 1, 1) when it fits, else (max, ceil(count / max), 1). */
-export function foldGrid(count: number, maxPerDimension: number): [number, number, number] {
-  if (count <= maxPerDimension) return [count, 1, 1];
-  const y = Math.ceil(count / maxPerDimension);
-  if (y > maxPerDimension) throw new RangeError(`${count} workgroups exceed ${maxPerDimension}^2`);
-  return [maxPerDimension, y, 1];
-}
-
-/** Bytes of the uniform buffer: one u32 per field, padded to 16. */
-export function uniformBytes(u: UniformSpec): number {
-  return Math.max(16, Math.ceil((4 * u.fields.length) / 16) * 16);
-}
-
-/** The uniform buffer's contents for one call. */
-export function uniformData(u: UniformSpec, values: Readonly<Record<UniformField, number>>): ArrayBuffer {
-  const buf = new ArrayBuffer(uniformBytes(u));
-  const view = new Uint32Array(buf);
-  u.fields.forEach((f, i) => (view[i] = values[f]));
-  return buf;
-}
-
-/** Bytes the buffer bound as `b` needs at length L (the whole buffer, also for a window): whole vec4s, never 0. */
-export function bindingBytes(b: StorageBindingSpec, L: number): number {
-  return Math.max(16, Math.ceil(extentAt(b.elements, L) / 4) * 16);
-}
-
 /** `@group(0) @binding(i) var<...> name: type;` for one binding. */
 export function bindingDecl(b: BindingSpec): string {
   const at = `@group(${b.group}) @binding(${b.binding})`;
-  if (b.access === "uniform") return `${at} var<uniform> ${b.name}: ${b.elem};`;
-  return `${at} var<storage, ${b.access}> ${b.name}: array<${b.elem}>;`;
+  if (b.access === "uniform") return `${at} var<uniform> ${b.name}: Params;`;
+  return `${at} var<storage, ${b.access}> ${b.name}: array<${wgslElement(b.dtype, b.lanes)}>;`;
 }
 
 export interface ModuleParts {
@@ -200,13 +87,13 @@ export function windowHelpers(bindings: readonly BindingSpec[]): string[] {
     else byOperand.set(b.window.of, [b]);
   }
   return [...byOperand].map(([of, ws]) => {
-    const unit = ws[0]!.elem === "vec4<f32>" ? 4 : 1;
+    const unit = ws[0]!.lanes;
     const read = (w: StorageBindingSpec): string => {
       const start = w.window!.offset / unit;
       return start === 0 ? `${w.name}[i]` : wgsl`${w.name}[i - ${u32(start)}]`;
     };
     const branches = ws.slice(0, -1).map((w) => wgsl`  if (i < ${u32((w.window!.offset + w.window!.elements) / unit)}) { return ${read(w)}; }`);
-    return [`fn ${of}_at(i: u32) -> ${ws[0]!.elem} {`, ...branches, `  return ${read(ws[ws.length - 1]!)};`, "}"].join("\n");
+    return [`fn ${of}_at(i: u32) -> ${wgslElement(ws[0]!.dtype, ws[0]!.lanes)} {`, ...branches, `  return ${read(ws[ws.length - 1]!)};`, "}"].join("\n");
   });
 }
 
@@ -249,7 +136,7 @@ export function checkLimits(spec: KernelSpec, limits: KernelLimits): void {
   }
   for (const b of spec.bindings) {
     if (b.access === "uniform" || b.elements.perL !== 0) continue; // L-dependent sizes are checked per call
-    const bytes = b.window ? 4 * b.window.elements : bindingBytes(b, 0);
+    const bytes = b.window ? byteSize(b.dtype, b.window.elements) : bindingBytes(b, 0);
     if (bytes > limits.maxStorageBufferBindingSize) {
       throw new CodegenError(
         `kernel ${spec.name}: binding ${b.name} (${b.buffer}, ${bytes} bytes) exceeds maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize}); build the model's weight layout for this adapter's limits`,

@@ -140,7 +140,8 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
       group: 0,
       name,
       access: write ? "read_write" : "read",
-      elem: vec4 ? "vec4<f32>" : "f32",
+      dtype: buffer.dtype,
+      lanes: vec4 ? 4 : 1,
       role: buffer.role,
       buffer: buffer.key,
       elements: buffer.elements,
@@ -154,7 +155,7 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
       byName.set(u.name, accessor(name, vec4, u.view, windows.length > 1));
     }
   }
-  if (uniforms.fields.length > 0) bindings.push({ group: 0, binding: bindings.length, name: "params", access: "uniform", elem: "Params", role: "uniform" });
+  if (uniforms.fields.length > 0) bindings.push({ group: 0, binding: bindings.length, name: "params", access: "uniform", role: "uniform" });
   return {
     bindings,
     get: (name) => {

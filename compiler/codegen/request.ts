@@ -17,7 +17,7 @@ import type { Span } from "../diag/source.ts";
 import type { Graph, NodeOf, ValueRef } from "../ir/graph.ts";
 import { typeOfRef } from "../ir/graph.ts";
 import type { OpName } from "../ir/ops.ts";
-import { symbolicNumel, type Shape } from "../ir/types.ts";
+import { byteSize, symbolicNumel, type Dtype, type Shape } from "../ir/types.ts";
 import { kernels } from "../plan/kernels.ts";
 import { storage, type Storage } from "../plan/storage.ts";
 import { layouts, type Layout } from "../plan/views.ts";
@@ -27,6 +27,8 @@ import { CodegenError, type BufferRole, type Extent } from "./kernel.ts";
 export interface BufferRef {
   readonly key: string;
   readonly role: BufferRole;
+  /** Its element format (the IR type of the value it holds; a weight buffer's storage dtype). */
+  readonly dtype: Dtype;
   /** Scalar elements of the whole buffer. */
   readonly elements: Extent;
   /** A weight over the binding limit: bound as these row windows of the buffer (rows never straddle two). */
@@ -126,7 +128,7 @@ export function requestFromGraph<K extends OpName>(
       return { buffer: placed.buffer, shape, offset: placed.offset + a.offset, strides: a.strides, base: a.base, baseOffset: placed.offset };
     }
     return {
-      buffer: { key: bufferKey(st, a.base), role: roleOf(st), elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
+      buffer: { key: bufferKey(st, a.base), role: roleOf(st), dtype: baseType.dtype, elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
       shape,
       offset: a.offset,
       strides: a.strides,
@@ -156,17 +158,18 @@ function weightBuffer(layout: WeightLayout, name: string, shape: Shape, spans: r
     if (typeof d !== "number") throw new InternalCompilerError(`weight ${name} has a symbolic shape`);
     return d;
   });
-  const elements = layout.buffers.find((b) => b.key === place.key)!.elements;
+  const { elements, dtype } = layout.buffers.find((b) => b.key === place.key)!;
   if (dims.reduce((a, b) => a * b, 1) !== place.elements) {
     throw new CodegenError(`weight ${name}: the graph reads ${dims.join(" x ")} elements, the memory holds ${place.elements}`, spans);
   }
   let windows: readonly Window[] | undefined;
-  if (4 * place.elements > layout.limitBytes) {
+  const bytes = byteSize(dtype, place.elements);
+  if (bytes > layout.limitBytes) {
     try {
-      windows = rowWindows(dims, layout.limitBytes);
+      windows = rowWindows(dims, dtype, layout.limitBytes);
     } catch (e) {
-      throw new CodegenError(`weight ${name} (${4 * place.elements} bytes) exceeds maxStorageBufferBindingSize: ${(e as Error).message}`, spans);
+      throw new CodegenError(`weight ${name} (${bytes} bytes) exceeds maxStorageBufferBindingSize: ${(e as Error).message}`, spans);
     }
   }
-  return { buffer: { key: place.key, role: "weight", elements: { perL: 0, fixed: elements }, ...(windows ? { windows } : {}) }, offset: place.offset };
+  return { buffer: { key: place.key, role: "weight", dtype, elements: { perL: 0, fixed: elements }, ...(windows ? { windows } : {}) }, offset: place.offset };
 }

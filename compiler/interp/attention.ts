@@ -15,7 +15,7 @@
  * written may hold anything: no key maps to them.
  */
 import type { Kernel } from "./kernels.ts";
-import { ringRowsNeeded } from "../ir/kv-ring.ts";
+import { ringRowsNeeded } from "../../runtime/artifact/kv-ring.ts";
 import { InterpError, type Tensor } from "./tensor.ts";
 
 /** Keys per block of the online softmax (a kernel's tile; any size gives the same result). */

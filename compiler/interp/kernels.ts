@@ -4,7 +4,7 @@
  * Layouts are row-major; see compiler/ir/types.ts.
  */
 import type { OpAttrs, OpName, UnaryOp } from "../ir/ops.ts";
-import { ringPosition, ringRowsNeeded } from "../ir/kv-ring.ts";
+import { ringPosition, ringRowsNeeded } from "../../runtime/artifact/kv-ring.ts";
 import { causalConv } from "./conv.ts";
 import { FUSED_KERNELS } from "./fused.ts";
 import { unaryFn } from "./scalar.ts";

@@ -3,7 +3,7 @@
  * the verifier turn into an internal compiler error naming the node; a bad type is always a
  * compiler bug, never a user error (the checker has already validated the model).
  */
-import { DTYPES, shapeToString, typeToString, type Dim, type DType, type Shape, type TensorType } from "./types.ts";
+import { DTYPES, shapeToString, typeToString, type Dim, type Dtype, type Shape, type TensorType } from "./types.ts";
 
 export class InferError extends Error {
   override name = "InferError";
@@ -17,7 +17,7 @@ export function expectFloat(t: TensorType, what: string): void {
   if (!DTYPES[t.dtype].float) fail(`${what} must be a float tensor, got ${typeToString(t)}`);
 }
 
-export function expectDtype(t: TensorType, dtype: DType, what: string): void {
+export function expectDtype(t: TensorType, dtype: Dtype, what: string): void {
   if (t.dtype !== dtype) fail(`${what} must be ${dtype}, got ${typeToString(t)}`);
 }
 

@@ -9,23 +9,20 @@
  * KV cache `[context, kv_heads, head_dim]` (time-major like the activations).
  */
 
-export type DType = "f32" | "f16" | "i32";
+import { DTYPES, type Dtype } from "../../runtime/artifact/dtypes.ts";
+
+// One dtype vocabulary for the IR, the kernels and the runtime: the element-format table.
+export { DTYPES, byteSize, elementsIn, type Dtype } from "../../runtime/artifact/dtypes.ts";
 /** One dimension: a static size or the symbolic sequence length. */
 export type Dim = number | "L";
 export type Shape = readonly Dim[];
 
 export interface TensorType {
-  readonly dtype: DType;
+  readonly dtype: Dtype;
   readonly shape: Shape;
 }
 
-export const DTYPES = {
-  f32: { bytes: 4, float: true },
-  f16: { bytes: 2, float: true },
-  i32: { bytes: 4, float: false },
-} as const satisfies Record<DType, { readonly bytes: number; readonly float: boolean }>;
-
-export function tensorType(dtype: DType, shape: Shape): TensorType {
+export function tensorType(dtype: Dtype, shape: Shape): TensorType {
   return { dtype, shape };
 }
 

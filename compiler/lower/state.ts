@@ -13,7 +13,7 @@
  */
 import type { BlockConfig, ResolvedModel } from "../check/model.ts";
 import { assertNever, invariant } from "../diag/diagnostic.ts";
-import type { DType, TensorType } from "../ir/types.ts";
+import type { Dtype, TensorType } from "../ir/types.ts";
 
 export type StateKind = "conv" | "ssm" | "k" | "v";
 
@@ -50,8 +50,17 @@ export function blockState(config: BlockConfig, context: number): readonly (read
   }
 }
 
+/**
+ * The element type the programs compute in, weights and state included. The kernels are
+ * generated in f32 today, so a spec's `dtype = f16` (warned as HYB5004 by the checker) lowers to
+ * f32 too: the IR, the plan's byte counts and the artifact describe what really runs.
+ */
+export function computeDtype(_model: ResolvedModel): Dtype {
+  return "f32";
+}
+
 export function stateSlots(model: ResolvedModel): StateSlot[] {
-  const dtype: DType = model.dtype;
+  const dtype = computeDtype(model);
   const slots: StateSlot[] = [];
   for (const layer of model.layers) {
     const stateful = layer.sublayers.filter((s) => blockState(s.block.config, model.context).length > 0);

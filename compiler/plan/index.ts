@@ -9,7 +9,7 @@
  *   traffic   traffic.ts   weight, state and total bytes per call
  */
 import type { Graph } from "../ir/graph.ts";
-import { DTYPES, numel } from "../ir/types.ts";
+import { byteSize, numel } from "../ir/types.ts";
 import { kernelsOf, type KernelInfo } from "./kernels.ts";
 import { assignBuffers, lastReaders, refKey, type Interval } from "./liveness.ts";
 import { storage, type Storage } from "./storage.ts";
@@ -71,7 +71,7 @@ export function planGraph(g: Graph, options: PlanOptions): Plan {
     n.results.forEach((t, index) => {
       if (of[n.id]![index]!.kind !== "scratch") return;
       const key = refKey({ node: n.id, index });
-      const bytes = numel(lay[n.id]![index]!.shape) * DTYPES[t.dtype].bytes;
+      const bytes = byteSize(t.dtype, numel(lay[n.id]![index]!.shape));
       intervals.push({ key, bytes, def: n.id, last: Math.max(n.id, last.get(key) ?? n.id) });
     });
   }

@@ -15,7 +15,7 @@
  * back, tokens, pos, outputs).
  */
 import type { Graph, Node, ValueRef } from "../ir/graph.ts";
-import { DTYPES, numel } from "../ir/types.ts";
+import { byteSize, numel } from "../ir/types.ts";
 import type { KernelInfo } from "./kernels.ts";
 import { refKey } from "./liveness.ts";
 import type { Storage } from "./storage.ts";
@@ -36,16 +36,15 @@ export interface Traffic {
 
 /** What node `n` reads and writes, at start position `pos`. */
 export function accesses(g: Graph, lay: readonly (readonly Layout[])[], n: Node, pos: number): Access[] {
-  const bytesOf = (d: keyof typeof DTYPES) => DTYPES[d].bytes;
   const read = (i: number, elements?: number): Access => {
     const r = n.inputs[i]!;
     const l = lay[r.node]![r.index]!;
     const dt = g.nodes[r.node]!.results[r.index]!.dtype;
-    return { base: l.base, bytes: (elements ?? distinctElements(l)) * bytesOf(dt), write: false };
+    return { base: l.base, bytes: byteSize(dt, elements ?? distinctElements(l)), write: false };
   };
   const write = (i: number, elements?: number): Access => {
     const l = lay[n.id]![i]!;
-    return { base: l.base, bytes: (elements ?? numel(l.shape)) * bytesOf(n.results[i]!.dtype), write: true };
+    return { base: l.base, bytes: byteSize(n.results[i]!.dtype, elements ?? numel(l.shape)), write: true };
   };
   const rowOf = (i: number) => numel(lay[n.id]![i]!.shape.slice(1));
   switch (n.op) {
@@ -84,7 +83,7 @@ export function traffic(g: Graph, lay: readonly (readonly Layout[])[], of: reado
   }
   let weights = 0;
   for (const { base, bytes } of weightReads.values()) {
-    const size = numel(lay[base.node]![base.index]!.shape) * DTYPES[g.nodes[base.node]!.results[base.index]!.dtype].bytes;
+    const size = byteSize(g.nodes[base.node]!.results[base.index]!.dtype, numel(lay[base.node]![base.index]!.shape));
     weights += Math.min(bytes, size);
   }
   return { weightBytes: weights, stateBytes: state, movedBytes: weights + state + other };

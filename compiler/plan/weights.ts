@@ -3,8 +3,8 @@
  *
  * The tensors of one layer (names with a `layers.N.` component, under either naming scheme:
  * `backbone.layers.3.mixer.A_log`, `model.layers.3.self_attn.q_proj.weight`) share ONE buffer,
- * `weight:backbone.layers.3`, each at an offset that is a multiple of 64 elements (256 bytes, the
- * minimum storage offset alignment, and a multiple of 4 so vec4 access stays aligned). A kernel
+ * `weight:backbone.layers.3`, each at an offset of a multiple of 256 bytes (the minimum storage
+ * offset alignment; 64 f32 elements, a multiple of 4 so vec4 access stays aligned). A kernel
  * reading several tensors of its layer (the selective scan: dt_proj W and bias, D) then binds the
  * layer once, which keeps every kernel within the 8 storage buffers WebGPU guarantees.
  * Model-level tensors (embedding, final norm, LM head) get one buffer each, `weight:NAME`.
@@ -12,24 +12,25 @@
  * A layer larger than maxStorageBufferBindingSize is packed greedily, in checkpoint order, into
  * consecutive buffers that each fit (`weight:GROUP`, `weight:GROUP#1`, ...): neighbours in the
  * checkpoint are usually read by the same kernel, so this keeps more of them in one binding
- * than one buffer per tensor would. A single tensor over the limit gets a buffer of its own, and
+ * than one buffer per tensor would; tensors of another storage dtype start a new buffer (a WGSL
+ * binding has one element type). A single tensor over the limit gets a buffer of its own, and
  * kernels bind it as row windows (`rowWindows`): views of the same buffer, each within the limit.
  *
  * The layout is computed from the model's FULL weight list, never from one graph, so prefill
  * and decode (which dead-code elimination may leave with different subsets) agree on offsets.
  */
+import type { WeightBufferArtifact } from "../../runtime/artifact/types.ts";
 import { invariant } from "../diag/diagnostic.ts";
-import { numel } from "../ir/types.ts";
+import { byteSize, elementsIn, numel, type Dtype } from "../ir/types.ts";
 
-/** Offsets within a buffer are multiples of this many elements (256 bytes of f32). */
-export const WEIGHT_ALIGN = 64;
-/** WebGPU's minStorageBufferOffsetAlignment, in bytes: every window starts at a multiple. */
+/** WebGPU's minStorageBufferOffsetAlignment, in bytes: every tensor and window starts at a multiple. */
 export const OFFSET_ALIGN_BYTES = 256;
-const F32 = 4;
 
 export interface WeightEntry {
   readonly name: string;
   readonly shape: readonly number[];
+  /** How the GPU stores it. */
+  readonly dtype: Dtype;
 }
 
 /** One tensor's place: the buffer it is in, its element offset there, and its size. */
@@ -40,13 +41,8 @@ export interface WeightPlace {
   readonly shape: readonly number[];
 }
 
-export interface WeightBuffer {
-  /** `weight:GROUP` (a layer, or a part of one) or `weight:NAME` (a tensor alone). */
-  readonly key: string;
-  /** Elements of the buffer: the end of its last tensor. */
-  readonly elements: number;
-  readonly tensors: readonly { readonly name: string; readonly offset: number; readonly shape: readonly number[] }[];
-}
+/** One GPU buffer of weights, as the artifact records it. */
+export type WeightBuffer = WeightBufferArtifact;
 
 export interface WeightLayout {
   /** The binding limit (bytes) the layout was made for; larger tensors are bound as windows. */
@@ -94,7 +90,7 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
 
   const buffers: WeightBuffer[] = [];
   const alone = (w: WeightEntry): void => {
-    buffers.push({ key: `weight:${w.name}`, elements: numel(w.shape), tensors: [{ name: w.name, offset: 0, shape: w.shape }] });
+    buffers.push({ key: `weight:${w.name}`, dtype: w.dtype, elements: numel(w.shape), tensors: [{ name: w.name, offset: 0, shape: w.shape }] });
   };
   for (const item of order) {
     if (typeof item !== "string") {
@@ -104,21 +100,26 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
     let part = 0;
     let tensors: { name: string; offset: number; shape: readonly number[] }[] = [];
     let end = 0;
+    let dtype: Dtype | null = null;
     const flush = (): void => {
-      if (tensors.length === 0) return;
-      buffers.push({ key: `weight:${item}${part === 0 ? "" : `#${part}`}`, elements: end, tensors });
+      if (tensors.length === 0 || dtype === null) return;
+      buffers.push({ key: `weight:${item}${part === 0 ? "" : `#${part}`}`, dtype, elements: end, tensors });
       part++;
       tensors = [];
       end = 0;
     };
     for (const w of groups.get(item)!) {
       const n = numel(w.shape);
-      if (F32 * n > limitBytes) {
+      if (byteSize(w.dtype, n) > limitBytes) {
         alone(w);
         continue;
       }
-      const offset = alignUp(end, WEIGHT_ALIGN);
-      if (F32 * (offset + n) > limitBytes) {
+      if (w.dtype !== dtype) {
+        flush();
+        dtype = w.dtype;
+      }
+      const offset = alignUp(end, elementsIn(w.dtype, OFFSET_ALIGN_BYTES));
+      if (byteSize(w.dtype, offset + n) > limitBytes) {
         flush();
         tensors.push({ name: w.name, offset: 0, shape: w.shape });
         end = n;
@@ -147,16 +148,17 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
  * One window when the tensor fits. Throws a RangeError when a single aligned step of rows
  * (or a row) is already over the limit.
  */
-export function rowWindows(shape: readonly number[], limitBytes: number): readonly Window[] {
+export function rowWindows(shape: readonly number[], dtype: Dtype, limitBytes: number): readonly Window[] {
   const total = numel(shape);
-  if (F32 * total <= limitBytes) return [{ offset: 0, elements: alignUp(total, 4) }];
+  if (byteSize(dtype, total) <= limitBytes) return [{ offset: 0, elements: alignUp(total, 4) }];
   const rows = shape[0] ?? 1;
   const rowElems = total / rows;
+  const rowBytes = byteSize(dtype, rowElems);
   // The smallest number of rows whose bytes are a multiple of the offset alignment.
-  const step = OFFSET_ALIGN_BYTES / gcd(OFFSET_ALIGN_BYTES, F32 * rowElems);
-  const perWindow = Math.floor(limitBytes / (F32 * rowElems * step)) * step;
+  const step = OFFSET_ALIGN_BYTES / gcd(OFFSET_ALIGN_BYTES, rowBytes);
+  const perWindow = Math.floor(limitBytes / (rowBytes * step)) * step;
   if (perWindow === 0) {
-    throw new RangeError(`rows of ${rowElems} f32 cannot be split into ${OFFSET_ALIGN_BYTES}-byte aligned windows of at most ${limitBytes} bytes (${step} rows are ${F32 * rowElems * step} bytes)`);
+    throw new RangeError(`rows of ${rowElems} ${dtype} cannot be split into ${OFFSET_ALIGN_BYTES}-byte aligned windows of at most ${limitBytes} bytes (${step} rows are ${rowBytes * step} bytes)`);
   }
   const out: Window[] = [];
   for (let r = 0; r < rows; r += perWindow) {

@@ -1,5 +1,5 @@
 /**
- * checkCheckpoint: does a checkpoint hold every tensor the spec's model needs (model.weights, the
+ * checkCheckpoint: does a checkpoint hold every tensor the model needs (its artifact's weights: the
  * names and shapes under its `weights` scheme), with that shape and a dtype we read?
  * Errors: a missing tensor, a wrong shape, an unsupported dtype (one problem each; when the
  * checkpoint shares no name at all with the spec, one problem that says so instead of hundreds).
@@ -7,10 +7,10 @@
  * for a tied model an `lm_head.weight` in the checkpoint: the DSL says it is ignored, since the
  * LM head is the embedding; we warn so a user who meant `tied = false` sees it.
  */
-import type { ResolvedModel } from "../../compiler/check/model.ts";
+import type { ModelArtifact } from "../artifact/types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { shapeText, WeightError, type WeightProblem } from "./errors.ts";
-import { isReadable } from "./dtypes.ts";
+import { isReadable } from "./safetensors-dtypes.ts";
 import { unsupportedDtype } from "./safetensors.ts";
 
 export const EXTRA_LISTED = 8;
@@ -20,9 +20,12 @@ export interface CheckResult {
   readonly warnings: readonly WeightProblem[];
 }
 
+/** What a check needs of a model: its artifact, or any object with these fields. */
+export type CheckedModel = Pick<ModelArtifact, "model" | "weights" | "weightsScheme" | "tied">;
+
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-export function checkCheckpoint(model: ResolvedModel, ckpt: Checkpoint): CheckResult {
+export function checkCheckpoint(model: CheckedModel, ckpt: Checkpoint): CheckResult {
   const errors: WeightProblem[] = [];
   const warnings: WeightProblem[] = [];
   const fileOf = (name: string) => ckpt.tensors.get(name)?.file ?? ckpt.label;
@@ -33,7 +36,7 @@ export function checkCheckpoint(model: ResolvedModel, ckpt: Checkpoint): CheckRe
     const seen = theirs.length === 0 ? "the checkpoint holds no tensors" : `it holds names like ${theirs.join(", ")}`;
     errors.push({
       file: ckpt.label,
-      message: `none of the ${model.weights.length} tensors of model ${model.name} is in the checkpoint (the spec expects names like ${model.weights[0]!.name} under weights = "${model.weightsScheme}"; ${seen})`,
+      message: `none of the ${model.weights.length} tensors of model ${model.model} is in the checkpoint (the spec expects names like ${model.weights[0]!.name} under weights = "${model.weightsScheme}"; ${seen})`,
     });
     return { errors, warnings };
   }
@@ -61,7 +64,7 @@ export function checkCheckpoint(model: ResolvedModel, ckpt: Checkpoint): CheckRe
 }
 
 /** checkCheckpoint, throwing a WeightError with every error; returns the warnings. */
-export function assertCheckpoint(model: ResolvedModel, ckpt: Checkpoint): readonly WeightProblem[] {
+export function assertCheckpoint(model: CheckedModel, ckpt: Checkpoint): readonly WeightProblem[] {
   const { errors, warnings } = checkCheckpoint(model, ckpt);
   if (errors.length > 0) throw new WeightError(errors);
   return warnings;

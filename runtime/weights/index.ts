@@ -9,8 +9,8 @@
  */
 export { WeightError, renderProblem, type WeightProblem } from "./errors.ts";
 export { bytesSource, blobSource, type ByteSource } from "./source.ts";
-export { DTYPE_BYTES, READABLE, type Dtype, type ReadableDtype, type WritableDtype } from "./dtypes.ts";
+export { DTYPE_BYTES, READABLE, type SafetensorsDtype, type ReadableDtype, type WritableDtype } from "./safetensors-dtypes.ts";
 export { encodeSafetensors, readHeader, readTensor, MAX_HEADER_BYTES, type TensorToWrite, type SafetensorsHeader, type TensorInfo } from "./safetensors.ts";
 export { openSafetensors, openSharded, parseIndex, memoryCheckpoint, type Checkpoint, type TensorMeta } from "./checkpoint.ts";
-export { checkCheckpoint, assertCheckpoint, type CheckResult } from "./check.ts";
-export { randomCheckpoint, initOf, INIT_STD, type Init } from "./random.ts";
+export { checkCheckpoint, assertCheckpoint, type CheckResult, type CheckedModel } from "./check.ts";
+export { randomCheckpoint, fill } from "./random.ts";

@@ -8,14 +8,14 @@
  * found is reported (one line each) in one WeightError.
  */
 import { fail, shapeText, WeightError, type WeightProblem } from "./errors.ts";
-import { DTYPE_BYTES, decodeFloats, encodeFloats, isDtype, isReadable, READABLE, type Dtype, type WritableDtype } from "./dtypes.ts";
+import { DTYPE_BYTES, decodeFloats, encodeFloats, isSafetensorsDtype, isReadable, READABLE, type SafetensorsDtype, type WritableDtype } from "./safetensors-dtypes.ts";
 import type { ByteSource } from "./source.ts";
 
 /** A header larger than this is not a real checkpoint (the reference reader uses the same cap). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 export interface TensorInfo {
-  readonly dtype: Dtype;
+  readonly dtype: SafetensorsDtype;
   readonly shape: readonly number[];
   /** Byte range in the data section, end exclusive. */
   readonly begin: number;
@@ -106,7 +106,7 @@ function checkEntry(entry: unknown, dataSize: number, report: (message: string) 
   }
   const { dtype, shape, data_offsets: offsets } = e;
   let ok = true;
-  if (typeof dtype !== "string" || !isDtype(dtype)) {
+  if (typeof dtype !== "string" || !isSafetensorsDtype(dtype)) {
     report(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(", ")})`);
     ok = false;
   }
@@ -119,7 +119,7 @@ function checkEntry(entry: unknown, dataSize: number, report: (message: string) 
     ok = false;
   }
   if (!ok) return undefined;
-  const t: TensorInfo = { dtype: dtype as Dtype, shape: shape as number[], begin: (offsets as number[])[0]!, end: (offsets as number[])[1]! };
+  const t: TensorInfo = { dtype: dtype as SafetensorsDtype, shape: shape as number[], begin: (offsets as number[])[0]!, end: (offsets as number[])[1]! };
   const need = (t.shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
   if (need !== t.end - t.begin) {
     report(`data_offsets [${t.begin}, ${t.end}] hold ${plural(t.end - t.begin, "byte")}, but ${t.dtype} ${shapeText(t.shape)} needs ${need}`);

@@ -55,15 +55,19 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+type Program = { name: string; load: { name: string; file: string }[]; call: { name: string; op: string; file: string; locations: string[] }[] };
 interface Manifest {
   format: string;
   version: number;
   hybridc: string;
   model: string;
   source: string;
+  vocab: number;
+  context: number;
   limits: Record<string, number>;
-  weights: { name: string; shape: number[] }[];
-  programs: Record<"prefill" | "decode", { name: string; load: { name: string; wgsl: string }[]; call: { name: string; op: string; wgsl: string; locations: string[] }[] }>;
+  weights: { name: string; shape: number[]; dtype: string; init: { kind: string } }[];
+  prefill: Program;
+  decode: Program;
 }
 
 describe("hybridc build -o DIR", () => {
@@ -74,7 +78,7 @@ describe("hybridc build -o DIR", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${join(out, "tiny", "manifest.json")}\n`);
     const m = JSON.parse(readFileSync(join(out, "tiny", "manifest.json"), "utf8")) as Manifest;
-    expect([m.format, m.version, m.hybridc, m.model, m.source]).toEqual(["hybridc-artifact", 1, VERSION, "tiny", "tiny.hyb"]);
+    expect([m.format, m.version, m.hybridc, m.model, m.source, m.vocab]).toEqual(["hybridc-artifact", 2, VERSION, "tiny", "tiny.hyb", 50]);
     // The WebGPU defaults, written out by hand.
     expect(m.limits).toEqual({
       maxComputeInvocationsPerWorkgroup: 256,
@@ -86,25 +90,25 @@ describe("hybridc build -o DIR", () => {
     });
     // Mamba naming: embeddings, norm_f, 10 tensors per layer, tied head.
     expect(m.weights.length).toBe(2 + 2 * 10);
-    expect(m.weights[0]).toEqual({ name: "backbone.embeddings.weight", shape: [50, 16] });
+    expect(m.weights[0]).toEqual({ name: "backbone.embeddings.weight", shape: [50, 16], dtype: "f32", init: { kind: "normal", std: 0.02 } });
     for (const which of ["prefill", "decode"] as const) {
-      const p = m.programs[which];
+      const p = m[which];
       expect(p.name).toBe(`tiny.${which}`);
       const files = readdirSync(join(out, "tiny", which)).sort();
-      expect(files).toEqual([...p.load, ...p.call].map((k) => k.wgsl.slice(which.length + 1)).sort());
+      expect(files).toEqual([...p.load, ...p.call].map((k) => k.file.slice(which.length + 1)).sort());
       p.call.forEach((k, i) => {
-        expect(k.wgsl).toBe(`${which}/${String(i).padStart(2, "0")}-${k.name}.wgsl`);
-        expect(readFileSync(join(out, "tiny", k.wgsl), "utf8")).toMatch(new RegExp(`^// kernel ${k.name.replace(/[.+]/g, "\\$&")}: ${k.op}`));
+        expect(k.file).toBe(`${which}/${String(i).padStart(2, "0")}-${k.name}.wgsl`);
+        expect(readFileSync(join(out, "tiny", k.file), "utf8")).toMatch(new RegExp(`^// kernel ${k.name.replace(/[.+]/g, "\\$&")}: ${k.op}`));
       });
     }
     // Mamba-1 after fusion: embedding, then 5 kernels per layer, then the LM head (norm_f is its prologue).
-    expect(m.programs.prefill.call.map((k) => k.name)).toEqual([
+    expect(m.prefill.call.map((k) => k.name)).toEqual([
       "embeddings",
       ...[0, 1].flatMap((l) => ["mixer.in_proj", "mixer.conv1d", "mixer.x_proj", "mixer.selective_scan", "mixer.out_proj"].map((n) => `layers.${l}.${n}`)),
       "lm_head",
     ]);
     // `ssm = mamba1(...)` is line 4, column 3.
-    expect(m.programs.prefill.call.find((k) => k.op === "selective_scan")!.locations).toContain("tiny.hyb:4:3");
+    expect(m.prefill.call.find((k) => k.op === "selective_scan")!.locations).toContain("tiny.hyb:4:3");
   });
 
   it("is byte-identical from run to run and from another working directory", () => {
@@ -127,7 +131,7 @@ describe("hybridc build -o DIR", () => {
     const manifest = join(out, "tiny", "manifest.json");
     const m = JSON.parse(readFileSync(manifest, "utf8")) as Manifest;
     // An earlier build that had one more kernel.
-    m.programs.prefill.call.push({ name: "old", op: "add", wgsl: "prefill/99-old.wgsl", locations: [] });
+    m.prefill.call.push({ name: "old", op: "add", file: "prefill/99-old.wgsl", locations: [] });
     writeFileSync(manifest, JSON.stringify(m));
     writeFileSync(join(out, "tiny", "prefill", "99-old.wgsl"), "// stale\n");
     const r = hybridc(["build", spec, "-o", out]);
@@ -215,7 +219,7 @@ describe("hybridc build -o DIR", () => {
     expect(r.code).toBe(0);
     const m = JSON.parse(readFileSync(join(out, "tiny", "manifest.json"), "utf8")) as Manifest;
     const fused = JSON.parse(readFileSync(join(dir, "out1", "tiny", "manifest.json"), "utf8")) as Manifest;
-    expect(m.programs.prefill.call.length).toBeGreaterThan(fused.programs.prefill.call.length);
+    expect(m.prefill.call.length).toBeGreaterThan(fused.prefill.call.length);
     expect(r.stderr).not.toMatch(STACK_FRAME);
   });
 
@@ -223,5 +227,67 @@ describe("hybridc build -o DIR", () => {
     const r = hybridc(["build", "--help"]);
     expect(r.code).toBe(0);
     for (const flag of ["-o, --out DIR", "--emit KIND", "--force", "--limit NAME=N", "manifest.json", "NN-<kernel>.wgsl"]) expect(r.stdout).toContain(flag);
+  });
+});
+
+describe("hybridc FILE.hyb (no command)", () => {
+  it("checks the file and writes its build into generated/ beside it, the same files as build -o", () => {
+    const sub = join(dir, "project");
+    mkdirSync(sub);
+    const file = join(sub, "tiny.hyb");
+    writeFileSync(file, TINY);
+    const r = hybridc([file]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${join(sub, "generated", "tiny", "manifest.json")}\n`);
+    expect(tree(join(sub, "generated"))).toEqual(tree(join(dir, "out1")));
+    // Again: it rebuilds over its own output.
+    expect(hybridc([file]).code).toBe(0);
+    expect(tree(join(sub, "generated"))).toEqual(tree(join(dir, "out1")));
+  });
+
+  it("-o DIR writes there instead; a relative path works from the working directory", () => {
+    const r = hybridc(["tiny.hyb", "-o", "elsewhere"], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${join("elsewhere", "tiny", "manifest.json")}\n`);
+    expect(tree(join(dir, "elsewhere"))).toEqual(tree(join(dir, "out1")));
+  });
+
+  it("a spec with errors writes nothing and exits 1 with the diagnostics", () => {
+    const sub = join(dir, "broken");
+    mkdirSync(sub);
+    const file = join(sub, "bad.hyb");
+    writeFileSync(file, TINY.replace("d_model = 16", "d_model = 16\n  bogus = 3"));
+    const r = hybridc([file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.+]/g, "\\$&")}:4:3: error\\[HYB`, "m"));
+    expect(existsSync(join(sub, "generated"))).toBe(false);
+  });
+
+  it("refuses a generated/ it did not write, and an empty -o", () => {
+    const sub = join(dir, "theirs");
+    mkdirSync(join(sub, "generated"), { recursive: true });
+    writeFileSync(join(sub, "generated", "keep.ts"), "export {};\n");
+    writeFileSync(join(sub, "tiny.hyb"), TINY);
+    const r = hybridc([join(sub, "tiny.hyb")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`refusing to write into ${join(sub, "generated")}`);
+    expect(readdirSync(join(sub, "generated"))).toEqual(["keep.ts"]);
+    for (const args of [[spec, "-o", ""], ["build", spec, "-o", ""]]) {
+      const e = hybridc(args, sub);
+      expect(e.code, args.join(" ")).toBe(2);
+      expect(e.stderr).toContain("-o needs a directory");
+    }
+    expect(readdirSync(sub).sort()).toEqual(["generated", "tiny.hyb"]);
+  });
+
+  it("a missing .hyb file is a usage error; a word that is no command and no file is one too", () => {
+    const r = hybridc(["nothere.hyb"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("hybridc: cannot read nothere.hyb: no such file or directory");
+    const c = hybridc(["chek", "tiny.hyb"], dir);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain("unknown command 'chek'; did you mean 'check'?");
   });
 });

@@ -1,12 +1,13 @@
 /**
- * The compiled artifact (compiler/codegen/artifact.ts, manifest.ts) and the runtime built from
- * it (GpuProgram.fromArtifact). Facts checked on every canonical spec and on tiny models:
+ * The compiled artifact (compiler/codegen/artifact.ts; its on-disk form runtime/artifact/files.ts)
+ * and the runtime built from it (GpuProgram.fromArtifact). Facts checked on every canonical spec
+ * and on tiny models:
  *  - kernels come in the plan's dispatch order, with their `.hyb` locations as file:line:col;
  *  - buffer sizes (a * L + b elements) equal what the model's dimensions give, computed by hand;
  *  - scratch arenas never alias two bindings of one kernel, and a simulation of every call shows
  *    each scratch value still in its arena when it is read (lifetimes never overlap);
  *  - arenas cut prefill scratch memory (hybrid-130m at L = 64) to within the live-bytes bound;
- *  - manifests are byte-identical from run to run, and read back to the same artifact;
+ *  - manifests are byte-identical from run to run, and read back (validated) to the same artifact;
  *  - codegen problems are grouped diagnostics data with codes and spans;
  *  - on the adapter: a program built from the written manifest matches the float64 interpreter,
  *    and a broken kernel maps back to its spec spans and file:line:col.
@@ -15,11 +16,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { modelArtifact, programArtifact, type ModelArtifact, type ProgramArtifact } from "../../compiler/codegen/artifact.ts";
+import { programArtifact, type ModelArtifact, type ProgramArtifact } from "../../compiler/codegen/artifact.ts";
 import { DEFAULT_LIMITS, extentAt, type KernelSpec } from "../../compiler/codegen/kernel.ts";
-import { manifestFiles, readManifest } from "../../compiler/codegen/manifest.ts";
 import type { Span } from "../../compiler/diag/source.ts";
-import { compile, lowerPrefill, planGraph, programs, type ResolvedModel } from "../../compiler/index.ts";
+import { build, compile, lowerPrefill, planGraph, programs, type ResolvedModel } from "../../compiler/index.ts";
+import { artifactFiles, readArtifactFiles } from "../../runtime/artifact/files.ts";
+import { bindingBytes } from "../../runtime/artifact/launch.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
 import { KernelCompileError } from "../../runtime/device.ts";
@@ -48,14 +50,11 @@ function compiled(text: string, path: string): { models: readonly ResolvedModel[
   return { models: r.models, locate };
 }
 
+/** `build()` of the text (WebGPU's default limits), with each model and its optimized graphs. */
 function built(text: string, path: string, fuse = true): { model: ResolvedModel; graphs: { prefill: Graph; decode: Graph }; artifact: ModelArtifact }[] {
-  const { models, locate } = compiled(text, path);
-  return models.map((model) => {
-    const graphs = programs(model, { fuse });
-    const r = modelArtifact(model, graphs, { limits: DEFAULT_LIMITS, locate });
-    if (!r.ok) throw new Error(r.problems.map((p) => p.message).join("\n"));
-    return { model, graphs, artifact: r.artifact };
-  });
+  const r = build(text, { path, fuse });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+  return r.models.map((model, i) => ({ model, graphs: programs(model, { fuse }), artifact: r.artifacts[i]! }));
 }
 
 /** The file's only model. */
@@ -153,15 +152,38 @@ describe("a tiny Mamba-1 model, by hand", () => {
       expect(size(p, "state:layers.0.conv")).toEqual({ perL: 0, fixed: 32 * 4 });
       expect(size(p, "state:layers.1.ssm")).toEqual({ perL: 0, fixed: 32 * 8 });
       expect(p.state).toEqual([
-        { name: "layers.0.conv", shape: [32, 4], bytes: 512 },
-        { name: "layers.0.ssm", shape: [32, 8], bytes: 1024 },
-        { name: "layers.1.conv", shape: [32, 4], bytes: 512 },
-        { name: "layers.1.ssm", shape: [32, 8], bytes: 1024 },
+        { name: "layers.0.conv", dtype: "f32", shape: [32, 4] },
+        { name: "layers.0.ssm", dtype: "f32", shape: [32, 8] },
+        { name: "layers.1.conv", dtype: "f32", shape: [32, 4] },
+        { name: "layers.1.ssm", dtype: "f32", shape: [32, 8] },
       ]);
       expect(p.stateCopies).toEqual([]);
-      expect(p.inputs.find((i) => i.role === "tokens")).toEqual({ name: "tokens", role: "tokens", buffer: "input:tokens", elem: "i32" });
+      expect(p.inputs.find((i) => i.role === "tokens")).toEqual({ name: "tokens", role: "tokens", buffer: "input:tokens", dtype: "i32" });
+      // Token ids are bound as i32, everything else as f32 (in lanes of 4 where every use is aligned).
+      for (const k of [...p.load, ...p.call]) {
+        for (const b of storageBindings(k)) expect(b.dtype, `${k.name} ${b.name}`).toBe(b.buffer === "input:tokens" ? "i32" : "f32");
+      }
     }
-    expect(prefill.outputs[0]).toEqual({ name: "logits", buffer: "output:logits", offset: { perL: 0, fixed: 0 }, strides: [{ perL: 0, fixed: 50 }, { perL: 0, fixed: 1 }], shape: ["L", 50] });
+    expect(prefill.outputs[0]).toEqual({
+      name: "logits",
+      buffer: "output:logits",
+      dtype: "f32",
+      offset: { perL: 0, fixed: 0 },
+      strides: [{ perL: 0, fixed: 50 }, { perL: 0, fixed: 1 }],
+      shape: ["L", 50],
+    });
+  });
+
+  it("describes the model: vocabulary, context, attention, limits, features, weights with init", () => {
+    expect(artifact).toMatchObject({ format: "hybridc-artifact", version: 2, source: "tiny.hyb", model: "tiny", vocab: 50, attention: [], weightsScheme: "mamba", tied: true });
+    expect(artifact.limits).toEqual(DEFAULT_LIMITS);
+    expect(artifact.features).toEqual([]);
+    const byLocal = (suffix: string) => artifact.weights.find((w) => w.name === `backbone.layers.0.mixer.${suffix}`)!;
+    expect(byLocal("A_log")).toEqual({ name: "backbone.layers.0.mixer.A_log", shape: [32, 8], dtype: "f32", init: { kind: "a_log_rows" } });
+    expect(byLocal("D").init).toEqual({ kind: "const", value: 1 });
+    expect(byLocal("dt_proj.bias").init).toEqual({ kind: "dt_bias", dtMin: 1e-3, dtMax: 1e-1 });
+    // 2 residual sublayers: out_proj is N(0, (0.02 / sqrt 2)^2).
+    expect(byLocal("out_proj.weight").init).toEqual({ kind: "normal", std: 0.02 / Math.sqrt(2) });
   });
 
   it("weight buffers are the model's weight layout: every tensor of a layer in one buffer", () => {
@@ -177,22 +199,20 @@ describe("a tiny Mamba-1 model, by hand", () => {
     }
   });
 
-  it("writes byte-identical manifests that read back to the same artifact", () => {
-    const meta = { hybridc: "9.9.9", source: "tiny.hyb", limits: DEFAULT_LIMITS };
-    const a = manifestFiles(artifact, meta);
+  it("writes byte-identical manifests that read back to the same artifact", async () => {
+    const a = artifactFiles(artifact);
     const { artifact: again } = one(TINY, "tiny.hyb");
-    expect(manifestFiles(again, meta)).toEqual(a);
+    expect(artifactFiles(again)).toEqual(a);
     expect(a[0]!.path).toBe("manifest.json");
     const calls = artifact.prefill.call.length;
     expect(a.filter((f) => f.path.startsWith("prefill/") && !f.path.includes("/load-")).map((f) => f.path)).toEqual(
       artifact.prefill.call.map((k, i) => `prefill/${String(i).padStart(Math.max(2, String(calls - 1).length), "0")}-${k.name}.wgsl`),
     );
     const files = new Map(a.map((f) => [f.path, f.text]));
-    const back = readManifest(files.get("manifest.json")!, (p) => files.get(p)!);
-    expect(back.hybridc).toBe("9.9.9");
-    expect(back.limits).toEqual(DEFAULT_LIMITS);
-    expect(JSON.parse(JSON.stringify(back.artifact))).toEqual(JSON.parse(JSON.stringify(artifact)));
-    expect(() => readManifest(`{"format":"something-else"}`, () => "")).toThrow(/not a hybridc build manifest/);
+    const back = await readArtifactFiles(files.get("manifest.json")!, (p) => files.get(p)!);
+    expect(back).toEqual(artifact);
+    // ... and writes the same files again.
+    expect(artifactFiles(back)).toEqual(a);
   });
 });
 
@@ -200,11 +220,10 @@ describe("prefill scratch of hybrid-130m at L = 64", () => {
   it("arenas need far less than one buffer per scratch value, and no less than the live bytes", () => {
     const { graphs, artifact } = one(specText("hybrid-130m.hyb"), "hybrid-130m.hyb");
     const p = artifact.prefill;
-    const bytes = (elements: number) => Math.max(16, Math.ceil(elements / 4) * 16);
     const perKey = new Map<string, number>();
-    for (const k of p.call) for (const b of storageBindings(k)) if (isScratch(b.buffer)) perKey.set(b.buffer, bytes(extentAt(b.elements, 64)));
+    for (const k of p.call) for (const b of storageBindings(k)) if (isScratch(b.buffer)) perKey.set(b.buffer, bindingBytes(b, 64));
     const before = [...perKey.values()].reduce((a, b) => a + b, 0);
-    const after = p.buffers.filter((b) => b.kind === "arena").reduce((a, b) => a + bytes(extentAt(b.elements, 64)), 0);
+    const after = p.buffers.filter((b) => b.kind === "arena").reduce((a, b) => a + bindingBytes(b, 64), 0);
     const plan = planGraph(graphs.prefill, { L: 64 });
     expect(after).toBeGreaterThanOrEqual(plan.maxLiveBytes);
     expect(after * 10).toBeLessThan(before);
@@ -240,12 +259,12 @@ describe("codegen problems", () => {
 describe("on the adapter", () => {
   it("a program built from the written manifest matches the float64 interpreter", async () => {
     const { model, artifact } = one(TINY, "tiny.hyb");
-    const files = new Map(manifestFiles(artifact, { hybridc: "0", source: "tiny.hyb", limits: DEFAULT_LIMITS }).map((f) => [f.path, f.text]));
-    const back = readManifest(files.get("manifest.json")!, (p) => files.get(p)!).artifact;
+    const files = new Map(artifactFiles(artifact).map((f) => [f.path, f.text]));
+    const back = await readArtifactFiles(files.get("manifest.json")!, (p) => files.get(p)!);
     const f64 = randomWeights(model, 5);
     const f32 = Object.fromEntries(Object.entries(f64).map(([n, a]) => [n, Float32Array.from(a)]));
     const rt = await runtime();
-    const memory = await GpuModelMemory.upload(rt, model, f32, { limits: DEFAULT_LIMITS });
+    const memory = await GpuModelMemory.upload(rt, back, f32);
     const prefill = await GpuProgram.fromArtifact(memory, back.prefill, 37);
     try {
       for (const L of [37, 1, 7]) {

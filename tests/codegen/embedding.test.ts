@@ -22,7 +22,7 @@ describe("embedding", () => {
       const tg = embeddingGraph({ S: "L", D });
       const r = await runNode(tg.graph, tg.node, tg.feed(L, 100 + L));
       expect(r.spec.schedule["vec"]).toBe(vec);
-      expect(r.spec.bindings.find((b) => b.name === "ids")).toMatchObject({ elem: "i32" });
+      expect(r.spec.bindings.find((b) => b.name === "ids")).toMatchObject({ dtype: "i32", lanes: 1 });
       expect(r.errors[0]).toBeLessThanOrEqual(ROUNDING);
     });
     it("decode (S = 1)", async () => {

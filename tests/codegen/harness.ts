@@ -4,11 +4,12 @@
  * values of their base values, results start as NaN (so an element the kernel never writes
  * fails), and the result windows are read back through their views.
  */
-import { bindingBytes, generateKernel, requestFromGraph, type KernelLimits, type KernelRequest, type KernelSpec, type OperandView } from "../../compiler/codegen/index.ts";
+import { bindingBytes, extentAt, generateKernel, requestFromGraph, type KernelLimits, type KernelRequest, type KernelSpec, type OperandView } from "../../compiler/codegen/index.ts";
 import { evaluate, relError, type RunOptions } from "../../compiler/interp/index.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
 import { concreteShape, numel } from "../../compiler/ir/types.ts";
 import type { WeightLayout } from "../../compiler/plan/weights.ts";
+import { DTYPES } from "../../runtime/artifact/dtypes.ts";
 import { GpuRuntime, type RuntimeOptions } from "../../runtime/device.ts";
 import { getDevice } from "../gpu/device.ts";
 
@@ -30,7 +31,7 @@ export interface NodeResult {
 }
 
 /** The elements of a view, row-major over its shape at length L. */
-function gatherView(data: Float32Array, v: OperandView, L: number): Float64Array {
+function gatherView(data: ArrayLike<number>, v: OperandView, L: number): Float64Array {
   const shape = concreteShape(v.shape, L);
   const out = new Float64Array(numel(shape));
   const idx = new Array<number>(shape.length).fill(0);
@@ -70,10 +71,11 @@ export async function runNode(
   for (const b of spec.bindings) {
     if (b.access === "uniform" || buffers[b.buffer] !== undefined) continue;
     const buf = rt.createBuffer(bindingBytes(b, feed.L), b.buffer);
-    // i32 bindings (token ids) take the values as integers; float ones start as NaN.
-    const data = b.elem === "i32" ? new Int32Array(buf.size / 4) : new Float32Array(buf.size / 4).fill(NaN);
-    for (const v of request.inputs) if (v.buffer.key === b.buffer) data.set(values[v.base.node]![v.base.index]!.data, v.baseOffset);
-    rt.write(buf, data);
+    // Integer bindings (token ids) take the values as integers; float ones start as NaN (a value the
+    // kernel never writes then fails), in the binding's storage format.
+    const host = new Float64Array(extentAt(b.elements, feed.L)).fill(DTYPES[b.dtype].float ? NaN : 0);
+    for (const v of request.inputs) if (v.buffer.key === b.buffer) host.set(values[v.base.node]![v.base.index]!.data, v.baseOffset);
+    rt.write(buf, DTYPES[b.dtype].encode(host));
     buffers[b.buffer] = buf;
   }
   // The `pos` input reaches kernels as the uniform `params.pos` (runtime/device.ts), not as a buffer.
@@ -82,7 +84,7 @@ export async function runNode(
   await rt.run([{ kernel: kernel!, buffers, L: feed.L, pos }]);
 
   const gpu: Float64Array[] = [];
-  for (const v of request.results) gpu.push(gatherView(new Float32Array(await rt.read(buffers[v.buffer.key]!)), v, feed.L));
+  for (const v of request.results) gpu.push(gatherView(DTYPES[v.buffer.dtype].decode(await rt.read(buffers[v.buffer.key]!)), v, feed.L));
   for (const b of Object.values(buffers)) b.destroy();
   const ref = values[id]!.map((t) => t.data);
   return { spec, request, errors: gpu.map((y, i) => relError(y, ref[i]!)), gpu, ref };

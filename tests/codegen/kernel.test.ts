@@ -53,7 +53,9 @@ function declaredBindings(code: string) {
 describe("kernel description", () => {
   it.each(SAMPLES)("%s: the WGSL declares exactly the BindingSpec list", (_, tg) => {
     const s = spec(tg);
-    expect(declaredBindings(s.wgsl)).toEqual(s.bindings.map(({ group, binding, access, name, elem }) => ({ group, binding, access, name, elem })));
+    // The WGSL element type, spelled out: the struct for the uniform, `vec4<T>` for a binding read in lanes of 4.
+    const elem = (b: (typeof s.bindings)[number]) => (b.access === "uniform" ? "Params" : b.lanes === 4 ? `vec4<${b.dtype}>` : b.dtype);
+    expect(declaredBindings(s.wgsl)).toEqual(s.bindings.map((b) => ({ group: b.group, binding: b.binding, access: b.access, name: b.name, elem: elem(b) })));
     expect(s.wgsl.match(/@binding/g)).toHaveLength(s.bindings.length);
     const struct = /struct Params \{\n((?:  \w+: u32,\n)*)\}/.exec(s.wgsl);
     expect(struct?.[1]?.match(/\w+(?=:)/g) ?? []).toEqual([...s.uniforms.fields]);
@@ -75,7 +77,7 @@ describe("kernel description", () => {
     const names = scan.bindings.map((b) => b.name);
     expect(names).toContain("dt_B_C");
     expect(names.filter((n) => n === "h")).toHaveLength(1);
-    expect(scan.bindings.find((b) => b.name === "h")).toMatchObject({ access: "read_write", role: "state", buffer: "state:layers.0.ssm", elem: "vec4<f32>" });
+    expect(scan.bindings.find((b) => b.name === "h")).toMatchObject({ access: "read_write", role: "state", buffer: "state:layers.0.ssm", dtype: "f32", lanes: 4 });
     const conv = spec(convGraph({ S: "L", C: 32, W: 4, bias: true }));
     expect(conv.bindings.filter((b) => b.access !== "uniform" && b.buffer === "state:layers.0.conv")).toMatchObject([{ name: "state", access: "read_write" }]);
     // Weights are read-only; activations the kernel only reads too.

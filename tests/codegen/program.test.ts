@@ -1,17 +1,17 @@
 /**
  * Whole models on the adapter: tiny `.hyb` models with random weights (fixed seed) built into
- * GpuPrograms (runtime/program.ts) and compared with `interp` of the unoptimized lowered graphs:
+ * artifacts, run as GpuPrograms (runtime/program.ts) and compared with `interp` of the
+ * unoptimized lowered graphs:
  * fused prefill logits at L = 7 and 37, three decode steps continuing on the GPU state, and the
  * last row of prefill(L) against token-by-token GPU decode from zero state.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { CodegenError, DEFAULT_LIMITS } from "../../compiler/codegen/index.ts";
-import { compile, lowerDecode, lowerPrefill, programs, type ResolvedModel } from "../../compiler/index.ts";
+import { DEFAULT_LIMITS } from "../../compiler/codegen/index.ts";
+import { BuildError, lowerDecode, lowerPrefill, type ResolvedModel } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
-import type { Graph } from "../../compiler/ir/graph.ts";
-import { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
+import type { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
-import { runtime } from "./harness.ts";
+import { built, programsOf, spec } from "../runtime/built.ts";
 
 const MODELS: readonly [string, string][] = [
   [
@@ -53,12 +53,6 @@ const MODELS: readonly [string, string][] = [
 const TOL = 1e-4;
 const LENGTHS = [7, 37] as const;
 
-function model(text: string): ResolvedModel {
-  const r = compile(text);
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
-  return r.models[0]!;
-}
-
 /** Float32 weights for the GPU, and the same values as float64 for interp. */
 function weights(m: ResolvedModel): { f32: Record<string, Float32Array>; f64: Record<string, Float64Array> } {
   const f32: Record<string, Float32Array> = {};
@@ -70,21 +64,19 @@ function weights(m: ResolvedModel): { f32: Record<string, Float32Array>; f64: Re
   return { f32, f64 };
 }
 
-const err = (gpu: Float32Array, ref: Float64Array) => relError(Float64Array.from(gpu), ref);
+const err = (gpu: ArrayLike<number>, ref: Float64Array) => relError(Float64Array.from(gpu), ref);
 
 describe.each(MODELS)("%s", (_, text) => {
-  const m = model(text);
+  const s = spec(text);
+  const m = s.model;
   const { f32, f64 } = weights(m);
-  const fused = programs(m);
   const ref = { prefill: lowerPrefill(m), decode: lowerDecode(m) };
   let memory: GpuModelMemory;
   let decode: GpuProgram;
-  const prefill = new Map<number, GpuProgram>();
+  let prefill: ReadonlyMap<number, GpuProgram>;
 
   beforeAll(async () => {
-    memory = new GpuModelMemory(await runtime(), f32);
-    decode = await GpuProgram.create(memory, fused.decode, 1);
-    for (const L of LENGTHS) prefill.set(L, await GpuProgram.create(memory, fused.prefill, L));
+    ({ memory, decode, prefill } = await programsOf(await built(s), f32, LENGTHS));
   }, 600_000);
 
   it.each(LENGTHS)("prefill L = %i, then 3 decode steps on the GPU state, match interp", async (L) => {
@@ -120,13 +112,15 @@ describe.each(MODELS)("%s", (_, text) => {
 
 describe("--no-fuse programs", () => {
   // Every primitive has a generator now; unfused-program.test.ts checks their logits against the fused programs'.
-  it("build, and a kernel over the adapter's limits is a CodegenError naming it", async () => {
-    const m = model(MODELS[0]![1]);
-    const memory = new GpuModelMemory(await runtime(), weights(m).f32);
-    const g: Graph = programs(m, { fuse: false }).prefill;
-    expect((await GpuProgram.create(memory, g, 7)).specs.map((k) => k.op)).toContain("conv1d_causal");
-    const e = await GpuProgram.create(memory, g, 7, { limits: { ...DEFAULT_LIMITS, maxStorageBuffersPerShaderStage: 3 } }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(CodegenError);
-    expect(String((e as Error).message)).toMatch(/needs \d+ storage buffers; the adapter allows 3/);
+  it("build, and a kernel over the adapter's limits is a BuildError with HYB5002 at the spec's line", async () => {
+    const s = spec(MODELS[0]![1]);
+    const a = await built(s, { fuse: false });
+    expect(a.prefill.call.map((k) => k.op)).toContain("conv1d_causal");
+    const { prefill } = await programsOf(a, weights(s.model).f32, [7]);
+    expect(prefill.get(7)!.specs.map((k) => k.op)).toContain("conv1d_causal");
+    const e = await built(s, { fuse: false, limits: { ...DEFAULT_LIMITS, maxStorageBuffersPerShaderStage: 3 } }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BuildError);
+    expect((e as BuildError).diagnostics[0]!.code).toBe("HYB5002");
+    expect((e as BuildError).message).toMatch(/^test\.hyb:\d+:\d+: error\[HYB5002\]: kernel .* needs \d+ storage buffers; the adapter allows 3/m);
   });
 });

@@ -12,38 +12,36 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compile, lowerDecode, lowerPrefill, programs, type ResolvedModel } from "../../compiler/index.ts";
+import { lowerDecode, lowerPrefill } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
-import { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
-import { runtime } from "./harness.ts";
+import { GpuProgram } from "../../runtime/program.ts";
+import { built, programsOf, spec, type Spec } from "../runtime/built.ts";
 
 const SPECS = join(import.meta.dirname, "../../specs");
 const TOL = 1e-4;
 const PROMPT = 5;
 const STEPS = 2;
 
-function load(file: string): ResolvedModel {
-  const r = compile(readFileSync(join(SPECS, file), "utf8"), { path: file });
-  if (!r.ok || r.models.length !== 1) throw new Error(`${file} does not compile to one model`);
-  return r.models[0]!;
+function load(file: string): Spec {
+  return spec(readFileSync(join(SPECS, file), "utf8"), file);
 }
 
-const err = (gpu: Float32Array, ref: Float64Array): number => relError(Float64Array.from(gpu), ref);
+const err = (gpu: ArrayLike<number>, ref: Float64Array): number => relError(Float64Array.from(gpu), ref);
 
 describe.each(readdirSync(SPECS).filter((f) => f.endsWith(".hyb")).sort())("%s", (file) => {
   it("fused GPU program matches interp (prefill, decode after it, decode from empty state); --no-fuse matches fused", async () => {
-    const m = load(file);
+    const s = load(file);
+    const m = s.model;
     const f64: Record<string, Float64Array> = {};
     const f32: Record<string, Float32Array> = {};
     for (const [name, a] of Object.entries(randomWeights(m, 2026))) {
       f32[name] = Float32Array.from(a);
       f64[name] = Float64Array.from(f32[name]!);
     }
-    const fused = programs(m);
-    const memory = new GpuModelMemory(await runtime(), f32);
-    const prefill = await GpuProgram.create(memory, fused.prefill, PROMPT);
-    const decode = await GpuProgram.create(memory, fused.decode, 1);
+    const fused = await programsOf(await built(s), f32, [PROMPT]);
+    const { memory, decode } = fused;
+    const prefill = fused.prefill.get(PROMPT)!;
     try {
       const tokens = randomTokens(m, PROMPT, 7);
       const ref = runGraph(lowerPrefill(m), m, f64, tokens, 0, zeroState(m));
@@ -74,10 +72,11 @@ describe.each(readdirSync(SPECS).filter((f) => f.endsWith(".hyb")).sort())("%s",
       }
       expect(err(last, Float64Array.from(continued[STEPS - 1]!)), "token-by-token decode vs prefill + decode").toBeLessThanOrEqual(TOL);
 
-      // --no-fuse on the GPU: the same logits as the fused program.
-      const unfused = programs(m, { fuse: false });
-      const uPrefill = await GpuProgram.create(memory, unfused.prefill, PROMPT);
-      const uDecode = await GpuProgram.create(memory, unfused.decode, 1);
+      // --no-fuse on the GPU: the same logits as the fused program (the same weight layout, so the same memory).
+      const unfused = await built(s, { fuse: false });
+      expect(unfused.weightBuffers).toEqual(fused.artifact.weightBuffers);
+      const uPrefill = await GpuProgram.fromArtifact(memory, unfused.prefill, PROMPT);
+      const uDecode = await GpuProgram.fromArtifact(memory, unfused.decode, 1);
       try {
         memory.resetState();
         expect(err(await uPrefill.run(tokens, 0), Float64Array.from(logits)), "--no-fuse prefill vs fused").toBeLessThanOrEqual(TOL);
@@ -87,9 +86,7 @@ describe.each(readdirSync(SPECS).filter((f) => f.endsWith(".hyb")).sort())("%s",
         uDecode.destroy();
       }
     } finally {
-      prefill.destroy();
-      decode.destroy();
-      memory.destroy();
+      fused.destroy();
     }
   }, 300_000);
 });

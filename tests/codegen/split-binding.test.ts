@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, generateKernel, requestFromGraph, type KernelLimits, type KernelSpec } from "../../compiler/codegen/index.ts";
+import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { compile, lowerDecode, lowerPrefill, programs, type ResolvedModel } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { kernelsOf } from "../../compiler/plan/kernels.ts";
@@ -20,13 +21,14 @@ import { storage } from "../../compiler/plan/storage.ts";
 import { layouts } from "../../compiler/plan/views.ts";
 import { weightLayout } from "../../compiler/plan/weights.ts";
 import { GpuModelMemory, type TensorSource } from "../../runtime/memory.ts";
-import { GpuProgram } from "../../runtime/program.ts";
+import { GpuProgram, lengthLimit } from "../../runtime/program.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
 import type { Dim } from "../../compiler/ir/types.ts";
 import type { WeightLayout } from "../../compiler/plan/weights.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
 import { linearGraph, type LinearCase } from "./graphs.ts";
 import { runNode, runtime } from "./harness.ts";
+import { built, spec } from "../runtime/built.ts";
 
 const TOL = 1e-4;
 /** Per-test limit: lavapipe compiles pipelines on the CPU, which a busy machine slows a lot. */
@@ -34,9 +36,7 @@ const SLOW = 180_000;
 const SPECS = join(import.meta.dirname, "../../specs");
 
 function model(text: string): ResolvedModel {
-  const r = compile(text);
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
-  return r.models[0]!;
+  return spec(text).model;
 }
 
 const MODELS: readonly [string, string][] = [
@@ -86,14 +86,14 @@ function source(f32: Record<string, Float32Array>): TensorSource & { reads: stri
 }
 
 describe.each(MODELS)("%s", (_, text) => {
-  const m = model(text);
+  const s = spec(text);
+  const m = s.model;
   const f32: Record<string, Float32Array> = {};
   const f64: Record<string, Float64Array> = {};
   for (const [n, a] of Object.entries(randomWeights(m, 5))) {
     f32[n] = Float32Array.from(a);
     f64[n] = Float64Array.from(f32[n]!);
   }
-  const fused = programs(m);
   const ref = { prefill: lowerPrefill(m), decode: lowerDecode(m) };
 
   describe.each(LIMITS)("under %s", (what, limits) => {
@@ -103,11 +103,14 @@ describe.each(MODELS)("%s", (_, text) => {
     const progress: [number, number][] = [];
 
     beforeAll(async () => {
+      const a = await built(s, { limits });
       const src = source(f32);
-      memory = await GpuModelMemory.upload(await runtime(), m, src, { limits, onProgress: (a, b) => progress.push([a, b]) });
+      memory = await GpuModelMemory.upload(await runtime(), a, src, { onProgress: (x, y) => progress.push([x, y]) });
       expect(src.reads.sort()).toEqual(m.weights.map((w) => w.name).sort());
-      decode = await GpuProgram.create(memory, fused.decode, 1, { limits });
-      for (const L of [1, 7, 37]) prefill.set(L, await GpuProgram.create(memory, fused.prefill, L, { limits }));
+      decode = await GpuProgram.fromArtifact(memory, a.decode, 1);
+      // As loadModel caps a program on a device whose bindings are this small.
+      const cap = lengthLimit(a.prefill, limits.maxStorageBufferBindingSize).L;
+      for (const L of [1, 7, 37]) prefill.set(L, await GpuProgram.fromArtifact(memory, a.prefill, Math.min(L, cap)));
       // lavapipe compiles a pipeline at its first dispatch: pay that here, not inside a test's time limit.
       for (const p of prefill.values()) await p.run(randomTokens(m, p.L, 1), 0);
       await decode.run([0], 0);
@@ -167,7 +170,7 @@ describe.each(MODELS)("%s", (_, text) => {
  */
 function packedLayout(g: Graph, limitBytes: number, alone: readonly string[]): WeightLayout {
   const inLayer = (name: string): string => (alone.includes(name) ? name : `t.layers.0.${name}`);
-  const entries = g.nodes.flatMap((n) => (n.op === "weight" ? [{ name: inLayer(n.attrs.name), shape: n.attrs.type.shape as number[] }] : []));
+  const entries = g.nodes.flatMap((n) => (n.op === "weight" ? [{ name: inLayer(n.attrs.name), shape: n.attrs.type.shape as number[], dtype: n.attrs.type.dtype }] : []));
   const l = weightLayout(entries, { maxStorageBufferBindingSize: limitBytes });
   return { ...l, of: (name) => l.of(inLayer(name)) };
 }
@@ -212,18 +215,32 @@ describe("node kernels on packed and windowed weights match interp", () => {
 });
 
 describe("GpuModelMemory.upload errors", () => {
-  const m = model(MODELS[0]![1]);
+  const s = spec(MODELS[0]![1]);
+  const m = s.model;
   const f32 = Object.fromEntries(Object.entries(randomWeights(m, 1)).map(([n, a]) => [n, Float32Array.from(a)]));
 
   it("names the tensor, the expected and the actual element counts", async () => {
     const name = "backbone.layers.1.mixer.A_log";
     const bad = { ...f32, [name]: new Float32Array(255) };
-    await expect(GpuModelMemory.upload(await runtime(), m, bad)).rejects.toThrow(`weight ${name}: expected 256 elements (shape [32, 8]), got 255`);
+    await expect(GpuModelMemory.upload(await runtime(), await built(s), bad)).rejects.toThrow(`weight ${name}: expected 256 elements (shape [32, 8]), got 255`);
   });
 
   it("passes a reader's error through", async () => {
     const { [m.weights[3]!.name]: _, ...rest } = f32;
-    await expect(GpuModelMemory.upload(await runtime(), m, source(rest))).rejects.toThrow(`checkpoint has no tensor ${m.weights[3]!.name}`);
+    await expect(GpuModelMemory.upload(await runtime(), await built(s), source(rest))).rejects.toThrow(`checkpoint has no tensor ${m.weights[3]!.name}`);
+  });
+
+  it("stops between tensors when aborted, with the signal's reason", async () => {
+    const ac = new AbortController();
+    let reads = 0;
+    const counting: TensorSource = {
+      read: (name) => {
+        if (++reads === 3) ac.abort(new Error("stop loading"));
+        return f32[name]!;
+      },
+    };
+    await expect(GpuModelMemory.upload(await runtime(), await built(s), counting, { signal: ac.signal })).rejects.toThrow("stop loading");
+    expect(reads).toBe(3);
   });
 });
 
@@ -232,7 +249,7 @@ describe("canonical specs under DEFAULT_LIMITS", () => {
   it.each(files)("%s: every kernel, fused and unfused, has at most 8 storage bindings", (file) => {
     const r = compile(readFileSync(join(SPECS, file), "utf8"), { path: file });
     const m = r.models[0]!;
-    const layout = weightLayout(m.weights, DEFAULT_LIMITS);
+    const layout = weightLayout(weightArtifacts(m), DEFAULT_LIMITS);
     let kernels = 0;
     for (const fuse of [true, false]) {
       const p = programs(m, { fuse });
@@ -257,7 +274,7 @@ describe("canonical specs under DEFAULT_LIMITS", () => {
   ssm = mamba1(d_state = 16, expand = 2, d_conv = 4)
   layers = [ssm]
 }`);
-    const layout = weightLayout(m.weights, DEFAULT_LIMITS);
+    const layout = weightLayout(weightArtifacts(m), DEFAULT_LIMITS);
     // 3072 bytes a row: floor(128 MiB / 3072) = 43690 rows, then 6590.
     const expected = [
       [0, 43690 * 768],

@@ -8,11 +8,10 @@
  * state slot after prefill. (program.test.ts checks the fused programs against interp.)
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { compile, programs, type ResolvedModel } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
-import { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
+import type { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
 import { randomTokens, randomWeights } from "../ir/fixtures.ts";
-import { runtime } from "./harness.ts";
+import { built, programsOf, spec } from "../runtime/built.ts";
 
 const MODELS: readonly [string, string][] = [
   [
@@ -52,26 +51,20 @@ const MODELS: readonly [string, string][] = [
 const TOL = 1e-4;
 const LENGTHS = [7, 37] as const;
 
-function model(text: string): ResolvedModel {
-  const r = compile(text);
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
-  return r.models[0]!;
-}
-
-const err = (a: Float32Array, b: Float32Array) => relError(Float64Array.from(a), Float64Array.from(b));
+const err = (a: ArrayLike<number>, b: ArrayLike<number>) => relError(Float64Array.from(a), Float64Array.from(b));
 
 describe.each(MODELS)("%s: --no-fuse equals fused", (_, text) => {
-  const m = model(text);
+  const s = spec(text);
+  const m = s.model;
   const weights = Object.fromEntries(Object.entries(randomWeights(m, 11)).map(([n, a]) => [n, Float32Array.from(a)]));
-  const built = { fused: programs(m), unfused: programs(m, { fuse: false }) };
   type Pair = { memory: GpuModelMemory; prefill: GpuProgram; decode: GpuProgram };
-  const gpu: Partial<Record<keyof typeof built, Pair>> = {};
+  const gpu: Partial<Record<"fused" | "unfused", Pair>> = {};
 
   beforeAll(async () => {
     for (const kind of ["fused", "unfused"] as const) {
-      const memory = new GpuModelMemory(await runtime(), weights);
       const L = Math.max(...LENGTHS);
-      const pair = { memory, prefill: await GpuProgram.create(memory, built[kind].prefill, L), decode: await GpuProgram.create(memory, built[kind].decode, 1) };
+      const loaded = await programsOf(await built(s, { fuse: kind === "fused" }), weights, [L]);
+      const pair = { memory: loaded.memory, prefill: loaded.prefill.get(L)!, decode: loaded.decode };
       // lavapipe finishes compiling a pipeline at its first dispatch (seconds each on a loaded
       // machine): one call of each program here keeps that out of the tests' time.
       await pair.prefill.run([1], 0);

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, generateKernel, requestFromGraph } from "../../compiler/codegen/index.ts";
 import { compile, programs, type ResolvedModel } from "../../compiler/index.ts";
+import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { layerGroup, rowWindows, weightLayout } from "../../compiler/plan/weights.ts";
 
 const BIG = { maxStorageBufferBindingSize: 1 << 30 };
@@ -28,13 +29,13 @@ describe("weightLayout", () => {
   it("puts a layer in one buffer at 64-element offsets and model tensors alone", () => {
     const l = weightLayout(
       [
-        { name: "backbone.embeddings.weight", shape: [10, 8] },
-        { name: "backbone.layers.0.norm.weight", shape: [8] },
-        { name: "backbone.layers.0.mixer.in_proj.weight", shape: [32, 8] },
-        { name: "backbone.layers.0.mixer.D", shape: [16] },
-        { name: "backbone.layers.1.norm.weight", shape: [8] },
-        { name: "backbone.layers.10.norm.weight", shape: [8] },
-        { name: "backbone.norm_f.weight", shape: [8] },
+        { name: "backbone.embeddings.weight", shape: [10, 8], dtype: "f32" },
+        { name: "backbone.layers.0.norm.weight", shape: [8], dtype: "f32" },
+        { name: "backbone.layers.0.mixer.in_proj.weight", shape: [32, 8], dtype: "f32" },
+        { name: "backbone.layers.0.mixer.D", shape: [16], dtype: "f32" },
+        { name: "backbone.layers.1.norm.weight", shape: [8], dtype: "f32" },
+        { name: "backbone.layers.10.norm.weight", shape: [8], dtype: "f32" },
+        { name: "backbone.norm_f.weight", shape: [8], dtype: "f32" },
       ],
       BIG,
     );
@@ -55,13 +56,13 @@ describe("weightLayout", () => {
   it("groups jamba names by layer, whatever the sublayer", () => {
     const l = weightLayout(
       [
-        { name: "model.embed_tokens.weight", shape: [5, 4] },
-        { name: "model.layers.0.input_layernorm.weight", shape: [4] },
-        { name: "model.layers.0.self_attn.q_proj.weight", shape: [4, 4] },
-        { name: "model.layers.0.pre_ff_layernorm.weight", shape: [4] },
-        { name: "model.layers.0.feed_forward.up_proj.weight", shape: [65] },
-        { name: "model.final_layernorm.weight", shape: [4] },
-        { name: "lm_head.weight", shape: [5, 4] },
+        { name: "model.embed_tokens.weight", shape: [5, 4], dtype: "f32" },
+        { name: "model.layers.0.input_layernorm.weight", shape: [4], dtype: "f32" },
+        { name: "model.layers.0.self_attn.q_proj.weight", shape: [4, 4], dtype: "f32" },
+        { name: "model.layers.0.pre_ff_layernorm.weight", shape: [4], dtype: "f32" },
+        { name: "model.layers.0.feed_forward.up_proj.weight", shape: [65], dtype: "f32" },
+        { name: "model.final_layernorm.weight", shape: [4], dtype: "f32" },
+        { name: "lm_head.weight", shape: [5, 4], dtype: "f32" },
       ],
       BIG,
     );
@@ -71,15 +72,38 @@ describe("weightLayout", () => {
     expect(layer.elements).toBe(192 + 65);
   });
 
+  it("aligns f16 tensors at 256 bytes (128 elements) and starts a new buffer where the storage dtype changes", () => {
+    const l = weightLayout(
+      [
+        { name: "m.layers.0.a", shape: [100], dtype: "f16" }, // 0..100
+        { name: "m.layers.0.b", shape: [10], dtype: "f16" }, //  128..138 (256 bytes)
+        { name: "m.layers.0.c", shape: [10], dtype: "f32" }, //  another dtype: next buffer, 0..10
+        { name: "m.layers.0.d", shape: [600], dtype: "f16" }, // 1200 bytes: over 1024, alone
+      ],
+      { maxStorageBufferBindingSize: 1024 },
+    );
+    expect(l.buffers.map((b) => [b.key, b.dtype, b.elements])).toEqual([
+      ["weight:m.layers.0", "f16", 138],
+      ["weight:m.layers.0#1", "f32", 10],
+      ["weight:m.layers.0.d", "f16", 600],
+    ]);
+    expect(l.of("m.layers.0.b")).toMatchObject({ key: "weight:m.layers.0", offset: 128 });
+    // 600 f16 rows of 1 element are 1200 bytes; windows of 512 elements (1024 bytes) then the rest.
+    expect(rowWindows([600], "f16", 1024)).toEqual([
+      { offset: 0, elements: 512 },
+      { offset: 512, elements: 88 },
+    ]);
+  });
+
   it("packs a layer over the limit greedily, and a tensor over it alone", () => {
     // Limit 1024 bytes = 256 f32.
     const l = weightLayout(
       [
-        { name: "m.layers.0.a", shape: [100] }, // 0..100
-        { name: "m.layers.0.b", shape: [100] }, // 128..228
-        { name: "m.layers.0.c", shape: [50] }, //  256 + 50 > 256: next buffer, 0..50
-        { name: "m.layers.0.d", shape: [300] }, // 1200 bytes: alone
-        { name: "m.layers.0.e", shape: [10] }, //  64..74 after c
+        { name: "m.layers.0.a", shape: [100], dtype: "f32" }, // 0..100
+        { name: "m.layers.0.b", shape: [100], dtype: "f32" }, // 128..228
+        { name: "m.layers.0.c", shape: [50], dtype: "f32" }, //  256 + 50 > 256: next buffer, 0..50
+        { name: "m.layers.0.d", shape: [300], dtype: "f32" }, // 1200 bytes: alone
+        { name: "m.layers.0.e", shape: [10], dtype: "f32" }, //  64..74 after c
       ],
       { maxStorageBufferBindingSize: 1024 },
     );
@@ -95,12 +119,12 @@ describe("weightLayout", () => {
 
 describe("rowWindows", () => {
   it("is one window when the tensor fits", () => {
-    expect(rowWindows([4, 3], 1024)).toEqual([{ offset: 0, elements: 12 }]);
+    expect(rowWindows([4, 3], "f32", 1024)).toEqual([{ offset: 0, elements: 12 }]);
   });
 
   it("splits 97 rows of 16 under 4 KiB into 64 + 33 rows", () => {
     // 64 bytes a row; 4 rows = 256 bytes is the alignment step; 4096 / 256 = 16 steps = 64 rows.
-    expect(rowWindows([97, 16], 4096)).toEqual([
+    expect(rowWindows([97, 16], "f32", 4096)).toEqual([
       { offset: 0, elements: 1024 },
       { offset: 1024, elements: 528 },
     ]);
@@ -108,7 +132,7 @@ describe("rowWindows", () => {
 
   it("keeps odd rows whole and offsets 256-byte aligned; the last window is whole vec4s", () => {
     // Rows of 5 f32 = 20 bytes: 64 rows (1280 bytes) is the smallest aligned step; 2600 bytes hold 2 steps.
-    const w = rowWindows([301, 5], 2600);
+    const w = rowWindows([301, 5], "f32", 2600);
     expect(w).toEqual([
       { offset: 0, elements: 640 },
       { offset: 640, elements: 640 },
@@ -119,14 +143,14 @@ describe("rowWindows", () => {
 
   it("splits a mamba-130m LM head (50280 x 768 f32) under 128 MiB", () => {
     // 3072 bytes a row (a multiple of 256): floor(134217728 / 3072) = 43690 rows.
-    expect(rowWindows([50280, 768], 134217728)).toEqual([
+    expect(rowWindows([50280, 768], "f32", 134217728)).toEqual([
       { offset: 0, elements: 43690 * 768 },
       { offset: 43690 * 768, elements: 6590 * 768 },
     ]);
   });
 
   it("refuses rows that cannot be windowed", () => {
-    expect(() => rowWindows([10, 3], 64)).toThrow(/cannot be split/);
+    expect(() => rowWindows([10, 3], "f32", 64)).toThrow(/cannot be split/);
   });
 });
 
@@ -145,7 +169,7 @@ describe("requests against a layout", () => {
 }`);
 
   it("every layer tensor is at a multiple of 64 in its layer's buffer, without overlap", () => {
-    const l = weightLayout(m.weights, DEFAULT_LIMITS);
+    const l = weightLayout(weightArtifacts(m), DEFAULT_LIMITS);
     expect(l.buffers.length).toBe(2 + 2); // embedding, 2 layers, final norm (tied)
     for (const b of l.buffers) {
       let end = 0;
@@ -160,7 +184,7 @@ describe("requests against a layout", () => {
   });
 
   it("the selective scan binds its layer's weights once, at their offsets", () => {
-    const layout = weightLayout(m.weights, DEFAULT_LIMITS);
+    const layout = weightLayout(weightArtifacts(m), DEFAULT_LIMITS);
     const g = programs(m).prefill;
     const scan = g.nodes.find((n) => n.op === "selective_scan")!;
     const req = requestFromGraph(g, scan.id, { weights: layout });
@@ -188,7 +212,7 @@ describe("requests against a layout", () => {
   it("an embedding over the limit is bound as row windows of one buffer", () => {
     // 97 x 16 f32 = 6208 bytes > 4096: windows of 64 and 33 rows.
     const limits = { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 4096 };
-    const layout = weightLayout(m.weights, limits);
+    const layout = weightLayout(weightArtifacts(m), limits);
     const g = programs(m).prefill;
     const emb = g.nodes.find((n) => n.op === "embedding")!;
     const spec = generateKernel(requestFromGraph(g, emb.id, { weights: layout }), limits);

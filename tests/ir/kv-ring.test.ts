@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { relError } from "../../compiler/interp/index.ts";
-import { maxCallTokens, positionLimit, ringPosition, ringRowsNeeded } from "../../compiler/ir/kv-ring.ts";
+import { maxCallTokens, positionLimit, ringPosition, ringRowsNeeded } from "../../runtime/artifact/kv-ring.ts";
 import { lowerDecode, lowerPrefill } from "../../compiler/lower/index.ts";
 import { optimize } from "../../compiler/passes/index.ts";
 import type { Graph } from "../../compiler/ir/index.ts";

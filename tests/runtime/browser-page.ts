@@ -1,7 +1,8 @@
 /**
  * The page script of tests/runtime/browser.test.ts, bundled for the browser by Vite: it exposes
  * the portability job (portable-run.ts) as `globalThis.runPortableJob(job)` on the page's
- * `navigator.gpu`. Bundling it at all checks that the compiler and the runtime need no Node API.
+ * `navigator.gpu`. It holds the runtime only (the artifacts come built, as an app ships them), and
+ * bundling it at all checks that the runtime needs no Node API.
  */
 import { runPortableJob, type PortableJob, type PortableResult } from "./portable-run.ts";
 

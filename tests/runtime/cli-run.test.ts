@@ -4,6 +4,7 @@
  * reader, prompt rows against interp of the same random weights), --stop, --prompt-file, and the
  * usage, spec and weight errors (exit codes 2 and 1, never a stack trace).
  */
+import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -97,7 +98,7 @@ describe("generation", () => {
     tokens.forEach((t, i) => expect(argmax(gen.subarray(i * 256, (i + 1) * 256)), `token ${i}`).toBe(t));
     // The same random weights (--seed 5) through the float64 interpreter.
     const m = compile(SPEC).models[0]!;
-    const rand = randomCheckpoint(m, 5);
+    const rand = randomCheckpoint({ weights: weightArtifacts(m) }, 5);
     const w: Record<string, Float64Array> = {};
     for (const t of m.weights) w[t.name] = Float64Array.from(await rand.read(t.name));
     const ref = runGraph(lowerPrefill(m), m, w, [0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f], 0, zeroState(m));

@@ -13,13 +13,14 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../compiler/codegen/index.ts";
-import { compile, lowerDecode, lowerPrefill, type ResolvedModel } from "../../compiler/index.ts";
+import { lowerDecode, lowerPrefill, type ResolvedModel } from "../../compiler/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { ContextError, loadModel, promptTokens, type GenerateOptions, type HybridModel } from "../../runtime/model.ts";
 import { argmax } from "../../runtime/sample.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
 import { Reference } from "../ir/reference.ts";
 import { runtime } from "../codegen/harness.ts";
+import { built, spec, type Spec } from "./built.ts";
 
 const MODELS: readonly [string, string][] = [
   [
@@ -62,9 +63,7 @@ const CHUNK = 8;
 const GEN = 8;
 
 function resolve(text: string): ResolvedModel {
-  const r = compile(text);
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
-  return r.models[0]!;
+  return spec(text).model;
 }
 
 async function collect(it: AsyncIterable<{ token: number }>): Promise<number[]> {
@@ -74,7 +73,8 @@ async function collect(it: AsyncIterable<{ token: number }>): Promise<number[]> 
 }
 
 describe.each(MODELS)("%s", (_, text) => {
-  const m = resolve(text);
+  const s = spec(text);
+  const m = s.model;
   const f32: Record<string, Float32Array> = {};
   const f64: Record<string, Float64Array> = {};
   for (const [n, a] of Object.entries(randomWeights(m, 21))) {
@@ -86,7 +86,7 @@ describe.each(MODELS)("%s", (_, text) => {
   const gen = (prompt: readonly number[], o: GenerateOptions) => collect(model.generate(prompt, o));
 
   beforeAll(async () => {
-    model = await loadModel(await runtime(), m, f32, { prefillChunk: CHUNK });
+    model = await loadModel(await runtime(), await built(s), f32, { prefillChunk: CHUNK });
   }, 600_000);
 
   it.each([1, 5, 19])("chunked prefill of %i tokens equals interp at every position", async (n) => {
@@ -197,13 +197,14 @@ describe.each(MODELS)("%s", (_, text) => {
 });
 
 describe("byte-level prompts and context", () => {
-  const m1 = resolve(MODELS[0]![1]);
-  const m2 = resolve(MODELS[1]![1]);
+  const s1: Spec = spec(MODELS[0]![1]);
+  const s2: Spec = spec(MODELS[1]![1]);
+  const [m1, m2] = [s1.model, s2.model];
 
   it("a string prompt is its UTF-8 bytes; a string stop sequence too", async () => {
     const w: Record<string, Float32Array> = {};
     for (const [n, a] of Object.entries(randomWeights(m1, 4))) w[n] = Float32Array.from(a);
-    const model = await loadModel(await runtime(), m1, w, { prefillChunk: CHUNK });
+    const model = await loadModel(await runtime(), await built(s1), w, { prefillChunk: CHUNK });
     // "héllo": h e(U+00E9 = C3 A9) l l o
     const bytes = [0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f];
     const a = await collect(model.generate("héllo", { maxTokens: 6, temperature: 0 }));
@@ -218,14 +219,15 @@ describe("byte-level prompts and context", () => {
 
   it("a model whose attention is all windowed runs far past its context (the KV cache is a ring)", async () => {
     // context 12, window 5: from position 4 on, a call keeps 4 keys, so prefill chunks of 8 fit.
-    const m = resolve(MODELS[2]![1].replace("context = 40", "context = 12"));
+    const s = spec(MODELS[2]![1].replace("context = 40", "context = 12"));
+    const m = s.model;
     const w32: Record<string, Float32Array> = {};
     const w64: Record<string, Float64Array> = {};
     for (const [n, a] of Object.entries(randomWeights(m, 9))) {
       w32[n] = Float32Array.from(a);
       w64[n] = Float64Array.from(w32[n]!);
     }
-    const model = await loadModel(await runtime(), m, w32, { prefillChunk: CHUNK });
+    const model = await loadModel(await runtime(), await built(s), w32, { prefillChunk: CHUNK });
     expect(model.context).toBe(Infinity);
     // The reference keeps every key in a plain list: it knows nothing of rings or chunks.
     const ref = new Reference(m, w64);
@@ -251,7 +253,7 @@ describe("byte-level prompts and context", () => {
     expect(model.position).toBe(60);
     model.destroy();
     // The unfused program (cache_write and attn_mask kernels) reads the same ring.
-    const unfused = await loadModel(await runtime(), m, w32, { prefillChunk: CHUNK, fuse: false });
+    const unfused = await loadModel(await runtime(), await built(s, { fuse: false }), w32, { prefillChunk: CHUNK });
     expect(relError(Float64Array.from(await unfused.prefill(prompt)), want)).toBeLessThanOrEqual(TOL);
     unfused.destroy();
   }, 120_000);
@@ -263,9 +265,9 @@ describe("byte-level prompts and context", () => {
       w[n] = Float32Array.from(a);
       w64[n] = Float64Array.from(w[n]!);
     }
-    // 20 KiB per binding: the logits (256 floats a token) fit 20 tokens; every other buffer more.
+    // Built for 20 KiB per binding: the logits (256 floats a token) fit 20 tokens; every other buffer more.
     const limits = { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 20 * 1024 };
-    const model = await loadModel(await runtime(), m1, w, { prefillChunk: 64, limits });
+    const model = await loadModel(await runtime(), await built(s1, { limits }), w, { prefillChunk: 64 });
     expect(model.prefillChunk).toBe(20);
     const tokens = randomTokens(m1, 45, 8);
     const want = runGraph(lowerPrefill(m1), m1, w64, tokens, 0, zeroState(m1)).logits;
@@ -277,7 +279,7 @@ describe("byte-level prompts and context", () => {
     const w: Record<string, Float32Array> = {};
     for (const [n, a] of Object.entries(randomWeights(m2, 4))) w[n] = Float32Array.from(a);
     // prefillChunk 128 is capped at context = 24.
-    const model = await loadModel(await runtime(), m2, w);
+    const model = await loadModel(await runtime(), await built(s2), w);
     expect(model.context).toBe(24);
     expect(model.prefillChunk).toBe(24);
     await model.reset();

@@ -1,31 +1,31 @@
 /**
  * One portability job, run inside a foreign WebGPU implementation (Deno's wgpu by deno-run.ts,
- * Chromium by browser-page.ts) with nothing but a `GPU` object: hybridc's compiler and its
- * browser-safe runtime, no Node API. The tests that start those environments (deno.test.ts,
- * browser.test.ts) compare what comes back with the float64 reference (portable.ts); this file
- * only reports.
+ * Chromium by browser-page.ts) with nothing but a `GPU` object and hybridc's browser-safe
+ * runtime: no compiler (the Node side builds the artifacts and the modules, as an app would ship
+ * them), no Node API. The tests that start those environments (deno.test.ts, browser.test.ts)
+ * compare what comes back with the float64 reference (portable.ts); this file only reports.
  *
- *   specs   every kernel of each spec (spec-kernels.ts) compiled into a shader module (and a
- *           compute pipeline with `pipelines`), each distinct module once; first a module that
- *           must fail, so a validator that reports nothing is caught
- *   runs    each model loaded with randomCheckpoint(seed), prefilled with `prompt` (token ids),
- *           then `generate` greedy tokens with their logits rows
+ *   modules  every distinct WGSL module of the canonical specs compiled into a shader module (and
+ *            a compute pipeline with `pipelines`); first a module that must fail, so a validator
+ *            that reports nothing is caught
+ *   runs     each built model loaded with randomCheckpoint(seed), prefilled with `prompt` (token
+ *            ids), then `generate` greedy tokens with their logits rows
  */
-import { compile, type ResolvedModel } from "../../compiler/index.ts";
-import { loadModel, randomCheckpoint } from "../../runtime/index.ts";
-import { emittedKernels } from "./spec-kernels.ts";
+import { loadModel, randomCheckpoint, type ModelArtifact } from "../../runtime/index.ts";
 
 export interface PortableRunSpec {
   readonly name: string;
-  readonly source: string;
   readonly fuse: boolean;
   readonly seed: number;
   readonly prompt: readonly number[];
   readonly generate: number;
+  /** The model as `build()` made it (WebGPU's default limits), as JSON travels. */
+  readonly artifact: ModelArtifact;
 }
 
 export interface PortableJob {
-  readonly specs: readonly { readonly path: string; readonly source: string }[];
+  /** Distinct WGSL modules, each with the spec and kernel it first came from. */
+  readonly modules: readonly { readonly spec: string; readonly kernel: string; readonly code: string }[];
   /** Also make a compute pipeline of each module (false: module validation only). */
   readonly pipelines: boolean;
   readonly runs: readonly PortableRunSpec[];
@@ -44,12 +44,6 @@ export interface PortableResult {
   readonly adapter: string;
   readonly kernels: { readonly modules: number; readonly failures: readonly { spec: string; kernel: string; messages: string[] }[]; readonly probe: readonly string[] };
   readonly runs: readonly PortableRun[];
-}
-
-function resolve(source: string, what: string): ResolvedModel[] {
-  const r = compile(source, { path: what });
-  if (!r.ok) throw new Error(`${what}: ${r.diagnostics.map((d) => d.message).join("; ")}`);
-  return [...r.models];
 }
 
 /** The errors of compiling `code` into a module and, with `pipeline`, a pipeline (none: it compiled). */
@@ -84,20 +78,13 @@ export async function runPortableJob(gpu: GPU | undefined, job: PortableJob): Pr
   const probe = await checkKernel(device, "@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }", false);
   if (probe.length === 0) return { error: "an invalid WGSL module raised no error: validation is not observable here", adapter: name, kernels: { modules: 0, failures: [], probe }, runs: [] };
 
-  const seen = new Set<string>();
   const failures: { spec: string; kernel: string; messages: string[] }[] = [];
-  for (const spec of job.specs) {
-    for (const model of resolve(spec.source, spec.path)) {
-      const fresh = emittedKernels(model).filter(([, code]) => !seen.has(code) && seen.add(code));
-      const results = await Promise.all(fresh.map(([, code]) => checkKernel(device, code, job.pipelines)));
-      results.forEach((messages, i) => messages.length > 0 && failures.push({ spec: spec.path, kernel: fresh[i]![0], messages }));
-    }
-  }
+  const results = await Promise.all(job.modules.map((m) => checkKernel(device, m.code, job.pipelines)));
+  results.forEach((messages, i) => messages.length > 0 && failures.push({ spec: job.modules[i]!.spec, kernel: job.modules[i]!.kernel, messages }));
 
   const runs: PortableRun[] = [];
   for (const r of job.runs) {
-    const [m] = resolve(r.source, r.name);
-    const model = await loadModel(device, m!, randomCheckpoint(m!, r.seed), { fuse: r.fuse });
+    const model = await loadModel(device, r.artifact, randomCheckpoint(r.artifact, r.seed));
     const prefill = await model.prefill(r.prompt);
     const tokens: number[] = [];
     const logits: number[][] = [];
@@ -109,5 +96,5 @@ export async function runPortableJob(gpu: GPU | undefined, job: PortableJob): Pr
     runs.push({ name: r.name, fuse: r.fuse, prefill: [...prefill], tokens, logits });
   }
   device.destroy();
-  return { adapter: name, kernels: { modules: seen.size, failures, probe }, runs };
+  return { adapter: name, kernels: { modules: results.length, failures, probe }, runs };
 }

@@ -8,7 +8,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import { compile, type ResolvedModel } from "../../compiler/index.ts";
+import { build, compile, type ResolvedModel } from "../../compiler/index.ts";
+import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { argmax, randomCheckpoint } from "../../runtime/index.ts";
 import { Reference } from "../ir/reference.ts";
@@ -51,17 +52,29 @@ export const MODELS: Readonly<Record<string, string>> = {
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** The canonical specs, as the job carries them. */
-export function canonicalSpecs(): PortableJob["specs"] {
+/** The canonical specs. */
+export function canonicalSpecs(): { readonly path: string; readonly source: string }[] {
   return readdirSync(join(ROOT, "specs"))
     .filter((f) => f.endsWith(".hyb"))
     .sort()
     .map((f) => ({ path: join("specs", f), source: readFileSync(join(ROOT, "specs", f), "utf8") }));
 }
 
-/** How many distinct WGSL modules the specs' kernels are: what a job must have checked. */
-export function distinctModules(specs: PortableJob["specs"]): number {
-  return new Set(specs.flatMap((s) => compile(s.source, { path: s.path }).models.flatMap((m) => emittedKernels(m).map(([, code]) => code)))).size;
+/** Every distinct WGSL module of the specs' kernels (fused and unfused, both programs), with where it first came from. */
+export function distinctModules(specs: readonly { readonly path: string; readonly source: string }[]): PortableJob["modules"] {
+  const seen = new Set<string>();
+  return specs.flatMap((s) =>
+    emittedKernels(s.source, s.path).flatMap(([kernel, code]) => {
+      if (seen.has(code)) return [];
+      seen.add(code);
+      return [{ spec: s.path, kernel, code }];
+    }),
+  );
+}
+
+/** The job: every distinct module of the canonical specs, and every model of portableRuns(). */
+export function portableJob(pipelines: boolean): PortableJob {
+  return { modules: distinctModules(canonicalSpecs()), pipelines, runs: portableRuns() };
 }
 
 export function resolveModel(source: string): ResolvedModel {
@@ -72,10 +85,14 @@ export function resolveModel(source: string): ResolvedModel {
 
 const promptOf = (m: ResolvedModel) => Array.from({ length: PROMPT_LENGTH }, (_, i) => (i * 7 + 3) % m.vocab);
 
-/** Every model, fused and unfused. */
+/** Every model, fused and unfused, built with WebGPU's default limits (they run on any device). */
 export function portableRuns(): PortableRunSpec[] {
   return Object.entries(MODELS).flatMap(([name, source]) =>
-    [true, false].map((fuse) => ({ name, source, fuse, seed: SEED, prompt: promptOf(resolveModel(source)), generate: GENERATE })),
+    [true, false].map((fuse) => {
+      const r = build(source, { path: `${name}.hyb`, fuse });
+      if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+      return { name, fuse, seed: SEED, prompt: promptOf(r.models[0]!), generate: GENERATE, artifact: r.artifacts[0]! };
+    }),
   );
 }
 
@@ -84,7 +101,7 @@ export async function expectMatchesReference(runs: readonly PortableRun[], name:
   const run = runs.find((r) => r.name === name && r.fuse === fuse);
   expect(run, `the run of ${name}, fuse = ${fuse}`).toBeDefined();
   const m = resolveModel(MODELS[name]!);
-  const rand = randomCheckpoint(m, SEED);
+  const rand = randomCheckpoint({ weights: weightArtifacts(m) }, SEED);
   const w: Record<string, Float64Array> = {};
   for (const t of m.weights) w[t.name] = Float64Array.from(await rand.read(t.name));
   const ref = new Reference(m, w);

@@ -4,14 +4,16 @@
  * time; the expected names and shapes are written out by hand from DSL.md.
  */
 import { describe, expect, it } from "vitest";
-import { compile, type ResolvedModel } from "../../compiler/index.ts";
+import { build as buildSpec } from "../../compiler/index.ts";
+import type { ModelArtifact } from "../../runtime/artifact/types.ts";
 import { assertCheckpoint, bytesSource, checkCheckpoint, encodeSafetensors, openSafetensors, openSharded, WeightError, type Checkpoint, type TensorToWrite } from "../../runtime/weights/index.ts";
 import { rawFile } from "./helpers.ts";
 
-function build(text: string): ResolvedModel {
-  const r = compile(text);
+/** The model as its artifact (what checkCheckpoint checks against). */
+function build(text: string): ModelArtifact {
+  const r = buildSpec(text);
   expect(r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([]);
-  return r.models[0]!;
+  return r.artifacts[0]!;
 }
 
 // Mamba-1, "mamba" scheme, tied: E = 16, N = 4, R = 1, K = 4.
@@ -39,7 +41,7 @@ type Edit = (ts: TensorToWrite[]) => TensorToWrite[];
 const zeros = (name: string, shape: readonly number[]): TensorToWrite => ({ name, dtype: "F32", shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
 const F = "ck.safetensors";
 
-async function ckptOf(model: ResolvedModel, edit: Edit = (t) => t): Promise<Checkpoint> {
+async function ckptOf(model: ModelArtifact, edit: Edit = (t) => t): Promise<Checkpoint> {
   return openSafetensors(bytesSource(encodeSafetensors(edit(model.weights.map((w) => zeros(w.name, w.shape))))), F);
 }
 const reshape = (name: string, shape: number[]): Edit => (ts) => ts.map((t) => (t.name === name ? zeros(name, shape) : t));

@@ -3,7 +3,7 @@
  * at the halfway points, overflow to infinity, subnormals, signed zero, infinities and NaN.
  */
 import { describe, expect, it } from "vitest";
-import { bf16ToNumber, f16ToNumber, f32ToBf16, f32ToF16 } from "../../runtime/weights/dtypes.ts";
+import { bf16ToNumber, f16ToNumber, f32ToBf16, f32ToF16 } from "../../runtime/artifact/dtypes.ts";
 
 const fromBits = (b: number) => new Float32Array(new Uint32Array([b]).buffer)[0]!;
 

@@ -5,15 +5,17 @@
  * reference C code, detLog/detExp/detExpm1 against the engine's libm to 2 ulp.
  */
 import { describe, expect, it } from "vitest";
-import { compile, type ResolvedModel } from "../../compiler/index.ts";
-import { checkCheckpoint, initOf, randomCheckpoint } from "../../runtime/weights/index.ts";
+import { build as buildSpec } from "../../compiler/index.ts";
+import type { ModelArtifact } from "../../runtime/artifact/types.ts";
+import { checkCheckpoint, randomCheckpoint } from "../../runtime/weights/index.ts";
 import { detExp, detExpm1, detLog, Rng, streamSeed } from "../../runtime/weights/prng.ts";
 import { weightError } from "./helpers.ts";
 
-function build(text: string): ResolvedModel {
-  const r = compile(text);
+/** The model as its artifact: the tensors with the init the compiler gave each (compiler/check/init.ts). */
+function build(text: string): ModelArtifact {
+  const r = buildSpec(text);
   expect(r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([]);
-  return r.models[0]!;
+  return r.artifacts[0]!;
 }
 
 // d_model 768: q_proj is a 768 x 768 linear. 4 residual sublayers in all.
@@ -46,7 +48,7 @@ function stats(x: Float32Array) {
 }
 const bitsOf = (x: Float32Array) => new Uint32Array(x.buffer.slice(0));
 const sameBits = (x: Uint32Array, y: Uint32Array) => x.length === y.length && x.every((v, i) => v === y[i]);
-const readAll = async (m: ResolvedModel, seed: number, names: string[]) => {
+const readAll = async (m: ModelArtifact, seed: number, names: string[]) => {
   const c = randomCheckpoint(m, seed);
   const out = new Map<string, Uint32Array>();
   for (const n of names) out.set(n, bitsOf(await c.read(n)));
@@ -96,7 +98,7 @@ describe("init", () => {
   const read = (n: string) => c.read(n);
 
   it("every tensor's init, by role (both the values and the classification)", () => {
-    const table = Object.fromEntries(BIG.weights.map((w) => [w.name, initOf(BIG, w)]));
+    const table = Object.fromEntries(BIG.weights.map((w) => [w.name, w.init]));
     const out = { kind: "normal", std: 0.02 / Math.sqrt(4) };
     const n02 = { kind: "normal", std: 0.02 };
     const one = { kind: "const", value: 1 };
@@ -110,7 +112,7 @@ describe("init", () => {
       "model.layers.0.mamba.conv1d.bias": { kind: "uniform", bound: 0.5 },
       "model.layers.0.mamba.x_proj.weight": n02,
       "model.layers.0.mamba.dt_proj.weight": { kind: "uniform", bound: 1 / Math.sqrt(48) },
-      "model.layers.0.mamba.dt_proj.bias": { kind: "dt_bias" },
+      "model.layers.0.mamba.dt_proj.bias": { kind: "dt_bias", dtMin: 1e-3, dtMax: 0.1 },
       "model.layers.0.mamba.A_log": { kind: "a_log_rows" },
       "model.layers.0.mamba.D": one,
       "model.layers.0.mamba.out_proj.weight": out,
@@ -132,7 +134,7 @@ describe("init", () => {
       "model.layers.2.mamba.conv1d.bias": { kind: "uniform", bound: 0.5 },
       "model.layers.2.mamba.x_proj.weight": n02,
       "model.layers.2.mamba.dt_proj.weight": { kind: "uniform", bound: 1 / Math.sqrt(48) },
-      "model.layers.2.mamba.dt_proj.bias": { kind: "dt_bias" },
+      "model.layers.2.mamba.dt_proj.bias": { kind: "dt_bias", dtMin: 1e-3, dtMax: 0.1 },
       "model.layers.2.mamba.A_log": { kind: "a_log_rows" },
       "model.layers.2.mamba.D": one,
       "model.layers.2.mamba.out_proj.weight": out,

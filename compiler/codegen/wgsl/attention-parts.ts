@@ -3,7 +3,7 @@
  *
  *   attn_scores  s[q, h, t] = scale * sum_d q[q, h, d] k[t, h / G, d]        q [S, H, D], k [T, Hkv, D] -> [S, H, T]
  *   attn_mask    s'[q, h, t] = s[q, h, t] if 0 <= a_t <= pos + q and (no window or a_t > pos + q - window), else MASKED,
- *                a_t = last - ((last - t) mod T), last = pos + S - 1: the position cache row t holds (ir/kv-ring.ts)
+ *                a_t = last - ((last - t) mod T), last = pos + S - 1: the position cache row t holds (runtime/artifact/kv-ring.ts)
  *   attn_values  o[q, h, d] = sum_t p[q, h, t] v[t, h / G, d]                p [S, H, T], v [T, Hkv, D] -> [S, H, D]
  *
  * (G = H / Hkv query heads per kv head: GQA, MQA when Hkv = 1.) MASKED (-FLT_MAX) stands for

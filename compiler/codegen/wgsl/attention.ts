@@ -3,7 +3,7 @@
  * generator, flash-style, for the definition in interp/attention.ts:
  *
  *   q, k = rope(q, pos + s), rope(k, pos + s)       NeoX half-split on the first rotaryDim dims
- *   caches' = caches with rows (pos + s) mod T = k (after RoPE), v    (a ring: ir/kv-ring.ts)
+ *   caches' = caches with rows (pos + s) mod T = k (after RoPE), v    (a ring: runtime/artifact/kv-ring.ts)
  *   o[s, h] = softmax_t(scale q_s . k_t) v_t over t in [lo, pos + s], lo = window ? pos + s - W + 1 : 0,
  *             query head h reading kv head h / (H / Hkv)
  *

@@ -1,6 +1,6 @@
 /**
  * `cache_write`: cache' = cache with row (pos + s) mod T replaced by x[s] (interp/kernels.ts; the
- * cache is a ring, ir/kv-ring.ts):
+ * cache is a ring, runtime/artifact/kv-ring.ts):
  *
  *   cache'[t, ...] = x[j, ...]       j = (t - pos) mod T < S
  *   cache'[t, ...] = cache[t, ...]   otherwise

@@ -56,8 +56,6 @@ export function emitEmbedding(req: KernelRequest<"embedding">, p: EmbeddingProbl
     { name: "y", view: p.y, write: true, vec4: vec === 4 },
   ];
   const ops = bindOperands(uses, grid.uniforms);
-  // The ids binding holds i32 (bindOperands types float operands only).
-  const bindings = ops.bindings.map((b) => (b.access !== "uniform" && b.buffer === p.ids.buffer.key ? { ...b, elem: "i32" as const } : b));
   const [ids, table, y] = [ops.get("ids"), ops.get("table"), ops.get("y")];
   const { code, ix } = unflatten("f", [S, cols], "i");
   const [s0, c] = ix as [string, string];
@@ -76,7 +74,7 @@ export function emitEmbedding(req: KernelRequest<"embedding">, p: EmbeddingProbl
     name: req.name,
     node: req.node,
     header,
-    bindings,
+    bindings: ops.bindings,
     uniforms: grid.uniforms,
     workgroupSize: WG,
     decls: [],

@@ -38,7 +38,7 @@
 import { invariant } from "../../diag/diagnostic.ts";
 import type { LinearActivation } from "../../ir/fused-ops.ts";
 import type { NodeOf } from "../../ir/graph.ts";
-import type { Dim } from "../../ir/types.ts";
+import { byteSize, type Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
@@ -90,7 +90,7 @@ export interface LinearSchedule {
 
 /** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
 function stageBytes(K: number, tileRows: number, wgSize: number): number {
-  return 4 * (tileRows * K + wgSize);
+  return byteSize("f32", tileRows * K + wgSize);
 }
 
 export function linearProblem(req: KernelRequest<LinearOp>): LinearProblem {

@@ -28,6 +28,7 @@
  * sequential kernel. Each workgroup reads and writes only its own state rows, so in place is safe.
  */
 import { invariant } from "../../diag/diagnostic.ts";
+import { byteSize } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelSpec } from "../kernel.ts";
 import type { KernelRequest } from "../request.ts";
@@ -40,6 +41,11 @@ export function chunkedWords(p: SsdProblem, Q: number, PT: number): number {
   return 2 * Q * p.N + PT * p.N + Q * PT + Q * Q + 4 * Q + (hasNorm(p.epilogue) ? Q * PT : 0);
 }
 
+/** Bytes of workgroup memory those words take (f32 arrays). */
+export function chunkedBytes(p: SsdProblem, Q: number, PT: number): number {
+  return byteSize("f32", chunkedWords(p, Q, PT));
+}
+
 export function emitSsdChunked(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule, o: SsdOperands, storageBytes: number): KernelSpec {
   const { vec, workgroup: WG, chunk: Q, ptile: PT } = s;
   const norm = hasNorm(p.epilogue);
@@ -49,7 +55,7 @@ export function emitSsdChunked(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdS
   if (p.S !== "L") throw bad("decode (S = 1) runs the sequential algorithm");
   if (Q < 1 || PT < 1 || p.P % PT !== 0) throw bad(`the p tile must divide headdim ${p.P}`);
   if (norm && PT % NG !== 0) throw bad(`the norm group (${NG}) must divide the p tile`);
-  const bytes = 4 * chunkedWords(p, Q, PT);
+  const bytes = chunkedBytes(p, Q, PT);
   if (bytes > storageBytes) throw bad(`needs ${bytes} bytes of workgroup memory; the adapter allows ${storageBytes}`);
 
   const V = vecType(vec);

@@ -33,7 +33,7 @@ import { invariant } from "../../diag/diagnostic.ts";
 import type { KernelLimits, KernelSpec } from "../kernel.ts";
 import type { KernelRequest } from "../request.ts";
 import { pow2AtLeast } from "./common.ts";
-import { chunkedWords, emitSsdChunked } from "./ssd-chunked.ts";
+import { chunkedBytes, emitSsdChunked } from "./ssd-chunked.ts";
 import { hasNorm, ssdOperands, ssdProblem, type SsdOp, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
 import { emitSsdSequential } from "./ssd-sequential.ts";
 
@@ -56,7 +56,7 @@ export function chunkedTiles(limits: KernelLimits, p: SsdProblem): { chunk: numb
   const widest = Math.min(p.P, MAX_PTILE);
   const tiles = Array.from({ length: widest }, (_, i) => widest - i).filter((t) => p.P % t === 0 && t % NG === 0);
   for (const ptile of tiles) {
-    const chunk = CHUNKS.find((q) => 4 * chunkedWords(p, q, ptile) <= limits.maxComputeWorkgroupStorageSize);
+    const chunk = CHUNKS.find((q) => chunkedBytes(p, q, ptile) <= limits.maxComputeWorkgroupStorageSize);
     if (chunk !== undefined) return { chunk, ptile };
   }
   return null;

@@ -1,8 +1,11 @@
 /**
  * Safetensors dtypes: their byte sizes, and conversion of the float ones to and from float32
  * (little-endian, as the format stores them). F16 and BF16 encode with round-to-nearest-even,
- * overflow to infinity, subnormals kept, NaN kept quiet (sign preserved).
+ * overflow to infinity, subnormals kept, NaN kept quiet (sign preserved). These are the file
+ * format's dtypes (upper case, as the header spells them); what the GPU holds is described by the
+ * element-format table, runtime/artifact/dtypes.ts, which also has the bit conversions.
  */
+import { bf16ToNumber, f16ToNumber, f32ToBf16, f32ToF16 } from "../artifact/dtypes.ts";
 
 /** Every dtype the format defines (safetensors `Dtype`), with its size in bytes. */
 export const DTYPE_BYTES = {
@@ -23,14 +26,14 @@ export const DTYPE_BYTES = {
   U64: 8,
 } as const satisfies Record<string, number>;
 
-export type Dtype = keyof typeof DTYPE_BYTES;
+export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
 /** The dtypes read as float32 values. */
-export const READABLE = ["F32", "F16", "BF16", "F64"] as const satisfies readonly Dtype[];
+export const READABLE = ["F32", "F16", "BF16", "F64"] as const satisfies readonly SafetensorsDtype[];
 export type ReadableDtype = (typeof READABLE)[number];
 /** The dtypes encodeSafetensors writes. */
 export type WritableDtype = "F32" | "F16" | "BF16";
 
-export function isDtype(s: string): s is Dtype {
+export function isSafetensorsDtype(s: string): s is SafetensorsDtype {
   return Object.hasOwn(DTYPE_BYTES, s);
 }
 
@@ -39,59 +42,6 @@ export function isReadable(s: string): s is ReadableDtype {
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Scratch views for bit casts. */
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 -> IEEE half bits. */
-export function f32ToF16(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  const mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112; // half exponent field: exp - 127 + 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    // Subnormal half: value = m * 2^-24 with m = full * 2^(exp - 126).
-    const shift = 14 - e;
-    if (shift > 24) return sign;
-    const full = mant | 0x800000;
-    const m = full >>> shift;
-    const rem = full & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    return sign | (rem > half || (rem === half && (m & 1) === 1) ? m + 1 : m);
-  }
-  const h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa bumps the exponent, and past 30 it becomes infinity: both right.
-  return sign | (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1) ? h + 1 : h);
-}
-
-/** IEEE half bits -> the number (exact). */
-export function f16ToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 0x1f) return m === 0 ? sign * Infinity : NaN;
-  return sign * (1024 + m) * 2 ** (e - 25);
-}
-
-/** float32 -> bfloat16 bits (the upper half, rounded to nearest even). */
-export function f32ToBf16(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  if ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0) return (b >>> 16) | 0x40;
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-export function bf16ToNumber(h: number): number {
-  u32[0] = h << 16;
-  return f32[0]!;
-}
 
 let f16Table: Float32Array<ArrayBuffer> | undefined;
 function f16Values(): Float32Array<ArrayBuffer> {
@@ -108,8 +58,8 @@ export function decodeFloats(dtype: ReadableDtype, bytes: Uint8Array): Float32Ar
   switch (dtype) {
     case "F32": {
       if (LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer);
-      const out = new Float32Array(bytes.length / 4);
-      for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+      const out = new Float32Array(bytes.length / DTYPE_BYTES.F32);
+      for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(DTYPE_BYTES.F32 * i, true);
       return out;
     }
     case "F16": {
@@ -136,9 +86,9 @@ export function decodeFloats(dtype: ReadableDtype, bytes: Uint8Array): Float32Ar
 export function encodeFloats(dtype: WritableDtype, data: Float32Array): Uint8Array {
   switch (dtype) {
     case "F32": {
-      const out = new Uint8Array(4 * data.length);
+      const out = new Uint8Array(DTYPE_BYTES.F32 * data.length);
       if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      else for (let i = 0; i < data.length; i++) new DataView(out.buffer).setFloat32(4 * i, data[i]!, true);
+      else for (let i = 0; i < data.length; i++) new DataView(out.buffer).setFloat32(DTYPE_BYTES.F32 * i, data[i]!, true);
       return out;
     }
     case "F16":

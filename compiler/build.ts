@@ -1,0 +1,57 @@
+/**
+ * What `build()` (compiler/index.ts) takes and gives: its options, the device limits kernels are
+ * generated for, and the code generator's problems as diagnostics (HYB5001-5003 at the `.hyb`
+ * lines of the kernels it could not generate).
+ */
+import { DEFAULT_LIMITS, LIMIT_NAMES, type KernelLimits, type ModelArtifact } from "../runtime/artifact/types.ts";
+import type { ArtifactProblem } from "./codegen/artifact.ts";
+import { Diagnostics, type Diagnostic } from "./diag/diagnostic.ts";
+import { renderDiagnostics } from "./diag/render.ts";
+import type { SourceFile } from "./diag/source.ts";
+import type { CompileOptions, CompileResult } from "./compile.ts";
+
+export interface BuildOptions extends CompileOptions {
+  /**
+   * The device limits to generate for: any of the six kernel limits (a GPUSupportedLimits is
+   * fine); the rest stay at WebGPU's defaults, which every device offers. Higher limits give
+   * larger workgroups and fewer weight splits, and the artifact then needs a device that has them.
+   */
+  readonly limits?: Partial<KernelLimits> | GPUSupportedLimits;
+  /** Run the fusion passes (default true); false is `--no-fuse`. */
+  readonly fuse?: boolean;
+}
+
+export interface BuildResult extends CompileResult {
+  /** One artifact per model, in source order; empty when `ok` is false. */
+  readonly artifacts: readonly ModelArtifact[];
+}
+
+/** WebGPU's default limits with those given applied (read by name: a GPUSupportedLimits keeps them in getters). */
+export function kernelLimits(limits: BuildOptions["limits"] = {}): KernelLimits {
+  const given = limits as Partial<Record<keyof KernelLimits, number>>;
+  return Object.fromEntries(LIMIT_NAMES.map((n) => [n, given[n] ?? DEFAULT_LIMITS[n]])) as unknown as KernelLimits;
+}
+
+/** A model that cannot be built (`artifactOf`); the message is the rendered diagnostics. */
+export class BuildError extends Error {
+  override name = "BuildError";
+  constructor(readonly diagnostics: readonly Diagnostic[]) {
+    super(renderDiagnostics(diagnostics, { color: false }));
+  }
+}
+
+/** Codegen problems as diagnostics at the nodes' spans (the first is primary, the others are notes). */
+export function problemDiagnostics(source: SourceFile, problems: readonly ArtifactProblem[]): Diagnostic[] {
+  const diags = new Diagnostics(source);
+  for (const p of problems) {
+    const [first, ...rest] = p.spans;
+    diags.report(p.code, {
+      span: first ?? { start: 0, end: 0 },
+      message: p.message,
+      label: `kernel ${p.kernel}`,
+      notes: rest.map((span) => ({ message: "the kernel also computes this", span })),
+      ...(p.code === "HYB5002" ? { help: "kernels are generated for the WebGPU default limits; `--limit NAME=N` generates for a device with higher ones" } : {}),
+    });
+  }
+  return diags.sorted();
+}

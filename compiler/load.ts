@@ -1,0 +1,36 @@
+/**
+ * Compile and load in one call, for the CLI, tests and benchmarks in Node: the model is built for
+ * the device it will run on (its limits: larger workgroups, fewer weight splits), then handed to
+ * the runtime's loadModel like any other artifact. Browser code imports built artifacts instead
+ * and never ships the compiler.
+ */
+import type { ModelArtifact } from "../runtime/artifact/types.ts";
+import { GpuRuntime } from "../runtime/device.ts";
+import { loadModel, type HybridModel, type LoadOptions, type ModelWeights } from "../runtime/model.ts";
+import type { BuildOptions } from "./build.ts";
+import type { ResolvedModel } from "./check/model.ts";
+import type { SourceFile } from "./diag/source.ts";
+import { artifactOf } from "./index.ts";
+
+export interface LoadSpecOptions extends LoadOptions, Omit<BuildOptions, "path" | "limits"> {
+  /** Generate for these limits instead of the device's (tests: small bindings to force splits). */
+  readonly limits?: BuildOptions["limits"];
+}
+
+/** The artifact of `model` for this device (or `options.limits`); BuildError when it cannot be built. */
+export function artifactFor(device: GPUDevice | GpuRuntime, model: ResolvedModel, source: SourceFile, options: Omit<LoadSpecOptions, keyof LoadOptions> = {}): ModelArtifact {
+  const d = device instanceof GpuRuntime ? device.device : device;
+  return artifactOf(model, source, { limits: options.limits ?? d.limits, fuse: options.fuse ?? true });
+}
+
+/** Build `model` for the device and load it (see runtime/model.ts loadModel for the options). */
+export async function loadSpec(
+  device: GPUDevice | GpuRuntime,
+  compiled: { readonly model: ResolvedModel; readonly source: SourceFile },
+  weights: ModelWeights,
+  options: LoadSpecOptions = {},
+): Promise<HybridModel> {
+  const { fuse, limits, ...load } = options;
+  const artifact = artifactFor(device, compiled.model, compiled.source, { ...(fuse !== undefined ? { fuse } : {}), ...(limits !== undefined ? { limits } : {}) });
+  return loadModel(device, artifact, weights, load);
+}
