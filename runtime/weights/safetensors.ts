@@ -5,7 +5,8 @@
  * Offsets are relative to the data section; data is little-endian, row-major.
  * Reading goes through a ByteSource: the 8-byte length, then the header, then each tensor's
  * bytes only when asked. The header is validated whole before any tensor is read; every problem
- * found is reported (one line each) in one WeightError.
+ * found is reported (one line each) in one WeightError. As in the reference reader, the tensors'
+ * data must end exactly at the end of the file: trailing bytes are an error.
  */
 import { fail, shapeText, WeightError, type WeightProblem } from "./errors.ts";
 import { DTYPE_BYTES, decodeFloats, encodeFloats, isSafetensorsDtype, isReadable, READABLE, type SafetensorsDtype, type WritableDtype } from "./safetensors-dtypes.ts";
@@ -88,6 +89,14 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file: string): 
       problems.push({ file, tensor: cur[0], message: `data_offsets [${cur[1].begin}, ${cur[1].end}] overlap those of ${last[0]} [${last[1].begin}, ${last[1].end}]` });
     }
     if (last === undefined || cur[1].end > last[1].end) last = cur;
+  }
+  // The data section ends where the last tensor's data ends (the reference reader requires the
+  // offsets to cover it exactly): bytes after it are a corrupt or mis-written file, not padding.
+  // Checked only when every entry is well formed, so a rejected entry cannot fake a gap.
+  const end = last?.[1].end ?? 0;
+  if (problems.length === 0 && end < dataSize) {
+    const after = last === undefined ? "the header, which gives no tensor any data" : `the last tensor's data (the data section is ${plural(dataSize, "byte")}, the tensors end at ${end})`;
+    problems.push({ file, message: `${plural(dataSize - end, "trailing byte")} after ${after}` });
   }
   if (problems.length > 0) throw new WeightError(problems);
   return { tensors, metadata, dataStart };

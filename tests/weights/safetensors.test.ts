@@ -1,6 +1,7 @@
 /**
  * The safetensors format: the writer's exact bytes, round trips in F32/F16/BF16 (and F64 read),
- * every malformed-header case with its exact message, and ranged reads (opening reads the
+ * every malformed-header case with its exact message (trailing bytes after the last tensor
+ * included: the reference reader rejects them too), and ranged reads (opening reads the
  * length and the header; a tensor read touches only that tensor's bytes).
  */
 import { describe, expect, it } from "vitest";
@@ -121,6 +122,9 @@ describe("malformed files", () => {
     ["overlapping tensors", rawFile({ a: f32([4], [0, 16]), b: f32([4], [8, 24]) }, new Uint8Array(24)), `${F}: b: data_offsets [8, 24] overlap those of a [0, 16]`],
     ["a tensor inside another", rawFile({ a: f32([6], [0, 24]), b: f32([1], [8, 12]), c: f32([1], [16, 20]) }, new Uint8Array(24)), `${F}: b: data_offsets [8, 12] overlap those of a [0, 24]\n${F}: c: data_offsets [16, 20] overlap those of a [0, 24]`],
     ["bad __metadata__", rawFile({ __metadata__: { a: 1 } }), `${F}: "__metadata__" must map strings to strings`],
+    ["bytes after the last tensor", rawFile({ a: f32([1], [0, 4]), b: f32([2], [4, 12]) }, new Uint8Array(15)), `${F}: 3 trailing bytes after the last tensor's data (the data section is 15 bytes, the tensors end at 12)`],
+    ["one byte after a tensor that is not last in the header", rawFile({ b: f32([1], [4, 8]), a: f32([1], [0, 4]) }, new Uint8Array(9)), `${F}: 1 trailing byte after the last tensor's data (the data section is 9 bytes, the tensors end at 8)`],
+    ["data but no tensor data", rawFile({ e: f32([0], [0, 0]) }, new Uint8Array(4)), `${F}: 4 trailing bytes after the header, which gives no tensor any data`],
     [
       "several problems, one line each",
       rawFile({ a: { dtype: "F32" }, b: f32([2], [0, 4]), c: { dtype: "X", shape: [-1], data_offsets: [0, 0] } }, new Uint8Array(4)),
