@@ -11,7 +11,7 @@ import { isBlockKind } from "./blocks.ts";
 import type { BlockDef, Layer, Sublayer } from "./model.ts";
 import { ratioPeriod } from "./ratio.ts";
 import type { Scope } from "./scope.ts";
-import { didYouMean } from "./suggest.ts";
+import { NameSuggester } from "./suggest.ts";
 import { describe } from "./values.ts";
 
 export const MAX_LAYERS = 100_000;
@@ -69,6 +69,8 @@ class Expander {
   private readonly memo = new Map<string, Tree | null>();
   /** Groups being expanded, outermost first: a name met again closes a cycle. */
   private readonly active: string[] = [];
+  /** Did-you-mean over the block and group names, built at the first unknown name, shared by all. */
+  private suggester: NameSuggester | undefined;
 
   constructor(
     private readonly diags: Diagnostics,
@@ -142,16 +144,20 @@ class Expander {
     return tree;
   }
 
+  private layerNames(): NameSuggester {
+    this.suggester ??= new NameSuggester([...this.scope.entries.values()].filter((x) => x.kind !== "param").map((x) => x.binding.name.name));
+    return this.suggester;
+  }
+
   private ref(e: Ref): Tree | null {
     const entry = this.scope.entries.get(e.name);
     if (entry === undefined) {
-      const layerNames = [...this.scope.entries.values()].filter((x) => x.kind !== "param").map((x) => x.binding.name.name);
       this.diags.report("HYB1002", {
         span: e.span,
         message: `unknown name \`${e.name}\``,
         label: "not bound in this model",
         help:
-          didYouMean(e.name, layerNames) ??
+          this.layerNames().didYouMean(e.name) ??
           (isBlockKind(e.name) ? `\`${e.name}\` is a block kind: bind it first, \`name = ${e.name}(...)\`, and use \`name\`` : "bind it in this model: `name = mamba1(...)`"),
       });
       return null;
