@@ -160,20 +160,23 @@ function mamba2(a: Args<ArgName<"mamba2">>, ctx: BlockContext, r: Reporter<ArgNa
   const dInner = expand * ctx.dModel;
   const inner = `\`d_inner\` = expand * d_model = ${expand} * ${ctx.dModel} = ${dInner}`;
   const headdim = a.int("headdim");
-  if (dInner % headdim !== 0) {
+  // Past 2^53 the products are inexact and divisibility means nothing: such a block is far too
+  // large for any device, which the size check (limits.ts) reports at the argument instead.
+  const exact = Number.isSafeInteger(dInner);
+  if (exact && dInner % headdim !== 0) {
     return r.notDivisible("headdim", `${inner} is not divisible by \`headdim\` = ${headdim}`, `does not divide d_inner = ${dInner}`, ["expand", "d_model"], "mamba2 splits d_inner into heads of `headdim` channels");
   }
   const heads = dInner / headdim;
   const ngroups = a.int("ngroups");
-  if (heads % ngroups !== 0) {
+  if (exact && heads % ngroups !== 0) {
     return r.notDivisible("ngroups", `mamba2 heads = d_inner / headdim = ${dInner} / ${headdim} = ${heads} is not divisible by \`ngroups\` = ${ngroups}`, `does not divide ${heads} heads`, ["headdim", "expand"], "each group of B and C serves heads / ngroups heads");
   }
   const groupWidth = dInner / ngroups;
   const normGroup = a.int("norm_group", () => groupWidth);
-  if (dInner % normGroup !== 0) {
+  if (exact && dInner % normGroup !== 0) {
     return r.notDivisible("norm_group", `${inner} is not divisible by \`norm_group\` = ${normGroup}`, `does not divide d_inner = ${dInner}`, ["expand", "d_model"]);
   }
-  if (groupWidth % normGroup !== 0) {
+  if (exact && groupWidth % normGroup !== 0) {
     return r.notDivisible(
       "norm_group",
       `norm groups of ${normGroup} channels straddle the ngroups split: d_inner / ngroups = ${dInner} / ${ngroups} = ${groupWidth} is not divisible by \`norm_group\` = ${normGroup}`,

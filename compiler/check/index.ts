@@ -4,16 +4,19 @@
  * naming scheme and the full tensor list. Reports into `diags`; returns only models that
  * checked clean. Per model, top to bottom:
  *   scope (names) -> parameters -> blocks -> layers -> unused names -> weights scheme -> tensors
+ * with the sizes no device can hold (limits.ts) refused along the way: the embedding after the
+ * parameters, each block as it is resolved, the whole model once its tensors are known.
  */
 import { InternalCompilerError, type Diagnostics } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import type { HybFile, ModelDecl } from "../syntax/ast.ts";
 import { resolveBlock } from "./blocks.ts";
 import { expandLayers } from "./layers.ts";
+import { checkBlockSizes, checkModelSizes, checkResidentBytes, residentBytes, type ModelSizes } from "./limits.ts";
 import type { BlockDef, Layer, ResolvedModel, WeightsScheme } from "./model.ts";
 import { paramSpans, readParams, type ModelParams } from "./params.ts";
 import { buildScope, type Scope } from "./scope.ts";
-import { countParameters, defaultScheme, misfit, weightTensors } from "./weights.ts";
+import { countParameters, defaultScheme, misfit, quoteNames, weightTensors } from "./weights.ts";
 
 export function check(file: HybFile, diags: Diagnostics): ResolvedModel[] {
   const out: ResolvedModel[] = [];
@@ -57,7 +60,11 @@ function checkModel(diags: Diagnostics, model: ModelDecl): ResolvedModel | undef
   const errorsBefore = diags.errorCount;
   const scope = buildScope(diags, model);
   const params = readParams(diags, model, scope.params);
-  const blocks = resolveBlocks(diags, scope, params);
+  // Sizes no device can hold (limits.ts): the embedding here, each block as it is resolved (a
+  // block that is too large is left out, like one with an error), the whole model at the end.
+  const sizes = params.dModel === undefined ? undefined : { dModel: params.dModel, context: params.context, spans: paramSpans(params), reported: new Set<string>() };
+  if (sizes && params.vocab !== undefined) checkModelSizes(diags, params.vocab, sizes, model.name.span, sizes.reported);
+  const blocks = resolveBlocks(diags, scope, params, sizes);
   const { layers, used } = expandLayers(diags, scope, blocks);
   reportUnused(diags, scope, used);
   if (!layers) return undefined;
@@ -75,6 +82,8 @@ function checkModel(diags: Diagnostics, model: ModelDecl): ResolvedModel | undef
     });
   }
   const weights = weightTensors({ vocab, dModel, norm, tied, scheme, layers });
+  const layersSpan = scope.params.layers?.value.span;
+  if (!checkResidentBytes(diags, model.name.name, residentBytes(weights, layers, context), model.name.span, { count: layers.length, span: layersSpan })) return undefined;
   const parameters = countParameters(weights);
   if (parameters === undefined) {
     diags.report("HYB2002", {
@@ -102,13 +111,15 @@ function checkModel(diags: Diagnostics, model: ModelDecl): ResolvedModel | undef
   };
 }
 
-function resolveBlocks(diags: Diagnostics, scope: Scope, params: ModelParams): Map<string, BlockDef> {
+function resolveBlocks(diags: Diagnostics, scope: Scope, params: ModelParams, sizes: (ModelSizes & { reported: Set<string> }) | undefined): Map<string, BlockDef> {
   const ctx = params.dModel === undefined ? undefined : { dModel: params.dModel, dModelSpan: params.bindings.d_model?.span };
   const blocks = new Map<string, BlockDef>();
   for (const [name, entry] of scope.entries) {
     if (entry.kind !== "block") continue;
     const r = resolveBlock(diags, entry.call, entry.blockKind, ctx);
-    if (r) blocks.set(name, { name, config: r.config, span: entry.binding.span, argSpans: r.argSpans });
+    if (!r) continue;
+    const block: BlockDef = { name, config: r.config, span: entry.binding.span, argSpans: r.argSpans };
+    if (sizes === undefined || checkBlockSizes(diags, block, sizes, sizes.reported)) blocks.set(name, block);
   }
   return blocks;
 }
@@ -131,7 +142,7 @@ function reportUnused(diags: Diagnostics, scope: Scope, used: ReadonlySet<string
 
 /** HYB4001 once per model, at the first layer that does not fit, with the count of others. */
 function checkScheme(diags: Diagnostics, layers: readonly Layer[], scheme: WeightsScheme, params: ModelParams, scope: Scope): void {
-  let first: { layer: Layer; reason: string; at: Span; help: string } | undefined;
+  let first: { layer: Layer; reason: string; at: Span; help: () => string } | undefined;
   let count = 0;
   for (const layer of layers) {
     const m = misfit(layer, scheme);
@@ -140,10 +151,10 @@ function checkScheme(diags: Diagnostics, layers: readonly Layer[], scheme: Weigh
     first ??= { layer, reason: m.reason, at: m.at.span, help: m.fix };
   }
   if (!first) return;
-  const text = first.layer.sublayers.map((s) => s.name).join(" + ");
-  const others = count > 1 ? [{ message: count > 2 ? `${count - 1} more layers do not fit either` : "1 more layer does not fit either" }] : [];
+  const text = quoteNames(first.layer.sublayers.map((s) => s.name), " + ");
+  const others = count > 1 ? [{ message: count > 2 ? `${(count - 1).toLocaleString("en-US")} more layers do not fit either` : "1 more layer does not fit either" }] : [];
   const message = `layer ${first.layer.index} (\`${text}\`) does not fit the "${scheme}" weights naming scheme: ${first.reason}`;
-  const help = first.help;
+  const help = first.help();
   const written = params.weights !== undefined ? params.bindings.weights : undefined;
   if (written) {
     diags.report("HYB4001", {

@@ -114,26 +114,36 @@ export function defaultScheme(layers: readonly Layer[]): WeightsScheme {
 export interface Misfit {
   readonly reason: string;
   readonly at: Sublayer;
-  readonly fix: string;
+  /** The fix in words; a function, so that only the one layer reported pays for writing it. */
+  readonly fix: () => string;
+}
+
+/** Names a message quotes from one layer; the rest are counted (a layer may have 10^4 sublayers). */
+export const QUOTED_NAMES = 6;
+
+/** `a + b + c`, or for a long layer its first QUOTED_NAMES names then `+ ... (9,994 more)`. */
+export function quoteNames(names: readonly string[], sep: string): string {
+  if (names.length <= QUOTED_NAMES) return names.join(sep);
+  return `${names.slice(0, QUOTED_NAMES).join(sep)}${sep}... (${(names.length - QUOTED_NAMES).toLocaleString("en-US")} more)`;
 }
 
 export function misfit(layer: Layer, scheme: WeightsScheme): Misfit | undefined {
   const subs = layer.sublayers;
-  const split = `give each sublayer its own layer: \`[${subs.map((s) => s.name).join(", ")}]\``;
+  const split = () => `give each sublayer its own layer: \`[${quoteNames(subs.map((s) => s.name), ", ")}]\``;
   switch (scheme) {
     case "mamba":
       if (subs.length === 1) return undefined;
-      return { reason: `it has ${subs.length} sublayers, and "mamba" names exactly one per layer`, at: subs[1]!, fix: `use \`weights = "jamba"\`, or ${split}` };
+      return { reason: `it has ${subs.length.toLocaleString("en-US")} sublayers, and "mamba" names exactly one per layer`, at: subs[1]!, fix: () => `use \`weights = "jamba"\`, or ${split()}` };
     case "jamba": {
-      const fix = `a "jamba" layer is at most one mixer (mamba1, mamba2, attention) then at most one mlp; ${split}`;
+      const fix = () => `a "jamba" layer is at most one mixer (mamba1, mamba2, attention) then at most one mlp; ${split()}`;
       let mixers = 0;
       let mlps = 0;
       for (const s of subs) {
         if (isMixer(s.block.config.kind)) {
           if (mixers > 0) return { reason: "it has two mixers, and \"jamba\" allows one mixer per layer", at: s, fix };
           if (mlps > 0) {
-            const reordered = [...subs].sort((a, b) => Number(isMixer(b.block.config.kind)) - Number(isMixer(a.block.config.kind)));
-            return { reason: "its mlp comes before its mixer, and \"jamba\" puts the mixer first", at: s, fix: `put the mixer first: \`${reordered.map((x) => x.name).join(" + ")}\`` };
+            const reordered = () => [...subs].sort((a, b) => Number(isMixer(b.block.config.kind)) - Number(isMixer(a.block.config.kind))).map((x) => x.name);
+            return { reason: "its mlp comes before its mixer, and \"jamba\" puts the mixer first", at: s, fix: () => `put the mixer first: \`${quoteNames(reordered(), " + ")}\`` };
           }
           mixers++;
         } else {

@@ -140,6 +140,11 @@ export const CODES = {
     title: "not an integer",
     explain: "Sizes and counts are whole numbers.",
   },
+  HYB2007: {
+    severity: "error",
+    title: "size beyond every WebGPU device",
+    explain: "The model has a tensor no WebGPU device can hold, whatever its limits; the message names it, with its size in bytes and the limit, at the argument or parameter that makes it too large. Everything runs in f32 (4 bytes an element). (1) A kernel binds a state slot (the conv and SSM states, the KV cache [context, kv_heads, head_dim]), one token's activation (the input and the output of every projection, the logits [vocab]) and one row of a weight whole, in one storage binding, and no device binds 2^32 bytes or more: at most 4,294,967,292 bytes. (2) A kernel indexes a tensor with a WGSL u32, so a weight has at most 2^32 elements. (3) The weights and state a model keeps on the device are at most 2^50 bytes (1 PiB), more than any GPU holds or addresses. Limits of a particular device (such as the 128 MiB binding that every device offers) are checked later: by `hybridc build` for the limits it generates for (HYB5002), and by the runtime for the device it runs on.",
+  },
   HYB3001: {
     severity: "error",
     title: "not a layer",

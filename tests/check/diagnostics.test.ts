@@ -37,7 +37,7 @@ describe("fixtures", () => {
     // and the one codegen limitation the checker reports (HYB5004: f16 runs in f32).
     const catalogue = [
       ...Array.from({ length: 12 }, (_, i) => `HYB10${String(i + 1).padStart(2, "0")}`),
-      ...Array.from({ length: 6 }, (_, i) => `HYB200${i + 1}`),
+      ...Array.from({ length: 7 }, (_, i) => `HYB200${i + 1}`),
       ...Array.from({ length: 8 }, (_, i) => `HYB300${i + 1}`),
       "HYB4001",
       "HYB5004",

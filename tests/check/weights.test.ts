@@ -216,3 +216,36 @@ describe("tensor roles", () => {
     expect(build("  ssm = mamba1()\n  layers = ssm", "  dtype = f16\n  context = 4096").context).toBe(4096);
   });
 });
+
+describe("HYB4001 on a long layer", () => {
+  // A 10^4-term layer used to be quoted whole: 170 KB of message and help.
+  const terms = (n: number, name = "ffn") => Array.from({ length: n }, () => name).join(" + ");
+  const check = (layers: string, params = "") =>
+    compile(`model m {\n  vocab = 16\n  d_model = 8\n  ssm = mamba1()\n  ffn = mlp(hidden = 8)\n${params}  layers = ${layers}\n}\n`).diagnostics.filter((d) => d.code !== "HYB1010");
+
+  it("quotes the first six sublayers and counts the rest, in the message and the help", () => {
+    const [d, ...rest] = check(terms(10_000));
+    expect(rest).toEqual([]);
+    expect(d!.code).toBe("HYB4001");
+    expect(d!.message).toBe('layer 0 (`ffn + ffn + ffn + ffn + ffn + ffn + ... (9,994 more)`) does not fit the "jamba" weights naming scheme: it has two mlps, and "jamba" allows one mlp per layer');
+    expect(d!.help).toBe('a "jamba" layer is at most one mixer (mamba1, mamba2, attention) then at most one mlp; give each sublayer its own layer: `[ffn, ffn, ffn, ffn, ffn, ffn, ... (9,994 more)]`');
+  });
+
+  it("stays short under every scheme and reason, and for 100,000 such layers", () => {
+    for (const [layers, params] of [
+      [terms(10_000), '  weights = "mamba"\n'],
+      [`ffn + ${terms(9_999, "ssm")}`, ""],
+      [`100_000 * (${terms(10_000)})`, ""],
+    ] as const) {
+      const ds = check(layers, params);
+      expect(ds.map((d) => d.code)).toEqual(["HYB4001"]);
+      const text = [ds[0]!.message, ds[0]!.help ?? "", ...ds[0]!.notes.map((n) => n.message)].join("\n");
+      expect(text.length).toBeLessThan(500);
+    }
+    expect(check(`ffn + ${terms(9_999, "ssm")}`)[0]!.help).toBe("put the mixer first: `ssm + ssm + ssm + ssm + ssm + ssm + ... (9,994 more)`");
+  });
+
+  it("a layer of up to six sublayers is quoted whole", () => {
+    expect(check(terms(6))[0]!.message).toContain("layer 0 (`ffn + ffn + ffn + ffn + ffn + ffn`)");
+  });
+});

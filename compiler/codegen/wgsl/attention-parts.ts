@@ -17,7 +17,7 @@ import type { Node } from "../../ir/graph.ts";
 import type { KernelLimits, KernelSpec } from "../kernel.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { emitFlat, flatSchedule, type FlatKernel, type FlatSchedule } from "./flat-kernel.ts";
-import { lengthExpr } from "./common.ts";
+import { kernelWindow, lengthExpr } from "./common.ts";
 import { MASKED } from "./softmax.ts";
 import { f32, i32, u32, wgsl } from "./template.ts";
 
@@ -37,7 +37,7 @@ export function attentionPartProblem(req: KernelRequest<AttentionPartOp>): Atten
     case "attn_scores":
       return { op: node.op, G, D: a.shape[2] as number, scale: node.attrs.scale, q: a, k: b, y };
     case "attn_mask":
-      return { op: node.op, window: node.attrs.window, T: a.shape[2] as number, x: a, y };
+      return { op: node.op, window: kernelWindow(node.attrs.window), T: a.shape[2] as number, x: a, y };
     case "attn_values":
       return { op: node.op, G, T: a.shape[2] as number, p: a, v: b, y };
     default:

@@ -34,7 +34,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
-import { lengthExpr } from "./common.ts";
+import { kernelWindow, lengthExpr } from "./common.ts";
 import { ropeAngleDecl, ropedFn } from "./rotary.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
@@ -81,7 +81,7 @@ export function attentionProblem(req: KernelRequest<AttentionOp>): AttentionProb
     D,
     T,
     scale: a.scale,
-    window: a.window,
+    window: kernelWindow(a.window),
     rope: a.theta === null || a.rotaryDim === null ? null : { theta: a.theta, dims: a.rotaryDim },
     q,
     k,

@@ -2,8 +2,25 @@
  * WGSL pieces shared by the kernel families: scalar functions with the exact semantics of
  * interp/scalar.ts, and the few expressions every family needs.
  */
+import type { Span } from "../../diag/source.ts";
 import type { Dim } from "../../ir/types.ts";
+import { CodegenError } from "../kernel.ts";
 import { f32, u32, wgsl } from "./template.ts";
+
+/**
+ * Bytes of function-address-space variables WGSL guarantees in one function (its limits table:
+ * a device may accept more, none has to). Kernels that keep a row of a wide dimension in `var`
+ * registers (the Mamba-1 scan's state row, the conv's window) check it with `checkRegisters`, so
+ * a huge d_state or d_conv is a limits diagnostic (HYB5002) instead of megabytes of unrolled WGSL.
+ */
+export const FUNCTION_VAR_BYTES = 8192;
+
+/** Throws a CodegenError (HYB5002 at the node) when `bytes` of `var` registers exceed FUNCTION_VAR_BYTES. */
+export function checkRegisters(op: string, what: string, bytes: number, spans: readonly Span[]): void {
+  if (bytes > FUNCTION_VAR_BYTES) {
+    throw new CodegenError(`${op}: ${what} takes ${bytes} bytes of function variables, over the ${FUNCTION_VAR_BYTES} bytes WGSL guarantees`, spans);
+  }
+}
 
 /** silu(v) = v * sigmoid(v), for f32 or vec4<f32> (`T`). */
 export function siluFn(name: string, T: "f32" | "vec4<f32>"): string {
@@ -23,6 +40,15 @@ export const SOFTPLUS = wgsl`fn softplus(v: f32) -> f32 {
   if (u == ${f32(1)}) { return e; }
   return log(u) * (e / (u - ${f32(1)}));
 }`;
+
+/**
+ * An attention window as kernels take it. Positions are 32-bit in WGSL (signed in the unfused
+ * mask), so a window of 2^31 keys or more never excludes one: it is full causal attention, and
+ * is emitted as such rather than as a constant WGSL cannot write.
+ */
+export function kernelWindow(window: number | null): number | null {
+  return window !== null && window >= 2 ** 31 ? null : window;
+}
 
 /** The sequence length as a u32 expression: the uniform in prefill, a constant in decode. */
 export function lengthExpr(S: Dim): string {

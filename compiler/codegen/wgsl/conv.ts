@@ -12,7 +12,9 @@
  * and written only by the chunk-0 invocation of a channel: with T >= W-1 no other chunk's window
  * reaches into the state, and the new state comes from x (or, when L < W, from the old state the
  * same invocation reads first), so updating the state in place has no race.
- * Schedule: vec (4 channels per invocation when x and y rows allow vec4), T, workgroup size.
+ * Schedule: vec (4 channels per invocation when x and y rows allow vec4 and the window fits the
+ * function variables WGSL guarantees), T, workgroup size. A window that does not fit even one
+ * channel wide (d_conv over about 2,000) is a limits problem (HYB5002), not a kernel.
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
@@ -21,7 +23,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, LANES, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
-import { lengthExpr, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
+import { checkRegisters, FUNCTION_VAR_BYTES, lengthExpr, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
 export type ConvOp = "conv1d_silu" | "conv1d_silu_update" | "conv1d_causal";
@@ -59,13 +61,17 @@ export function convProblem(req: KernelRequest<ConvOp>): ConvProblem {
 }
 
 export function convSchedule(limits: KernelLimits, p: ConvProblem): ConvSchedule {
-  const vec = p.C % 4 === 0 && vec4Aligned(p.x) && vec4Aligned(p.y) ? 4 : 1;
+  const vec = p.C % 4 === 0 && vec4Aligned(p.x) && vec4Aligned(p.y) && windowBytes(p, 4) <= FUNCTION_VAR_BYTES ? 4 : 1;
   const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   return { vec, chunk: Math.max(p.S === "L" ? 64 : 1, p.W - 1), workgroup: Math.min(wg, pow2AtLeast(p.C / vec)) };
 }
 
+/** Bytes of the window an invocation keeps in `var` registers: W - 1 inputs of `vec` channels. */
+const windowBytes = (p: ConvProblem, vec: 1 | 4): number => 4 * vec * (p.W - 1);
+
 export function emitConv(req: KernelRequest<ConvOp>, p: ConvProblem, s: ConvSchedule): KernelSpec {
   const { vec, chunk: T, workgroup: WG } = s;
+  checkRegisters(req.node.op, `the window of d_conv - 1 = ${p.W - 1} inputs of ${vec} channel${vec === 1 ? "" : "s"} in registers`, windowBytes(p, vec), req.node.spans);
   invariant(T >= Math.max(1, p.W - 1), `conv chunk ${T} must be at least W - 1 = ${p.W - 1}`);
   invariant(vec === 1 || (p.C % 4 === 0 && vec4Aligned(p.x) && vec4Aligned(p.y)), "vec4 conv needs aligned x and y rows");
   const V = vecType(vec);

@@ -13,6 +13,8 @@
  * (cheap next to the N-wide update, and they need no second kernel). The state is read at the
  * start and written at the end by its own invocation, so updating it in place is race-free.
  * Schedule: vec (vec4 over d_state when 4 | N), the dt walk (vec4, dt_proj row in registers), workgroup size.
+ * A state row beyond the function variables WGSL guarantees (d_state over about 2,000) is a
+ * limits problem (HYB5002), not a kernel.
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
@@ -21,7 +23,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
-import { hsum, lengthExpr, pow2AtLeast, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
+import { checkRegisters, hsum, lengthExpr, pow2AtLeast, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
 export type ScanOp = "selective_scan" | "selective_state_update";
@@ -67,6 +69,8 @@ export function scanSchedule(limits: KernelLimits, p: ScanProblem): ScanSchedule
 
 export function emitScan(req: KernelRequest<ScanOp>, p: ScanProblem, s: ScanSchedule): KernelSpec {
   const { vec, dtVec, dtRegisters, workgroup: WG } = s;
+  // The state row (N values) lives in `var` registers, beside a few vectors (proj, acc, norms' sums).
+  checkRegisters(req.node.op, `the state row of d_state = ${p.N} values in registers`, 4 * p.N + 4 * 4 * 4, req.node.spans);
   invariant(vec === 1 || p.N % 4 === 0, "vec4 scan needs 4 | d_state");
   invariant(dtVec === 1 || p.R % 4 === 0, "a vec4 dt walk needs 4 | dt_rank");
   const V = vecType(vec);
