@@ -1,6 +1,7 @@
 /**
  * `hybridc build --emit ir` and `hybridc inspect`, spawned as a user runs them: the exact JSON
- * shape, fused vs --no-fuse figures, --dump-after, --length, usage errors and help texts.
+ * shape, fused vs --no-fuse figures, --dump-after, --length, usage errors and help texts; a spec
+ * too large for any device stops every command at the checker.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -112,6 +113,31 @@ describe("hybridc inspect", () => {
       expect(r.code, cmd).toBe(1);
       expect(r.stdout).toBe("");
       expect(r.stderr).toContain("error[HYB");
+    }
+  });
+});
+
+describe("a spec too large for any device (HYB2007)", () => {
+  // `build -o` of this spec ran without bound (3.4 GB after 60 s) and inspect printed byte
+  // counts above 2^53; every command now stops at the checker with the same diagnostic.
+  it("check, expand, inspect, build -o, build --emit ir and run all report it at the argument, and print no number above 2^53", () => {
+    const spec = join(dir, "big.hyb");
+    writeFileSync(spec, "model big {\n  vocab = 256\n  d_model = 64\n  ssm = mamba1(d_state = 1_099_511_627_776)\n  layers = 2 * ssm\n}\n");
+    const runs = [
+      ["check", spec],
+      ["expand", spec],
+      ["inspect", spec],
+      ["inspect", "--json", spec],
+      ["build", spec, "-o", join(dir, "big-out")],
+      ["build", "--emit", "ir", spec],
+      ["run", spec, "--init", "random", "--prompt", "x"],
+    ];
+    for (const args of runs) {
+      const r = hybridc(args);
+      const text = r.stdout + r.stderr;
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(text, args.join(" ")).toContain(`${spec}:4:16: error[HYB2007]: the SSM state of \`ssm\`, [d_inner, d_state] = [128, 1,099,511,627,776], is 562,949,953,421,312 bytes of f32`);
+      for (const m of text.matchAll(/\d[\d,]*/g)) expect(Number(m[0].replaceAll(",", "")), args.join(" ")).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
     }
   });
 });
