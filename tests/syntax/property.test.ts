@@ -1,7 +1,8 @@
 /**
  * Properties, with fixed seeds so CI is deterministic:
  * (a) no input makes `compile` throw, and every diagnostic span lies inside the text;
- * (b) the same for small mutations of the canonical specs;
+ * (b) the same for mutations of the canonical specs, and `build` for those that compile clean
+ *     to small models (mutate.ts: the generator and property `npm run fuzz` runs 10^5 times);
  * (c) on generated valid files the formatter is idempotent and keeps the AST and comments;
  * (d) pathological inputs (deep nesting, 200 KB) finish quickly.
  * These go through `compile`, so they cover the checker as well as the parser.
@@ -11,7 +12,8 @@ import { describe, expect, it } from "vitest";
 import { renderDiagnostic } from "../../compiler/diag/render.ts";
 import { compile } from "../../compiler/index.ts";
 import { format } from "../../compiler/syntax/print.ts";
-import { essence, fmt, parseOk, parseText, specs } from "./helpers.ts";
+import { essence, fmt, parseOk, parseText } from "./helpers.ts";
+import { checkMutant, corpus, mutantCases, mutate, type Outcome } from "./mutate.ts";
 
 /** compile() must not throw; spans must be inside the text; the list is in source order. */
 function compilesSafely(text: string): void {
@@ -71,47 +73,31 @@ describe("(a) arbitrary input never makes compile() throw", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// (b) mutations of the canonical specs
-
-const SPECS = specs().map((s) => s.text);
-/** Tokens (and the whitespace between them) of a spec, for token-level mutations. */
-const piecesOf = (t: string) => t.match(/\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|"[^"\n]*"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9][0-9_.eE]*|./g) ?? [];
-
-type Mutation =
-  | { op: "deleteChar" | "duplicateChar"; at: number }
-  | { op: "insertChar"; at: number; what: string }
-  | { op: "deletePiece" | "duplicatePiece" | "swapPieces"; at: number }
-  | { op: "insertPiece"; at: number; what: string };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constantFrom("deleteChar" as const, "duplicateChar" as const), at: fc.nat() }),
-  fc.record({ op: fc.constant("insertChar" as const), at: fc.nat(), what: fc.constantFrom(..."{}()[]=,:*+\"/-_.e0 \n@") }),
-  fc.record({ op: fc.constantFrom("deletePiece" as const, "duplicatePiece" as const, "swapPieces" as const), at: fc.nat() }),
-  fc.record({ op: fc.constant("insertPiece" as const), at: fc.nat(), what: fc.constantFrom(...ALPHABET) }),
-);
-
-function mutate(text: string, m: Mutation): string {
-  const at = m.at % (text.length + 1);
-  if (m.op === "deleteChar") return text.slice(0, at) + text.slice(at + 1);
-  if (m.op === "duplicateChar") return text.slice(0, at) + text.slice(at, at + 1) + text.slice(at);
-  if (m.op === "insertChar") return text.slice(0, at) + m.what + text.slice(at);
-  const pieces = piecesOf(text);
-  const k = m.at % (pieces.length + 1);
-  if (m.op === "deletePiece") pieces.splice(k, 1);
-  else if (m.op === "duplicatePiece") pieces.splice(k, 0, pieces[k] ?? "");
-  else if (m.op === "swapPieces") {
-    if (k + 1 < pieces.length) [pieces[k], pieces[k + 1]] = [pieces[k + 1]!, pieces[k]!];
-  } else if (m.op === "insertPiece") pieces.splice(k, 0, m.what);
-  return pieces.join("");
-}
+// (b) mutations of the canonical specs (the generator and the property are shared with `npm run fuzz`)
 
 describe("(b) mutated canonical specs", () => {
-  it("never make compile() throw", () => {
-    const arb = fc.tuple(fc.constantFrom(...SPECS), fc.array(mutation, { minLength: 1, maxLength: 4 }));
+  it("never make compile() or build() throw or report HYB9999; clean small ones build", { timeout: 60_000 }, () => {
+    const seen = new Map<Outcome, number>();
     fc.assert(
-      fc.property(arb, ([spec, ms]) => compilesSafely(ms.reduce(mutate, spec))),
-      { seed: 201, numRuns: 600 },
+      fc.property(mutantCases(), (c) => {
+        const o = checkMutant(c);
+        seen.set(o, (seen.get(o) ?? 0) + 1);
+      }),
+      { seed: 201, numRuns: 300 },
     );
+    // Not vacuous: mutants fail to parse, fail to check, check clean, and build.
+    for (const o of ["syntax errors", "errors", "clean", "built"] as const) expect(seen.get(o) ?? 0, o).toBeGreaterThan(0);
+  });
+
+  it("the mutations: characters, lines, truncation and tokens", () => {
+    const text = "model m {\n  vocab = 256\n}\n";
+    expect(mutate(text, { op: "replaceChar", at: 0, what: "\u00ff" })).toBe("\u00ffodel m {\n  vocab = 256\n}\n");
+    expect(mutate(text, { op: "duplicateLine", at: 1 })).toBe("model m {\n  vocab = 256\n  vocab = 256\n}\n");
+    expect(mutate(text, { op: "swapLines", at: 0 })).toBe("  vocab = 256\nmodel m {\n}\n");
+    expect(mutate(text, { op: "deleteLine", at: 2 })).toBe("model m {\n  vocab = 256\n");
+    expect(mutate(text, { op: "truncate", at: 13 })).toBe("model m {\n  v");
+    expect(mutate(text, { op: "replacePiece", at: 10, what: "1_099_511_627_776" })).toBe("model m {\n  vocab = 1_099_511_627_776\n}\n");
+    expect(corpus().filter((t) => /\blayers\s*=\s*1 \*/.test(t)).length).toBeGreaterThan(0);
   });
 });
 
