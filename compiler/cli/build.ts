@@ -2,7 +2,7 @@
  * `hybridc build` (the optimized programs as IR text, or the compiled artifact: manifest + WGSL
  * files per model) and `hybridc inspect` (their cost figures).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { artifactFiles, MANIFEST } from "../../runtime/artifact/files.ts";
 import { ARTIFACT_FORMAT, DEFAULT_LIMITS, type KernelLimits, type ModelArtifact } from "../../runtime/artifact/types.ts";
@@ -15,7 +15,7 @@ import { bindLength } from "../ir/bind-length.ts";
 import type { Graph } from "../ir/graph.ts";
 import { printGraph } from "../ir/print.ts";
 import { PASSES } from "../passes/index.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const build: Command = {
   summary: "compile each model to its prefill and decode programs: WGSL kernels + manifest (-o DIR), or IR",
@@ -55,7 +55,7 @@ ${COLOR_HELP}
 -h, --help             show this help
 
 Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
-unreadable file or a DIR that is not safe to write into.`,
+unreadable file, or a DIR that is not safe to write into or cannot be written.`,
   options: {
     out: { type: "string", short: "o" },
     emit: { type: "string" },
@@ -215,7 +215,7 @@ ${COLOR_HELP}
 -h, --help             show this help
 
 Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
-unreadable file or a directory that is not safe to write into.`,
+unreadable file, or a directory that is not safe to write into or cannot be written.`,
   options: { out: { type: "string", short: "o" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: (inv) => {
@@ -254,16 +254,17 @@ function writeBuilds(inv: Invocation, outFor: (path: string) => string, command:
     seen.set(artifact.model, path);
   }
   for (const [dir, models] of byDir) {
-    const refusal = outDirRefusal(dir, [...models.keys()], inv.values["force"] === true);
+    const refusal = onPath("read", dir, () => outDirRefusal(dir, [...models.keys()], inv.values["force"] === true));
     if (refusal !== null) throw new UsageError(refusal, command);
   }
+  // A path the file system refuses (ENOTDIR, EISDIR, EACCES, ENOSPC) is a PathError: one line, exit 2.
   for (const { artifact, dir } of built) {
     const modelDir = join(dir, artifact.model);
-    removePreviousBuild(modelDir);
+    onPath("write", modelDir, () => removePreviousBuild(modelDir));
     for (const f of artifactFiles(artifact)) {
       const path = join(modelDir, f.path);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, f.text);
+      makeDirOrFail(dirname(path));
+      writeFileOrFail(path, f.text);
     }
     out(`${join(modelDir, MANIFEST)}\n`);
   }

@@ -1,10 +1,9 @@
 /** `hybridc expand`: the resolved models as text, JSON, or one JSON file per model. */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedModel } from "../check/model.ts";
 import { expandedJsonText, expandedText } from "../expand.ts";
 import { compile } from "../compile.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const expand: Command = {
   summary: "print the resolved models: layers, parameter count, weight tensors",
@@ -21,7 +20,7 @@ Options:
 ${COLOR_HELP}
 -h, --help             show this help
 
-Exit status: 0 ok, 1 errors, 2 usage error or unreadable file.`,
+Exit status: 0 ok, 1 errors, 2 usage error, unreadable file or a DIR that cannot be written.`,
   options: { json: { type: "boolean" }, out: { type: "string", short: "o" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: runExpand,
@@ -51,10 +50,10 @@ function runExpand(inv: Invocation): ExitCode {
     if (other !== undefined) throw new UsageError(`model '${model.name}' is defined in both ${other} and ${path}; -o writes one file per model name`, "expand");
     seen.set(model.name, path);
   }
-  mkdirSync(dir, { recursive: true });
+  makeDirOrFail(dir);
   for (const { model } of models) {
     const file = join(dir, `${model.name}.json`);
-    writeFileSync(file, expandedJsonText([model]));
+    writeFileOrFail(file, expandedJsonText([model]));
     out(`${file}\n`);
   }
   return EXIT.ok;

@@ -1,11 +1,10 @@
 /** `hybridc fmt`: canonical text; files change only with --write, and never with syntax errors. */
-import { writeFileSync } from "node:fs";
 import { Diagnostics } from "../diag/diagnostic.ts";
 import { SourceFile } from "../diag/source.ts";
 import type { HybFile } from "../syntax/ast.ts";
 import { parse } from "../syntax/index.ts";
 import { format } from "../syntax/print.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const fmt: Command = {
   summary: "print files in canonical layout (--write to rewrite them)",
@@ -20,7 +19,8 @@ Options:
 ${COLOR_HELP}
 -h, --help             show this help
 
-Exit status: 0 ok, 1 syntax errors (or unformatted files with --check), 2 usage error.`,
+Exit status: 0 ok, 1 syntax errors (or unformatted files with --check), 2 usage error or a
+file that cannot be read or written.`,
   options: { write: { type: "boolean" }, check: { type: "boolean" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: runFmt,
@@ -49,8 +49,15 @@ function runFmt(inv: Invocation): ExitCode {
       if (text !== s.text) unformatted.push(s.path);
     } else if (write) {
       if (text !== s.text) {
-        writeFileSync(s.path, text);
-        out(`${s.path}\n`);
+        // A file that cannot be written (read-only) is reported; the other files are still written.
+        try {
+          writeFileOrFail(s.path, text);
+          out(`${s.path}\n`);
+        } catch (e) {
+          if (!(e instanceof PathError)) throw e;
+          err(`hybridc: ${e.message}\n`);
+          result = worst(result, EXIT.usage);
+        }
       }
     } else out(text);
   }

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import pc from "picocolors";
 import { closestNames } from "../check/suggest.ts";
 import { VERSION } from "../version.ts";
-import { EXIT, UsageError, err, print, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
+import { EXIT, PathError, UsageError, err, print, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
 
 export { EXIT } from "./shared.ts";
 
@@ -66,24 +66,48 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
       err(`hybridc: ${e.message}\n${e.command ? `Run 'hybridc ${e.command} --help' for usage.` : "Run 'hybridc --help' for usage."}\n`);
       return EXIT.usage;
     }
+    if (e instanceof PathError) {
+      err(`hybridc: ${e.message}\n`);
+      return EXIT.usage;
+    }
     reportInternalError(e, env);
     return EXIT.internal;
   }
 }
 
-/** The process entry (bin/hybridc.js): run, then exit explicitly (a GPU instance would keep Node alive). */
+/**
+ * The process entry (bin/hybridc.js): run, then exit explicitly (a GPU instance would keep Node
+ * alive), but only once stdout and stderr have drained.
+ */
 export async function runCli(): Promise<never> {
   // `hybridc expand x.hyb | head`: a closed pipe is not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(EXIT.ok);
     reportInternalError(e, process.env);
-    process.exit(EXIT.internal);
+    void exitFlushed(EXIT.internal);
   });
   process.on("uncaughtException", (e) => {
     reportInternalError(e, process.env);
-    process.exit(EXIT.internal);
+    void exitFlushed(EXIT.internal);
   });
-  process.exit(await main(process.argv.slice(2)));
+  return exitFlushed(await main(process.argv.slice(2)));
+}
+
+/**
+ * process.exit drops what a stream still holds: a write to a pipe is asynchronous in Node, and
+ * `hybridc build --emit ir | slow-reader` lost everything past the pipe's 64 KiB. An empty write
+ * calls back once every earlier write on its stream has been handed to the OS (or has failed).
+ */
+async function exitFlushed(code: ExitCode): Promise<never> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableEnded) resolve();
+    else stream.write("", () => resolve());
+  });
 }
 
 function reportInternalError(e: unknown, env: Env): void {

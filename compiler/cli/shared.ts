@@ -1,8 +1,9 @@
 /**
  * What every command shares: exit codes, the invocation a command receives, usage errors,
- * output streams, and reading spec files (a missing or binary file is a reason, not a crash).
+ * output streams, reading spec files (a missing or binary file is a reason, not a crash) and
+ * writing output files (a path the file system refuses is a PathError, not a crash).
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
 import type { Diagnostic } from "../diag/diagnostic.ts";
 import { renderDiagnostic } from "../diag/render.ts";
@@ -17,6 +18,20 @@ export class UsageError extends Error {
     readonly command?: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A path given on the command line (or under one) that the file system refuses: printed as one
+ * line, `hybridc: cannot write PATH: reason`, exit code 2.
+ */
+export class PathError extends Error {
+  constructor(
+    readonly verb: "read" | "write" | "create directory",
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`cannot ${verb} ${path}: ${reason}`);
   }
 }
 
@@ -62,12 +77,46 @@ const ERRNO_REASONS: Readonly<Record<string, string>> = {
   EACCES: "permission denied",
   EPERM: "operation not permitted",
   ENOTDIR: "a part of the path is not a directory",
+  EEXIST: "it exists and is not a directory",
   ELOOP: "too many symbolic links",
   ENAMETOOLONG: "file name too long",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EBUSY: "the file is busy",
+  EMFILE: "too many open files",
 };
 
-function isErrno(e: unknown): e is NodeJS.ErrnoException {
+export function isErrno(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string";
+}
+
+/** Why a file-system call failed, in words (`permission denied`); Node's own message for a rare code. */
+export function fsReason(e: NodeJS.ErrnoException): string {
+  return ERRNO_REASONS[e.code!] ?? e.message;
+}
+
+/**
+ * Runs a file-system call on `path`; an errno error (EACCES, ENOTDIR, EISDIR, ENOSPC, ...)
+ * becomes a PathError naming `path` and the reason. Anything else is a bug and propagates.
+ */
+export function onPath<T>(verb: PathError["verb"], path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isErrno(e)) throw new PathError(verb, path, fsReason(e));
+    throw e;
+  }
+}
+
+/** writeFileSync, a refusal of the file system being a PathError. */
+export function writeFileOrFail(path: string, data: string | Uint8Array): void {
+  onPath("write", path, () => writeFileSync(path, data));
+}
+
+/** mkdirSync(path, { recursive: true }), a refusal of the file system being a PathError. */
+export function makeDirOrFail(path: string): void {
+  onPath("create directory", path, () => mkdirSync(path, { recursive: true }));
 }
 
 /** Reads a spec as UTF-8 text; a missing, unreadable or binary file is a reason, not an exception. */
@@ -77,7 +126,7 @@ function readSpec(file: string): Read {
     bytes = readFileSync(file);
   } catch (e) {
     if (!isErrno(e)) throw e;
-    return { ok: false, reason: ERRNO_REASONS[e.code!] ?? e.message };
+    return { ok: false, reason: fsReason(e) };
   }
   if (bytes.includes(0)) return { ok: false, reason: "binary file (it contains NUL bytes), not .hyb text" };
   try {
