@@ -6,11 +6,14 @@
  * Weights are laid out as the artifact says (`weightBuffers`, made by compiler/plan/weights.ts):
  * one buffer per layer (tensors at 256-byte aligned offsets), one per model-level tensor.
  * `upload` fills them one tensor at a time (writeBuffer at the tensor's offset, in the buffer's
- * storage dtype), so a checkpoint is never held whole in memory.
+ * storage dtype), so a checkpoint is never held whole in memory. Each tensor is checked for NaN
+ * and ±Inf as stored (an f16 buffer also overflows past ±65504): one such value makes every
+ * logit NaN, so it is a NonFiniteWeightError naming the tensors unless `allowNonFinite` is set.
  */
-import { byteSize, DTYPES } from "./artifact/dtypes.ts";
+import { byteSize, DTYPES, type Dtype, type StorageArray } from "./artifact/dtypes.ts";
 import type { WeightBufferArtifact } from "./artifact/types.ts";
 import type { GpuRuntime } from "./device.ts";
+import { WeightError, type WeightProblem } from "./weights/errors.ts";
 
 /** Where a weight's values come from: float32 row-major, one tensor at a time. */
 export interface TensorSource {
@@ -30,6 +33,20 @@ export interface UploadOptions {
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
   /** Checked between tensors: aborting stops the upload (and frees what it allocated) with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /** Upload weights holding NaN or ±Inf (as stored) instead of failing with a NonFiniteWeightError. */
+  readonly allowNonFinite?: boolean;
+}
+
+/**
+ * Weights that hold NaN or ±Inf as stored on the GPU: one problem per tensor, with the count and
+ * the first such element. Every tensor is checked before it is thrown, so one load names them all.
+ */
+export class NonFiniteWeightError extends WeightError {
+  constructor(problems: readonly WeightProblem[]) {
+    super(problems);
+    this.name = "NonFiniteWeightError";
+    this.message += "\npass allowNonFinite to load them anyway (the logits will likely be NaN)";
+  }
 }
 
 /** A record as a TensorSource (missing names are a clear error). */
@@ -70,8 +87,17 @@ export class GpuModelMemory {
       for (const b of plan.weightBuffers) buffers.set(b.key, rt.createBuffer(byteSize(b.dtype, b.elements), b.key));
       let loaded = 0;
       options.onProgress?.(0, total);
+      const nonFinite: WeightProblem[] = [];
+      let yielded = performance.now();
       for (const b of plan.weightBuffers) {
         for (const t of b.tensors) {
+          // A source that answers at once (random init, records) never leaves the microtask
+          // queue, so an abort from an event (Ctrl-C) would only be seen after the last tensor:
+          // give the event loop a turn every 50 ms.
+          if (options.signal && performance.now() - yielded > 50) {
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            yielded = performance.now();
+          }
           options.signal?.throwIfAborted();
           const values = await src.read(t.name);
           const expected = numel(t.shape);
@@ -79,11 +105,16 @@ export class GpuModelMemory {
           if (values.length !== expected) {
             throw new Error(`weight ${t.name}: expected ${expected} elements (shape [${t.shape.join(", ")}]), got ${values.length}`);
           }
-          rt.write(buffers.get(b.key)!, DTYPES[b.dtype].encode(values), byteSize(b.dtype, t.offset));
+          const stored = DTYPES[b.dtype].encode(values);
+          const bad = options.allowNonFinite ? null : nonFiniteText(values, stored, b.dtype);
+          if (bad !== null) nonFinite.push({ file: sourceLabel(source), tensor: t.name, message: bad });
+          // After the first bad tensor the rest are only checked: the load fails at the end.
+          if (nonFinite.length === 0) rt.write(buffers.get(b.key)!, stored, byteSize(b.dtype, t.offset));
           loaded += byteSize(b.dtype, expected);
           options.onProgress?.(loaded, total);
         }
       }
+      if (nonFinite.length > 0) throw new NonFiniteWeightError(nonFinite);
     } catch (e) {
       for (const buf of buffers.values()) buf.destroy();
       throw e;
@@ -147,6 +178,32 @@ export class GpuModelMemory {
       this.rt.copy(c, b);
     }
   }
+}
+
+/** What problem messages name the weights by: a checkpoint's label (its file), else `weights`. */
+function sourceLabel(source: TensorSource | WeightSource): string {
+  const label = isTensorSource(source) ? (source as { label?: unknown }).label : undefined;
+  return typeof label === "string" ? label : "weights";
+}
+
+/**
+ * `1 non-finite value (NaN at element 4711)` when some stored element is NaN or ±Inf, else null.
+ * f32 storage is the values themselves; f16 storage is checked as stored (exponent bits all ones),
+ * so a finite value past f16's range is named too.
+ */
+function nonFiniteText(values: Float32Array, stored: StorageArray, dtype: Dtype): string | null {
+  let count = 0;
+  let first = -1;
+  if (dtype === "f32") {
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!) && count++ === 0) first = i;
+  } else if (dtype === "f16") {
+    for (let i = 0; i < stored.length; i++) if ((stored[i]! & 0x7c00) === 0x7c00 && count++ === 0) first = i;
+  }
+  if (count === 0) return null;
+  const v = values[first]!;
+  const what = Number.isNaN(v) ? "NaN" : v === Infinity ? "+Inf" : v === -Infinity ? "-Inf" : String(v);
+  const range = Number.isFinite(v) ? `; ${dtype} holds at most ±65504` : "";
+  return `${count} non-finite value${count === 1 ? "" : "s"}${dtype === "f16" ? " as f16" : ""} (${count === 1 ? "" : "the first: "}${what} at element ${first}${range})`;
 }
 
 function numel(shape: readonly number[]): number {

@@ -43,8 +43,16 @@ export interface LoadOptions {
    * 128 MiB binding up to 667 tokens); `model.prefillChunk` is the chunk used.
    */
   readonly prefillChunk?: number;
-  /** Aborting stops loading between tensors with `signal.reason`; nothing stays allocated. */
+  /**
+   * Aborting stops loading between tensors (at most 50 ms apart: the upload gives the event loop
+   * a turn) or between the two programs' compilations, with `signal.reason`; nothing stays allocated.
+   */
   readonly signal?: AbortSignal;
+  /**
+   * Load weights holding NaN or ±Inf (as stored on the GPU). By default such weights fail the
+   * load with a NonFiniteWeightError naming each tensor, the count and the first element.
+   */
+  readonly allowNonFinite?: boolean;
 }
 
 /** Weights: a checkpoint (checked against the spec first), any TensorSource, or a record of arrays. */
@@ -57,7 +65,7 @@ export interface GenerateOptions extends Partial<SampleOptions> {
   readonly seed?: number;
   /** Stop once the generated tokens end with this sequence (a string is UTF-8); it is yielded too. */
   readonly stop?: Uint8Array | string | readonly number[];
-  /** Aborting rejects the iteration with `signal.reason` before the next GPU call. */
+  /** Aborting rejects the iteration with `signal.reason` before the next GPU call (between prefill chunks too). */
   readonly signal?: AbortSignal;
   /** Append the prompt to the current state instead of starting a new sequence (default false). */
   readonly keepState?: boolean;
@@ -81,6 +89,20 @@ export interface ModelSnapshot {
 /** A prompt or generation that would pass the KV cache's `context` rows. */
 export class ContextError extends Error {
   override name = "ContextError";
+}
+
+/**
+ * Logits holding NaN or ±Inf: sampling from them would be noise (a greedy argmax of NaN logits is
+ * token 0 forever), so generate() stops. `position` is the sequence position whose logits they are.
+ */
+export class NonFiniteError extends Error {
+  override name = "NonFiniteError";
+  constructor(
+    readonly position: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 const DEFAULT_CHUNK = 128;
@@ -141,8 +163,10 @@ export async function loadModel(device: GPUDevice | GpuRuntime, artifact: ModelA
   const memory = await GpuModelMemory.upload(rt, a, weights, {
     onProgress: (loaded, total) => progress({ phase: "weights", loaded, total }),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.allowNonFinite ? { allowNonFinite: true } : {}),
   });
   try {
+    options.signal?.throwIfAborted();
     progress({ phase: "compile", loaded: 0, total: 2 });
     // One program at a time: each compiles its kernels in parallel inside one error scope.
     const decode = await GpuProgram.fromArtifact(memory, a.decode, decodeL);
@@ -208,12 +232,17 @@ export class HybridModel {
     return this.prefillProgram.L;
   }
 
-  /** Run `tokens` after the current position; the logits at every one of them, [n, vocab] row-major. */
-  prefill(tokens: readonly number[]): Promise<Float32Array> {
+  /**
+   * Run `tokens` after the current position; the logits at every one of them, [n, vocab]
+   * row-major. Aborting `options.signal` rejects with its reason before the next chunk; the
+   * chunks already run stay in the state (`position` says how far it got).
+   */
+  prefill(tokens: readonly number[], options: { readonly signal?: AbortSignal } = {}): Promise<Float32Array> {
     return this.exclusive(async () => {
       this.checkTokens(tokens);
       const out = new Float32Array(tokens.length * this.vocab);
       for (let at = 0; at < tokens.length; ) {
+        options.signal?.throwIfAborted();
         // A windowed ring may take fewer tokens at once than the program's chunk: the new rows must
         // not replace keys the call's own queries still see.
         const n = Math.min(this.prefillChunk, maxCallTokens(this.artifact.attention, this.artifact.context, this.pos));
@@ -265,7 +294,8 @@ export class HybridModel {
   /**
    * Prefill the prompt, then sample and decode up to `maxTokens` tokens, yielding each as it is
    * produced. Ends at maxTokens or after the stop sequence; rejects with `signal.reason` when
-   * aborted, with ContextError when the next token would pass `context`. The last yielded token
+   * aborted (checked between prefill chunks and between tokens), with ContextError when the
+   * next token would pass `context`, with NonFiniteError when logits hold NaN or ±Inf. The last yielded token
    * is not fed back (the state holds the prompt and every yielded token but the last). A later
    * generate() on the same model supersedes this one: it then rejects at its next GPU call.
    */
@@ -288,12 +318,16 @@ export class HybridModel {
     check();
     if (!options.keepState) await this.reset();
     check();
-    const all = await this.prefill(tokens);
+    const start = this.pos;
+    const all = await this.prefill(tokens, signal ? { signal } : {});
     options.onPrefill?.(all);
     let logits = all.subarray((tokens.length - 1) * this.vocab);
     const out: number[] = [];
     while (out.length < maxTokens) {
       check();
+      // Every prompt row before the first sample (a NaN from the prompt's first token names it).
+      if (out.length === 0) checkFinite(all, this.vocab, start, (row) => `prompt token ${row + 1} of ${tokens.length}`);
+      else checkFinite(logits, this.vocab, this.pos - 1, () => `after generated token ${out.length}`);
       const token = sample(logits, opts, rng);
       out.push(token);
       yield { token, logits };
@@ -341,6 +375,24 @@ class Snapshot implements ModelSnapshot {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const b of this.buffers.values()) b.destroy();
+  }
+}
+
+/**
+ * Throws a NonFiniteError at the first row of `logits` ([rows, vocab], the first at position
+ * `start`) that holds NaN or ±Inf; `where(row)` says what ran there (a prompt token, a generated one).
+ */
+function checkFinite(logits: Float32Array, vocab: number, start: number, where: (row: number) => string): void {
+  for (let i = 0; i < logits.length; i++) {
+    if (Number.isFinite(logits[i]!)) continue;
+    const row = Math.floor(i / vocab);
+    let count = 0;
+    for (let j = row * vocab; j < (row + 1) * vocab; j++) if (!Number.isFinite(logits[j]!)) count++;
+    throw new NonFiniteError(
+      start + row,
+      `the logits at position ${start + row} (${where(row)}) are not finite (${count} of ${vocab} are NaN or ±Inf): ` +
+        "the weights or the activations hold NaN or ±Inf; generation stopped",
+    );
   }
 }
 

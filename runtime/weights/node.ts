@@ -31,17 +31,25 @@ function fsMessage(e: unknown): string {
   }
 }
 
-/** A ByteSource over a file, read with positioned reads; `label` names it in errors. */
+/**
+ * A ByteSource over a file, read with positioned reads; `label` names it in errors. A directory
+ * (which Linux opens for reading, failing only at the first read) or a failed read is a WeightError.
+ */
 export async function fileSource(path: string, label = path): Promise<ByteSource> {
   const fh = await open(path, "r").catch((e: unknown) => fail(label, fsMessage(e)));
-  const size = (await fh.stat()).size;
+  const st = await fh.stat();
+  if (st.isDirectory()) {
+    await fh.close();
+    return fail(label, "is a directory, not a safetensors file");
+  }
+  const size = st.size;
   return {
     size,
     read: async (offset, length) => {
       const buf = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
       let got = 0;
       while (got < buf.length) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, offset + got);
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, offset + got).catch((e: unknown) => fail(label, `cannot read: ${fsMessage(e)}`));
         if (bytesRead === 0) break;
         got += bytesRead;
       }
