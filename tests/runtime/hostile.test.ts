@@ -3,7 +3,8 @@
  *   - NaN or ±Inf in weights: loadModel fails naming the tensor, the count and the first element
  *     (NonFiniteWeightError); with allowNonFinite it loads, and generate() stops with a
  *     NonFiniteError at the first position whose logits are not finite (in the prompt or after
- *     a generated token) instead of sampling token 0 forever; the CLI says the same in one line
+ *     a generated token) instead of sampling token 0 forever; f16 storage is checked as stored
+ *     (a finite value past ±65504 is Inf there); the CLI says the same in one line
  *     each, exit 1, and --allow-nonfinite reaches the non-finite logits;
  *   - a sharded checkpoint whose shard is a directory: one line naming it, exit 1;
  *   - aborting: generate() stops between prefill chunks; `hybridc run` exits 1 with
@@ -19,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import type { ModelArtifact } from "../../runtime/artifact/types.ts";
-import { NonFiniteWeightError } from "../../runtime/memory.ts";
+import { GpuModelMemory, NonFiniteWeightError } from "../../runtime/memory.ts";
 import { loadModel, NonFiniteError, type GenerateOptions, type HybridModel } from "../../runtime/model.ts";
 import { encodeSafetensors, WeightError } from "../../runtime/weights/index.ts";
 import { runtime } from "../codegen/harness.ts";
@@ -124,6 +125,22 @@ describe("non-finite weights and logits (runtime)", () => {
     } finally {
       model.destroy();
     }
+  });
+});
+
+describe("non-finite weights as stored (runtime/memory.ts upload)", () => {
+  it("f16 storage: a finite value past ±65504 is non-finite on the GPU and named; a checkpoint's label names the file", async () => {
+    const plan = {
+      weightBuffers: [
+        { key: "weight:a", dtype: "f16" as const, elements: 64 + 8, tensors: [{ name: "a.weight", offset: 0, shape: [4, 2] }, { name: "b.weight", offset: 64, shape: [8] }] },
+      ],
+    };
+    const source = { label: "ckpt.safetensors", read: (name: string) => (name === "a.weight" ? Float32Array.of(1, 2, 3, 70_000, 5, -1e6, 7, 8) : new Float32Array(8)) };
+    const e = (await GpuModelMemory.upload(await runtime(), plan, source).catch((x: unknown) => x)) as NonFiniteWeightError;
+    expect(e).toBeInstanceOf(NonFiniteWeightError);
+    expect(e.problems).toEqual([{ file: "ckpt.safetensors", tensor: "a.weight", message: "2 non-finite values as f16 (the first: 70000 at element 3; f16 holds at most ±65504)" }]);
+    const memory = await GpuModelMemory.upload(await runtime(), plan, source, { allowNonFinite: true });
+    memory.destroy();
   });
 });
 
