@@ -79,7 +79,7 @@ export async function readArtifactFiles(manifestText: string, readFile: (path: s
         list.map(async (k: unknown) => {
           if (k === null || typeof k !== "object") return k;
           const { file, ...rest } = k as { file?: unknown };
-          if (typeof file !== "string" || !/^(prefill|decode)\/[\w.#%:-]+\.wgsl$/.test(file) || file.includes("..")) {
+          if (typeof file !== "string" || !/^(prefill|decode)\/[^/\\]+\.wgsl$/.test(file) || file.includes("..")) {
             throw new ArtifactError(`${label}: ${which} kernel ${JSON.stringify((k as { name?: unknown }).name)} has no valid "file" (a path like "${which}/00-name.wgsl")`);
           }
           let wgsl: string;

@@ -82,10 +82,11 @@ describe("weightLayout", () => {
       ],
       { maxStorageBufferBindingSize: 1024 },
     );
+    // A tensor alone gets its buffer when it is met; the open part of the layer when it closes.
     expect(l.buffers.map((b) => [b.key, b.dtype, b.elements])).toEqual([
       ["weight:m.layers.0", "f16", 138],
-      ["weight:m.layers.0#1", "f32", 10],
       ["weight:m.layers.0.d", "f16", 600],
+      ["weight:m.layers.0#1", "f32", 10],
     ]);
     expect(l.of("m.layers.0.b")).toMatchObject({ key: "weight:m.layers.0", offset: 128 });
     // 600 f16 rows of 1 element are 1200 bytes; windows of 512 elements (1024 bytes) then the rest.
