@@ -7,10 +7,10 @@
  * Everything is f32 on the device (computeDtype), 4 bytes an element. The rules:
  *
  * 1. One storage binding: at most MAX_BINDING_BYTES = 2^32 - 4 bytes. A WebGPU binding is at
- *    most maxStorageBufferBindingSize bytes, and no implementation offers 2^32 or more (Vulkan's
- *    maxStorageBufferRange is a 32-bit value, Dawn passes binding sizes to Metal shaders as u32
- *    and reports at most 2^32 - 1 on D3D, wgpu's limit is a u32), while the specification
- *    requires a multiple of 4. Kernels bind whole:
+ *    most maxStorageBufferBindingSize bytes; no implementation offers 2^32 or more (Vulkan's
+ *    maxStorageBufferRange is a 32-bit value, Dawn's D3D and Metal backends stay below 2^32: it
+ *    passes binding sizes to Metal shaders as u32), and the specification requires the limit to
+ *    be a multiple of 4. Kernels bind whole:
  *      - each recurrent state slot: the conv and SSM states, the KV cache [context, kv_heads, head_dim]
  *        (K and V each);
  *      - one token's activation: the output [out] and the input [in] of every projection
