@@ -15,6 +15,7 @@ export {
   promptTokens,
   ContextError,
   DeviceMismatchError,
+  NonFiniteError,
   HybridModel,
   type LoadOptions,
   type LoadProgress,
@@ -46,7 +47,7 @@ export {
 } from "./artifact/index.ts";
 export { sample, distribution, argmax, createRng, checkSampleOptions, type SampleOptions, type Rng } from "./sample.ts";
 export { GpuRuntime, KernelCompileError, GpuError, DeviceLostError } from "./device.ts";
-export { type TensorSource, type WeightSource } from "./memory.ts";
+export { NonFiniteWeightError, type TensorSource, type WeightSource } from "./memory.ts";
 export {
   WeightError,
   checkCheckpoint,

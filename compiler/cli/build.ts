@@ -137,7 +137,7 @@ function checkFits(length: number, models: readonly Compiled[], command: string)
   }
 }
 
-function runBuild(inv: Invocation): ExitCode {
+function runBuild(inv: Invocation): ExitCode | Promise<ExitCode> {
   const dir = inv.values["out"] as string | undefined;
   const emit = (inv.values["emit"] as string | undefined) ?? (dir === undefined ? "ir" : "wgsl");
   if (emit !== "ir" && emit !== "wgsl") throw new UsageError(`unknown --emit '${emit}' (expected wgsl or ir)`, "build");
@@ -185,7 +185,7 @@ function runInspect(inv: Invocation): ExitCode {
 }
 
 /** `-o DIR` (`--emit wgsl`): every model's artifact, then, when none failed, its files. */
-function runBuildWgsl(inv: Invocation, dir: string | undefined): ExitCode {
+function runBuildWgsl(inv: Invocation, dir: string | undefined): Promise<ExitCode> {
   if (dir === undefined) throw new UsageError("--emit wgsl writes files: give the output directory with -o DIR", "build");
   for (const flag of ["dump-after", "length"]) {
     if (inv.values[flag] !== undefined) throw new UsageError(`--${flag} only applies to --emit ir (the printed programs)`, "build");
@@ -229,7 +229,7 @@ unreadable file, or a directory that is not safe to write into or cannot be writ
  * `outFor(spec path)/<model>/` and prints the manifests' paths. Nothing is written when any file
  * fails, and no directory is written that the clobber guard refuses.
  */
-function writeBuilds(inv: Invocation, outFor: (path: string) => string, command: string | undefined): ExitCode {
+async function writeBuilds(inv: Invocation, outFor: (path: string) => string, command: string | undefined): Promise<ExitCode> {
   const fuse = inv.values["no-fuse"] !== true;
   const limits = limitsOption(inv);
   for (const path of inv.files) {
@@ -243,6 +243,8 @@ function writeBuilds(inv: Invocation, outFor: (path: string) => string, command:
     err(pretty(r.diagnostics, inv.color));
     result = worst(result, errorsCode(r.diagnostics));
     built.push(...r.artifacts.map((artifact) => ({ artifact, path: s.path, dir: outFor(s.path) })));
+    // A turn of the event loop between files, so Ctrl-C stops a long build before it writes anything.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   if (result !== EXIT.ok) return result;
   const byDir = new Map<string, Map<string, string>>();

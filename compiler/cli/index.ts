@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import pc from "picocolors";
 import { closestNames } from "../check/suggest.ts";
 import { VERSION } from "../version.ts";
-import { EXIT, PathError, UsageError, err, print, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
+import { EXIT, PathError, UsageError, err, print, takeInterrupt, type Command, type Env, type ExitCode, type Invocation } from "./shared.ts";
 
 export { EXIT } from "./shared.ts";
 
@@ -89,6 +89,11 @@ export async function runCli(): Promise<never> {
   process.on("uncaughtException", (e) => {
     reportInternalError(e, process.env);
     void exitFlushed(EXIT.internal);
+  });
+  process.on("SIGINT", () => {
+    if (takeInterrupt()) return;
+    err("hybridc: interrupted\n");
+    void exitFlushed(EXIT.errors);
   });
   return exitFlushed(await main(process.argv.slice(2)));
 }

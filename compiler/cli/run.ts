@@ -17,7 +17,7 @@ import { NonFiniteWeightError } from "../../runtime/memory.ts";
 import { ContextError, loadModel, NonFiniteError, type HybridModel, type LoadProgress } from "../../runtime/model.ts";
 import { checkCheckpoint, encodeSafetensors, randomCheckpoint, renderProblem, WeightError, type Checkpoint } from "../../runtime/weights/index.ts";
 import { openCheckpoint } from "../../runtime/weights/node.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, fsReason, isErrno, out, pretty, readAll, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, onInterrupt, fsReason, isErrno, out, pretty, readAll, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const run: Command = {
   summary: "generate text with a model on the GPU (random or checkpoint weights)",
@@ -225,8 +225,7 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
   // Ctrl-C, from here on: `hybridc: interrupted` and exit 1 in every phase (opening the weights,
   // creating the device, loading, prefill, decode), within a second; a second Ctrl-C kills.
   const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once("SIGINT", onSigint);
+  const release = onInterrupt(() => ac.abort());
   try {
     return await runModel(inv, args, sources[0]!, ac.signal);
   } catch (e) {
@@ -234,7 +233,7 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
     err("hybridc: interrupted\n");
     return EXIT.errors;
   } finally {
-    process.off("SIGINT", onSigint);
+    release();
   }
 }
 

@@ -162,3 +162,27 @@ export function errorsCode(diags: readonly Diagnostic[]): ExitCode {
 export function pretty(diags: readonly Diagnostic[], color: boolean): string {
   return diags.map((d) => `${renderDiagnostic(d, { color })}\n\n`).join("");
 }
+
+/**
+ * Ctrl-C. By default (runCli) it prints `hybridc: interrupted` and exits 1, in every command and
+ * from the first moment the CLI runs; a command doing long work (run) takes it over while it
+ * works, to stop that work cleanly instead. The handler fires once: a second Ctrl-C gets the default.
+ */
+let interruptHandler: (() => void) | null = null;
+
+/** Route the next Ctrl-C to `handler` until the returned function is called. */
+export function onInterrupt(handler: () => void): () => void {
+  interruptHandler = handler;
+  return () => {
+    if (interruptHandler === handler) interruptHandler = null;
+  };
+}
+
+/** Give a Ctrl-C to the command's handler; false when there is none (the default applies). */
+export function takeInterrupt(): boolean {
+  const h = interruptHandler;
+  if (h === null) return false;
+  interruptHandler = null;
+  h();
+  return true;
+}

@@ -228,3 +228,29 @@ describe("hybridc run takes plain decimal numbers only", () => {
 afterAll(() => {
   if (existsSync(join(dir, "read-only"))) chmodSync(join(dir, "read-only"), 0o755);
 });
+
+describe("Ctrl-C in any command", () => {
+  it("a long build stops between files: one line, exit 1, nothing written, not killed by the signal", async () => {
+    const { spawn } = await import("node:child_process");
+    const out = join(dir, "interrupted");
+    // Ten copies of hybrid-130m under other model names: several seconds of code generation.
+    const text = readFileSync(SPEC_130M, "utf8");
+    const files = Array.from({ length: 10 }, (_, i) => {
+      const f = join(dir, `copy${i}.hyb`);
+      writeFileSync(f, text.replace("model hybrid_130m", `model copy${i}`));
+      return f;
+    });
+    const child = spawn(process.execPath, [BIN, "build", ...files, "-o", out], { cwd: dir, env: cliEnv() });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<[number | null, string | null]>((r) => child.on("exit", (c, s) => r([c, s])));
+    // Once the CLI runs (its JavaScript starts a few hundred ms after spawn on a loaded machine).
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGINT");
+    const [code, signal] = await exited;
+    expect(signal).toBeNull();
+    expect(code).toBe(1);
+    expect(stderr).toBe("hybridc: interrupted\n");
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
+});
