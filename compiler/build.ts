@@ -40,6 +40,12 @@ export class BuildError extends Error {
   }
 }
 
+/** What to do about a kernel over a limit: a device limit can be raised, WGSL's register guarantee cannot. */
+function limitsHelp(message: string): string {
+  if (message.includes("function variables")) return "no device setting raises this: WGSL guarantees only so much per invocation; make the dimension that sets it smaller";
+  return "kernels are generated for the WebGPU default limits; `--limit NAME=N` generates for a device with higher ones";
+}
+
 /** Codegen problems as diagnostics at the nodes' spans (the first is primary, the others are notes). */
 export function problemDiagnostics(source: SourceFile, problems: readonly ArtifactProblem[]): Diagnostic[] {
   const diags = new Diagnostics(source);
@@ -50,7 +56,7 @@ export function problemDiagnostics(source: SourceFile, problems: readonly Artifa
       message: p.message,
       label: `kernel ${p.kernel}`,
       notes: rest.map((span) => ({ message: "the kernel also computes this", span })),
-      ...(p.code === "HYB5002" ? { help: "kernels are generated for the WebGPU default limits; `--limit NAME=N` generates for a device with higher ones" } : {}),
+      ...(p.code === "HYB5002" ? { help: limitsHelp(p.message) } : {}),
     });
   }
   return diags.sorted();

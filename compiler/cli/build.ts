@@ -119,12 +119,16 @@ function compileAll(inv: Invocation): { models: Compiled[]; code: ExitCode } {
   return { models, code: result };
 }
 
-/** `--length N`: a positive integer. */
+const MAX_LENGTH = 2 ** 31 - 1;
+
+/** `--length N`: a positive integer a position can hold. */
 function lengthOption(inv: Invocation, command: string): number | undefined {
   const raw = inv.values["length"] as string | undefined;
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || !Number.isSafeInteger(n)) throw new UsageError(`--length must be a positive integer, got '${raw}'`, command);
+  // Positions reach the kernels as i32: no call or sequence is longer.
+  if (n > MAX_LENGTH) throw new UsageError(`--length must be at most ${MAX_LENGTH} (positions are 32-bit signed integers on the GPU), got '${raw}'`, command);
   return n;
 }
 

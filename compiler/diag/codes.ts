@@ -198,7 +198,7 @@ export const CODES = {
   HYB5002: {
     severity: "error",
     title: "kernel does not fit the device limits",
-    explain: "A kernel of this model needs more than the WebGPU limits it is generated for allow: more storage buffers per shader stage, a larger workgroup or a binding larger than maxStorageBufferBindingSize. `hybridc build` generates for the defaults every WebGPU device offers (8 storage buffers, 256 invocations, 128 MiB per binding). Build for the limits of the device you target (`hybridc build --limit maxStorageBuffersPerShaderStage=10`; the manifest records them), make the offending block smaller, or run from the spec, which regenerates the kernels with the device's own limits.",
+    explain: "A kernel of this model needs more than the WebGPU limits it is generated for allow: more storage buffers per shader stage, a larger workgroup or a binding larger than maxStorageBufferBindingSize, or, for a kernel that keeps a row in registers (the Mamba-1 scan's state row, the conv window), more than the 8,192 bytes of function variables WGSL guarantees, which no device setting raises. `hybridc build` generates for the defaults every WebGPU device offers (8 storage buffers, 256 invocations, 128 MiB per binding). Build for the limits of the device you target (`hybridc build --limit maxStorageBuffersPerShaderStage=10`; the manifest records them), make the offending block smaller, or run from the spec, which regenerates the kernels with the device's own limits.",
   },
   HYB5003: {
     severity: "error",

@@ -89,6 +89,8 @@ describe("hybridc inspect", () => {
       ["0", "--length must be a positive integer, got '0'"],
       ["12x", "--length must be a positive integer, got '12x'"],
       ["8192", "--length 8192 does not fit the KV cache of model 'samba_style' (context = 8192)"],
+      // A pure SSM model has no KV cache to bound it; positions are i32 on the GPU.
+      ["2147483648", "--length must be at most 2147483647 (positions are 32-bit signed integers on the GPU), got '2147483648'"],
     ] as const) {
       const bad = hybridc(["inspect", "--length", arg, SAMBA]);
       expect(bad.code, arg).toBe(2);
