@@ -11,8 +11,21 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Dawn reads it natively; without it the Vulkan loader warns on every adapter request.
-    env: { XDG_RUNTIME_DIR: process.env["XDG_RUNTIME_DIR"] ?? "/tmp" },
+    env: {
+      // Dawn reads it natively; without it the Vulkan loader warns on every adapter request.
+      XDG_RUNTIME_DIR: process.env["XDG_RUNTIME_DIR"] ?? "/tmp",
+      // Mesa's lavapipe compiles each pipeline with LLVM at its first dispatch, and on a fresh
+      // machine (an empty shader cache) that is most of the suite's time: a flash-attention or
+      // chunked-SSD kernel took over 10 s. Two settings cut it, for tests only (benchmarks time
+      // the driver's defaults); either can be overridden from the environment:
+      //  - GALLIVM_PERF=nopt skips LLVM's optimization passes: the same WGSL and the same IEEE
+      //    operations, compiled about 1.8x faster (tests/codegen/scan.test.ts cold: 75 s -> 41 s);
+      //  - LP_NATIVE_VECTOR_WIDTH=128 runs invocations 4 to a SIMD register instead of 8: much less
+      //    code to compile (tests/codegen/attention.test.ts cold, with nopt: 169 s -> 70 s).
+      // Both only make the kernels run slower, which tests on tiny shapes do not feel.
+      GALLIVM_PERF: process.env["GALLIVM_PERF"] ?? "nopt",
+      LP_NATIVE_VECTOR_WIDTH: process.env["LP_NATIVE_VECTOR_WIDTH"] ?? "128",
+    },
     reporters: report ? ["default", "json"] : ["default"],
     ...(report ? { outputFile: { json: report } } : {}),
     projects: [

@@ -165,17 +165,19 @@ export async function loadModel(device: GPUDevice | GpuRuntime, artifact: ModelA
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.allowNonFinite ? { allowNonFinite: true } : {}),
   });
+  let decode: GpuProgram | undefined;
   try {
     options.signal?.throwIfAborted();
     progress({ phase: "compile", loaded: 0, total: 2 });
     // One program at a time: each compiles its kernels in parallel inside one error scope.
-    const decode = await GpuProgram.fromArtifact(memory, a.decode, decodeL);
+    decode = await GpuProgram.fromArtifact(memory, a.decode, decodeL);
     options.signal?.throwIfAborted();
     progress({ phase: "compile", loaded: 1, total: 2 });
     const prefill = await GpuProgram.fromArtifact(memory, a.prefill, prefillL);
     progress({ phase: "compile", loaded: 2, total: 2 });
     return new HybridModel(a, memory, prefill, decode);
   } catch (e) {
+    decode?.destroy();
     memory.destroy();
     throw e;
   }

@@ -18,7 +18,6 @@ import { PASSES } from "../passes/index.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const build: Command = {
-  summary: "compile each model to its prefill and decode programs: WGSL kernels + manifest (-o DIR), or IR",
   help: `Usage: hybridc build [options] FILE... -o DIR
        hybridc build [options] FILE... [--emit ir]
 
@@ -72,7 +71,6 @@ unreadable file, or a DIR that is not safe to write into or cannot be written.`,
 };
 
 export const inspect: Command = {
-  summary: "print the cost of each model: dispatches, scratch bytes, bytes per decode token",
   help: `Usage: hybridc inspect [options] FILE...
 
 Compiles each model and prints, from its buffer plan:
@@ -201,7 +199,6 @@ function runBuildWgsl(inv: Invocation, dir: string | undefined): Promise<ExitCod
 export const besideSpec = (path: string): string => join(dirname(path), "generated");
 
 export const compileFiles: Command = {
-  summary: "check each file and write its build into generated/ beside it (or -o DIR)",
   help: `Usage: hybridc FILE.hyb... [-o DIR] [options]
 
 Like \`tsc file.ts\`: checks each file and, when it has no errors, writes the build of each of its

@@ -4,7 +4,6 @@ import { summaryLine, toGithub, toJson } from "../diag/render.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, errorsCode, out, pretty, readAll, worst, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const check: Command = {
-  summary: "report the diagnostics of each file",
   help: `Usage: hybridc check [options] FILE...
 
 Parses and checks each .hyb file and prints every diagnostic, then a summary line.

@@ -6,7 +6,6 @@ import { compile } from "../compile.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const expand: Command = {
-  summary: "print the resolved models: layers, parameter count, weight tensors",
   help: `Usage: hybridc expand [options] FILE...
 
 Prints each model of the files as the checker resolves it: its name, parameter count, the

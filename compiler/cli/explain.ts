@@ -4,7 +4,6 @@ import { CODES, isDiagCode } from "../diag/codes.ts";
 import { HELP, UsageError, print, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const explain: Command = {
-  summary: "explain a diagnostic code, e.g. hybridc explain HYB1004",
   help: `Usage: hybridc explain CODE
 
 Prints the catalogue entry of a diagnostic code: its title, severity and explanation.

@@ -7,7 +7,6 @@ import { format } from "../syntax/print.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const fmt: Command = {
-  summary: "print files in canonical layout (--write to rewrite them)",
   help: `Usage: hybridc fmt [options] FILE...
 
 Prints the canonical text of each file. Files are only changed with --write, and never when

@@ -20,7 +20,6 @@ import { openCheckpoint } from "../../runtime/weights/node.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, onInterrupt, fsReason, isErrno, out, pretty, readAll, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const run: Command = {
-  summary: "generate text with a model on the GPU (random or checkpoint weights)",
   help: `Usage: hybridc run FILE (--weights W | --init random) (--prompt TEXT | --prompt-file F) [options]
 
 Compiles the model, loads its weights onto the GPU (WebGPU: Dawn in Node), runs the prompt

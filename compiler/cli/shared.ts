@@ -46,9 +46,8 @@ export interface Invocation {
   readonly color: boolean;
 }
 
+/** A command's module; its one-line summary is in the COMMANDS table of index.ts, which loads it. */
 export interface Command {
-  /** One line for the tool's help. */
-  readonly summary: string;
   readonly help: string;
   readonly options: Options;
   /** How many positionals: [min, max]. */
