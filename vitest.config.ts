@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // `.ci/run` sets HYBRIDC_TEST_REPORT to a path to also get a JSON report it can count.
 const report = process.env["HYBRIDC_TEST_REPORT"];
 
-const GPU_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+const WORKERS = Math.max(2, Math.min(4, 2 * availableParallelism()));
 
 export default defineConfig({
   test: {
@@ -28,16 +28,16 @@ export default defineConfig({
     },
     reporters: report ? ["default", "json"] : ["default"],
     ...(report ? { outputFile: { json: report } } : {}),
+    // One pool of up to 4 worker processes runs both projects' files together: the unit tests
+    // mostly wait on spawned CLIs and the GPU tests on pipeline compiles (LLVM, one thread per
+    // pipeline), so four processes keep 2 cores busy. Each GPU worker opens its own Dawn device.
     projects: [
-      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**"], sequence: { groupOrder: 0 } } },
-      // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models: both
-      // live here. Each worker process opens its own Dawn device. On lavapipe, loading is compiling
-      // pipelines (LLVM, one thread per pipeline; with a cold Mesa shader cache that is most of
-      // the time), so files run in parallel, up to 4 at once, each process on its own core. Its
-      // own worker count needs its own group (vitest): the unit tests run first, then these.
+      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**"], maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
+      // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models.
       // Time limits are generous because a cold shader cache makes the first dispatch of each
-      // pipeline cost seconds (measured on 2 cores: the whole suite ~20 min cold, ~4 min warm).
-      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: GPU_WORKERS, testTimeout: 300_000, hookTimeout: 600_000, sequence: { groupOrder: 1 } } },
+      // pipeline cost seconds (2 cores, an empty Mesa cache and a CPU hog beside it: `npm test`
+      // took 16 min; warm 5 min).
+      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts"], maxWorkers: WORKERS, testTimeout: 300_000, hookTimeout: 600_000, sequence: { groupOrder: 0 } } },
     ],
   },
 });
