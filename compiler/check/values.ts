@@ -105,8 +105,23 @@ export function readNumber(diags: Diagnostics, expr: Expr, what: string, range: 
     });
     return undefined;
   }
+  // It reaches a kernel as an f32 literal (eps, theta, fraction): past f32's range the shader
+  // would not compile, and a tiny nonzero value would silently become 0.
+  const magnitude = Math.abs(e.value);
+  if (magnitude > F32_MAX || (magnitude > 0 && magnitude < F32_MIN)) {
+    diags.report("HYB2002", {
+      span: e.span,
+      message: `${what} must be a 32-bit float (the kernels compute in f32: from ${F32_MIN.toExponential(2)} to ${F32_MAX.toExponential(2)}), found \`${e.raw}\``,
+      label: magnitude > F32_MAX ? "too large for f32" : "too small for f32: it would be 0",
+    });
+    return undefined;
+  }
   return e.value;
 }
+
+/** The largest finite f32, and the smallest positive one (a subnormal): the range a kernel's literal holds. */
+const F32_MAX = 3.4028234663852886e38;
+const F32_MIN = 2 ** -149;
 
 export function readBool(diags: Diagnostics, expr: Expr, what: string): boolean | undefined {
   const e = unparen(expr);

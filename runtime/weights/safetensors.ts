@@ -6,7 +6,7 @@
  * Reading goes through a ByteSource: the 8-byte length, then the header, then each tensor's
  * bytes only when asked. The header is validated whole before any tensor is read; every problem
  * found is reported (one line each) in one WeightError. As in the reference reader, the tensors'
- * data must end exactly at the end of the file: trailing bytes are an error.
+ * data must cover the data section exactly: a hole between tensors and trailing bytes are errors.
  */
 import { fail, shapeText, WeightError, type WeightProblem } from "./errors.ts";
 import { DTYPE_BYTES, decodeFloats, encodeFloats, isSafetensorsDtype, isReadable, READABLE, type SafetensorsDtype, type WritableDtype } from "./safetensors-dtypes.ts";
@@ -84,12 +84,17 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file: string): 
   // Overlaps among the well-formed entries: sort by start, compare neighbours (the furthest end so far).
   const byStart = [...tensors].filter(([, t]) => t.end > t.begin).sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
   let last: [string, TensorInfo] | undefined;
+  const gaps: string[] = [];
   for (const cur of byStart) {
     if (last !== undefined && cur[1].begin < last[1].end) {
       problems.push({ file, tensor: cur[0], message: `data_offsets [${cur[1].begin}, ${cur[1].end}] overlap those of ${last[0]} [${last[1].begin}, ${last[1].end}]` });
     }
+    // The reference reader also requires the data to be indexed without holes.
+    const from = last?.[1].end ?? 0;
+    if (cur[1].begin > from) gaps.push(`${cur[0]} starts at ${cur[1].begin}, ${plural(cur[1].begin - from, "byte")} after ${last === undefined ? "the start of the data section" : `the end of ${last[0]}`}`);
     if (last === undefined || cur[1].end > last[1].end) last = cur;
   }
+  if (problems.length === 0) for (const g of gaps) problems.push({ file, message: `a hole in the data section: ${g}` });
   // The data section ends where the last tensor's data ends (the reference reader requires the
   // offsets to cover it exactly): bytes after it are a corrupt or mis-written file, not padding.
   // Checked only when every entry is well formed, so a rejected entry cannot fake a gap.

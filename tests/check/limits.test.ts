@@ -149,3 +149,18 @@ describe("sizes a device holds but generated kernels cannot: HYB5002 from build,
     }
   });
 });
+
+describe("real-valued arguments hold in f32", () => {
+  it("eps, a RoPE theta and a fraction outside f32's range are HYB2002 at the value (the kernel literal would not compile, or would be 0)", () => {
+    const r = compile(
+      model("  norm = rmsnorm(eps = 1e-300)\n  attn = attention(heads = 2, rope = 1e39)\n  a2 = attention(heads = 2, rope = rope(theta = 10_000, fraction = 1e-46))\n  layers = [attn, a2]", "  vocab = 256\n  d_model = 16"),
+      { path: "f32.hyb" },
+    );
+    expect(codes(r.diagnostics)).toEqual(["HYB2002", "HYB2002", "HYB2002"]);
+    expect(r.diagnostics.map(at)).toEqual(["1e-300", "1e39", "1e-46"]);
+    expect(r.diagnostics.map((d) => d.label)).toEqual(["too small for f32: it would be 0", "too large for f32", "too small for f32: it would be 0"]);
+    expect(r.diagnostics[0]!.message).toBe("`eps` must be a 32-bit float (the kernels compute in f32: from 1.40e-45 to 3.40e+38), found `1e-300`");
+    // The edges: f32's largest finite value and its smallest subnormal are fine.
+    expect(compile(model("  norm = rmsnorm(eps = 1.5e-45)\n  attn = attention(heads = 2, rope = 3.4e38)\n  layers = [attn]", "  vocab = 256\n  d_model = 16")).ok).toBe(true);
+  });
+});

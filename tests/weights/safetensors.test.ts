@@ -125,6 +125,8 @@ describe("malformed files", () => {
     ["bytes after the last tensor", rawFile({ a: f32([1], [0, 4]), b: f32([2], [4, 12]) }, new Uint8Array(15)), `${F}: 3 trailing bytes after the last tensor's data (the data section is 15 bytes, the tensors end at 12)`],
     ["one byte after a tensor that is not last in the header", rawFile({ b: f32([1], [4, 8]), a: f32([1], [0, 4]) }, new Uint8Array(9)), `${F}: 1 trailing byte after the last tensor's data (the data section is 9 bytes, the tensors end at 8)`],
     ["data but no tensor data", rawFile({ e: f32([0], [0, 0]) }, new Uint8Array(4)), `${F}: 4 trailing bytes after the header, which gives no tensor any data`],
+    ["a hole between two tensors", rawFile({ a: f32([1], [0, 4]), b: f32([1], [8, 12]) }, new Uint8Array(12)), `${F}: a hole in the data section: b starts at 8, 4 bytes after the end of a`],
+    ["a hole before the first tensor", rawFile({ a: f32([1], [4, 8]) }, new Uint8Array(8)), `${F}: a hole in the data section: a starts at 4, 4 bytes after the start of the data section`],
     [
       "several problems, one line each",
       rawFile({ a: { dtype: "F32" }, b: f32([2], [0, 4]), c: { dtype: "X", shape: [-1], data_offsets: [0, 0] } }, new Uint8Array(4)),
