@@ -4,7 +4,7 @@
  * facts about every device, not the limits of one: `hybridc build` still reports a kernel over
  * the limits it generates for (HYB5002), and the runtime those of the device it runs on.
  *
- * Everything is f32 on the device (computeDtype), 4 bytes an element. The rules:
+ * Everything is f32 on the device (computeDtype), its size from the element-format table. The rules:
  *
  * 1. One storage binding: at most MAX_BINDING_BYTES = 2^32 - 4 bytes. A WebGPU binding is at
  *    most maxStorageBufferBindingSize bytes; no implementation offers 2^32 or more (Vulkan's
@@ -29,13 +29,14 @@
  */
 import { assertNever, type Diagnostics, type Note } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
+import { byteSize } from "../ir/types.ts";
 import { blockState } from "../lower/state.ts";
 import type { BlockDef, Layer, WeightTensor } from "./model.ts";
 
 export const MAX_BINDING_BYTES = 2 ** 32 - 4;
 export const MAX_TENSOR_ELEMENTS = 2 ** 32;
 export const MAX_DEVICE_BYTES = 2 ** 50;
-const F32_BYTES = 4n;
+const F32_BYTES = BigInt(byteSize("f32", 1));
 
 /** A value of the spec that a size grows with; `span` when the user wrote it. */
 interface Source {

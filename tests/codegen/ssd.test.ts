@@ -132,6 +132,15 @@ describe("ssd family", () => {
     });
   });
 
+  it("refuses a state row beyond the 8 KiB of registers WGSL guarantees (d_state 2048 of f32 + 16 is over)", () => {
+    const gen = (N: number) => () => {
+      const tg = ssdGraph({ S: "L", H: 2, P: 4, G: 1, N, epilogue: "gate" });
+      return generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS);
+    };
+    expect(gen(2032)).not.toThrow();
+    expect(gen(2048)).toThrow(/the state row of d_state = 2048 values in registers takes 8256 bytes of function variables, over the 8192 bytes WGSL guarantees/);
+  });
+
   it("refuses a norm epilogue on the flat row grid", () => {
     const tg = ssdGraph({ S: "L", H: 2, P: 8, G: 1, N: 16, epilogue: "gate_norm" });
     expect(() => generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS, { perHead: 0 })).toThrow(/one workgroup per head/);

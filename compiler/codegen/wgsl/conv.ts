@@ -18,7 +18,7 @@
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
-import type { Dim } from "../../ir/types.ts";
+import { byteSize, type Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, LANES, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
@@ -67,7 +67,7 @@ export function convSchedule(limits: KernelLimits, p: ConvProblem): ConvSchedule
 }
 
 /** Bytes of the window an invocation keeps in `var` registers: W - 1 inputs of `vec` channels. */
-const windowBytes = (p: ConvProblem, vec: 1 | 4): number => 4 * vec * (p.W - 1);
+const windowBytes = (p: ConvProblem, vec: 1 | 4): number => byteSize("f32", vec * (p.W - 1));
 
 export function emitConv(req: KernelRequest<ConvOp>, p: ConvProblem, s: ConvSchedule): KernelSpec {
   const { vec, chunk: T, workgroup: WG } = s;

@@ -18,7 +18,7 @@
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import type { NodeOf } from "../../ir/graph.ts";
-import type { Dim } from "../../ir/types.ts";
+import { byteSize, type Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
@@ -70,7 +70,7 @@ export function scanSchedule(limits: KernelLimits, p: ScanProblem): ScanSchedule
 export function emitScan(req: KernelRequest<ScanOp>, p: ScanProblem, s: ScanSchedule): KernelSpec {
   const { vec, dtVec, dtRegisters, workgroup: WG } = s;
   // The state row (N values) lives in `var` registers, beside a few vectors (proj, acc, norms' sums).
-  checkRegisters(req.node.op, `the state row of d_state = ${p.N} values in registers`, 4 * p.N + 4 * 4 * 4, req.node.spans);
+  checkRegisters(req.node.op, `the state row of d_state = ${p.N} values in registers`, byteSize("f32", p.N + 4 * 4), req.node.spans);
   invariant(vec === 1 || p.N % 4 === 0, "vec4 scan needs 4 | d_state");
   invariant(dtVec === 1 || p.R % 4 === 0, "a vec4 dt walk needs 4 | dt_rank");
   const V = vecType(vec);

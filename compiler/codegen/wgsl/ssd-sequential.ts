@@ -22,15 +22,18 @@
  * smaller module and the default when N / vec > 16).
  */
 import { invariant } from "../../diag/diagnostic.ts";
+import { byteSize } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelSpec } from "../kernel.ts";
 import type { Accessor } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
-import { hsum, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
+import { checkRegisters, hsum, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
 import { epilogueText, hasNorm, headScalars, type SsdOp, type SsdOperands, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
 export function emitSsdSequential(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule, o: SsdOperands): KernelSpec {
+  // The state row (N values of one channel) lives in `var` registers, beside a few vectors.
+  checkRegisters(req.node.op, `the state row of d_state = ${p.N} values in registers`, byteSize("f32", p.N + 4 * 4), req.node.spans);
   const { vec, perHead, workgroup: WG } = s;
   const unroll = s.unroll === 1;
   const norm = hasNorm(p.epilogue);
