@@ -19,6 +19,12 @@ export interface BuildOptions extends CompileOptions {
   readonly limits?: Partial<KernelLimits> | GPUSupportedLimits;
   /** Run the fusion passes (default true); false is `--no-fuse`. */
   readonly fuse?: boolean;
+  /**
+   * How kernels read the weights of a `dtype = f16` model: `packed` (default: two halves per u32
+   * through unpack2x16float, every device) or `native` (`array<f16>`; the artifact then needs
+   * the shader-f16 feature). Both read the same bytes.
+   */
+  readonly f16?: "native" | "packed";
 }
 
 export interface BuildResult extends CompileResult {

@@ -58,7 +58,7 @@ export function buildModel(
     const { line, col } = source.lineCol(s.start);
     return `${file}:${line}:${col}`;
   };
-  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true }), { limits: kernelLimits(options.limits), locate, source: file });
+  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true }), { limits: kernelLimits(options.limits), locate, source: file, ...(options.f16 ? { f16: options.f16 } : {}) });
   if (!r.ok) return r;
   // Through the runtime's own validation: what the compiler emits is what the runtime accepts.
   try {

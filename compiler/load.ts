@@ -17,10 +17,18 @@ export interface LoadSpecOptions extends LoadOptions, Omit<BuildOptions, "path" 
   readonly limits?: BuildOptions["limits"];
 }
 
+/**
+ * How a device reads f16 weights when the caller does not say: packed, which every device runs
+ * (`npm run bench` times both forms); `f16: "native"` asks for array<f16> on a device with shader-f16.
+ */
+function f16For(_device: GPUDevice): "native" | "packed" {
+  return "packed";
+}
+
 /** The artifact of `model` for this device (or `options.limits`); BuildError when it cannot be built. */
 export function artifactFor(device: GPUDevice | GpuRuntime, model: ResolvedModel, source: SourceFile, options: Omit<LoadSpecOptions, keyof LoadOptions> = {}): ModelArtifact {
   const d = device instanceof GpuRuntime ? device.device : device;
-  return artifactOf(model, source, { limits: options.limits ?? d.limits, fuse: options.fuse ?? true });
+  return artifactOf(model, source, { limits: options.limits ?? d.limits, fuse: options.fuse ?? true, f16: options.f16 ?? f16For(d) });
 }
 
 /** Build `model` for the device and load it (see runtime/model.ts loadModel for the options). */
@@ -30,7 +38,7 @@ export async function loadSpec(
   weights: ModelWeights,
   options: LoadSpecOptions = {},
 ): Promise<HybridModel> {
-  const { fuse, limits, ...load } = options;
-  const artifact = artifactFor(device, compiled.model, compiled.source, { ...(fuse !== undefined ? { fuse } : {}), ...(limits !== undefined ? { limits } : {}) });
+  const { fuse, limits, f16, ...load } = options;
+  const artifact = artifactFor(device, compiled.model, compiled.source, { ...(fuse !== undefined ? { fuse } : {}), ...(limits !== undefined ? { limits } : {}), ...(f16 !== undefined ? { f16 } : {}) });
   return loadModel(device, artifact, weights, load);
 }

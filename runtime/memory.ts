@@ -64,6 +64,18 @@ function isTensorSource(s: TensorSource | WeightSource): s is TensorSource {
   return typeof (s as { read?: unknown }).read === "function";
 }
 
+/**
+ * `stored` padded with zeros to whole 4-byte words: WebGPU writes whole words, and an odd count
+ * of f16 elements ends mid-word. The padding lands in the 256-byte gap before the next tensor
+ * (plan/weights.ts aligns every tensor) or in the buffer's own rounding (whole 16-byte units).
+ */
+function wholeWords(stored: StorageArray): StorageArray {
+  if (stored.byteLength % 4 === 0) return stored;
+  const padded = new (stored.constructor as new (n: number) => StorageArray)(stored.length + (4 - (stored.byteLength % 4)) / stored.BYTES_PER_ELEMENT);
+  padded.set(stored as ArrayLike<number>);
+  return padded;
+}
+
 /** The buffers a model's programs share: its weights (uploaded once) and its state (persistent). */
 export class GpuModelMemory {
   private readonly state = new Map<string, GPUBuffer>();
@@ -109,7 +121,7 @@ export class GpuModelMemory {
           const bad = options.allowNonFinite ? null : nonFiniteText(values, stored, b.dtype);
           if (bad !== null) nonFinite.push({ file: sourceLabel(source), tensor: t.name, message: bad });
           // After the first bad tensor the rest are only checked: the load fails at the end.
-          if (nonFinite.length === 0) rt.write(buffers.get(b.key)!, stored, byteSize(b.dtype, t.offset));
+          if (nonFinite.length === 0) rt.write(buffers.get(b.key)!, wholeWords(stored), byteSize(b.dtype, t.offset));
           loaded += byteSize(b.dtype, expected);
           options.onProgress?.(loaded, total);
         }

@@ -74,13 +74,6 @@ function checkModel(diags: Diagnostics, model: ModelDecl): ResolvedModel | undef
   const { vocab, dModel, norm, tied, dtype, context } = params;
   if (vocab === undefined || dModel === undefined || !norm || tied === undefined || !dtype || context === undefined) return undefined;
   if (diags.errorCount > errorsBefore) return undefined;
-  if (dtype === "f16") {
-    diags.report("HYB5004", {
-      span: params.bindings.dtype?.span ?? model.name.span,
-      message: "`dtype = f16`: kernels are generated in f32 for now, so this model runs in f32",
-      label: "runs as f32",
-    });
-  }
   const weights = weightTensors({ vocab, dModel, norm, tied, scheme, layers });
   const layersSpan = scope.params.layers?.value.span;
   if (!checkResidentBytes(diags, model.name.name, residentBytes(weights, layers, context), model.name.span, { count: layers.length, span: layersSpan })) return undefined;

@@ -19,7 +19,6 @@
  * ArtifactProblem with a diagnostic code and the node's spans; the build carries on so that one
  * run reports every such node. Nothing here does I/O.
  */
-import { DTYPES } from "../../runtime/artifact/dtypes.ts";
 import {
   ARTIFACT_FORMAT,
   ARTIFACT_VERSION,
@@ -44,7 +43,7 @@ import type { Span } from "../diag/source.ts";
 import type { Graph, ValueRef } from "../ir/graph.ts";
 import { typeOfRef } from "../ir/graph.ts";
 import { concreteShape, isSymbolic, numel } from "../ir/types.ts";
-import { computeDtype } from "../lower/state.ts";
+import { weightDtype } from "../lower/state.ts";
 import { planGraph } from "../plan/index.ts";
 import { kernelsOf, type KernelInfo } from "../plan/kernels.ts";
 import { storage } from "../plan/storage.ts";
@@ -52,9 +51,9 @@ import { layouts } from "../plan/views.ts";
 import { weightLayout, type WeightLayout } from "../plan/weights.ts";
 import { VERSION } from "../version.ts";
 import { generateKernel } from "./index.ts";
-import { CodegenError } from "./kernel.ts";
+import { bindingFeatures, CodegenError } from "./kernel.ts";
 import { hasGenerator } from "./registry.ts";
-import { bufferKey, requestFromGraph } from "./request.ts";
+import { bufferKey, requestFromGraph, type F16Mode } from "./request.ts";
 
 export type { BufferArtifact, BufferKind, InputArtifact, KernelArtifact, ModelArtifact, OutputArtifact, ProgramArtifact, StateArtifact } from "../../runtime/artifact/types.ts";
 
@@ -74,6 +73,8 @@ export interface ArtifactOptions {
   readonly weights?: WeightLayout;
   /** `file.hyb:12:5` for a span; `offsets S-E` when absent. */
   readonly locate?: (s: Span) => string;
+  /** How kernels read f16 weights (request.ts F16Mode; default packed, which every device runs). */
+  readonly f16?: F16Mode;
 }
 
 /** The length at which scratch values are sized to pick arenas (best fit); any length gives a valid assignment. */
@@ -121,7 +122,7 @@ function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s:
   }
   let req;
   try {
-    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}) });
+    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}), ...(options.f16 ? { f16: options.f16 } : {}) });
   } catch (e) {
     if (!(e instanceof CodegenError)) throw e;
     // A weight over the binding limit that cannot be split into row windows is a limits problem; the rest are layouts.
@@ -266,7 +267,7 @@ export type ModelArtifactResult = { readonly ok: true; readonly artifact: ModelA
 
 /** The tensors of `model` as the artifact lists them: name, shape, GPU storage dtype, init. */
 export function weightArtifacts(model: ResolvedModel): WeightArtifact[] {
-  const dtype = computeDtype(model);
+  const dtype = weightDtype(model);
   return model.weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype, init: initOf(model, w) }));
 }
 
@@ -333,14 +334,7 @@ function limitsOf(l: KernelLimits): KernelLimits {
   };
 }
 
-/** The device features the kernels need: those of every dtype they bind (shader-f16 for f16). */
+/** The device features the kernels need: those their bindings read natively (shader-f16 for f16 read as f16, none packed). */
 function featuresOf(kernels: readonly KernelSpec[]): string[] {
-  const features = new Set<string>();
-  for (const k of kernels) {
-    for (const b of k.bindings) {
-      const f = b.access === "uniform" ? null : DTYPES[b.dtype].feature;
-      if (f !== null) features.add(f);
-    }
-  }
-  return [...features].sort();
+  return [...new Set(kernels.flatMap((k) => bindingFeatures(k.bindings)))].sort();
 }

@@ -9,7 +9,7 @@
  */
 import type { Span } from "../diag/source.ts";
 import type { OpName } from "../ir/ops.ts";
-import { byteSize, wgslElement } from "../../runtime/artifact/dtypes.ts";
+import { byteSize, DTYPES, elementsPerSlot, wgslElement } from "../../runtime/artifact/dtypes.ts";
 import { bindingBytes } from "../../runtime/artifact/launch.ts";
 import type { BindingSpec, Dispatch, KernelLimits, KernelSpec, StorageBindingSpec, UniformSpec } from "../../runtime/artifact/types.ts";
 import { lines, u32, wgsl } from "./wgsl/template.ts";
@@ -46,7 +46,17 @@ export class CodegenError extends Error {
 export function bindingDecl(b: BindingSpec): string {
   const at = `@group(${b.group}) @binding(${b.binding})`;
   if (b.access === "uniform") return `${at} var<uniform> ${b.name}: Params;`;
-  return `${at} var<storage, ${b.access}> ${b.name}: array<${wgslElement(b.dtype, b.lanes)}>;`;
+  return `${at} var<storage, ${b.access}> ${b.name}: array<${wgslElement(b.dtype, b.lanes, b.packed)}>;`;
+}
+
+/** The device features a kernel's bindings need: shader-f16 for an f16 binding read natively, none when packed. */
+export function bindingFeatures(bindings: readonly BindingSpec[]): string[] {
+  const features = new Set<string>();
+  for (const b of bindings) {
+    const f = b.access === "uniform" || b.packed ? null : DTYPES[b.dtype].feature;
+    if (f !== null) features.add(f);
+  }
+  return [...features].sort();
 }
 
 export interface ModuleParts {
@@ -69,7 +79,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let wg = wid.x + wid.y * nwg.x;
 ${lines([p.body], 2)}
 }`;
-  const sections = [p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), ...p.decls, entry];
+  // WGSL's `enable` directives come first: f16 read natively needs `enable f16;`.
+  const enable = bindingFeatures(p.bindings).includes("shader-f16") && "enable f16;";
+  const sections = [enable, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), ...p.decls, entry];
   return sections.filter((s): s is string => typeof s === "string" && s !== "").join("\n\n") + "\n";
 }
 
@@ -87,13 +99,13 @@ export function windowHelpers(bindings: readonly BindingSpec[]): string[] {
     else byOperand.set(b.window.of, [b]);
   }
   return [...byOperand].map(([of, ws]) => {
-    const unit = ws[0]!.lanes;
+    const unit = elementsPerSlot(ws[0]!.dtype, ws[0]!.lanes, ws[0]!.packed);
     const read = (w: StorageBindingSpec): string => {
       const start = w.window!.offset / unit;
       return start === 0 ? `${w.name}[i]` : wgsl`${w.name}[i - ${u32(start)}]`;
     };
     const branches = ws.slice(0, -1).map((w) => wgsl`  if (i < ${u32((w.window!.offset + w.window!.elements) / unit)}) { return ${read(w)}; }`);
-    return [`fn ${of}_at(i: u32) -> ${wgslElement(ws[0]!.dtype, ws[0]!.lanes)} {`, ...branches, `  return ${read(ws[ws.length - 1]!)};`, "}"].join("\n");
+    return [`fn ${of}_at(i: u32) -> ${wgslElement(ws[0]!.dtype, ws[0]!.lanes, ws[0]!.packed)} {`, ...branches, `  return ${read(ws[ws.length - 1]!)};`, "}"].join("\n");
   });
 }
 

@@ -11,6 +11,7 @@
  * Index arguments are WGSL u32 expressions, one per axis of the operand; offsets and strides
  * are constants baked into the expression. For `load4`/`store4` the last index counts vec4s.
  */
+import { DTYPES } from "../../runtime/artifact/dtypes.ts";
 import { invariant } from "../diag/diagnostic.ts";
 import type { BindingSpec, UniformSpec } from "./kernel.ts";
 import type { OperandView } from "./request.ts";
@@ -74,37 +75,59 @@ function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
  * The accessor of `view` in binding `binding` (array<vec4<f32>> when `vec4`). A windowed binding
  * (a weight over the binding limit) is read through its module helper `${binding}_at(i)`, which
  * picks the window holding element i (kernel.ts windowHelpers); it is never written.
+ *
+ * An f16 buffer (a weight stored in half precision) reads as f32 all the same: natively
+ * (`f32(W[i])`, `vec4<f32>(W[j])`) or packed, two halves per u32 (`unpack2x16float(W[i / 2u])[i % 2u]`;
+ * a vec4 read unpacks the two words of a `vec2<u32>`). It is never written (weights are read-only).
  */
 function accessor(binding: string, vec4: boolean, view: OperandView, windowed: boolean): Accessor {
   const index = (...ix: string[]): string => affine(view, ix, 1);
-  const elem = (i: string): string => (windowed ? `${binding}_at(${i})` : `${binding}[${i}]`);
+  // Array element (word) `w` of the binding, in units of its declared element type.
+  const word = (w: string): string => (windowed ? `${binding}_at(${w})` : `${binding}[${w}]`);
+  // A storage-only format (f16) converts to the dtype it computes in (f32) as it is read.
+  const format = DTYPES[view.buffer.dtype];
+  const half = format.compute !== view.buffer.dtype;
+  const packed = format.packed !== null && view.buffer.packed === true ? format.packed : null;
+  invariant(!half || view.buffer.role === "weight", `${view.buffer.dtype} buffer ${view.buffer.key} is not a weight`);
+  // Element i as an f32 expression.
+  const scalar = (i: string): string => {
+    if (packed) {
+      const w = vec4 ? `${word(`(${i}) / 4u`)}[((${i}) / 2u) % 2u]` : word(`(${i}) / 2u`);
+      return `${packed.unpack}(${w})[(${i}) % 2u]`;
+    }
+    const e = vec4 ? `${word(`(${i}) / 4u`)}[(${i}) % 4u]` : word(i);
+    return half ? `${format.compute}(${e})` : e;
+  };
+  // Elements [4j, 4j + 4) of a vec4 binding as a vec4<f32> expression.
+  const quad = (j: string): string => {
+    if (packed) return `vec4<${format.compute}>(${packed.unpack}(${word(j)}.x), ${packed.unpack}(${word(j)}.y))`;
+    return half ? `vec4<${format.compute}>(${word(j)})` : word(j);
+  };
   const at = (...ix: string[]): string => {
     const last = ix.length - 1;
     invariant(view.shape[last] === 1 || view.strides[last] === 1, "vec4 access along a strided axis");
     return affine(view, [...ix.slice(0, last), isZero(ix[last]!) ? "0u" : `(${ix[last]}) * 4u`], 1);
   };
-  const load = (...ix: string[]): string => (vec4 ? `${elem(`(${index(...ix)}) / 4u`)}[(${index(...ix)}) % 4u]` : elem(index(...ix)));
+  const load = (...ix: string[]): string => scalar(index(...ix));
+  const plus = (i: string, k: number): string => `${i}${k === 0 ? "" : ` + ${k}u`}`;
   return {
     binding,
     view,
     index,
     load,
     load4: (...ix) => {
-      if (vec4 && vec4Aligned(view)) return elem(affine(view, ix, 4));
-      if (vec4) {
-        // A scalar use sharing a read-only vec4 binding: four element loads.
-        const i = at(...ix);
-        return `vec4<f32>(${[0, 1, 2, 3].map((k) => `${elem(`(${i}${k === 0 ? "" : ` + ${k}u`}) / 4u`)}[(${i}${k === 0 ? "" : ` + ${k}u`}) % 4u]`).join(", ")})`;
-      }
+      if (vec4 && vec4Aligned(view)) return quad(affine(view, ix, 4));
       const i = at(...ix);
-      return `vec4<f32>(${elem(i)}, ${elem(`${i} + 1u`)}, ${elem(`${i} + 2u`)}, ${elem(`${i} + 3u`)})`;
+      // A scalar use sharing a read-only vec4 binding, or a half read: four element loads.
+      if (vec4 || half) return `vec4<f32>(${[0, 1, 2, 3].map((k) => scalar(plus(i, k))).join(", ")})`;
+      return `vec4<f32>(${word(i)}, ${word(`${i} + 1u`)}, ${word(`${i} + 2u`)}, ${word(`${i} + 3u`)})`;
     },
     store: (value, ...ix) => {
-      invariant(!vec4 && !windowed, `scalar store into vec4 or windowed binding ${binding}`);
+      invariant(!vec4 && !windowed && !half, `scalar store into vec4, windowed or f16 binding ${binding}`);
       return `${binding}[${index(...ix)}] = ${value};`;
     },
     store4: (value, ...ix) => {
-      invariant(!windowed, `store into windowed binding ${binding}`);
+      invariant(!windowed && !half, `store into windowed or f16 binding ${binding}`);
       if (vec4) return `${binding}[${affine(view, ix, 4)}] = ${value};`;
       const i = at(...ix);
       return LANES.map((lane, k) => `${binding}[${i}${k === 0 ? "" : ` + ${k}u`}] = (${value}).${lane};`).join("\n");
@@ -142,6 +165,7 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
       access: write ? "read_write" : "read",
       dtype: buffer.dtype,
       lanes: vec4 ? 4 : 1,
+      ...(buffer.packed ? { packed: true as const } : {}),
       role: buffer.role,
       buffer: buffer.key,
       elements: buffer.elements,

@@ -17,7 +17,7 @@ import type { Span } from "../diag/source.ts";
 import type { Graph, NodeOf, ValueRef } from "../ir/graph.ts";
 import { typeOfRef } from "../ir/graph.ts";
 import type { OpName } from "../ir/ops.ts";
-import { byteSize, symbolicNumel, type Dtype, type Shape } from "../ir/types.ts";
+import { byteSize, DTYPES, symbolicNumel, type Dtype, type Shape } from "../ir/types.ts";
 import { kernels } from "../plan/kernels.ts";
 import { storage, type Storage } from "../plan/storage.ts";
 import { layouts, type Layout } from "../plan/views.ts";
@@ -33,7 +33,15 @@ export interface BufferRef {
   readonly elements: Extent;
   /** A weight over the binding limit: bound as these row windows of the buffer (rows never straddle two). */
   readonly windows?: readonly Window[];
+  /** Read through its dtype's packed form (f16 without shader-f16: two halves per u32). */
+  readonly packed?: boolean;
 }
+
+/**
+ * How kernels read f16 buffers: `native` (`array<f16>`, the artifact then needs shader-f16) or
+ * `packed` (two halves per u32 through unpack2x16float: every device). The default is packed.
+ */
+export type F16Mode = "native" | "packed";
 
 /** Element [i0, i1, ...] of the operand is element `offset + sum_d i_d * strides[d]` of the buffer. */
 export interface OperandView {
@@ -108,6 +116,8 @@ export function requestFromGraph<K extends OpName>(
     readonly describeSpan?: (s: Span) => string;
     /** The model's weight layout; without it every weight is a buffer of its own, `weight:NAME`. */
     readonly weights?: WeightLayout;
+    /** How f16 buffers are read (default packed). */
+    readonly f16?: F16Mode;
   } = {},
 ): KernelRequest<K> {
   const node = g.nodes[id] as NodeOf<K> | undefined;
@@ -123,12 +133,19 @@ export function requestFromGraph<K extends OpName>(
     const st = of[a.base.node]![a.base.index]!;
     const baseType = typeOfRef(g, a.base);
     const shape = typeOfRef(g, r).shape;
+    const packing = (dtype: Dtype) => (DTYPES[dtype].packed !== null && options.f16 !== "native" ? { packed: true } : {});
     if (st.kind === "weight" && options.weights) {
       const placed = weightBuffer(options.weights, st.name, baseType.shape, node.spans);
-      return { buffer: placed.buffer, shape, offset: placed.offset + a.offset, strides: a.strides, base: a.base, baseOffset: placed.offset };
+      return { buffer: { ...placed.buffer, ...packing(placed.buffer.dtype) }, shape, offset: placed.offset + a.offset, strides: a.strides, base: a.base, baseOffset: placed.offset };
     }
     return {
-      buffer: { key: bufferKey(st, a.base), role: roleOf(st), dtype: baseType.dtype, elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans) },
+      buffer: {
+        key: bufferKey(st, a.base),
+        role: roleOf(st),
+        dtype: baseType.dtype,
+        elements: extentOf(baseType.shape, `buffer of %${a.base.node}`, node.spans),
+        ...packing(baseType.dtype),
+      },
       shape,
       offset: a.offset,
       strides: a.strides,

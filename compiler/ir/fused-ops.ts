@@ -16,6 +16,7 @@ import {
   expectPositive,
   expectRank,
   expectSameDtype,
+  computed,
   expectShape,
   expectStaticDim,
   fail,
@@ -318,7 +319,7 @@ const FUSED_OPS_TABLE = {
       } else fail(`unknown prologue ${String(a.prologue)}`);
       if (a.bias) outs.forEach((o, i) => next(`bias ${i}`, [o]));
       if (a.residual) next("residual", out);
-      return [{ dtype: x.dtype, shape: out }];
+      return [computed(x, out)];
     },
   },
 } as const satisfies { readonly [K in FusedOp]: OpDef<K> };

@@ -19,6 +19,7 @@ import {
   expectPositive,
   expectRank,
   expectSameDtype,
+  computed,
   expectShape,
   expectStaticDim,
   expectValidShape,
@@ -126,7 +127,7 @@ function unary<K extends UnaryOp>(doc: string): OpDef<K> {
     doc,
     infer: ([x]) => {
       expectFloat(x!, "operand");
-      return [x!];
+      return [computed(x!)];
     },
   };
 }
@@ -140,7 +141,7 @@ function binary<K extends BinaryOp>(doc: string): OpDef<K> {
     infer: ([a, b]) => {
       expectFloat(a!, "lhs");
       expectSameDtype(a!, b!, "operands");
-      return [{ dtype: a!.dtype, shape: broadcastShapes(a!.shape, b!.shape) }];
+      return [computed(a!, broadcastShapes(a!.shape, b!.shape))];
     },
   };
 }
@@ -249,7 +250,7 @@ export const OPS = {
     infer: ([x], a) => {
       expectFloat(x!, "operand");
       const axis = expectAxis(a.axis, x!.shape.length, "reduce_sum");
-      return [withShape(x!, x!.shape.filter((_, i) => i !== axis))];
+      return [computed(x!, x!.shape.filter((_, i) => i !== axis))];
     },
   },
   softmax: {
@@ -260,7 +261,7 @@ export const OPS = {
     infer: ([x]) => {
       expectFloat(x!, "operand");
       lastDim(x!, "softmax operand");
-      return [x!];
+      return [computed(x!)];
     },
   },
   embedding: {
@@ -273,7 +274,7 @@ export const OPS = {
       expectRank(table!, 2, "table");
       expectDtype(ids!, "i32", "ids");
       expectRank(ids!, 1, "ids");
-      return [withShape(table!, [ids!.shape[0]!, table!.shape[1]!])];
+      return [computed(table!, [ids!.shape[0]!, table!.shape[1]!])];
     },
   },
   linear: {
@@ -286,7 +287,7 @@ export const OPS = {
       expectSameDtype(x!, w!, "linear");
       expectRank(w!, 2, "weight");
       expectDim(x!.shape[x!.shape.length - 1], w!.shape[1]!, "linear in_features");
-      return [withShape(x!, [...x!.shape.slice(0, -1), w!.shape[0]!])];
+      return [computed(x!, [...x!.shape.slice(0, -1), w!.shape[0]!])];
     },
   },
   rmsnorm: {
@@ -302,7 +303,7 @@ export const OPS = {
       expectPositive(a.eps, "eps");
       const g = expectInt(a.groupSize, 1, "groupSize");
       if (c % g !== 0) fail(`groupSize ${g} does not divide ${c}`);
-      return [x!];
+      return [computed(x!)];
     },
   },
   layernorm: {
@@ -318,7 +319,7 @@ export const OPS = {
       expectShape(w!, [c], "layernorm weight");
       expectShape(b!, [c], "layernorm bias");
       expectPositive(a.eps, "eps");
-      return [x!];
+      return [computed(x!)];
     },
   },
   conv1d_causal: {

@@ -21,8 +21,14 @@ export function expectDtype(t: TensorType, dtype: Dtype, what: string): void {
   if (t.dtype !== dtype) fail(`${what} must be ${dtype}, got ${typeToString(t)}`);
 }
 
+/** Both compute in one dtype: equal dtypes, or a storage-only format (an f16 weight) beside the dtype it is read as (f32). */
 export function expectSameDtype(a: TensorType, b: TensorType, what: string): void {
-  if (a.dtype !== b.dtype) fail(`${what}: dtypes differ (${typeToString(a)} vs ${typeToString(b)})`);
+  if (DTYPES[a.dtype].compute !== DTYPES[b.dtype].compute) fail(`${what}: dtypes differ (${typeToString(a)} vs ${typeToString(b)})`);
+}
+
+/** The type of a value computed from `t`: its dtype's compute dtype (f16 weights compute in f32), the same shape. */
+export function computed(t: TensorType, shape: Shape = t.shape): TensorType {
+  return { dtype: DTYPES[t.dtype].compute, shape };
 }
 
 export function expectRank(t: TensorType, rank: number, what: string): void {

@@ -9,7 +9,7 @@ import type { Graph } from "../ir/graph.ts";
 import { lowerModel } from "./model.ts";
 
 export { lowerModel, type Program } from "./model.ts";
-export { stateSlots, blockState, computeDtype, type StateSlot, type StateKind } from "./state.ts";
+export { stateSlots, blockState, computeDtype, weightDtype, type StateSlot, type StateKind } from "./state.ts";
 
 export function lowerPrefill(model: ResolvedModel): Graph {
   return lowerModel(model, "prefill");

@@ -20,13 +20,13 @@ import { WeightTable, type BlockResult, type SublayerCtx } from "./context.ts";
 import { lowerMamba1 } from "./mamba1.ts";
 import { lowerMamba2 } from "./mamba2.ts";
 import { lowerMlp } from "./mlp.ts";
-import { computeDtype, stateSlots, type StateKind } from "./state.ts";
+import { stateSlots, weightDtype, type StateKind } from "./state.ts";
 
 export type Program = "prefill" | "decode";
 
 export function lowerModel(model: ResolvedModel, program: Program): Graph {
   const seq: Dim = program === "prefill" ? "L" : 1;
-  const dtype = computeDtype(model);
+  const dtype = weightDtype(model);
   const b = new GraphBuilder(`${model.name}.${program}`).at([model.span]);
 
   const tokens = b.input("tokens", "tokens", { dtype: "i32", shape: [seq] });

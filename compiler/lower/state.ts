@@ -51,12 +51,20 @@ export function blockState(config: BlockConfig, context: number): readonly (read
 }
 
 /**
- * The element type the programs compute in, weights and state included. The kernels are
- * generated in f32 today, so a spec's `dtype = f16` (warned as HYB5004 by the checker) lowers to
- * f32 too: the IR, the plan's byte counts and the artifact describe what really runs.
+ * The element type the programs compute in: activations, accumulations and the recurrent state
+ * (SSM and conv state, KV cache) are f32 for every spec.
  */
 export function computeDtype(_model: ResolvedModel): Dtype {
   return "f32";
+}
+
+/**
+ * The element type checkpoint tensors are stored in on the GPU: the spec's `dtype`. f16 halves
+ * the bytes a decode step reads; kernels read f16 as f32 (the element-format table's `compute`),
+ * and a checkpoint stored in F32 or BF16 is converted once, as it is uploaded.
+ */
+export function weightDtype(model: ResolvedModel): Dtype {
+  return model.dtype;
 }
 
 export function stateSlots(model: ResolvedModel): StateSlot[] {

@@ -6,11 +6,17 @@
  * block format (int8 or int4 weights with one scale per block of 32) is one more row; the plain
  * scalar formats have blocks of one element.
  *
- *   dtype  WGSL  bytes/block  host array    float
- *   f32    f32   4 / 1        Float32Array  yes
- *   f16    f16   2 / 1        Uint16Array   yes   (IEEE half bits; `enable f16;` needs shader-f16)
- *   i32    i32   4 / 1        Int32Array    no    (token ids)
- *   u32    u32   4 / 1        Uint32Array   no    (positions, uniforms)
+ *   dtype  WGSL  bytes/block  host array    float  computes in  packed WGSL
+ *   f32    f32   4 / 1        Float32Array  yes    f32          -
+ *   f16    f16   2 / 1        Uint16Array   yes    f32          u32 holds 2 (unpack2x16float)
+ *   i32    i32   4 / 1        Int32Array    no     i32          -     (token ids)
+ *   u32    u32   4 / 1        Uint32Array   no     u32          -     (positions, uniforms)
+ *
+ * f16 is a storage format: values stored in it (weights) are read as f32 and every op computes
+ * in f32 (`compute`). A kernel reads f16 natively (`array<f16>`, `enable f16;`, needs the
+ * shader-f16 feature) or, on any device, packed: two halves per u32 (`array<u32>`, or
+ * `array<vec2<u32>>` for four at a time) unpacked by `unpack2x16float`. Either way the buffer
+ * holds the same bytes, so the choice is the kernel's, recorded on its binding (`packed`).
  */
 
 export type Dtype = "f32" | "f16" | "i32" | "u32";
@@ -31,6 +37,10 @@ export interface DtypeInfo {
   readonly array: StorageArrayConstructor;
   /** The device feature a kernel that uses it natively requires; null when none. */
   readonly feature: "shader-f16" | null;
+  /** The dtype its values compute in once loaded (f16 is read as f32). */
+  readonly compute: Dtype;
+  /** How WGSL reads it without the feature: `per` elements in one `wgsl` word, unpacked by `unpack`; null when it needs none. */
+  readonly packed: { readonly wgsl: "u32"; readonly per: 2; readonly unpack: "unpack2x16float" } | null;
   /** `values` as this dtype's storage (floats rounded to nearest even, integers truncated). */
   readonly encode: (values: ArrayLike<number>) => StorageArray;
   /** Storage back to numbers (exact for every format here). */
@@ -40,6 +50,8 @@ export interface DtypeInfo {
 export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
   f32: {
     wgsl: "f32",
+    compute: "f32",
+    packed: null,
     array: Float32Array,
     block: 1,
     bytes: 4,
@@ -50,6 +62,8 @@ export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
   },
   f16: {
     wgsl: "f16",
+    compute: "f32",
+    packed: { wgsl: "u32", per: 2, unpack: "unpack2x16float" },
     array: Uint16Array,
     block: 1,
     bytes: 2,
@@ -60,6 +74,8 @@ export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
   },
   i32: {
     wgsl: "i32",
+    compute: "i32",
+    packed: null,
     array: Int32Array,
     block: 1,
     bytes: 4,
@@ -70,6 +86,8 @@ export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
   },
   u32: {
     wgsl: "u32",
+    compute: "u32",
+    packed: null,
     array: Uint32Array,
     block: 1,
     bytes: 4,
@@ -98,10 +116,25 @@ export function elementsIn(dtype: Dtype, bytes: number): number {
   return Math.floor(bytes / d.bytes) * d.block;
 }
 
-/** The WGSL element type of an array of `dtype` read `lanes` at a time: `f32`, `vec4<f32>`. */
-export function wgslElement(dtype: Dtype, lanes: 1 | 4): string {
-  const t = DTYPES[dtype].wgsl;
-  return lanes === 1 ? t : `vec${lanes}<${t}>`;
+/**
+ * The WGSL element type of an array of `dtype` read `lanes` at a time: `f32`, `vec4<f32>`; packed
+ * (a format with a packed form, read without its feature): the words holding `lanes` elements,
+ * at least one word (f16: `u32` holds 2 for lanes 1, `vec2<u32>` holds 4).
+ */
+export function wgslElement(dtype: Dtype, lanes: 1 | 4, packed = false): string {
+  const d = DTYPES[dtype];
+  if (packed) {
+    if (d.packed === null) throw new RangeError(`${dtype} has no packed form`);
+    const words = Math.max(1, lanes / d.packed.per);
+    return words === 1 ? d.packed.wgsl : `vec${words}<${d.packed.wgsl}>`;
+  }
+  return lanes === 1 ? d.wgsl : `vec${lanes}<${d.wgsl}>`;
+}
+
+/** Elements of `dtype` in one element of its WGSL array read `lanes` at a time (packed: per word, at least `per`). */
+export function elementsPerSlot(dtype: Dtype, lanes: 1 | 4, packed = false): number {
+  const d = DTYPES[dtype];
+  return packed && d.packed !== null ? Math.max(lanes, d.packed.per) : lanes;
 }
 
 // IEEE half and bfloat16 bit conversions (used by the f16 row and by the safetensors reader).

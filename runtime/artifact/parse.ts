@@ -10,7 +10,7 @@
  * type checker, so the validation cannot drift from the types in types.ts.
  */
 import * as v from "valibot";
-import { DTYPE_NAMES } from "./dtypes.ts";
+import { DTYPES, DTYPE_NAMES } from "./dtypes.ts";
 import { ARTIFACT_FORMAT, ARTIFACT_VERSION, LIMIT_NAMES, UNIFORM_FIELDS, type KernelLimits, type ModelArtifact } from "./types.ts";
 
 /** An artifact that cannot be run: not one, another version, or inconsistent. */
@@ -33,6 +33,7 @@ const storageBinding = v.object({
   access: v.picklist(["read", "read_write"]),
   dtype,
   lanes: v.picklist([1, 4]),
+  packed: v.optional(v.literal(true)),
   role: v.picklist(["weight", "state", "scratch", "io"]),
   buffer: name,
   elements: extent,
@@ -177,6 +178,7 @@ function consistency(a: ModelArtifact): string[] {
       for (const b of k.bindings) {
         if (b.access === "uniform") continue;
         if (!keys.has(b.buffer) && p.scratch[b.buffer] === undefined) problems.push(`${p.name}: kernel ${k.name} binds ${b.buffer}, which the program does not list`);
+        if (b.packed && DTYPES[b.dtype].packed === null) problems.push(`${p.name}: kernel ${k.name} binds ${b.buffer} packed, but ${b.dtype} has no packed form`);
       }
     }
     for (const o of p.outputs) if (!keys.has(o.buffer) && p.scratch[o.buffer] === undefined) problems.push(`${p.name}: output ${o.name} lies in ${o.buffer}, which the program does not list`);

@@ -65,6 +65,11 @@ export interface StorageBindingSpec {
   /** The buffer's element format, read `lanes` at a time (`array<vec4<f32>>` is f32 in lanes of 4). */
   readonly dtype: Dtype;
   readonly lanes: 1 | 4;
+  /**
+   * Read without the dtype's device feature: the module declares its packed words (f16: `u32`
+   * holding 2, `vec2<u32>` holding 4 for lanes 4) and unpacks them (dtypes.ts). Absent: native.
+   */
+  readonly packed?: true;
   readonly role: BufferRole;
   /** The buffer it binds (keys: `weight:NAME`, `state:NAME`, `const:...`, `input:NAME`, `output:NAME`, `%7#0` scratch). */
   readonly buffer: string;

@@ -9,6 +9,7 @@ import { evaluate, relError, type RunOptions } from "../../compiler/interp/index
 import type { Graph } from "../../compiler/ir/graph.ts";
 import { concreteShape, numel } from "../../compiler/ir/types.ts";
 import type { WeightLayout } from "../../compiler/plan/weights.ts";
+import type { F16Mode } from "../../compiler/codegen/request.ts";
 import { DTYPES } from "../../runtime/artifact/dtypes.ts";
 import { GpuRuntime, type RuntimeOptions } from "../../runtime/device.ts";
 import { getDevice } from "../gpu/device.ts";
@@ -57,11 +58,13 @@ export async function runNode(
     /** Weights grouped into layer buffers (and windowed) by this layout; generated under `limits`. */
     readonly weights?: WeightLayout;
     readonly limits?: KernelLimits;
+    /** How f16 weights are read (request.ts; default packed). */
+    readonly f16?: F16Mode;
   } = {},
 ): Promise<NodeResult> {
   const values = evaluate(g, feed);
   const rt = options.runtime ? new GpuRuntime((await runtime()).device, options.runtime) : await runtime();
-  const request = requestFromGraph(g, id, options.weights ? { weights: options.weights } : {});
+  const request = requestFromGraph(g, id, { ...(options.weights ? { weights: options.weights } : {}), ...(options.f16 ? { f16: options.f16 } : {}) });
   const spec = generateKernel(request, options.limits ?? rt.device.limits, options.schedule);
   const [kernel] = await rt.compile([spec]);
 
@@ -75,7 +78,11 @@ export async function runNode(
     // kernel never writes then fails), in the binding's storage format.
     const host = new Float64Array(extentAt(b.elements, feed.L)).fill(DTYPES[b.dtype].float ? NaN : 0);
     for (const v of request.inputs) if (v.buffer.key === b.buffer) host.set(values[v.base.node]![v.base.index]!.data, v.baseOffset);
-    rt.write(buf, DTYPES[b.dtype].encode(host));
+    // Whole 4-byte words (an odd count of f16 elements ends mid-word).
+    const stored = DTYPES[b.dtype].encode(host);
+    const words = new Uint8Array(Math.ceil(stored.byteLength / 4) * 4);
+    words.set(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
+    rt.write(buf, words);
     buffers[b.buffer] = buf;
   }
   // The `pos` input reaches kernels as the uniform `params.pos` (runtime/device.ts), not as a buffer.
