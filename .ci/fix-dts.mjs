@@ -9,11 +9,19 @@
 // `/// <reference types="@webgpu/types" />`: TypeScript 6's lib.dom declares them, and
 // @webgpu/types 0.1.74 next to lib.dom conflicts (TS6200, TS2403). A project without the DOM lib
 // (Node: `"lib": ["es2023"]`) adds `"types": ["@webgpu/types"]` (a dependency of hybridc).
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+//
+// tsc emits no hand-written declaration file (compiler/plugin/client.d.ts, the types of `.hyb`
+// imports): this copies every one under compiler/ and runtime/ to the same place in dist/.
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
+const root = fileURLToPath(new URL("../", import.meta.url));
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
+
+for (const dir of ["compiler", "runtime"]) {
+  for (const file of declarations(join(root, dir))) copyFileSync(file, join(dist, relative(root, file)));
+}
 
 // `from "./x.ts"`, `import "./x.ts"`, `import("../x.ts")`: relative specifiers only.
 const SPECIFIER = /(\b(?:from|import)\s*\(?\s*)(["'])(\.\.?\/[^"'\n]*?)\.ts\2/g;

@@ -26,7 +26,9 @@ import { GpuRuntime } from "./device.ts";
 import { GpuModelMemory, type TensorSource, type WeightSource } from "./memory.ts";
 import { GpuProgram, lengthLimit } from "./program.ts";
 import { createRng, sample, checkSampleOptions, type SampleOptions } from "./sample.ts";
+import { byteTokenizer, TextStream, type TextTokenizer } from "./text.ts";
 import { checkCheckpoint, WeightError, type Checkpoint } from "./weights/index.ts";
+import { shapeText, type WeightProblem } from "./weights/errors.ts";
 
 export interface LoadProgress {
   /** `weights`: bytes uploaded; `compile`: programs built (their pipelines compiled in parallel). */
@@ -55,16 +57,52 @@ export interface LoadOptions {
   readonly allowNonFinite?: boolean;
 }
 
-/** Weights: a checkpoint (checked against the spec first), any TensorSource, or a record of arrays. */
-export type ModelWeights = Checkpoint | TensorSource | WeightSource;
+/** Tensor shapes by checkpoint name: what typed bindings (`hybridc build --emit ts`) know of a model's weights. */
+export type WeightShapes = { readonly [name: string]: readonly number[] };
+
+/** One tensor's values, float32 row-major, with its shape (checked against the artifact's when loaded). */
+export interface Tensor<Shape extends readonly number[] = readonly number[]> {
+  readonly shape: Shape;
+  readonly data: ArrayLike<number>;
+}
+
+/** Every tensor of a model by name, each with its shape. */
+export type TensorMap<S extends WeightShapes = WeightShapes> = { readonly [K in keyof S]: Tensor<S[K]> };
+
+/**
+ * Weights: a checkpoint (checked against the spec first), any TensorSource, every tensor with its
+ * shape (a TensorMap), or a record of arrays. With the shapes of a model (its typed bindings'
+ * `WeightShapes`), a map with a wrong tensor name or shape, or a record missing a tensor, is a
+ * type error.
+ */
+export type ModelWeights<S extends WeightShapes = WeightShapes> = Checkpoint | TensorSource | TensorMap<S> | { readonly [K in keyof S]: ArrayLike<number> };
+
+/**
+ * A compiled model as a module: the default export of `import model from "./model.hyb"` (the
+ * bundler plugin) and of the typed bindings. `load` is loadModel with this artifact.
+ */
+export interface CompiledModel<W = ModelWeights> {
+  readonly name: string;
+  readonly artifact: ModelArtifact;
+  load(device: GPUDevice | GpuRuntime, weights: W, options?: LoadOptions): Promise<HybridModel>;
+}
 
 export interface GenerateOptions extends Partial<SampleOptions> {
   /** Stop after this many generated tokens (default 128). */
   readonly maxTokens?: number;
   /** Seeds the sampler (default 0); the same seed gives the same tokens. */
   readonly seed?: number;
-  /** Stop once the generated tokens end with this sequence (a string is UTF-8); it is yielded too. */
+  /**
+   * Stop once the generated tokens end with this sequence (a string is UTF-8 bytes; with a
+   * `tokenizer`, once the generated text ends with it); it is yielded too.
+   */
   readonly stop?: Uint8Array | string | readonly number[];
+  /**
+   * Encodes a string prompt and decodes the generated tokens into `text` (a tokenizer.json:
+   * `loadTokenizer` of `hybridc/tokenizer`). Without one, a byte-level model (vocab = 256) takes
+   * and gives UTF-8; any other model takes token ids and yields no text.
+   */
+  readonly tokenizer?: TextTokenizer;
   /** Aborting rejects the iteration with `signal.reason` before the next GPU call (between prefill chunks too). */
   readonly signal?: AbortSignal;
   /** Append the prompt to the current state instead of starting a new sequence (default false). */
@@ -75,6 +113,13 @@ export interface GenerateOptions extends Partial<SampleOptions> {
 
 export interface GeneratedToken {
   readonly token: number;
+  /**
+   * The text this token completes, decoded incrementally: "" while a character or a merged
+   * piece is incomplete, then all of it at once; the last token also carries what was held back.
+   * The concatenation of every `text` is the generated text. Always "" for a model without a
+   * tokenizer that is not byte-level.
+   */
+  readonly text: string;
   /** The logits it was sampled from, [vocab]. */
   readonly logits: Float32Array;
 }
@@ -147,6 +192,7 @@ export async function loadModel(device: GPUDevice | GpuRuntime, artifact: ModelA
     const { errors } = checkCheckpoint(a, weights);
     if (errors.length > 0) throw new WeightError(errors);
   }
+  const source = isCheckpoint(weights) || typeof (weights as Partial<TensorSource>).read === "function" ? (weights as Checkpoint | TensorSource) : recordWeights(a, weights as WeightSource | TensorMap);
   const chunk = Math.min(options.prefillChunk ?? DEFAULT_CHUNK, a.attention.length > 0 ? a.context : Infinity);
   if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`prefillChunk must be an integer >= 1, got ${options.prefillChunk}`);
   // Buffers stay within the binding size the artifact was built for (so it runs alike on every
@@ -160,7 +206,7 @@ export async function loadModel(device: GPUDevice | GpuRuntime, artifact: ModelA
   const decodeL = fits(a.decode, 1);
   const prefillL = fits(a.prefill, chunk);
   const progress = options.onProgress ?? (() => {});
-  const memory = await GpuModelMemory.upload(rt, a, weights, {
+  const memory = await GpuModelMemory.upload(rt, a, source, {
     onProgress: (loaded, total) => progress({ phase: "weights", loaded, total }),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.allowNonFinite ? { allowNonFinite: true } : {}),
@@ -183,15 +229,53 @@ export async function loadModel(device: GPUDevice | GpuRuntime, artifact: ModelA
   }
 }
 
+/**
+ * A record of weights, its TensorMap entries (`{ shape, data }`) checked against the artifact:
+ * a name the model does not have, a shape other than the tensor's, or data of another length is
+ * a WeightError naming every such tensor; plain arrays pass as they are (the upload checks their lengths).
+ */
+function recordWeights(a: ModelArtifact, record: WeightSource | TensorMap): WeightSource {
+  const shapes = new Map(a.weights.map((w) => [w.name, w.shape]));
+  const problems: WeightProblem[] = [];
+  const values: Record<string, ArrayLike<number>> = {};
+  for (const [name, v] of Object.entries(record)) {
+    if (!isTensor(v)) {
+      values[name] = v;
+      continue;
+    }
+    const expected = shapes.get(name);
+    const count = v.shape.reduce((n, d) => n * d, 1);
+    if (expected === undefined) problems.push({ file: "weights", tensor: name, message: `model ${a.model} has no such tensor` });
+    else if (v.shape.length !== expected.length || v.shape.some((d, i) => d !== expected[i])) problems.push({ file: "weights", tensor: name, message: `expected shape ${shapeText(expected)}, found ${shapeText(v.shape)}` });
+    else if (v.data.length !== count) problems.push({ file: "weights", tensor: name, message: `shape ${shapeText(v.shape)} holds ${count} elements, the data has ${v.data.length}` });
+    values[name] = v.data;
+  }
+  if (problems.length > 0) throw new WeightError(problems);
+  return values;
+}
+
+function isTensor(v: ArrayLike<number> | Tensor): v is Tensor {
+  return typeof v === "object" && v !== null && Array.isArray((v as Partial<Tensor>).shape) && typeof (v as Partial<Tensor>).data === "object";
+}
+
 function isCheckpoint(w: ModelWeights): w is Checkpoint {
   return typeof (w as Partial<Checkpoint>).read === "function" && (w as Partial<Checkpoint>).tensors instanceof Map;
 }
 
-/** A prompt as token ids: a string is its UTF-8 bytes (byte-level models, vocab >= 256). */
-export function promptTokens(prompt: string | Uint8Array | readonly number[], vocab: number): number[] {
+/**
+ * A prompt as token ids: a string goes through the tokenizer, or without one is its UTF-8 bytes,
+ * which only a byte-level model (vocab = 256) reads as text.
+ */
+export function promptTokens(prompt: string | Uint8Array | readonly number[], vocab: number, tokenizer?: TextTokenizer): number[] {
   if (typeof prompt === "string") {
-    if (vocab < 256) throw new RangeError(`a text prompt is UTF-8 bytes, which needs vocab >= 256 (this model has ${vocab}); pass token ids`);
-    return [...new TextEncoder().encode(prompt)];
+    if (tokenizer !== undefined) return tokenizer.encode(prompt);
+    if (vocab !== 256) {
+      throw new RangeError(
+        `this model's vocabulary has ${vocab} tokens, not the 256 bytes of a byte-level model: a text prompt needs its tokenizer ` +
+          "(generate(prompt, { tokenizer }), loadTokenizer from hybridc/tokenizer), or pass the prompt's token ids",
+      );
+    }
+    return byteTokenizer.encode(prompt);
   }
   return [...prompt];
 }
@@ -302,13 +386,17 @@ export class HybridModel {
    * generate() on the same model supersedes this one: it then rejects at its next GPU call.
    */
   async *generate(prompt: string | Uint8Array | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, undefined> {
-    const tokens = promptTokens(prompt, this.vocab);
+    const tokens = promptTokens(prompt, this.vocab, options.tokenizer);
     if (tokens.length === 0) throw new RangeError("the prompt is empty: generation needs at least one token to start from");
     const opts: SampleOptions = { temperature: options.temperature ?? 1, topK: options.topK ?? 0, topP: options.topP ?? 1 };
     checkSampleOptions(opts);
     const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be an integer >= 0, got ${maxTokens}`);
-    const stop = options.stop === undefined ? [] : promptTokens(options.stop, Math.max(this.vocab, 256));
+    const textStop = typeof options.stop === "string" && options.tokenizer !== undefined ? options.stop : undefined;
+    const stop = options.stop === undefined || textStop !== undefined ? [] : promptTokens(options.stop, 256);
+    const decoder = options.tokenizer ?? (this.vocab === 256 ? byteTokenizer : undefined);
+    const stream = decoder && new TextStream(decoder, tokens);
+    let text = "";
     const rng = createRng(options.seed ?? 0);
     const signal = options.signal;
     const id = ++this.generation;
@@ -332,8 +420,12 @@ export class HybridModel {
       else checkFinite(logits, this.vocab, this.pos - 1, () => `after generated token ${out.length}`);
       const token = sample(logits, opts, rng);
       out.push(token);
-      yield { token, logits };
-      if (out.length === maxTokens || endsWith(out, stop)) return;
+      let piece = stream?.push(token) ?? "";
+      text += piece;
+      const last = out.length === maxTokens || endsWith(out, stop) || (textStop !== undefined && textStop !== "" && text.endsWith(textStop));
+      if (last) piece += stream?.flush() ?? "";
+      yield { token, logits, text: piece };
+      if (last) return;
       check();
       if (this.pos >= this.context) {
         throw new ContextError(`the context of ${this.context} tokens is full after ${out.length} generated tokens (prompt: ${tokens.length}); raise \`context\` in the spec or generate fewer tokens`);

@@ -40,6 +40,12 @@ function frame(source: SourceFile, s: Span, label: string | undefined, c: Colors
   return out;
 }
 
+/** The code frame of one span alone (no header line): for a problem that is not a diagnostic (the bundler plugin's). */
+export function codeFrame(source: SourceFile, s: Span, opts: RenderOptions = {}): string {
+  const c = pc.createColors(opts.color ?? false);
+  return frame(source, s, undefined, c, c.red).join("\n");
+}
+
 function firstNonSpace(text: string): number {
   const m = /\S/.exec(text);
   return m ? m.index + 1 : 1;
