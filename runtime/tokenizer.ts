@@ -66,7 +66,8 @@ export function loadTokenizer(json: string | object, options: TokenizerOptions =
         throw new TokenizerError(`cannot encode the text: ${message(e)}`);
       }
     },
-    decode: (ids) => tok.decode([...ids], { skip_special_tokens }),
+    // The library refuses an empty list; its text is empty.
+    decode: (ids) => (ids.length === 0 ? "" : tok.decode([...ids], { skip_special_tokens })),
     idToToken: (id) => tok.id_to_token(id),
   };
 }
