@@ -7,6 +7,7 @@ import type { KernelLimits, KernelSpec } from "./kernel.ts";
 import type { KernelRequest } from "./request.ts";
 import { generateAttention } from "./wgsl/attention.ts";
 import { generateAttentionPart } from "./wgsl/attention-parts.ts";
+import { generateAttentionMerge, generateAttentionPartial } from "./wgsl/attention-split.ts";
 import { generateCacheWrite } from "./wgsl/cache.ts";
 import { generateConv } from "./wgsl/conv.ts";
 import { generateElementwise } from "./wgsl/elementwise.ts";
@@ -27,6 +28,8 @@ export const GENERATORS = {
   linear: generateLinear,
   attention: generateAttention,
   attention_decode: generateAttention,
+  attention_decode_partial: generateAttentionPartial,
+  attention_merge: generateAttentionMerge,
   fused_linear: generateLinear,
   conv1d_silu: generateConv,
   conv1d_silu_update: generateConv,
@@ -60,7 +63,7 @@ export const GENERATORS = {
 } as const satisfies { readonly [K in CodegenOp]: Generator<K> };
 
 /** The ops that have a generator. */
-export type CodegenOp = "linear" | "attention" | "attention_decode" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
+export type CodegenOp = "linear" | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
   | "ssd_chunked" | "ssd_state_update"
   | "embedding"
   | "add_rmsnorm"

@@ -87,6 +87,85 @@ export const attention: Kernel<"attention" | "attention_decode"> = ([q, k, v, kc
   ];
 };
 
+/**
+ * Flash-decoding (split-decode-attention), first half: attention_decode's keys t in [lo, pos] cut
+ * into blocks of `block` keys counted from lo; per block b and head h the block's own softmax
+ * statistics m = max s_t, l = sum exp(s_t - m) and acc = sum exp(s_t - m) v_t (all 0 for a block
+ * past pos), rows [acc | m | l] of partial [blocks, H, D + 2]. Caches as attention_decode writes them.
+ */
+export const attentionDecodePartial: Kernel<"attention_decode_partial"> = ([q, k, v, kc, vc, posT], a) => {
+  const [, width] = q!.shape as [number, number];
+  const [T, Hkv, D] = kc!.shape as [number, number, number];
+  const H = width / D;
+  const group = H / Hkv;
+  const pos = posT!.data[0]!;
+  if (!Number.isInteger(pos) || pos < 0 || ringRowsNeeded(pos, 1, a.window) > T) {
+    throw new InterpError(`decode attention at ${pos}${a.window === null ? "" : ` with a window of ${a.window}`} needs ${ringRowsNeeded(pos, 1, a.window)} rows of a cache of ${T}`);
+  }
+  const qr = rotate(q!, H, D, pos, a.theta, a.rotaryDim);
+  const kr = rotate(k!, Hkv, D, pos, a.theta, a.rotaryDim);
+  const row = Hkv * D;
+  const kOut = Float64Array.from(kc!.data);
+  const vOut = Float64Array.from(vc!.data);
+  kOut.set(kr, (pos % T) * row);
+  vOut.set(v!.data, (pos % T) * row);
+  const lo = a.window === null ? 0 : Math.max(0, pos - a.window + 1);
+  const W = D + 2;
+  const out = new Float64Array(a.blocks * H * W);
+  for (let b = 0; b < a.blocks; b++) {
+    const first = lo + b * a.block;
+    const last = Math.min(first + a.block - 1, pos);
+    if (first > last) continue;
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group);
+      const scores: number[] = [];
+      for (let t = first; t <= last; t++) {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += qr[h * D + d]! * kOut[((t % T) * Hkv + g) * D + d]!;
+        scores.push(dot * a.scale);
+      }
+      const m = Math.max(...scores);
+      const base = (b * H + h) * W;
+      let l = 0;
+      scores.forEach((sc, j) => {
+        const e = Math.exp(sc - m);
+        l += e;
+        const vb = (((first + j) % T) * Hkv + g) * D;
+        for (let d = 0; d < D; d++) out[base + d]! += e * vOut[vb + d]!;
+      });
+      out[base + D] = m;
+      out[base + D + 1] = l;
+    }
+  }
+  return [
+    { shape: [a.blocks, H, W], data: out },
+    { shape: kc!.shape, data: kOut },
+    { shape: vc!.shape, data: vOut },
+  ];
+};
+
+/** Flash-decoding, second half: o_h = sum_b e^(m_b - M) acc_b / sum_b e^(m_b - M) l_b over the blocks with l_b > 0. */
+export const attentionMerge: Kernel<"attention_merge"> = ([p]) => {
+  const [blocks, H, W] = p!.shape as [number, number, number];
+  const D = W - 2;
+  const o = new Float64Array(H * D);
+  for (let h = 0; h < H; h++) {
+    let M = -Infinity;
+    for (let b = 0; b < blocks; b++) if (p!.data[(b * H + h) * W + D + 1]! > 0) M = Math.max(M, p!.data[(b * H + h) * W + D]!);
+    let l = 0;
+    for (let b = 0; b < blocks; b++) {
+      const base = (b * H + h) * W;
+      if (!(p!.data[base + D + 1]! > 0)) continue;
+      const f = Math.exp(p!.data[base + D]! - M);
+      l += f * p!.data[base + D + 1]!;
+      for (let d = 0; d < D; d++) o[h * D + d]! += f * p!.data[base + d]!;
+    }
+    if (!(l > 0)) throw new InterpError(`attention_merge: head ${h} has no key in any block`);
+    for (let d = 0; d < D; d++) o[h * D + d]! /= l;
+  }
+  return [{ shape: [1, H * D], data: o }];
+};
+
 /** x [S, heads*D] with RoPE at positions pos+s on the first r dims of each head (a copy without RoPE). */
 function rotate(x: Tensor, heads: number, D: number, pos: number, theta: number | null, r: number | null): Float64Array {
   const y = Float64Array.from(x.data);

@@ -2,7 +2,7 @@
  * Fused ops, each written directly from the equations of reference/semantics.md (not from the
  * primitive graph it replaces); the pass property tests check the two agree.
  */
-import { attention } from "./attention.ts";
+import { attention, attentionDecodePartial, attentionMerge } from "./attention.ts";
 import type { Kernel } from "./kernels.ts";
 import { MAMBA_KERNELS } from "./mamba.ts";
 import { NORM_KERNELS } from "./norms.ts";
@@ -12,4 +12,8 @@ export const FUSED_KERNELS = {
   ...NORM_KERNELS, // rmsnorm_gated, add_rmsnorm, fused_linear (norms.ts)
   attention,
   attention_decode: attention,
-} satisfies { readonly [K in keyof typeof MAMBA_KERNELS | keyof typeof NORM_KERNELS | "attention" | "attention_decode"]: Kernel<K> };
+  attention_decode_partial: attentionDecodePartial,
+  attention_merge: attentionMerge,
+} satisfies {
+  readonly [K in keyof typeof MAMBA_KERNELS | keyof typeof NORM_KERNELS | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge"]: Kernel<K>;
+};

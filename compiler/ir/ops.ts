@@ -87,6 +87,10 @@ export interface OpAttrs extends FusedOpAttrs {
   // fused ops (compiler/passes), each with an unfused equivalent in the primitives above
   attention: AttentionAttrs;
   attention_decode: AttentionAttrs;
+  /** Flash-decoding, first half: the decode keys split into `blocks` blocks of `block` keys (split-decode-attention). */
+  attention_decode_partial: AttentionAttrs & { readonly block: number; readonly blocks: number };
+  /** Flash-decoding, second half: the per-block partial softmaxes combined. */
+  attention_merge: NoAttrs;
 }
 
 /** The fused attention ops' attributes; `theta` and `rotaryDim` are both null without RoPE. */
@@ -456,6 +460,43 @@ export const OPS = {
     false,
   ),
   attention_decode: attention("one token of attention (S = 1) against the cache: the decode form", true),
+  attention_decode_partial: {
+    kind: "sequence",
+    arity: 6,
+    attrs: ["scale", "window", "theta", "rotaryDim", "block", "blocks"],
+    doc:
+      "attention_decode's keys t in [lo, pos] (lo = window ? max(0, pos - window + 1) : 0) cut into blocks b of `block` keys from lo; " +
+      "per block and head: m = max_t s_t, l = sum_t exp(s_t - m), acc = sum_t exp(s_t - m) v_t (m = l = acc = 0 for an empty block), " +
+      "s_t = scale q . k_t after RoPE; caches written as attention_decode does;  " +
+      "-> (partial [blocks, H, D + 2] = [acc | m | l], k cache', v cache')",
+    infer: (ins, a) => {
+      const [o, kc, vc] = attention("", true).infer(ins, a);
+      const D = expectStaticDim(kc!.shape[2], "head dim");
+      const block = expectInt(a.block, 1, "block");
+      const blocks = expectInt(a.blocks, 1, "blocks");
+      const T = kc!.shape[0] as number;
+      const keys = a.window === null ? T : Math.min(T, a.window);
+      if (block * blocks < keys) fail(`${blocks} blocks of ${block} keys do not cover the ${keys} keys a query can see`);
+      return [withShape(o!, [blocks, (o!.shape[1] as number) / D, D + 2]), kc!, vc!];
+    },
+  },
+  attention_merge: {
+    kind: "reduce",
+    arity: 1,
+    attrs: [],
+    doc:
+      "o[h] = sum_b exp(m_b - M) acc_b / sum_b exp(m_b - M) l_b over the blocks with l_b > 0, M = their max m_b;  " +
+      "partial [blocks, H, D + 2] -> o [1, H*D]",
+    infer: ([p]) => {
+      expectFloat(p!, "partial");
+      expectRank(p!, 3, "partial");
+      expectStaticDim(p!.shape[0], "blocks");
+      const H = expectStaticDim(p!.shape[1], "heads");
+      const D = expectStaticDim(p!.shape[2], "head dim + 2") - 2;
+      if (D < 1) fail(`partial rows of ${D + 2} hold no head dim`);
+      return [withShape(p!, [1, H * D])];
+    },
+  },
 } as const satisfies { readonly [K in OpName]: OpDef<K> };
 
 /** Inputs (q, k, v, kCache, vCache, pos); H, Hkv and D come from the q width and the cache shape. */

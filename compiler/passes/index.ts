@@ -32,6 +32,8 @@
  *     after every fusion that adds a part to a single projection, since the merged op takes no
  *     residual and no activation. An attention block is then 5 kernels: norm + qkv, attention,
  *     o_proj + residual, norm + gate/up + SwiGLU, down + residual.
+ *  8. split-decode-attention last: a schedule, not a fusion of its own; it cuts each decode
+ *     attention over a long cache into a partial kernel per key block and a merge (flash-decoding).
  *  LayerNorm models get the prologue (fused_linear {prologue=layernorm}); there is no
  *  add_layernorm, so an add + layernorm left over stays two kernels.
  */
@@ -47,6 +49,7 @@ import { fuseParallelLinears } from "./fuse-parallel-linears.ts";
 import { fuseSelectiveScan } from "./fuse-selective-scan.ts";
 import { fuseSsd } from "./fuse-ssd.ts";
 import type { Pass } from "./pass.ts";
+import { splitDecodeAttention } from "./split-decode-attention.ts";
 
 export type { Pass } from "./pass.ts";
 export {
@@ -60,6 +63,7 @@ export {
   fuseParallelLinears,
   fuseSelectiveScan,
   fuseSsd,
+  splitDecodeAttention,
 };
 
 export const PASSES: readonly Pass[] = [
@@ -73,6 +77,7 @@ export const PASSES: readonly Pass[] = [
   fuseNormPrologue, // norms read only by projections into each projection's prologue
   fuseActivationEpilogue, // silu(gate) * up, gelu, relu^2 into the projection epilogue (gate + up: one op)
   fuseParallelLinears, // projections of one input and prologue (q, k, v) -> one op, outputs as slices
+  splitDecodeAttention, // decode attention over several key blocks -> partial per block + merge (flash-decoding)
 ];
 
 export interface OptimizeOptions {

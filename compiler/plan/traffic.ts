@@ -58,8 +58,9 @@ export function accesses(g: Graph, lay: readonly (readonly Layout[])[], n: Node,
       return [read(1), read(2), write(0, S * rowOf(0))];
     }
     case "attention":
-    case "attention_decode": {
-      const S = lay[n.id]![0]!.shape[0]!;
+    case "attention_decode":
+    case "attention_decode_partial": {
+      const S = n.op === "attention_decode_partial" ? 1 : lay[n.id]![0]!.shape[0]!;
       const old = n.attrs.window === null ? pos : Math.min(pos, n.attrs.window - 1);
       return [read(0), read(1), read(2), read(3, old * rowOf(1)), read(4, old * rowOf(2)), read(5), write(0), write(1, S * rowOf(1)), write(2, S * rowOf(2))];
     }

@@ -152,7 +152,9 @@ describe("hybridc build --emit ir", () => {
     expect(r.stdout).toMatch(/^graph samba_style\.prefill \{\n/);
     expect(r.stdout).toContain("\n}\n\ngraph samba_style.decode {\n");
     expect(r.stdout).toMatch(/= attention\(.*\{scale=0\.125, window=512, theta=10000, rotaryDim=64\}  \/\/ samba-style\.hyb:\d+:\d+/);
-    expect(r.stdout).toContain("= attention_decode(");
+    // Decode attention over the 512-key window: flash-decoding, 4 blocks of 128 keys, then the merge.
+    expect(r.stdout).toMatch(/= attention_decode_partial\(.*\{scale=0\.125, window=512, theta=10000, rotaryDim=64, block=128, blocks=4\}/);
+    expect(r.stdout).toContain("= attention_merge(");
     expect(r.stdout).not.toContain("attn_scores");
     expect(hybridc(["build", SAMBA]).stdout).toBe(r.stdout); // --emit ir is the default
   });

@@ -111,15 +111,15 @@ export function attentionSchedule(limits: KernelLimits, p: AttentionProblem, spa
   return { tq, bk: Math.min(16, floorPow2(bkFit)) };
 }
 
-export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProblem, s: AttentionSchedule): KernelSpec {
-  const spans = req.node.spans;
-  const { H, Hkv, D, T } = p;
-  const group = H / Hkv;
-  const { tq: TQ, bk: BK } = s;
-  const WG = TQ * group;
-  if (WG > 1024 || BK * D * 8 > 65536) throw new CodegenError(`attention: schedule tq=${TQ} bk=${BK} too large`, spans);
-  const kIn = p.kcOut.buffer.key === p.kc.buffer.key;
-  const vIn = p.vcOut.buffer.key === p.vc.buffer.key;
+/** The operands of q, k, v, the caches (in place when a cache result shares the input's buffer) and the output. */
+export type AttentionViews = Pick<AttentionProblem, "q" | "k" | "v" | "kc" | "vc" | "kcOut" | "vcOut">;
+
+/**
+ * The bindings of an attention kernel, in order: q, k, v, the caches, `out`, the cache results
+ * (`kc`/`vc` again when in place, else `kc_out`/`vc_out`). An input sharing a buffer with a cache
+ * the kernel writes is refused (the kernel reads inputs while it writes the caches).
+ */
+export function attentionUses(p: AttentionViews, out: { readonly name: string; readonly view: OperandView }, spans: KernelRequest["node"]["spans"]): OperandUse[] {
   for (const [a, b] of [
     [p.k, p.kcOut],
     [p.v, p.vcOut],
@@ -128,16 +128,30 @@ export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProbl
   ] as const) {
     if (a.buffer.key === b.buffer.key) throw new CodegenError(`attention: an input shares buffer ${a.buffer.key} with a cache it writes`, spans);
   }
-  const uses: OperandUse[] = [
+  const kIn = p.kcOut.buffer.key === p.kc.buffer.key;
+  const vIn = p.vcOut.buffer.key === p.vc.buffer.key;
+  return [
     { name: "q", view: p.q, write: false, vec4: false },
     { name: "k", view: p.k, write: false, vec4: false },
     { name: "v", view: p.v, write: false, vec4: false },
     { name: "kc", view: p.kc, write: false, vec4: false },
     { name: "vc", view: p.vc, write: false, vec4: false },
-    { name: "o", view: p.o, write: true, vec4: false },
+    { ...out, write: true, vec4: false },
     { name: kIn ? "kc" : "kc_out", view: p.kcOut, write: true, vec4: false },
     { name: vIn ? "vc" : "vc_out", view: p.vcOut, write: true, vec4: false },
   ];
+}
+
+export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProblem, s: AttentionSchedule): KernelSpec {
+  const spans = req.node.spans;
+  const { H, Hkv, D, T } = p;
+  const group = H / Hkv;
+  const { tq: TQ, bk: BK } = s;
+  const WG = TQ * group;
+  if (WG > 1024 || BK * D * 8 > 65536) throw new CodegenError(`attention: schedule tq=${TQ} bk=${BK} too large`, spans);
+  const uses = attentionUses(p, { name: "o", view: p.o }, spans);
+  const kIn = p.kcOut.buffer.key === p.kc.buffer.key;
+  const vIn = p.vcOut.buffer.key === p.vc.buffer.key;
   const uniforms: UniformSpec = { fields: p.S === "L" ? ["L", "pos"] : ["pos"] };
   const ops = bindOperands(uses, uniforms);
   const g = ops.get;
