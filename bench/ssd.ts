@@ -1,6 +1,6 @@
 /**
  * B5 of performance.md: the Mamba-2 SSD prefill kernel, chunked (ssd-chunked.ts) against the
- * sequential scan (ssd-sequential.ts), ms per layer (one `ssd_chunked` call) on the machine's
+ * sequential scan (ssd-sequential.ts), ms per layer (one `ssd` call) on the machine's
  * WebGPU adapter. `node --import tsx bench/ssd.ts [L ...]` (default L = 1024 4096). Prints
  * figures; asserts nothing.
  *

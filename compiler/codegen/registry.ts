@@ -35,7 +35,7 @@ export const GENERATORS = {
   conv1d_silu_update: generateConv,
   selective_scan: generateScan,
   selective_state_update: generateScan,
-  ssd_chunked: generateSsd,
+  ssd: generateSsd,
   ssd_state_update: generateSsd,
   embedding: generateEmbedding,
   add_rmsnorm: generateNorm,
@@ -64,7 +64,7 @@ export const GENERATORS = {
 
 /** The ops that have a generator. */
 export type CodegenOp = "linear" | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
-  | "ssd_chunked" | "ssd_state_update"
+  | "ssd" | "ssd_state_update"
   | "embedding"
   | "add_rmsnorm"
   | "rmsnorm_gated"

@@ -8,7 +8,7 @@ import { MAMBA_KERNELS } from "./mamba.ts";
 import { NORM_KERNELS } from "./norms.ts";
 
 export const FUSED_KERNELS = {
-  ...MAMBA_KERNELS, // selective_scan, conv1d_silu, ssd_chunked, ... (mamba.ts)
+  ...MAMBA_KERNELS, // selective_scan, conv1d_silu, ssd, ... (mamba.ts)
   ...NORM_KERNELS, // rmsnorm_gated, add_rmsnorm, fused_linear (norms.ts)
   attention,
   attention_decode: attention,

@@ -98,14 +98,14 @@ function epilogue(a: SsdAttrs, y: Float64Array, z: Tensor | undefined, w: Tensor
 }
 
 /**
- * ssd_chunked: the state-space-duality block decomposition (semantics.md "ssd"), per head h
+ * ssd: the state-space-duality block decomposition (semantics.md "ssd"), per head h
  * (group g = h / (H/G)) and chunk of Q tokens [c0, c1) (the last one shorter):
  *   dt_s = softplus(dt_s + dt_bias),  a_s = dt_s A,  cum_i = sum_{k <= i} a_{c0+k}   (in-chunk)
  *   y_t = sum_{s <= t in chunk} exp(cum_t - cum_s) (C_t . B_s) dt_s x_s  +  exp(cum_t) C_t . h_in  +  D x_t
  *   h_out = exp(cum_last) h_in + sum_s exp(cum_last - cum_s) dt_s x_s B_s^T
  * the intra-chunk part is the Q x Q masked form L o (C B^T), the inter-chunk part passes h along.
  */
-const ssdChunked: Kernel<"ssd_chunked"> = (ins, a) => {
+const ssdChunked: Kernel<"ssd"> = (ins, a) => {
   const [x, dtRaw, Alog, B, C, D, dtBias, h0, z, w] = ins;
   const { S, H, P, G, N } = ssdDims(x!, B!);
   const Q = a.chunk;
@@ -198,6 +198,6 @@ export const MAMBA_KERNELS = {
   selective_state_update: selectiveScan,
   conv1d_silu: conv1dSilu,
   conv1d_silu_update: conv1dSilu,
-  ssd_chunked: ssdChunked,
+  ssd: ssdChunked,
   ssd_state_update: ssdStateUpdate,
-} satisfies { readonly [K in "selective_scan" | "selective_state_update" | "conv1d_silu" | "conv1d_silu_update" | "ssd_chunked" | "ssd_state_update"]: Kernel<K> };
+} satisfies { readonly [K in "selective_scan" | "selective_state_update" | "conv1d_silu" | "conv1d_silu_update" | "ssd" | "ssd_state_update"]: Kernel<K> };

@@ -181,8 +181,8 @@ export class GraphBuilder {
   conv1dSilu(op: "conv1d_silu" | "conv1d_silu_update", x: ValueRef, state: ValueRef, w: ValueRef, bias: ValueRef | null): [y: ValueRef, state: ValueRef] {
     return this.two(op, bias === null ? [x, state, w] : [x, state, w, bias], { bias: bias !== null });
   }
-  /** ssd_chunked, or ssd_state_update (decode); z with a gate epilogue, normW with a norm one. */
-  ssd<K extends "ssd_chunked" | "ssd_state_update">(
+  /** ssd, or ssd_state_update (decode); z with a gate epilogue, normW with a norm one. */
+  ssd<K extends "ssd" | "ssd_state_update">(
     op: K,
     a: { x: ValueRef; dt: ValueRef; Alog: ValueRef; B: ValueRef; C: ValueRef; D: ValueRef; dtBias: ValueRef; h0: ValueRef; z?: ValueRef; normW?: ValueRef },
     attrs: OpAttrs[K],

@@ -49,7 +49,7 @@ export interface FusedOpAttrs {
   conv1d_silu: { readonly bias: boolean };
   conv1d_silu_update: { readonly bias: boolean };
   /** chunk: the SSD block length (the spec's `chunk`); it does not change the result. */
-  ssd_chunked: SsdAttrs & { readonly chunk: number };
+  ssd: SsdAttrs & { readonly chunk: number };
   ssd_state_update: SsdAttrs;
   rmsnorm_gated: { readonly eps: number; readonly groupSize: number; readonly normBeforeGate: boolean };
   add_rmsnorm: { readonly eps: number; readonly groupSize: number };
@@ -183,7 +183,7 @@ function convSilu<K extends "conv1d_silu" | "conv1d_silu_update">(doc: string, s
  * Inputs (x, dt, A_log, B, C, D, dt_bias, h0 [, z [, norm_w]]): z with a gate, norm_w [H, P]
  * with a norm. Head h reads group h / (H/G).
  */
-function ssd<K extends "ssd_chunked" | "ssd_state_update">(doc: string, step: boolean): OpDef<K> {
+function ssd<K extends "ssd" | "ssd_state_update">(doc: string, step: boolean): OpDef<K> {
   return {
     kind: "sequence",
     arity: (a) => 8 + (a.epilogue === "none" ? 0 : a.epilogue === "gate" ? 1 : 2),
@@ -237,8 +237,9 @@ const FUSED_OPS_TABLE = {
     false,
   ),
   conv1d_silu_update: convSilu("conv1d_silu of one token (S = 1): shift it into the state, the decode form", true),
-  ssd_chunked: ssd(
-    "Mamba-2 SSD by chunks of `chunk` tokens: dt = softplus(dt + dt_bias), a = dt * -exp(A_log), S_t = in-chunk cumsum a; " +
+  ssd: ssd(
+    "Mamba-2 SSD over the sequence (the block form below, by chunks of `chunk` tokens, equals the token-by-token recurrence; " +
+      "the kernel's schedule picks either): dt = softplus(dt + dt_bias), a = dt * -exp(A_log), S_t = in-chunk cumsum a; " +
       "y_t = sum_{s<=t in chunk} exp(S_t-S_s) (C_t.B_s) dt_s x_s + exp(S_t) C_t.h_in + D x_t, " +
       "h_out = exp(S_last) h_in + sum_s exp(S_last-S_s) dt_s x_s B_s^T, then the epilogue;  " +
       "x, z [S, H, P], dt [S, H], B, C [S, G, N], A_log, D, dt_bias [H], h0 [H, P, N], norm_w [H, P] -> (y [S, H, P], h [H, P, N])",

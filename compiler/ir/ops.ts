@@ -451,7 +451,7 @@ export const OPS = {
   },
 
   // --- fused ops: each replaces a primitive subgraph that its pass documents ---
-  ...FUSED_OPS, // selective_scan, conv1d_silu, ssd_chunked, fused_linear, ... (fused-ops.ts)
+  ...FUSED_OPS, // selective_scan, conv1d_silu, ssd, fused_linear, ... (fused-ops.ts)
   attention: attention(
     "flash attention at positions pos..pos+S-1: RoPE on q and k, k/v of position p written to cache row p mod T, then per query " +
       "softmax(scale q k^T) v over the keys t in (pos+s-window, pos+s], query head h reading kv head h / (H/Hkv);  " +

@@ -1,8 +1,9 @@
 /**
  * fuse-ssd: the Mamba-2 primitive chain (discretise, grouped dt x B^T, recurrence over
  * [S, G, H/G, P, N], C readout, D skip, and the z gate / gated RMSNorm after it) becomes one
- * `ssd_chunked` op in prefill (the chunked state-space-duality algorithm, `chunk` taken from the
- * recurrence's attr, i.e. the spec) or `ssd_state_update` in decode (S = 1). No [S, H, P, N]
+ * `ssd` op in prefill (the whole SSD over the sequence; its kernel walks the tokens in order,
+ * or by chunks of `chunk` tokens, the recurrence's attr, i.e. the spec, when the schedule picks
+ * the chunked algorithm: codegen/wgsl/ssd.ts) or `ssd_state_update` in decode (S = 1). No [S, H, P, N]
  * tensor is materialised; A = -exp(A_log) and softplus(dt + dt_bias) are computed inside.
  *
  *   dt = softplus(add(dt_raw, dt_bias));  A = neg(exp(A_log))
@@ -11,7 +12,7 @@
  *   (h, last) = linear_recurrence(dA, dBx, reshape(h0, [G,Hg,P,N])) {chunk=Q}
  *   y = reshape(add(reshape(reduce_sum(mul(h, reshape(C, [S,G,1,1,N])), 4), [S,H,P]),
  *                   mul(reshape(x, [S,H,P]), reshape(D, [H,1]))), [S,H*P])
- *     =>  (y', h') = ssd_chunked(x', dt_raw, A_log, B', C', D, dt_bias, h0 [, z' [, w']]) {chunk=Q, epilogue=...}
+ *     =>  (y', h') = ssd(x', dt_raw, A_log, B', C', D, dt_bias, h0 [, z' [, w']]) {chunk=Q, epilogue=...}
  *         (primes: free reshapes to the op's [S,H,P] / [S,G,N] / [H,P] views)
  *
  * Epilogues, matched on the sole user of y (g = silu(z), read only here):
@@ -164,8 +165,8 @@ function matchSsd(m: Matcher, rec: NodeOf<"linear_recurrence">): Fusion | null {
   const gated = epi.norm !== null && !legal && epi.normBeforeGate ? epi.norm : null;
   const replacesY = keptNorm ? { node: keptNorm.inputs[0]!.node, index: 0 } : epi.out;
 
-  const op = S === 1 ? "ssd_state_update" : "ssd_chunked";
-  const full = op === "ssd_chunked" ? { chunk, ...attrs } : attrs;
+  const op = S === 1 ? "ssd_state_update" : "ssd";
+  const full = op === "ssd" ? { chunk, ...attrs } : attrs;
   const zIn = epi.z !== null && (attrs.epilogue !== "none" || gated) ? [epi.z] : [];
   const wIn = attrs.normGroup !== null || gated ? [epi.norm!.inputs[1]!] : [];
   const operands = [x, raw.dtRaw, Alog, dBx.B, r4.inputs[0]!, xD.rD.inputs[0]!, raw.dtBias, h0, ...zIn, ...wIn];
@@ -223,7 +224,7 @@ function run(g: Graph): Graph {
 
 export const fuseSsd: Pass = {
   name: "fuse-ssd",
-  summary: "Mamba-2 discretise + grouped recurrence + C readout + D skip + gate / gated norm -> ssd_chunked / ssd_state_update",
+  summary: "Mamba-2 discretise + grouped recurrence + C readout + D skip + gate / gated norm -> ssd / ssd_state_update",
   fusion: true,
   run,
 };

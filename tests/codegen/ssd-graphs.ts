@@ -16,7 +16,7 @@ export interface SsdCase {
   readonly epilogue: SsdEpilogue;
   /** Norm group (norm epilogues; default P). */
   readonly group?: number;
-  /** The ssd_chunked chunk attr (default 16). */
+  /** The ssd chunk attr (default 16). */
   readonly chunk?: number;
 }
 
@@ -55,7 +55,7 @@ export function ssdGraph(c: SsdCase): TestGraph {
   };
   const attrs = { epilogue: c.epilogue, normGroup: norm ? (c.group ?? P) : null, eps: norm ? 1e-5 : null };
   b.at([OP_SPAN]);
-  const [y, h] = c.S === 1 ? b.ssd("ssd_state_update", { ...ins, ...extra }, attrs) : b.ssd("ssd_chunked", { ...ins, ...extra }, { ...attrs, chunk: c.chunk ?? 16 });
+  const [y, h] = c.S === 1 ? b.ssd("ssd_state_update", { ...ins, ...extra }, attrs) : b.ssd("ssd", { ...ins, ...extra }, { ...attrs, chunk: c.chunk ?? 16 });
   return m.finish(y.node, [
     { name: "y", value: y },
     { name: "layers.0.ssm", value: h },

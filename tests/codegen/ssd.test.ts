@@ -1,5 +1,5 @@
 /**
- * ssd_chunked / ssd_state_update on the adapter against interp (the chunked SSD algorithm in
+ * ssd / ssd_state_update on the adapter against interp (the chunked SSD algorithm in
  * float64): y and the final state (updated in place), L = 1, 7, 64, 67 (a prime longer than the
  * chunk), d_state 16, 64, 128 (vec4) and 6 (scalar), groups 1 and 2, headdim 4, 8, 64, every
  * epilogue (none, gate, gate_norm and norm_gate with whole-head and sub-head norm groups), and
@@ -52,7 +52,7 @@ async function check(c: SsdCase, L: number, vec: 1 | 4, schedule?: Record<string
 
 describe("ssd family", () => {
   describe.each(CASES)("%s", (_, c, vec, t) => {
-    it.each(LENGTHS)("ssd_chunked, L = %i", (L) => check({ ...c, S: "L" }, L, vec));
+    it.each(LENGTHS)("ssd, L = %i", (L) => check({ ...c, S: "L" }, L, vec));
     it("ssd_state_update (decode)", () => check({ ...c, S: 1 }, 1, vec));
     if (t !== null) {
       it(`chunked algorithm, PT = ${t.ptile}: Q = ${t.chunk} at L = ${LENGTHS.join(", ")}${t.q32 ? ", Q = 32 at L = 131" : ""}`, async () => {
@@ -167,12 +167,12 @@ describe("ssd family", () => {
       const inputs: Record<string, Float64Array> = { tokens: Float64Array.from(randomTokens(model, L, L)), pos: Float64Array.of(pos) };
       for (const st of stateSlots(model)) inputs[st.name] = rng.array(st.type.shape.reduce<number>((a, d) => a * (d as number), 1), () => 0.5 * rng.normal());
       const f = { L, inputs, weights: randomWeights(model, 5) };
-      const nodes = g.nodes.filter((n) => n.op === "ssd_chunked" || n.op === "ssd_state_update");
+      const nodes = g.nodes.filter((n) => n.op === "ssd" || n.op === "ssd_state_update");
       expect(new Set(nodes.map((n) => (n.attrs as { epilogue: string }).epilogue))).toEqual(new Set(["gate", "gate_norm", "norm_gate"]));
       for (const n of nodes) {
         // The chunked kernel on the first (groups 2, gate_norm) and last (norm_gate) layers' views:
         // its compiles are the costly ones on a cold shader cache.
-        const chunked = n.op === "ssd_chunked" && (n === nodes[0] || n === nodes.at(-1));
+        const chunked = n.op === "ssd" && (n === nodes[0] || n === nodes.at(-1));
         const schedules: Record<string, number>[] = chunked ? [{}, { algo: 1, chunk: 16 }] : [{}];
         for (const schedule of schedules) {
           const r = await runNode(g, n.id, f, { schedule });

@@ -94,7 +94,7 @@ describe("kernels per layer", () => {
 
   it("Mamba-2 + SwiGLU MLP: exactly 6 (norm + in_proj, conv + SiLU, SSD, out_proj + residual, gate/up, down)", () => {
     const k = layerKernels([mamba2(16, { dState: 16, headdim: 8, chunk: 4 }), mlp({ hidden: 24 })]);
-    expect(k.prefill).toEqual(["fused_linear", "conv1d_silu", "ssd_chunked", "fused_linear", "fused_linear", "fused_linear"]);
+    expect(k.prefill).toEqual(["fused_linear", "conv1d_silu", "ssd", "fused_linear", "fused_linear", "fused_linear"]);
     expect(k.decode).toEqual(["fused_linear", "conv1d_silu_update", "ssd_state_update", "fused_linear", "fused_linear", "fused_linear"]);
   });
 

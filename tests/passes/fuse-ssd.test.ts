@@ -1,5 +1,5 @@
 // fuse-ssd and the SSD kernels.
-//  - ssd_chunked (the chunked state-space-duality algorithm) and ssd_state_update, run by the
+//  - ssd (the chunked state-space-duality algorithm) and ssd_state_update, run by the
 //    evaluator, equal a sequential recurrence written here from semantics.md, for chunk sizes
 //    1, 3, 16 and L = 1, 7, 37, 64, d_state 16 / 64, 1 or 2 groups, every epilogue;
 //  - the pass: interp(fuse-ssd(g)) = interp(g) on random Mamba-2 layers (headdim dividing
@@ -52,7 +52,7 @@ function randomData(c: SsdCase, seed: number): Data {
 }
 
 /** One ssd op over static shapes, every operand fed as a weight. */
-function ssdGraph(c: SsdCase, op: "ssd_chunked" | "ssd_state_update", chunk: number): Graph {
+function ssdGraph(c: SsdCase, op: "ssd" | "ssd_state_update", chunk: number): Graph {
   const { S, H, P, G, N } = c;
   const b = new GraphBuilder("ssd");
   const w = (name: string, shape: number[]) => b.weight({ name, local: name, layer: null, sublayer: null, type: { dtype: "f32", shape } });
@@ -70,7 +70,7 @@ function ssdGraph(c: SsdCase, op: "ssd_chunked" | "ssd_state_update", chunk: num
   const norm = c.epilogue === "gate_norm" || c.epilogue === "norm_gate";
   const nw = norm ? { normW: w("w", [H, P]) } : {};
   const attrs = { epilogue: c.epilogue, normGroup: norm ? c.normGroup : null, eps: norm ? 1e-5 : null };
-  const [y, h] = op === "ssd_chunked" ? b.ssd(op, { ...ins, ...z, ...nw }, { chunk, ...attrs }) : b.ssd(op, { ...ins, ...z, ...nw }, attrs);
+  const [y, h] = op === "ssd" ? b.ssd(op, { ...ins, ...z, ...nw }, { chunk, ...attrs }) : b.ssd(op, { ...ins, ...z, ...nw }, attrs);
   return b.finish([
     { name: "y", value: y },
     { name: "h", value: h },
@@ -116,14 +116,14 @@ function sequential(c: SsdCase, d: Data): { y: Float64Array; h: Float64Array } {
   return { y, h };
 }
 
-function runSsd(c: SsdCase, op: "ssd_chunked" | "ssd_state_update", chunk: number, d: Data): { y: Float64Array; h: Float64Array } {
+function runSsd(c: SsdCase, op: "ssd" | "ssd_state_update", chunk: number, d: Data): { y: Float64Array; h: Float64Array } {
   const g = ssdGraph(c, op, chunk);
   verify(g);
   const out = run(g, { inputs: {}, weights: d });
   return { y: out["y"]!.data, h: out["h"]!.data };
 }
 
-describe("ssd_chunked equals the sequential recurrence", () => {
+describe("ssd equals the sequential recurrence", () => {
   const EPILOGUES: SsdEpilogue[] = ["none", "gate", "gate_norm", "norm_gate"];
   const cases: [number, number, number, number, SsdEpilogue][] = [];
   for (const chunk of [1, 3, 16])
@@ -134,18 +134,18 @@ describe("ssd_chunked equals the sequential recurrence", () => {
     const c: SsdCase = { S, H: 4, P: 4, G, N, epilogue, normGroup: 2 };
     const d = randomData(c, 1000 * chunk + 10 * S + N);
     const want = sequential(c, d);
-    const got = runSsd(c, "ssd_chunked", chunk, d);
+    const got = runSsd(c, "ssd", chunk, d);
     const err = Math.max(relError(got.y, want.y), relError(got.h, want.h));
-    record("ssd_chunked vs sequential", err);
+    record("ssd vs sequential", err);
     expect(err).toBeLessThanOrEqual(TOL);
   });
 
   it("does not depend on the chunk size", () => {
     const c: SsdCase = { S: 41, H: 6, P: 2, G: 3, N: 16, epilogue: "gate_norm", normGroup: 2 };
     const d = randomData(c, 77);
-    const ref = runSsd(c, "ssd_chunked", 41, d);
+    const ref = runSsd(c, "ssd", 41, d);
     for (const chunk of [1, 2, 5, 8, 40, 64]) {
-      const got = runSsd(c, "ssd_chunked", chunk, d);
+      const got = runSsd(c, "ssd", chunk, d);
       expect(Math.max(relError(got.y, ref.y), relError(got.h, ref.h)), `chunk ${chunk}`).toBeLessThanOrEqual(1e-12);
     }
   });
@@ -193,7 +193,7 @@ describe("fuse-ssd", () => {
         const S = decode ? 1 : L;
         const alone = checkPass(fuseSsd, g, model, seed, S, `fuse-ssd ${decode ? "decode" : "prefill"}`);
         expect(count(alone, "linear_recurrence")).toBe(0);
-        expect(count(alone, decode ? "ssd_state_update" : "ssd_chunked")).toBe(2);
+        expect(count(alone, decode ? "ssd_state_update" : "ssd")).toBe(2);
         checkPass(fuseSsd, prefixOf(fuseSsd, g), model, seed, S, "fuse-ssd after its prefix");
       }),
       { numRuns: 40, seed: 1717 },
@@ -204,7 +204,7 @@ describe("fuse-ssd", () => {
   const epilogueOf = (cfg: Mamba2Config, decode = false): { epilogue: string; chunk?: number; gated: number; norms: number } => {
     const g = fuseSsd.run(lower(makeModel({ dModel: D, vocab: 16, layers: [[cfg]] }), decode));
     verify(g);
-    const n = g.nodes.find((x) => x.op === "ssd_chunked" || x.op === "ssd_state_update")!;
+    const n = g.nodes.find((x) => x.op === "ssd" || x.op === "ssd_state_update")!;
     const attrs = n.attrs as { epilogue: string; chunk?: number };
     return { epilogue: attrs.epilogue, ...(attrs.chunk === undefined ? {} : { chunk: attrs.chunk }), gated: count(g, "rmsnorm_gated"), norms: count(g, "rmsnorm") - 2 };
   };
@@ -233,9 +233,9 @@ describe("fuse-ssd", () => {
     const spec = readFileSync(new URL("../../specs/hybrid-130m.hyb", import.meta.url), "utf8");
     const m = compile(spec).models[0]!;
     const g = optimize(lowerPrefill(m));
-    const chunks = new Set(g.nodes.flatMap((n) => (n.op === "ssd_chunked" ? [n.attrs.chunk] : [])));
+    const chunks = new Set(g.nodes.flatMap((n) => (n.op === "ssd" ? [n.attrs.chunk] : [])));
     expect([...chunks]).toEqual([128]);
-    expect(count(g, "ssd_chunked")).toBe(20);
+    expect(count(g, "ssd")).toBe(20);
   });
 
   it("leaves the layer alone when an intermediate is read elsewhere", () => {
@@ -245,7 +245,7 @@ describe("fuse-ssd", () => {
     const tapped: Graph = { ...g, outputs: [...g.outputs, { name: "h", value: { node: rec.id, index: 0 } }] };
     const f = fuseSsd.run(tapped);
     verify(f);
-    expect(count(f, "ssd_chunked")).toBe(1);
+    expect(count(f, "ssd")).toBe(1);
     expect(count(f, "linear_recurrence")).toBe(1);
   });
 });

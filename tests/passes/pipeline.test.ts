@@ -102,7 +102,7 @@ function layerOps(layer: BlockConfig[]): { prefill: string[]; decode: string[] }
 
 const M1 = ["fused_linear", "conv1d_silu", "linear", "selective_scan", "fused_linear"];
 const M1_DECODE = ["fused_linear", "conv1d_silu_update", "linear", "selective_state_update", "fused_linear"];
-const M2 = ["fused_linear", "conv1d_silu", "ssd_chunked", "fused_linear"];
+const M2 = ["fused_linear", "conv1d_silu", "ssd", "fused_linear"];
 const M2_DECODE = ["fused_linear", "conv1d_silu_update", "ssd_state_update", "fused_linear"];
 
 describe("kernels per layer", () => {

@@ -13,7 +13,7 @@ import type { KernelRequest, OperandView } from "../request.ts";
 import { lengthExpr } from "./common.ts";
 import { lines, u32, wgsl } from "./template.ts";
 
-export type SsdOp = "ssd_chunked" | "ssd_state_update";
+export type SsdOp = "ssd" | "ssd_state_update";
 
 const INPUTS = ["x", "dt", "A_log", "B", "C", "D", "dt_bias", "state", "z", "norm_w"] as const;
 type SsdInput = (typeof INPUTS)[number];

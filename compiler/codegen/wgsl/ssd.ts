@@ -1,5 +1,5 @@
 /**
- * The Mamba-2 SSD family: `ssd_chunked` (prefill) and `ssd_state_update` (decode, S = 1), one
+ * The Mamba-2 SSD family: `ssd` (prefill) and `ssd_state_update` (decode, S = 1), one
  * generator with two algorithms, picked by the schedule's `algo`:
  *
  *   dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
