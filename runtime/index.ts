@@ -21,6 +21,7 @@ export {
   type LoadProgress,
   type ModelWeights,
   type WeightShapes,
+  type ShapedWeights,
   type Tensor,
   type TensorMap,
   type CompiledModel,

@@ -70,11 +70,16 @@ export type TensorMap<S extends WeightShapes = WeightShapes> = { readonly [K in 
 
 /**
  * Weights: a checkpoint (checked against the spec first), any TensorSource, every tensor with its
- * shape (a TensorMap), or a record of arrays. With the shapes of a model (its typed bindings'
- * `WeightShapes`), a map with a wrong tensor name or shape, or a record missing a tensor, is a
- * type error.
+ * shape (a TensorMap, checked against the artifact when loaded), or a record of arrays.
  */
-export type ModelWeights<S extends WeightShapes = WeightShapes> = Checkpoint | TensorSource | TensorMap<S> | { readonly [K in keyof S]: ArrayLike<number> };
+export type ModelWeights = Checkpoint | TensorSource | TensorMap | WeightSource;
+
+/**
+ * The weights typed bindings' `load` takes, given the model's shapes: a checkpoint, a TensorSource,
+ * or a TensorMap whose names and shapes are the model's, so a wrong tensor name, a wrong shape or
+ * a missing tensor is a type error (a plain record of arrays carries no shapes: loadModel takes it).
+ */
+export type ShapedWeights<S extends WeightShapes> = Checkpoint | TensorSource | TensorMap<S>;
 
 /**
  * A compiled model as a module: the default export of `import model from "./model.hyb"` (the

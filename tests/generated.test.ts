@@ -1,8 +1,9 @@
 /**
  * generated/ is exactly what `npm run gen` produces today, byte for byte: per model of
- * specs/*.hyb, the expanded JSON (`<model>.json`) and the build (`<model>/manifest.json`, and one
- * WGSL file per kernel under `<model>/prefill/` and `<model>/decode/`). Regenerates into a temp
- * dir with the same command lines and compares.
+ * specs/*.hyb, the expanded JSON (`<model>.json`) and the build (`<model>/manifest.json`, one
+ * WGSL file per kernel under `<model>/prefill/` and `<model>/decode/`, and the typed bindings
+ * `<model>/index.ts`). Regenerates into a temp dir with the command lines of the `gen` script in
+ * package.json (read from it, so the two cannot drift) and compares.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -34,8 +35,14 @@ function filesUnder(dir: string, sub: string): string[] {
 
 it("generated/ matches what `npm run gen` produces from specs/", () => {
   const specs = readdirSync(join(ROOT, "specs")).filter((f) => f.endsWith(".hyb")).sort().map((f) => join("specs", f));
-  // The same command lines as the `gen` script in package.json, into a fresh directory.
-  for (const args of [["build", ...specs, "-o", tmp], ["expand", ...specs, "--json", "-o", tmp]]) {
+  // The `gen` script's hybridc command lines, into a fresh directory.
+  const gen = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts["gen"]!;
+  const PREFIX = "node bin/hybridc.js ";
+  const commands = gen.split("&&").map((c) => c.trim()).filter((c) => c.startsWith(PREFIX));
+  expect(commands.map((c) => c.split(" ")[2])).toEqual(["build", "expand"]);
+  const argsOf = (c: string) => c.slice(PREFIX.length).split(/\s+/).flatMap((a) => (a === "specs/*.hyb" ? specs : a === "generated" ? [tmp] : [a]));
+  expect(commands.every((c) => argsOf(c).includes(tmp))).toBe(true);
+  for (const args of commands.map(argsOf)) {
     const r = spawnSync(process.execPath, ["bin/hybridc.js", ...args], { cwd: ROOT, env: cliEnv(), encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -61,7 +68,8 @@ it("generated/ matches what `npm run gen` produces from specs/", () => {
   for (const model of built) {
     const files = filesUnder(tmp, model);
     expect(files).toContain(join(model, "manifest.json"));
+    expect(files).toContain(join(model, "index.ts"));
     expect(filesUnder(GENERATED, model), `${STALE} (${model}/ has other files)`).toEqual(files);
     for (const f of files) expect(readFileSync(join(GENERATED, f), "utf8"), `${STALE} (${f} differs)`).toBe(readFileSync(join(tmp, f), "utf8"));
   }
-}, 120_000);
+}, 600_000);

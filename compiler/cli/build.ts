@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { artifactFiles, MANIFEST } from "../../runtime/artifact/files.ts";
+import { BINDINGS_FILE, BINDINGS_HEADER } from "../bindings/names.ts";
 import { ARTIFACT_FORMAT, DEFAULT_LIMITS, type KernelLimits, type ModelArtifact } from "../../runtime/artifact/types.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import { closestNames } from "../check/suggest.ts";
@@ -30,6 +31,9 @@ and runs the optimizer. With -o DIR it generates the WebGPU kernels and writes, 
                                        weight tensors, the limits and the hybridc version
   DIR/<model>/prefill/NN-<kernel>.wgsl one WGSL module per kernel, NN = dispatch order
   DIR/<model>/decode/NN-<kernel>.wgsl  (load-NN-<kernel>.wgsl: kernels run once at load time)
+  DIR/<model>/index.ts                 with --emit ts: typed bindings (the artifact as \`as const\`
+                                       data, WGSL inlined; a \`Weights\` type of every tensor name
+                                       and shape; \`load(device, weights, options)\`)
 The kernels fit the WebGPU default limits, so they run on every device (--limit sets one to
 a given device's value; the manifest records the limits used). The output is
 byte-identical from run to run. It never writes into a non-empty DIR that holds no earlier
@@ -40,6 +44,7 @@ Diagnostics go to stderr; nothing is printed or written when a file has errors.
 Options:
 -o, --out DIR          write the compiled artifact of each model under DIR/<model>/
 --emit KIND            wgsl (the default with -o): manifest + WGSL files;
+                       ts: the same, and the typed TypeScript bindings (index.ts);
                        ir (the default without -o): print the optimized IR
 --force                write into DIR even when it is not empty and holds no earlier build
 --limit NAME=N         generate for a device whose limit NAME is N instead of the WebGPU
@@ -142,8 +147,8 @@ function checkFits(length: number, models: readonly Compiled[], command: string)
 function runBuild(inv: Invocation): ExitCode | Promise<ExitCode> {
   const dir = inv.values["out"] as string | undefined;
   const emit = (inv.values["emit"] as string | undefined) ?? (dir === undefined ? "ir" : "wgsl");
-  if (emit !== "ir" && emit !== "wgsl") throw new UsageError(`unknown --emit '${emit}' (expected wgsl or ir)`, "build");
-  if (emit === "wgsl") return runBuildWgsl(inv, dir);
+  if (emit !== "ir" && emit !== "wgsl" && emit !== "ts") throw new UsageError(`unknown --emit '${emit}' (expected wgsl, ts or ir)`, "build");
+  if (emit !== "ir") return runBuildWgsl(inv, dir, emit === "ts");
   if (dir !== undefined) throw new UsageError("--emit ir prints the programs; -o DIR writes the WGSL build (--emit wgsl)", "build");
   if (inv.values["force"]) throw new UsageError("--force only applies to -o DIR", "build");
   const fuse = inv.values["no-fuse"] !== true;
@@ -186,13 +191,13 @@ function runInspect(inv: Invocation): ExitCode {
   return EXIT.ok;
 }
 
-/** `-o DIR` (`--emit wgsl`): every model's artifact, then, when none failed, its files. */
-function runBuildWgsl(inv: Invocation, dir: string | undefined): Promise<ExitCode> {
-  if (dir === undefined) throw new UsageError("--emit wgsl writes files: give the output directory with -o DIR", "build");
+/** `-o DIR` (`--emit wgsl` or `ts`): every model's artifact, then, when none failed, its files. */
+function runBuildWgsl(inv: Invocation, dir: string | undefined, bindings: boolean): Promise<ExitCode> {
+  if (dir === undefined) throw new UsageError(`--emit ${bindings ? "ts" : "wgsl"} writes files: give the output directory with -o DIR`, "build");
   for (const flag of ["dump-after", "length"]) {
     if (inv.values[flag] !== undefined) throw new UsageError(`--${flag} only applies to --emit ir (the printed programs)`, "build");
   }
-  return writeBuilds(inv, () => dir, "build");
+  return writeBuilds(inv, () => dir, "build", bindings);
 }
 
 /** The directory `hybridc FILE.hyb` writes a file's build into when no -o is given: generated/ beside it. */
@@ -202,13 +207,15 @@ export const compileFiles: Command = {
   help: `Usage: hybridc FILE.hyb... [-o DIR] [options]
 
 Like \`tsc file.ts\`: checks each file and, when it has no errors, writes the build of each of its
-models, as \`hybridc build FILE -o DIR\` does (DIR/<model>/manifest.json and one WGSL file per
-kernel), into generated/ beside the file, or into DIR with -o. It never writes into a non-empty
+models, as \`hybridc build FILE -o DIR --emit ts\` does (DIR/<model>/manifest.json, one WGSL file
+per kernel and the typed bindings DIR/<model>/index.ts), into generated/ beside the file, or into
+DIR with -o. It never writes into a non-empty
 directory that holds no earlier build, unless --force is given. Diagnostics go to stderr; the
 paths written go to stdout.
 
 Options:
 -o, --out DIR          write every model under DIR/<model>/ instead of generated/ beside its file
+--emit KIND            ts (the default): the build and its typed bindings; wgsl: the build alone
 --force                write into a non-empty directory that holds no earlier build
 --limit NAME=N         generate for a device whose limit NAME is N (see \`hybridc build --help\`)
 --no-fuse              skip the fusion passes
@@ -217,20 +224,23 @@ ${COLOR_HELP}
 
 Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
 unreadable file, or a directory that is not safe to write into or cannot be written.`,
-  options: { out: { type: "string", short: "o" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, ...COLOR, help: HELP },
+  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: (inv) => {
     const dir = inv.values["out"] as string | undefined;
-    return writeBuilds(inv, (path) => dir ?? besideSpec(path), undefined);
+    const emit = (inv.values["emit"] as string | undefined) ?? "ts";
+    if (emit !== "ts" && emit !== "wgsl") throw new UsageError(`unknown --emit '${emit}' (expected ts or wgsl)`, undefined);
+    return writeBuilds(inv, (path) => dir ?? besideSpec(path), undefined, emit === "ts");
   },
 };
 
 /**
  * Builds every file, diagnostics to stderr; when none has errors, writes each model's files under
- * `outFor(spec path)/<model>/` and prints the manifests' paths. Nothing is written when any file
- * fails, and no directory is written that the clobber guard refuses.
+ * `outFor(spec path)/<model>/` (with `bindings`, its typed bindings too) and prints the manifests'
+ * (and bindings') paths. Nothing is written when any file fails, and no directory is written that
+ * the clobber guard refuses.
  */
-async function writeBuilds(inv: Invocation, outFor: (path: string) => string, command: string | undefined): Promise<ExitCode> {
+async function writeBuilds(inv: Invocation, outFor: (path: string) => string, command: string | undefined, bindings = false): Promise<ExitCode> {
   const fuse = inv.values["no-fuse"] !== true;
   const limits = limitsOption(inv);
   for (const path of inv.files) {
@@ -260,6 +270,8 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
     const refusal = onPath("read", dir, () => outDirRefusal(dir, [...models.keys()], inv.values["force"] === true));
     if (refusal !== null) throw new UsageError(refusal, command);
   }
+  // ts-morph and prettier load only when bindings are written (the other commands never pay for them).
+  const emitter = bindings ? await import("../bindings/emit.ts") : undefined;
   // A path the file system refuses (ENOTDIR, EISDIR, EACCES, ENOSPC) is a PathError: one line, exit 2.
   for (const { artifact, dir } of built) {
     const modelDir = join(dir, artifact.model);
@@ -270,6 +282,11 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
       writeFileOrFail(path, f.text);
     }
     out(`${join(modelDir, MANIFEST)}\n`);
+    if (emitter) {
+      const path = join(modelDir, emitter.BINDINGS_FILE);
+      writeFileOrFail(path, await emitter.bindingsText(artifact));
+      out(`${path}\n`);
+    }
   }
   return EXIT.ok;
 }
@@ -340,4 +357,7 @@ function removePreviousBuild(modelDir: string): void {
     }
   }
   rmSync(join(modelDir, MANIFEST), { force: true });
+  // Bindings an earlier `--emit ts` wrote (known by their first line), so a build without them leaves none stale.
+  const bindings = join(modelDir, BINDINGS_FILE);
+  if (existsSync(bindings) && readFileSync(bindings, "utf8").startsWith(BINDINGS_HEADER)) rmSync(bindings);
 }

@@ -179,7 +179,7 @@ describe("hybridc build -o DIR", () => {
     [["--emit", "ir", "-o", "x"], "--emit ir prints the programs; -o DIR writes the WGSL build (--emit wgsl)"],
     [["-o", "x", "--length", "4"], "--length only applies to --emit ir"],
     [["-o", "x", "--dump-after", "dce"], "--dump-after only applies to --emit ir"],
-    [["--emit", "spirv"], "unknown --emit 'spirv' (expected wgsl or ir)"],
+    [["--emit", "spirv"], "unknown --emit 'spirv' (expected wgsl, ts or ir)"],
     [["-o", "x", "--limit", "maxStorageBuffers=9"], "--limit: unknown limit 'maxStorageBuffers'; did you mean"],
     [["-o", "x", "--limit", "maxStorageBuffersPerShaderStage"], "--limit expects NAME=N, got 'maxStorageBuffersPerShaderStage'"],
   ])("usage error: %j", (args, message) => {
@@ -239,15 +239,19 @@ describe("hybridc FILE.hyb (no command)", () => {
     const r = hybridc([file]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${join(sub, "generated", "tiny", "manifest.json")}\n`);
-    expect(tree(join(sub, "generated"))).toEqual(tree(join(dir, "out1")));
-    // Again: it rebuilds over its own output.
-    expect(hybridc([file]).code).toBe(0);
+    expect(r.stdout).toBe(`${join(sub, "generated", "tiny", "manifest.json")}\n${join(sub, "generated", "tiny", "index.ts")}\n`);
+    // build -o's files, and the typed bindings (--emit ts is the default here; tests/bindings checks their text).
+    const built = tree(join(sub, "generated"));
+    expect(built.get(join("tiny", "index.ts"))).toMatch(/^\/\/ Typed bindings of model tiny /);
+    built.delete(join("tiny", "index.ts"));
+    expect(built).toEqual(tree(join(dir, "out1")));
+    // Again: it rebuilds over its own output; --emit wgsl writes the build alone (and removes the bindings).
+    expect(hybridc([file, "--emit", "wgsl"]).code).toBe(0);
     expect(tree(join(sub, "generated"))).toEqual(tree(join(dir, "out1")));
   });
 
   it("-o DIR writes there instead; a relative path works from the working directory", () => {
-    const r = hybridc(["tiny.hyb", "-o", "elsewhere"], dir);
+    const r = hybridc(["tiny.hyb", "-o", "elsewhere", "--emit", "wgsl"], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${join("elsewhere", "tiny", "manifest.json")}\n`);
     expect(tree(join(dir, "elsewhere"))).toEqual(tree(join(dir, "out1")));
