@@ -1,0 +1,82 @@
+// kernel layers.3.mamba.ssd: ssd {chunk=128, epilogue="gate", normGroup=null, eps=null}
+//
+// dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
+// s[h, p, :] = exp(dt_t * A) * s[h, p, :] + (dt_t * x[t, h, p]) * B[t, g, :]
+// y[t, h, p] = sum_n s[h, p, n] * C[t, g, n] + D[h] * x[t, h, p];  s written back after the last t (in place)
+// out = y * silu(z[t, h, p])
+// sequential over t: the exact recurrence of the chunked SSD form; chunk = 128 does not change the result and is not used
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x       [L,24,64], strides [1792, 64, 1] in %322#0
+//   dt      [L,24] at offset 3328, strides [3352, 1] in %317#0
+//   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.3
+//   B       [L,1,128] at offset 1536, strides [1792, 128, 1] in %322#0
+//   C       [L,1,128] at offset 1664, strides [1792, 128, 1] in %322#0
+//   D       [24] at offset 2584192, strides [1] in weight:model.layers.3
+//   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.3
+//   state   [24,64,128], strides [8192, 128, 1] in state:layers.3.ssm
+//   z       [L,24,64], strides [3352, 64, 1] in %317#0
+//   y       [L,24,64], strides [1536, 64, 1] in %330#0 (written)
+//   state   [24,64,128], strides [8192, 128, 1] in state:layers.3.ssm (written)
+//
+// threads:
+//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
+//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//
+// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
+
+struct Params {
+  L: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
+@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let r = wg * 64u + lid;
+  if (r >= 1536u) { return; }
+  let hi = r / 64u;
+  let pi = r % 64u;
+  let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
+  let dt_b = A_log_D_dt_bias[2584064u + (hi)];
+  let d_h = A_log_D_dt_bias[2584192u + (hi)];
+  let gi = hi / 24u;
+  let L = params.L;
+  var st: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  for (var t = 0u; t < L; t++) {
+    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+    let dA = exp(dtv * a_h);
+    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+    let dx = dtv * xv;
+    var acc = vec4<f32>(0.0);
+    for (var k = 0u; k < 32u; k++) {
+      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
+      st[k] = sk;
+      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+    }
+    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
+    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+  }
+}

@@ -1,0 +1,48 @@
+// kernel layers.9.mamba.x_proj: linear
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn = x
+// column segments (start, width, weights): (0, 48, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x [1,512], strides [512, 1] in %369#0
+//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.9
+//   y [1,48], strides [48, 1] in %370#0 (written)
+//
+// threads:
+//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
+//   edge tiles clamp their loads and skip their stores
+//
+// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  if (r0 >= rows || ct >= 48u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 1u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = x[(k)];
+      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 48u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+  }
+}
