@@ -50,6 +50,7 @@ class Config:
     heads: int = 6
     kv_heads: int = 6
     rope_theta: float = 10000.0
+    window: int = 0                  # 0: full causal attention; W: each query sees W keys, itself included
 
     @property
     def d_inner(self) -> int:
@@ -214,6 +215,8 @@ class Attention(nn.Module):
         v = v.repeat_interleave(rep, dim=1)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
         causal = torch.ones(L, L, dtype=torch.bool, device=u.device).tril()
+        if cfg.window:                               # key j is allowed iff i - W < j <= i
+            causal = causal & ~torch.ones(L, L, dtype=torch.bool, device=u.device).tril(-cfg.window)
         o = torch.softmax(scores.masked_fill(~causal, float("-inf")), -1) @ v
         return self.o_proj(o.transpose(1, 2).reshape(b, L, cfg.heads * hd))
 
@@ -290,14 +293,14 @@ def spec_text(cfg: Config, name: str, header: str) -> str:
     lines = [header.rstrip(), f"model {name} {{",
              "  vocab   = 256                       // raw bytes, no tokenizer",
              f"  d_model = {cfg.d_model}",
-             f"  norm    = rmsnorm(eps = {cfg.eps:g})        // before every sublayer and at the end",
+             f"  norm    = rmsnorm(eps = {cfg.eps:g})".replace("e-0", "e-") + "         // before every sublayer and at the end",
              "  tied    = true                      // the LM head is the embedding matrix",
              "  weights = \"jamba\"                   // model.layers.{i}.mamba.* / .self_attn.* tensor names",
              "",
              f"  ssm  = mamba2(d_state = {cfg.d_state}, expand = {cfg.expand}, headdim = {cfg.headdim}, d_conv = {cfg.d_conv})"
              f"   // {cfg.ssm_heads} heads of {cfg.headdim}",
-             f"  attn = attention(heads = {cfg.heads}, kv_heads = {cfg.kv_heads}, rope = {cfg.rope_theta:_.0f})"
-             f"   // head_dim {cfg.head_dim}"]
+             f"  attn = attention(heads = {cfg.heads}, kv_heads = {cfg.kv_heads}, rope = {cfg.rope_theta:_.0f}"
+             + (f", window = {cfg.window}" if cfg.window else "") + f")   // head_dim {cfg.head_dim}"]
     if cfg.mlp_hidden:
         lines.append(f"  ffn  = mlp(swiglu, hidden = {cfg.mlp_hidden})")
     lines += ["", f"  layers = [{', '.join(kinds)}]", "}", ""]

@@ -41,7 +41,7 @@ def randomize(model, seed):
 
 def main():
     torch.manual_seed(0)
-    cfg = Config(d_model=48, n_layers=4, attn_layers=(2,), mlp_hidden=40, d_state=16, headdim=16, heads=4, kv_heads=2, chunk=8)
+    cfg = Config(d_model=48, n_layers=4, attn_layers=(2,), mlp_hidden=40, d_state=16, headdim=16, heads=4, kv_heads=2, chunk=8, window=9)
     model = HybridLM(cfg).double()
     randomize(model, 1)
 

@@ -118,6 +118,7 @@ def main():
     out = os.path.join(HERE, "runs", a.run)
     os.makedirs(out, exist_ok=True)
     start, step, tokens = 0, 0, 0
+    wall0, cpu0 = 0.0, 0.0                           # minutes spent before a resume
     ckpt_path = os.path.join(out, "ckpt.pt")
     if not a.bench and os.path.exists(ckpt_path):   # resume
         ck = torch.load(ckpt_path)
@@ -125,20 +126,29 @@ def main():
         opt.load_state_dict(ck["opt"])
         gen.set_state(ck["gen"])
         start, tokens = ck["step"], ck["tokens"]
-        print(f"resumed at step {start}", flush=True)
+        wall0, cpu0 = ck.get("wall_min", 0.0), ck.get("cpu_min", 0.0)
+        if "wall_min" not in ck:                     # a checkpoint from before these fields: the log's row
+            for row in open(os.path.join(out, "log.tsv")):
+                f = row.rstrip("\n").split("\t")
+                if f[0] == str(start):
+                    wall0, cpu0 = float(f[5]), float(f[6])
+        print(f"resumed at step {start} ({wall0:.2f} wall min, {cpu0:.2f} cpu min before)", flush=True)
     if not a.bench:
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump({"args": vars(a), "config": cfg.__dict__ | {"attn_layers": list(cfg.attn_layers)}, "params": params,
                        "train_bytes": len(train), "held_out_bytes": len(held)}, f, indent=2)
-    log = open(os.path.join(out, "log.tsv"), "a")
-    if start == 0:
+    log = open(os.path.join(out, "log.tsv"), "a") if not a.bench else open(os.devnull, "w")
+    if start == 0 and not a.bench:
         log.write("step\tlr\ttrain_bpb\theld_out_bpb\ttokens\twall_min\tcpu_min\n")
+    elif start:
+        log.write(f"# resumed at step {start}: {' '.join(sys.argv[1:])}\n")
     print(f"{params:,} parameters; train {len(train):,} bytes, held-out {len(held):,} bytes; {a.steps} steps of "
           f"{a.batch}x{a.seq} tokens", flush=True)
 
     def save(step):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(), "step": step,
-                    "tokens": tokens, "config": cfg.__dict__, "args": vars(a)}, ckpt_path + ".tmp")
+                    "tokens": tokens, "config": cfg.__dict__, "args": vars(a),
+                    "wall_min": wall0 + (time.time() - t0) / 60, "cpu_min": cpu0 + (time.process_time() - c0) / 60}, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
     t0, c0 = time.time(), time.process_time()
@@ -166,7 +176,7 @@ def main():
         if done % a.eval_every == 0 or done == a.steps:
             held_bpb = f"{bits_per_byte(model, eval_w):.4f}"
         if done % 25 == 0 or held_bpb:
-            wall, cpu = (time.time() - t0) / 60, (time.process_time() - c0) / 60
+            wall, cpu = wall0 + (time.time() - t0) / 60, cpu0 + (time.process_time() - c0) / 60
             line = f"{done}\t{lr_at(step):.2e}\t{acc / acc_n / math.log(2):.4f}\t{held_bpb}\t{tokens}\t{wall:.2f}\t{cpu:.2f}"
             log.write(line + "\n")
             log.flush()
