@@ -7,6 +7,8 @@
  *   artifacts       the contract: types, validation (parseArtifact), the on-disk form
  *                   (readArtifactFiles, fetchArtifact), the element-format table (DTYPES)
  *   sample          temperature, top-k, top-p over one row of logits, with a seeded generator
+ *   text            TextTokenizer (what generate() takes), UTF-8 bytes, incremental decoding;
+ *                   tokenizer.json itself is `hybridc/tokenizer`, kept out of this bundle
  *   weights         checkpoints: safetensors, validation against the artifact, seeded random init
  */
 export {
@@ -51,6 +53,7 @@ export {
   type ArtifactFile,
 } from "./artifact/index.ts";
 export { sample, distribution, argmax, createRng, checkSampleOptions, type SampleOptions, type Rng } from "./sample.ts";
+export { byteTokenizer, TextStream, type TextTokenizer } from "./text.ts";
 export { GpuRuntime, KernelCompileError, GpuError, DeviceLostError } from "./device.ts";
 export { NonFiniteWeightError, type TensorSource, type WeightSource } from "./memory.ts";
 export {

@@ -26,6 +26,7 @@ import { GpuRuntime } from "./device.ts";
 import { GpuModelMemory, type TensorSource, type WeightSource } from "./memory.ts";
 import { GpuProgram, lengthLimit } from "./program.ts";
 import { createRng, sample, checkSampleOptions, type SampleOptions } from "./sample.ts";
+import { byteTokenizer, TextStream, type TextTokenizer } from "./text.ts";
 import { checkCheckpoint, WeightError, type Checkpoint } from "./weights/index.ts";
 import { shapeText, type WeightProblem } from "./weights/errors.ts";
 
@@ -91,14 +92,22 @@ export interface CompiledModel<W = ModelWeights> {
   load(device: GPUDevice | GpuRuntime, weights: W, options?: LoadOptions): Promise<HybridModel>;
 }
 
-
 export interface GenerateOptions extends Partial<SampleOptions> {
   /** Stop after this many generated tokens (default 128). */
   readonly maxTokens?: number;
   /** Seeds the sampler (default 0); the same seed gives the same tokens. */
   readonly seed?: number;
-  /** Stop once the generated tokens end with this sequence (a string is UTF-8); it is yielded too. */
+  /**
+   * Stop once the generated tokens end with this sequence (a string is UTF-8 bytes; with a
+   * `tokenizer`, once the generated text ends with it); it is yielded too.
+   */
   readonly stop?: Uint8Array | string | readonly number[];
+  /**
+   * Encodes a string prompt and decodes the generated tokens into `text` (a tokenizer.json:
+   * `loadTokenizer` of `hybridc/tokenizer`). Without one, a byte-level model (vocab = 256) takes
+   * and gives UTF-8; any other model takes token ids and yields no text.
+   */
+  readonly tokenizer?: TextTokenizer;
   /** Aborting rejects the iteration with `signal.reason` before the next GPU call (between prefill chunks too). */
   readonly signal?: AbortSignal;
   /** Append the prompt to the current state instead of starting a new sequence (default false). */
@@ -109,6 +118,13 @@ export interface GenerateOptions extends Partial<SampleOptions> {
 
 export interface GeneratedToken {
   readonly token: number;
+  /**
+   * The text this token completes, decoded incrementally: "" while a character or a merged
+   * piece is incomplete, then all of it at once; the last token also carries what was held back.
+   * The concatenation of every `text` is the generated text. Always "" for a model without a
+   * tokenizer that is not byte-level.
+   */
+  readonly text: string;
   /** The logits it was sampled from, [vocab]. */
   readonly logits: Float32Array;
 }
@@ -251,11 +267,20 @@ function isCheckpoint(w: ModelWeights): w is Checkpoint {
   return typeof (w as Partial<Checkpoint>).read === "function" && (w as Partial<Checkpoint>).tensors instanceof Map;
 }
 
-/** A prompt as token ids: a string is its UTF-8 bytes (byte-level models, vocab >= 256). */
-export function promptTokens(prompt: string | Uint8Array | readonly number[], vocab: number): number[] {
+/**
+ * A prompt as token ids: a string goes through the tokenizer, or without one is its UTF-8 bytes,
+ * which only a byte-level model (vocab = 256) reads as text.
+ */
+export function promptTokens(prompt: string | Uint8Array | readonly number[], vocab: number, tokenizer?: TextTokenizer): number[] {
   if (typeof prompt === "string") {
-    if (vocab < 256) throw new RangeError(`a text prompt is UTF-8 bytes, which needs vocab >= 256 (this model has ${vocab}); pass token ids`);
-    return [...new TextEncoder().encode(prompt)];
+    if (tokenizer !== undefined) return tokenizer.encode(prompt);
+    if (vocab !== 256) {
+      throw new RangeError(
+        `this model's vocabulary has ${vocab} tokens, not the 256 bytes of a byte-level model: a text prompt needs its tokenizer ` +
+          "(generate(prompt, { tokenizer }), loadTokenizer from hybridc/tokenizer), or pass the prompt's token ids",
+      );
+    }
+    return byteTokenizer.encode(prompt);
   }
   return [...prompt];
 }
@@ -366,13 +391,17 @@ export class HybridModel {
    * generate() on the same model supersedes this one: it then rejects at its next GPU call.
    */
   async *generate(prompt: string | Uint8Array | readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, undefined> {
-    const tokens = promptTokens(prompt, this.vocab);
+    const tokens = promptTokens(prompt, this.vocab, options.tokenizer);
     if (tokens.length === 0) throw new RangeError("the prompt is empty: generation needs at least one token to start from");
     const opts: SampleOptions = { temperature: options.temperature ?? 1, topK: options.topK ?? 0, topP: options.topP ?? 1 };
     checkSampleOptions(opts);
     const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be an integer >= 0, got ${maxTokens}`);
-    const stop = options.stop === undefined ? [] : promptTokens(options.stop, Math.max(this.vocab, 256));
+    const textStop = typeof options.stop === "string" && options.tokenizer !== undefined ? options.stop : undefined;
+    const stop = options.stop === undefined || textStop !== undefined ? [] : promptTokens(options.stop, 256);
+    const decoder = options.tokenizer ?? (this.vocab === 256 ? byteTokenizer : undefined);
+    const stream = decoder && new TextStream(decoder, tokens);
+    let text = "";
     const rng = createRng(options.seed ?? 0);
     const signal = options.signal;
     const id = ++this.generation;
@@ -396,8 +425,12 @@ export class HybridModel {
       else checkFinite(logits, this.vocab, this.pos - 1, () => `after generated token ${out.length}`);
       const token = sample(logits, opts, rng);
       out.push(token);
-      yield { token, logits };
-      if (out.length === maxTokens || endsWith(out, stop)) return;
+      let piece = stream?.push(token) ?? "";
+      text += piece;
+      const last = out.length === maxTokens || endsWith(out, stop) || (textStop !== undefined && textStop !== "" && text.endsWith(textStop));
+      if (last) piece += stream?.flush() ?? "";
+      yield { token, logits, text: piece };
+      if (last) return;
       check();
       if (this.pos >= this.context) {
         throw new ContextError(`the context of ${this.context} tokens is full after ${out.length} generated tokens (prompt: ${tokens.length}); raise \`context\` in the spec or generate fewer tokens`);

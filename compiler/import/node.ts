@@ -20,6 +20,7 @@ import { renderDiagnostics } from "../diag/render.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import type { SourceFile } from "../diag/source.ts";
 import { weightArtifacts } from "../codegen/artifact.ts";
+import { GpuRuntime } from "../../runtime/device.ts";
 import { loadModel, type HybridModel, type LoadOptions } from "../../runtime/model.ts";
 import { checkCheckpoint, WeightError, type Checkpoint } from "../../runtime/weights/index.ts";
 import { openCheckpoint } from "../../runtime/weights/node.ts";
@@ -162,10 +163,11 @@ export interface HfModel {
 }
 
 /** openHfFolder, then the spec built for this device and loaded with the folder's weights. */
-export async function loadHfModel(device: GPUDevice, dir: string, options: HfFolderOptions & LoadOptions & { readonly fuse?: boolean } = {}): Promise<HfModel> {
+export async function loadHfModel(device: GPUDevice | GpuRuntime, dir: string, options: HfFolderOptions & LoadOptions & { readonly fuse?: boolean } = {}): Promise<HfModel> {
   const folder = await openHfFolder(dir, options);
   try {
-    const built = buildModel(folder.model, folder.source, { limits: device.limits, fuse: options.fuse ?? true });
+    const limits = device instanceof GpuRuntime ? device.device.limits : device.limits;
+    const built = buildModel(folder.model, folder.source, { limits, fuse: options.fuse ?? true });
     if (!built.ok) throw new ImportError(renderDiagnostics(problemDiagnostics(folder.source, built.problems), { color: false }));
     const model = await loadModel(device, built.artifact, folder.checkpoint, options);
     return { model, spec: folder.spec, eosTokenIds: folder.eosTokenIds, ...(folder.tokenizer ? { tokenizer: folder.tokenizer } : {}) };

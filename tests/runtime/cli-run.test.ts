@@ -2,7 +2,10 @@
  * `hybridc run`, spawned as a user runs it (`node bin/hybridc.js run ...`) on a tiny byte-level
  * model: the --json shape and determinism, streaming, --logits (decoded with runtime/weights'
  * reader, prompt rows against interp of the same random weights), --stop, --prompt-file, and the
- * usage, spec and weight errors (exit codes 2 and 1, never a stack trace).
+ * usage, spec and weight errors (exit codes 2 and 1, never a stack trace). Then a Hugging Face
+ * checkpoint folder (a tiny Bamba with a tokenizer.json): `hybridc run DIR` imports its config,
+ * encodes the prompt, streams decoded text and stops at the config's eos_token_id; --tokenizer
+ * and --prompt-ids; a model that is not byte-level without a tokenizer is a usage error.
  */
 import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { spawnSync } from "node:child_process";
@@ -18,6 +21,9 @@ import { argmax } from "../../runtime/sample.ts";
 import { encodeSafetensors, randomCheckpoint } from "../../runtime/weights/index.ts";
 import { openCheckpoint } from "../../runtime/weights/node.ts";
 import { runGraph, zeroState } from "../ir/fixtures.ts";
+import { FOLDERS, writeFolder } from "../import/folders.ts";
+import { sentencePiece } from "../tokenizer/fixtures.ts";
+import { loadTokenizer } from "../../runtime/tokenizer.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "bin", "hybridc.js");
@@ -139,7 +145,10 @@ describe("errors", () => {
     [["--prompt", "a"], "give exactly one of --weights W and --init random"],
     [["--init", "random", "--weights", "w.safetensors", "--prompt", "a"], "give exactly one of --weights W and --init random"],
     [["--init", "zeros", "--prompt", "a"], "--init takes 'random', got 'zeros'"],
-    [["--init", "random"], "give exactly one of --prompt TEXT and --prompt-file F"],
+    [["--init", "random"], "give exactly one of --prompt TEXT, --prompt-file F and --prompt-ids IDS"],
+    [["--init", "random", "--prompt", "a", "--prompt-ids", "1"], "give exactly one of --prompt TEXT, --prompt-file F and --prompt-ids IDS"],
+    [["--init", "random", "--prompt-ids", "1,x"], "--prompt-ids takes token ids separated by commas (1,2,3), got 'x'"],
+    [["--init", "random", "--prompt-ids", "1,256"], "prompt token 256 is not an id of model tiny_bytes's vocabulary (0..255)"],
     [["--init", "random", "--prompt", ""], "the prompt is empty"],
     [["--init", "random", "--prompt-file", "nope.txt"], "cannot read the prompt file nope.txt: no such file or directory"],
     [["--init", "random", "--prompt", "a", "--temperature=-1"], "--temperature must be a number >= 0, got '-1'"],
@@ -197,5 +206,73 @@ describe("errors", () => {
     expect(r.stderr).toContain(`${tensors[2]!.name}: expected shape [64, 16], found [1024]`);
     expect(r.stderr).toContain(`${tensors[3]!.name}: missing`);
     expect(r.stderr).not.toMatch(STACK_FRAME);
+  });
+});
+
+describe("a Hugging Face checkpoint folder, and tokenizers", () => {
+  const bamba = FOLDERS.find((f) => f.family === "bamba")!;
+  const tokenizerJson = JSON.stringify(sentencePiece().json);
+  const tok = loadTokenizer(tokenizerJson);
+  const run = ["--prompt", "hello wörld", "--max-tokens", "6", "--temperature", "0"];
+  beforeAll(() => {
+    writeFolder(join(dir, "bamba"), bamba, { "tokenizer.json": tokenizerJson });
+    writeFileSync(join(dir, "tokenizer.json"), tokenizerJson);
+  });
+
+  it("run DIR: the config imported, the prompt encoded by its tokenizer.json, the text streamed as decoded", () => {
+    const j = hybridc(["run", "bamba", ...run, "--json"]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(j.stderr).not.toContain("hybridc:");
+    const { tokens, text } = json(j);
+    expect(tokens).toHaveLength(6);
+    const ids = tok.encode("hello wörld");
+    expect(text).toBe(tok.decode([...ids, ...tokens]).slice(tok.decode(ids).length));
+    const streamed = hybridc(["run", "bamba", ...run]);
+    expect(streamed.code, streamed.stderr).toBe(0);
+    expect(streamed.stdout.toString("utf8")).toBe(text);
+    // The same prompt as ids gives the same tokens.
+    expect(json(hybridc(["run", "bamba", "--prompt-ids", ids.join(","), "--max-tokens", "6", "--temperature", "0", "--json"])).tokens).toEqual(tokens);
+  });
+
+  it("generation stops at the config's eos_token_id, which is not printed", () => {
+    const first = json(hybridc(["run", "bamba", ...run, "--json"])).tokens;
+    writeFolder(join(dir, "bamba-eos"), { ...bamba, config: { ...bamba.config, eos_token_id: [99999, first[2]!] } }, { "tokenizer.json": tokenizerJson });
+    const r = hybridc(["run", "bamba-eos", ...run, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).tokens).toEqual(first.slice(0, 2));
+  });
+
+  it("a spec that is not byte-level: --tokenizer FILE, or --prompt-ids printing ids; neither is a usage error saying what to pass", () => {
+    const spec = join(dir, "bamba.hyb");
+    const imported = hybridc(["import", "bamba", "-o", spec]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const weights = ["--weights", "bamba"];
+    const withTok = hybridc(["run", spec, ...weights, "--tokenizer", "tokenizer.json", ...run, "--json"]);
+    expect(withTok.code, withTok.stderr).toBe(0);
+    const viaFolder = json(hybridc(["run", "bamba", ...run, "--json"]));
+    expect(json(withTok)).toEqual(viaFolder);
+    const ids = hybridc(["run", spec, ...weights, "--prompt-ids", tok.encode("hello wörld").join(","), "--max-tokens", "6", "--temperature", "0"]);
+    expect(ids.code, ids.stderr).toBe(0);
+    expect(ids.stdout.toString("utf8")).toBe(`${viaFolder.tokens.join(" ")}\n`);
+    const none = hybridc(["run", spec, ...weights, "--prompt", "hello"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("hybridc: model bamba has vocab = 280, not the 256 bytes of a byte-level model, so a text prompt needs its tokenizer: pass --tokenizer tokenizer.json");
+    expect(none.stderr).toContain("--prompt-ids 1,2,3");
+    expect(none.stdout.length).toBe(0);
+  });
+
+  it("folders that cannot run: a config the .hyb language cannot express, no config.json, a tokenizer past the vocabulary", () => {
+    writeFolder(join(dir, "falcon"), { ...bamba, config: { model_type: "falcon_h1", num_attention_heads: 8 } });
+    const falcon = hybridc(["run", "falcon", "--prompt", "a"]);
+    expect(falcon.code).toBe(1);
+    expect(falcon.stderr).toMatch(/^hybridc: cannot import falcon\/config\.json: parallel mixers: .*config key `num_attention_heads`/);
+    const empty = hybridc(["run", ".", "--prompt", "a"]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("is a directory without config.json");
+    writeFolder(join(dir, "small"), { ...bamba, config: { ...bamba.config, vocab_size: 64 }, tensors: bamba.tensors.map(([n, s]) => [n, s[0] === 280 ? [64, s[1]!] : s]) }, { "tokenizer.json": tokenizerJson });
+    const small = hybridc(["run", "small", "--prompt", "a"]);
+    expect(small.code).toBe(1);
+    expect(small.stderr).toContain("tokenizer.json: its ids go up to 276, past model small's vocab of 64");
+    for (const r of [falcon, empty, small]) expect(r.stderr).not.toMatch(STACK_FRAME);
   });
 });

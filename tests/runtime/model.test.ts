@@ -213,7 +213,9 @@ describe("byte-level prompts and context", () => {
     expect(await collect(model.generate("héllo", { maxTokens: 6, temperature: 0, stop: Uint8Array.of(a[0]!) }))).toEqual(a.slice(0, 1));
     // A string stop sequence is its UTF-8 bytes, as a prompt is.
     expect(promptTokens("é\n", 256)).toEqual([0xc3, 0xa9, 0x0a]);
-    expect(() => promptTokens("a", 96)).toThrow("a text prompt is UTF-8 bytes, which needs vocab >= 256 (this model has 96); pass token ids");
+    // Only a byte-level model reads text as bytes; any other needs its tokenizer (issue 11).
+    expect(() => promptTokens("a", 96)).toThrow("this model's vocabulary has 96 tokens, not the 256 bytes of a byte-level model: a text prompt needs its tokenizer");
+    expect(() => promptTokens("a", 300)).toThrow("or pass the prompt's token ids");
     model.destroy();
   }, 120_000);
 
