@@ -1,6 +1,6 @@
 /**
  * The bench's GPU: one Dawn instance (Node's `webgpu` package) and one device with the adapter's
- * maximum limits and, when offered, `timestamp-query`; and `BenchRuntime`, a GpuRuntime that
+ * maximum limits and, when offered, `timestamp-query` and `shader-f16`; and `BenchRuntime`, a GpuRuntime that
  * also records what the bench reports: the launches of the latest call (dispatch counts and the
  * per-kernel profile replay them), time spent compiling pipelines, running and reading back, and
  * bytes allocated per buffer kind (`weight:`, `state:`, the rest).
@@ -31,7 +31,9 @@ export async function openBenchDevice(): Promise<BenchDevice | string> {
   const requiredLimits: Record<string, number> = {};
   for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const timestamps = adapter.features.has("timestamp-query");
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: timestamps ? ["timestamp-query"] : [] });
+  // shader-f16 when offered: the bench times f16 weights read natively beside the packed form.
+  const requiredFeatures = (["timestamp-query", "shader-f16"] as const).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const uncaptured: string[] = [];
   device.addEventListener("uncapturederror", (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
   const i = adapter.info;

@@ -14,9 +14,13 @@ import { median } from "./stats.ts";
 
 const T = 1024;
 
-/** Bytes one decode token must move at least: weights once, SSM/conv state in and out, KV rows. */
-function decodeMinimum(model: ResolvedModel, weightBytes: number): number {
-  const f = model.dtype === "f16" ? 2 : 4;
+/**
+ * Bytes one decode token at position T must move at least: weights once (in their storage dtype:
+ * `weightBytes` from the plan), SSM/conv state in and out, the valid KV rows and the new one.
+ * State and KV cache are f32 for every dtype (lower/state.ts computeDtype).
+ */
+export function decodeMinimum(model: ResolvedModel, weightBytes: number, T = 1024): number {
+  const f = 4;
   let state = 0;
   for (const layer of model.layers)
     for (const s of layer.sublayers) {

@@ -7,9 +7,11 @@
  *
  * Then the start-up of the `hybridc` executable (bench/startup.ts: `--version` and `check`, spawned).
  *
- * Then the GPU section (bench/gpu.ts): every canonical spec's fused and unfused programs on the
- * WebGPU adapter. Flags (`npm run bench -- FLAG`): `--gpu-only` runs only the GPU section,
- * `--no-gpu` skips it; HYBRIDC_BENCH_SPECS=a.hyb,b.hyb limits the GPU section to those specs,
+ * Then the performance section (bench/perf.ts: roofline, PyTorch baseline, fused vs unfused
+ * kernels, per-spec figures; writes bench/results.json), and the GPU section (bench/gpu.ts):
+ * every canonical spec's fused and unfused programs on the WebGPU adapter. Flags (`npm run bench -- FLAG`): `--gpu-only` runs only the GPU section,
+ * `--no-gpu` skips it, `--quick` (or HYBRIDC_BENCH_QUICK=1) runs only the performance section with
+ * fewer repeats; HYBRIDC_BENCH_SPECS=a.hyb,b.hyb limits the GPU section to those specs,
  * HYBRIDC_BENCH_BREAKDOWN=c.hyb picks the spec of its per-kernel breakdown (default hybrid-130m).
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -22,6 +24,7 @@ import { compile } from "../compiler/index.ts";
 import { parse } from "../compiler/syntax/index.ts";
 import { gpuBench } from "./gpu.ts";
 import { optimizerBench } from "./optimizer.ts";
+import { perfBench } from "./perf.ts";
 import { startupBench } from "./startup.ts";
 import { median } from "./stats.ts";
 
@@ -84,6 +87,13 @@ function row(name: string, text: string): void {
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const flags = new Set(process.argv.slice(2));
+// `--quick` (or HYBRIDC_BENCH_QUICK=1): only the performance section (bench/perf.ts), with fewer
+// repeats: a few minutes on a loaded 2-core machine. It writes bench/results.json as the full run does.
+const quick = flags.has("--quick") || process.env["HYBRIDC_BENCH_QUICK"] === "1";
+if (quick) {
+  await perfBench(root, true);
+  process.exit(0);
+}
 const specs = readdirSync(join(root, "specs")).filter((f) => f.endsWith(".hyb")).sort();
 if (!flags.has("--gpu-only")) {
   console.log(`hybridc front-end benchmark: node ${process.version}, ${WARMUP} warm-up + ${RUNS} timed runs per case, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
@@ -102,6 +112,7 @@ if (!flags.has("--no-gpu")) {
     const r = compile(readFileSync(join(root, "specs", file), "utf8"), { path: file });
     return { file, model: r.models[0]!, source: r.source };
   });
+  await perfBench(root, false);
   await gpuBench(models, process.env["HYBRIDC_BENCH_BREAKDOWN"]);
   // A live Dawn instance keeps Node running (performance.md §3.2).
   process.exit(0);
