@@ -45,6 +45,16 @@ export function identifier(name: string): string {
   return /^[0-9]/.test(id) ? `m_${id}` : id;
 }
 
+/**
+ * transformers builds the embedding with vocab_size rows as the config says; only mamba_ssm pads
+ * it up to pad_vocab_size_multiple (its -hf configs carry the padded size already).
+ */
+function vocabNote(obj: Record<string, unknown>, vocab: number): string[] {
+  const m = obj["pad_vocab_size_multiple"];
+  if (typeof m !== "number" || !Number.isSafeInteger(m) || m < 1) return [];
+  return [`vocab = vocab_size as transformers builds the embedding (it does not pad to pad_vocab_size_multiple = ${m}${vocab % m === 0 ? "; the size is a multiple of it already" : ", which mamba_ssm would"})`];
+}
+
 /** The config (text or parsed) as a spec; an ImportError when it cannot be one. */
 export function importConfig(config: string | unknown, options: ImportOptions = {}): ImportResult {
   const raw = typeof config === "string" ? parseConfigText(config) : config;
@@ -81,7 +91,7 @@ export function importConfig(config: string | unknown, options: ImportOptions = 
       ...(context !== undefined && hasAttention ? { context } : {}),
       blocks: plan.blocks,
       layers: plan.layers,
-      notes: plan.notes,
+      notes: [...vocabNote(obj, plan.vocab), ...plan.notes],
     },
     `${name}.hyb`,
   );

@@ -128,14 +128,15 @@ export function layerSummary(layers: readonly (readonly string[])[]): string[] {
   return lines;
 }
 
-function wrap(line: string, width: number): string[] {
+/** `line` cut at spaces into lines of at most `width`; continuations start with `indent`. */
+function wrap(line: string, width: number, indent = "    "): string[] {
   const out: string[] = [];
   let rest = line;
   while (rest.length > width) {
     const cut = rest.lastIndexOf(" ", width);
-    if (cut <= 4) break;
+    if (cut <= indent.length) break;
     out.push(rest.slice(0, cut));
-    rest = `    ${rest.slice(cut + 1)}`;
+    rest = `${indent}${rest.slice(cut + 1)}`;
   }
   out.push(rest);
   return out;
@@ -158,7 +159,7 @@ export function specText(plan: SpecPlan, path: string): { readonly text: string;
     `  weights = "${plan.weights}"`,
     ...(plan.context !== undefined ? [`  context = ${num(plan.context)}`] : []),
     "",
-    ...plan.notes.flatMap((l) => wrap(l, 94)).map((l) => `  // ${l}`.trimEnd()),
+    ...plan.notes.flatMap((l) => wrap(l, 94, "")).map((l) => `  // ${l}`.trimEnd()),
     ...plan.blocks.map((b) => `  ${blockText(b)}`),
     "",
     `  layers = ${layersExpr(plan.layers)}`,

@@ -73,6 +73,12 @@ describe("hybridc import: each family's config to a spec with the parameters the
     expect(m.layers.flatMap((l, i) => (l.sublayers[0]!.name === "attn" ? [i] : []))).toEqual([7, 18, 29, 40]);
   });
 
+  it("vocab_size is the embedding's rows, as transformers builds it (no padding to pad_vocab_size_multiple)", () => {
+    const r = importConfig({ ...IMPORTED[0]!.config, vocab_size: 50277, pad_vocab_size_multiple: 8 });
+    expect(r.model.vocab).toBe(50277);
+    expect(r.text).toContain("// vocab = vocab_size as transformers builds the embedding (it does not pad to\n  // pad_vocab_size_multiple = 8, which mamba_ssm would)");
+  });
+
   it.each(REFUSED)("$name: refused in one line naming the feature and the config key", (c) => {
     let error: unknown;
     try {
