@@ -33,7 +33,7 @@ const COMMANDS = {
   },
   inspect: { summary: "print the cost of each model: dispatches, scratch bytes, bytes per decode token", load: async () => (await import("./build.ts")).inspect },
   run: { summary: "generate text with a model on the GPU (random or checkpoint weights)", load: async () => (await import("./run.ts")).run },
-  import: { summary: "write the .hyb spec of a Hugging Face config.json (mamba, mamba2, jamba, bamba, nemotron_h, ...)", load: async () => (await import("./import.ts")).importCommand },
+  import: { summary: "write the .hyb spec of a Hugging Face config.json (Mamba, Jamba, Bamba, Nemotron-H, ...)", load: async () => (await import("./import.ts")).importCommand },
   fmt: { summary: "print files in canonical layout (--write to rewrite them)", load: async () => (await import("./fmt.ts")).fmt },
   explain: { summary: "explain a diagnostic code, e.g. hybridc explain HYB1004", load: async () => (await import("./explain.ts")).explain },
 } as const satisfies Record<string, LazyCommand>;
