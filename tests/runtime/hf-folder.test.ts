@@ -96,10 +96,12 @@ describe.each(FOLDERS)("$family: a checkpoint folder runs from its config.json",
     expect(ids[0]).toBe(1);
     const ref = reference(model, weights, ids, 6);
     const got: number[] = [];
+    const upTo: string[] = [];
     let text = "";
     for await (const t of hf.model.generate(prompt, { maxTokens: 6, temperature: 0, tokenizer: tok })) {
       got.push(t.token);
       text += t.text;
+      upTo.push(text);
     }
     expect(got).toEqual(ref.tokens);
     // The text continues the prompt's: what decoding prompt + generated adds to the prompt alone
@@ -108,6 +110,12 @@ describe.each(FOLDERS)("$family: a checkpoint folder runs from its config.json",
     expect(whole.startsWith(tok.decode(ids))).toBe(true);
     expect(text).toBe(whole.slice(tok.decode(ids).length));
     expect(text.length).toBeGreaterThan(0);
+    // A string stop with a tokenizer is text: generation ends once the text ends with it.
+    const stop = upTo.find((t) => t.length > 0)!;
+    const until = upTo.findIndex((t) => t.endsWith(stop)) + 1;
+    const stopped: number[] = [];
+    for await (const t of hf.model.generate(prompt, { maxTokens: 6, temperature: 0, tokenizer: tok, stop })) stopped.push(t.token);
+    expect(stopped).toEqual(got.slice(0, until));
   });
 });
 
