@@ -64,7 +64,7 @@ export class Config {
   ) {}
 
   has(key: string): boolean {
-    return Object.hasOwn(this.raw, key) && this.raw[key] !== null;
+    return Object.hasOwn(this.raw, key) && this.raw[key] !== null && this.raw[key] !== undefined;
   }
 
   /** The value, or `fallback` when the key is absent or null (as transformers treats None). */

@@ -150,6 +150,17 @@ function kvHeads(cfg: Config, absent: number, heads: number): number {
   return cfg.size("num_key_value_heads", absent);
 }
 
+/**
+ * A family whose layers are all SSMs (mamba, mamba2): a per-layer type list that says anything
+ * else is a layout this importer does not know for it; refused rather than ignored.
+ */
+function requireSsmLayers(cfg: Config): void {
+  for (const key of ["layer_types", "layers_block_type"]) {
+    const other = cfg.strings(key)?.find((t) => t !== "mamba" && t !== "mamba2" && t !== "linear_attention");
+    if (other !== undefined) cfg.refuse(key, `a layer of type "${other}" in a ${cfg.family} model (hybridc imports its layers as Mamba blocks only)`);
+  }
+}
+
 function layerCount(cfg: Config, fallback: number): number {
   return cfg.size("num_hidden_layers", fallback);
 }
@@ -169,6 +180,7 @@ const GROUPED_NORM_NOTE =
 /** MambaForCausalLM (transformers MambaConfig defaults). */
 export const mambaFamily: Family = (cfg) => {
   const d = cfg.size("hidden_size", 768);
+  requireSsmLayers(cfg);
   requireSilu(cfg, "hidden_act", "silu");
   const expand = cfg.number("expand", 2);
   const dInner = Math.trunc(expand * d);
@@ -200,6 +212,7 @@ export const mambaFamily: Family = (cfg) => {
 /** Mamba2ForCausalLM (transformers Mamba2Config defaults). */
 export const mamba2Family: Family = (cfg) => {
   const d = cfg.size("hidden_size", 4096);
+  requireSsmLayers(cfg);
   requireSilu(cfg, "hidden_act", "silu");
   requireNoDtLimit(cfg, "time_step_limit");
   if (!cfg.bool("rms_norm", true)) cfg.refuse("rms_norm", "Mamba-2 without its gated RMSNorm (transformers' Mamba2Mixer still applies the norm, mamba_ssm does not)");
@@ -243,12 +256,14 @@ export const jambaFamily: Family = (cfg) => {
   const n = layerCount(cfg, 32);
   requireSilu(cfg, "hidden_act", "silu");
   requireNoWindow(cfg);
-  const experts = cfg.size("num_experts", 16);
+  // transformers maps num_local_experts to num_experts.
+  const expertsKey = !cfg.has("num_experts") && cfg.has("num_local_experts") ? "num_local_experts" : "num_experts";
+  const experts = cfg.size(expertsKey, 16);
   const ePeriod = cfg.size("expert_layer_period", 2);
   const eOffset = cfg.index("expert_layer_offset", 1);
   const moe = Array.from({ length: n }, (_, i) => i).filter((i) => experts > 1 && i % ePeriod === eOffset);
   if (moe.length > 0) {
-    cfg.refuse("num_experts", `mixture-of-experts MLPs on layers ${moe.slice(0, 6).join(", ")}${moe.length > 6 ? ", ..." : ""} (expert_layer_period = ${ePeriod}, expert_layer_offset = ${eOffset}): the .hyb language has no MoE block`);
+    cfg.refuse(expertsKey, `mixture-of-experts MLPs on layers ${moe.slice(0, 6).join(", ")}${moe.length > 6 ? ", ..." : ""} (expert_layer_period = ${ePeriod}, expert_layer_offset = ${eOffset}): the .hyb language has no MoE block`);
   }
   const period = cfg.size("attn_layer_period", 8);
   const offset = cfg.index("attn_layer_offset", 4);

@@ -264,6 +264,8 @@ export const REFUSED: readonly Refusal[] = [
   },
   { name: "jamba (mixture of experts)", config: { ...jamba, num_experts: 16, num_experts_per_tok: 2 }, key: "num_experts", feature: /mixture-of-experts MLPs on layers 1, 3, 5, 7/ },
   { name: "nemotron_h (MoE layers)", config: { ...nemotronH, hybrid_override_pattern: "MEM*EM", num_hidden_layers: 6 }, key: "hybrid_override_pattern", feature: /mixture-of-experts layers at 1, 4/ },
+  { name: "mamba2 (a layer_types list with attention)", config: { ...mamba2, layer_types: ["mamba", "attention"] }, key: "layer_types", feature: /a layer of type "attention" in a mamba2 model/ },
+  { name: "jamba (MoE as num_local_experts)", config: { ...jamba, num_experts: undefined, num_local_experts: 4 }, key: "num_local_experts", feature: /mixture-of-experts/ },
   { name: "mamba2 (dt clamp)", config: { ...mamba2, time_step_limit: [0.001, 0.1] }, key: "time_step_limit", feature: /dt clamped/ },
   { name: "bamba (RoPE scaling)", config: { ...bamba, rope_scaling: { type: "linear", factor: 2.0 } }, key: "rope_scaling", feature: /RoPE scaling/ },
   { name: "jamba (sliding window)", config: { ...jamba, sliding_window: 4096 }, key: "sliding_window", feature: /sliding-window attention/ },
