@@ -8,6 +8,8 @@
  *   - weights from a URL: the first visit downloads them, the second loads them from the Cache API
  *     (the server sees one request) and generates the same text as the seeded random weights
  *     they hold;
+ *   - the trained model, when specs/kjv-byte.hyb and its weights are there: greedy text from the
+ *     weights the app ships equals the Node runtime's from the same file;
  *   - weights that do not fit the spec, no WebGPU, a lost device, and the stop button each end
  *     with what the page says;
  *   - the bundle holds the runtime and the artifacts, not the compiler;
@@ -24,7 +26,8 @@ import { gzipSync } from "node:zlib";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/index.ts";
-import { encodeSafetensors, loadModel, randomCheckpoint, type ModelArtifact } from "../../runtime/index.ts";
+import { encodeSafetensors, loadModel, randomCheckpoint, type Checkpoint, type ModelArtifact } from "../../runtime/index.ts";
+import { openCheckpoint } from "../../runtime/weights/node.ts";
 import { getDevice } from "../gpu/device.ts";
 import { serveStatic, type StaticServer } from "./serve.ts";
 
@@ -41,6 +44,9 @@ const SEED = 1;
 const PROMPT = "The state space ";
 const TOKENS = 12;
 const WEIGHTS_SPEC = "hybrid-3to1";
+/** A trained model the app ships with its weights (specs/NAME.safetensors), when the repository has one. */
+const TRAINED = "kjv-byte";
+const HAS_TRAINED = existsSync(join(ROOT, "specs", `${TRAINED}.hyb`)) && existsSync(join(ROOT, "specs", `${TRAINED}.safetensors`));
 
 let dir: string;
 let server: StaticServer;
@@ -54,10 +60,11 @@ function artifactOf(spec: string): ModelArtifact {
   return r.artifacts[0]!;
 }
 
-/** What the Node runtime generates: greedy tokens from the seeded random weights. */
-async function nodeTokens(spec: string, seed: number, prompt: string, maxTokens: number): Promise<number[]> {
+/** What the Node runtime generates: greedy tokens from the seeded random weights (or a checkpoint's). */
+async function nodeTokens(spec: string, seed: number | ((a: ModelArtifact) => Promise<Checkpoint>), prompt: string, maxTokens: number): Promise<number[]> {
   const artifact = artifactOf(spec);
-  const model = await loadModel(await getDevice(), artifact, randomCheckpoint(artifact, seed));
+  const weights = typeof seed === "number" ? randomCheckpoint(artifact, seed) : await seed(artifact);
+  const model = await loadModel(await getDevice(), artifact, weights);
   try {
     const out: number[] = [];
     for await (const { token } of model.generate(prompt, { maxTokens, temperature: 0 })) out.push(token);
@@ -192,8 +199,33 @@ describe("the web app in Chromium", () => {
       const want = await nodeTokens(WEIGHTS_SPEC, SEED, PROMPT, TOKENS);
       expect(tokensOf(first)).toEqual(want);
       expect(tokensOf(second)).toEqual(want);
+      // "Forget cached weights" empties the cache.
+      const page = await context.newPage();
+      try {
+        await page.goto(server.origin);
+        await page.waitForFunction('!document.getElementById("generate").disabled', undefined, { timeout: PAGE_TIMEOUT });
+        await page.click("#forget");
+        await page.waitForFunction('/^forgot [1-9]\\d* cached weights files?$/.test(document.getElementById("status").textContent)', undefined, { timeout: 30_000 });
+        expect(await page.evaluate('caches.open("hybridc-weights-v1").then((c) => c.keys()).then((k) => k.length)')).toBe(0);
+      } finally {
+        await page.close();
+      }
     },
     PAGE_TIMEOUT * 3,
+  );
+
+  it.runIf(HAS_TRAINED)(
+    `the trained model (${TRAINED}): greedy text from the weights the app ships equals the Node runtime's`,
+    async () => {
+      const prompt = "In the beginning";
+      const want = await nodeTokens(TRAINED, () => openCheckpoint(join(ROOT, "specs", `${TRAINED}.safetensors`)), prompt, 40);
+      const r = await visit({ spec: TRAINED, init: "trained", prompt, maxTokens: 40, temperature: 0 });
+      expect(r.error).toBeUndefined();
+      expect(tokensOf(r)).toEqual(want);
+      expect(r.output).toBe(decode(want));
+      console.log(`web app ${TRAINED}: ${JSON.stringify(prompt + r.output)}; first token ${r.firstTokenMs} ms, ${r.tokensPerSecond} tokens/s; ${r.info}`);
+    },
+    PAGE_TIMEOUT,
   );
 
   it(
@@ -225,9 +257,11 @@ describe("the web app in Chromium", () => {
     async () => {
       const page = await context.newPage();
       try {
-        const q = new URLSearchParams({ spec: WEIGHTS_SPEC, seed: "7", prompt: PROMPT, maxTokens: "5000", temperature: "0.8" });
+        // The trained model when there is one: its text makes the README's screenshot.
+        const run: Record<string, string> = HAS_TRAINED ? { spec: TRAINED, init: "trained", prompt: "And God said" } : { spec: WEIGHTS_SPEC, seed: "7", prompt: PROMPT };
+        const q = new URLSearchParams({ ...run, maxTokens: "5000", temperature: "0.8" });
         await page.goto(`${server.origin}/?${q}`);
-        await page.waitForFunction('document.getElementById("output").textContent.length >= 48', undefined, { timeout: PAGE_TIMEOUT });
+        await page.waitForFunction('document.getElementById("output").textContent.length >= 160', undefined, { timeout: PAGE_TIMEOUT });
         const shot = process.env["HYBRIDC_WEB_SCREENSHOT"];
         if (shot) await page.screenshot({ path: shot });
         expect(await page.evaluate("document.body.dataset.running")).toBe("1");
@@ -240,6 +274,14 @@ describe("the web app in Chromium", () => {
         expect(n).toBeGreaterThan(0);
         expect(n).toBeLessThan(5000);
         expect(await page.textContent("#status")).toBe("stopped");
+        // Generate again from the form: the loaded model is reused.
+        await page.fill("#max-tokens", "8");
+        await page.click("#generate");
+        const again = await settle(page);
+        expect(again.error).toBeUndefined();
+        expect(again.stopped).toBeUndefined();
+        expect(tokensOf(again)).toHaveLength(8);
+        expect(again.info).toContain("(already loaded)");
       } finally {
         await page.close();
       }

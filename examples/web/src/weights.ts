@@ -29,7 +29,7 @@ export async function openWeights(
   switch (choice.kind) {
     case "trained":
       if (trainedUrl === undefined) throw new WeightError([{ file: artifact.source, message: "the app ships no trained weights for this model: choose random weights, a file or a URL" }]);
-      return { ...(await openUrl(trainedUrl, onBytes, signal)), label: `trained weights (${lastSegment(trainedUrl)})` };
+      return { ...(await openUrl(trainedUrl, onBytes, signal)), label: `trained (${lastSegment(trainedUrl)})` };
     case "random":
       return { checkpoint: randomCheckpoint(artifact, choice.seed), label: `random(seed=${choice.seed})`, fromCache: false };
     case "files":
