@@ -85,4 +85,5 @@ export { lowerPrefill, lowerDecode, stateSlots, type StateSlot } from "./lower/i
 export { optimize, PASSES, type OptimizeOptions, type Pass } from "./passes/index.ts";
 export { planGraph, kernels, type Plan, type KernelInfo } from "./plan/index.ts";
 export { VERSION } from "./version.ts";
+export { importConfig, ImportError, IMPORT_FAMILIES, type ImportOptions, type ImportResult } from "./import/index.ts";
 export type { ModelArtifact, ProgramArtifact, KernelArtifact, KernelLimits } from "../runtime/artifact/types.ts";

@@ -28,7 +28,7 @@ import { loadTokenizer, TokenizerError, type HfTokenizer } from "../../runtime/t
 import { parseConfigText } from "./config.ts";
 import { identifier, importConfig, ImportError, type ImportOptions } from "./index.ts";
 
-export { ImportError } from "./index.ts";
+export { ImportError, importConfig, type ImportOptions, type ImportResult } from "./index.ts";
 export { TokenizerError } from "../../runtime/tokenizer.ts";
 
 export interface HfFolderOptions extends Pick<ImportOptions, "name" | "context"> {
