@@ -128,7 +128,11 @@ function onMessage(m: FromWorker): void {
     case "loaded": {
       const i = m.info;
       body.weightsSource = i.fromCache ? "cache" : i.weights.startsWith("random") ? "random" : "network";
-      ui.modelInfo.textContent = `${i.model}: ${count(i.parameters)} parameters, weights ${i.weights}` + (i.reused ? " (already loaded)" : `, loaded in ${(i.loadMs / 1000).toFixed(1)} s`);
+      ui.modelInfo.textContent =
+        `${i.model}: ${count(i.parameters)} parameters, weights ${i.weights}` +
+        (i.reused ? " (already loaded)" : `, loaded in ${(i.loadMs / 1000).toFixed(1)} s`) +
+        // The app ships no tokenizer: a text prompt is its UTF-8 bytes (runtime's promptTokens).
+        (i.vocab === 256 ? "" : `; vocabulary of ${count(i.vocab)} without a tokenizer here: the prompt's UTF-8 bytes are its token ids, the output shows ids`);
       ui.progress.hidden = true;
       ui.status.textContent = "generating";
       return;
