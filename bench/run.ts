@@ -5,7 +5,8 @@
  * Each case runs WARMUP times untimed (JIT, chevrotain's lazy caches), then RUNS times timed;
  * the median and the minimum are reported with the run count, and the first (cold) run apart.
  *
- * Then the start-up of the `hybridc` executable (bench/startup.ts: `--version` and `check`, spawned).
+ * Then the start-up of the `hybridc` executable (bench/startup.ts: `--version` and `check`, spawned),
+ * and the bundler plugin's compile per import of each canonical spec (bench/plugin.ts).
  *
  * Then the performance section (bench/perf.ts: roofline, PyTorch baseline, fused vs unfused
  * kernels, per-spec figures; writes bench/results.json), and the GPU section (bench/gpu.ts):
@@ -25,6 +26,7 @@ import { parse } from "../compiler/syntax/index.ts";
 import { gpuBench } from "./gpu.ts";
 import { optimizerBench } from "./optimizer.ts";
 import { perfBench } from "./perf.ts";
+import { pluginBench } from "./plugin.ts";
 import { startupBench } from "./startup.ts";
 import { median } from "./stats.ts";
 
@@ -104,6 +106,7 @@ if (!flags.has("--gpu-only")) {
   for (const f of specs) row(f, readFileSync(join(root, "specs", f), "utf8"));
   optimizerBench(specs.flatMap((f) => compile(readFileSync(join(root, "specs", f), "utf8"), { path: f }).models));
   startupBench();
+  pluginBench(root);
 }
 if (!flags.has("--no-gpu")) {
   const only = (process.env["HYBRIDC_BENCH_SPECS"] ?? "").split(",").filter((s) => s !== "");

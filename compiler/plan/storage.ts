@@ -29,7 +29,18 @@ export type StorageKind = Storage["kind"];
  * The storage of every value's base, by node id and result index (views get their base's),
  * and which nodes are constants (evaluated at load time).
  */
+/** storage() by layout table (memoized layouts() gives one table per graph and length); callers only read it. */
+const storageMemo = new WeakMap<readonly (readonly Layout[])[], { of: Storage[][]; constant: boolean[] }>();
+
 export function storage(g: Graph, lay: readonly (readonly Layout[])[]): { of: Storage[][]; constant: boolean[] } {
+  const known = storageMemo.get(lay);
+  if (known !== undefined) return known;
+  const result = computeStorage(g, lay);
+  storageMemo.set(lay, result);
+  return result;
+}
+
+function computeStorage(g: Graph, lay: readonly (readonly Layout[])[]): { of: Storage[][]; constant: boolean[] } {
   const baseOf = (r: ValueRef): ValueRef => lay[r.node]![r.index]!.base;
   const constant = g.nodes.map(() => false);
   const of: Storage[][] = g.nodes.map((n) => n.results.map((): Storage => ({ kind: "scratch" })));

@@ -109,11 +109,26 @@ export function isMovement(n: Node): n is Extract<Node, { op: "reshape" | "slice
   return n.op === "reshape" || n.op === "slice" || n.op === "broadcast_to";
 }
 
+/** layouts() by graph and length: graphs are immutable, and codegen asks again for every kernel. */
+const layoutMemo = new WeakMap<Graph, Map<number, Layout[][]>>();
+
 /**
  * The layout of every value of `g` with the sequence length bound to `L`, by node id and
  * result index. A value is its own base unless it is a movement op that has a view layout.
+ * Memoized per graph and length (callers only read it): requestFromGraph asks for every kernel,
+ * which made building a model quadratic in its nodes.
  */
 export function layouts(g: Graph, L: number): Layout[][] {
+  let byL = layoutMemo.get(g);
+  if (byL === undefined) layoutMemo.set(g, (byL = new Map()));
+  const known = byL.get(L);
+  if (known !== undefined) return known;
+  const out = computeLayouts(g, L);
+  byL.set(L, out);
+  return out;
+}
+
+function computeLayouts(g: Graph, L: number): Layout[][] {
   const out: Layout[][] = [];
   for (const n of g.nodes) {
     const own = n.results.map((t, index) => baseLayout({ node: n.id, index }, concreteShape(t.shape, L)));

@@ -30,16 +30,34 @@ function shownPath(file: string): string {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
 }
 
-async function compileId(id: string, options: HybridcPluginOptions): Promise<{ file: string; result: ModuleResult }> {
-  const { file, model } = parseId(id);
-  const text = await readFile(file, "utf8");
-  return { file, result: hybModule(text, shownPath(file), options, model) };
+/**
+ * The last results of one plugin instance, by file, model and text: a file imported twice (Vite's
+ * client and SSR environments, a watch rebuild that did not touch it) compiles once; an edit
+ * changes the text, so it compiles again. At most CACHED entries (a module is up to 1.5 MB).
+ */
+const CACHED = 16;
+
+function compiler(options: HybridcPluginOptions): (id: string) => Promise<{ file: string; result: ModuleResult }> {
+  const cache = new Map<string, ModuleResult>();
+  return async (id) => {
+    const { file, model } = parseId(id);
+    const text = await readFile(file, "utf8");
+    const key = `${file}\0${model ?? ""}\0${text}`;
+    let result = cache.get(key);
+    if (result === undefined) {
+      result = hybModule(text, shownPath(file), options, model);
+      if (cache.size >= CACHED) cache.delete(cache.keys().next().value!);
+      cache.set(key, result);
+    }
+    return { file, result };
+  };
 }
 
 export const unpluginFactory: UnpluginFactory<HybridcPluginOptions | undefined> = (rawOptions, meta) => {
   const options = rawOptions ?? {};
   checkOptions(options);
-  if (meta.framework === "esbuild") return { name: NAME, esbuild: { setup: (build) => esbuildSetup(build, options) } };
+  const compileId = compiler(options);
+  if (meta.framework === "esbuild") return { name: NAME, esbuild: { setup: (build) => esbuildSetup(build, compileId) } };
   const webpackLike = meta.framework === "webpack" || meta.framework === "rspack";
   return {
     name: NAME,
@@ -55,7 +73,7 @@ export const unpluginFactory: UnpluginFactory<HybridcPluginOptions | undefined> 
     load: {
       filter: { id: HYB_ID },
       async handler(id) {
-        const { file, result } = await compileId(id, options);
+        const { file, result } = await compileId(id);
         const warnings = result.warnings.map(reported);
         const errors = result.ok ? [] : result.errors.map(reported);
         if (webpackLike) {
@@ -81,9 +99,9 @@ function traceless(message: string): Error {
 }
 
 /** esbuild: a native onLoad, so errors and warnings keep their line text (esbuild draws the frame). */
-function esbuildSetup(build: PluginBuild, options: HybridcPluginOptions): void {
+function esbuildSetup(build: PluginBuild, compileId: ReturnType<typeof compiler>): void {
   build.onLoad({ filter: /\.hyb$/ }, async (args): Promise<OnLoadResult> => {
-    const { file, result } = await compileId(args.path + (args.suffix ?? ""), options);
+    const { file, result } = await compileId(args.path + (args.suffix ?? ""));
     const shown = shownPath(file);
     const warnings = result.warnings.map((w) => esbuildMessage(reported(w), shown));
     if (!result.ok) return { errors: result.errors.map((e) => esbuildMessage(reported(e), shown)), warnings, watchFiles: [file] };
