@@ -42,8 +42,12 @@ export function identifier(name: string): string {
   const base = name.split(/[\\/]/).filter(Boolean).pop() ?? "";
   const id = base.replace(/[^A-Za-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
   if (id === "") return "imported";
+  if (KEYWORDS.has(id)) return `${id}_`;
   return /^[0-9]/.test(id) ? `m_${id}` : id;
 }
+
+/** The .hyb words that cannot name a model. */
+const KEYWORDS = new Set(["model", "none", "true", "false"]);
 
 /**
  * transformers builds the embedding with vocab_size rows as the config says; only mamba_ssm pads

@@ -123,7 +123,8 @@ export function layerSummary(layers: readonly (readonly string[])[]): string[] {
   const at = new Map<string, number[]>();
   texts.forEach((t, i) => at.set(t, [...(at.get(t) ?? []), i]));
   const kinds = [...at.entries()].sort((x, y) => y[1].length - x[1].length);
-  const lines = [`${texts.length} layers${kinds.length === 1 ? `, each ${kinds[0]![0]}` : `: ${kinds[0]![0]}, except`}`];
+  const count = `${texts.length} layer${texts.length === 1 ? "" : "s"}`;
+  const lines = [`${count}${kinds.length === 1 ? `, each ${kinds[0]![0]}` : `: ${kinds[0]![0]}, except`}`];
   for (const [t, idx] of kinds.slice(1)) lines.push(...wrap(`  ${t} at ${idx.join(", ")}`, 96));
   return lines;
 }

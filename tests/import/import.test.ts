@@ -79,6 +79,12 @@ describe("hybridc import: each family's config to a spec with the parameters the
     expect(r.text).toContain("// vocab = vocab_size as transformers builds the embedding (it does not pad to\n  // pad_vocab_size_multiple = 8, which mamba_ssm would)");
   });
 
+  it("model names are identifiers that are not .hyb words: a folder called model, 130m or mamba-2.8b", () => {
+    const one = { ...IMPORTED[0]!.config, num_hidden_layers: 1 };
+    expect(["model", "none", "130m", "state-spaces/mamba-2.8b-hf", "--"].map((name) => importConfig(one, { name }).model.name)).toEqual(["model_", "none_", "m_130m", "mamba_2_8b_hf", "imported"]);
+    expect(importConfig(one).text).toContain("// 1 layer, each ssm\n");
+  });
+
   it.each(REFUSED)("$name: refused in one line naming the feature and the config key", (c) => {
     let error: unknown;
     try {
