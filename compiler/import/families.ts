@@ -11,6 +11,7 @@
  *   falcon_h1   refused: attention and Mamba-2 in parallel in every layer, µP multipliers
  *   zamba2      Mamba-2 layers only; hybrid layers (shared transformer blocks) refused
  */
+import { MAX_LAYERS } from "../check/layers.ts";
 import { ImportError, integerExpand, type Config } from "./config.ts";
 import { num, type BlockPlan } from "./spec.ts";
 
@@ -162,7 +163,9 @@ function requireSsmLayers(cfg: Config): void {
 }
 
 function layerCount(cfg: Config, fallback: number): number {
-  return cfg.size("num_hidden_layers", fallback);
+  const n = cfg.size("num_hidden_layers", fallback);
+  if (n > MAX_LAYERS) cfg.refuse("num_hidden_layers", `more layers than the .hyb limit of ${MAX_LAYERS.toLocaleString("en-US")}`);
+  return n;
 }
 
 const SSM_NOTE_TORCH_FLOOR =

@@ -11,6 +11,7 @@ import { SourceFile } from "../diag/source.ts";
 import { parse } from "../syntax/index.ts";
 import { format } from "../syntax/print.ts";
 import type { ResolvedModel } from "../check/model.ts";
+import { ImportError } from "./config.ts";
 
 export type BlockKind = "mamba1" | "mamba2" | "attention" | "mlp";
 
@@ -175,7 +176,12 @@ export function specText(plan: SpecPlan, path: string): { readonly text: string;
   const text = format(ast, source);
   const r = compile(text, { path });
   if (!r.ok || r.models.length !== 1) {
-    throw new InternalCompilerError(`the imported spec does not compile:\n${r.diagnostics.map((d) => d.message).join("\n")}\n${text}`);
+    // Sizes the config gives that make no valid model (kv heads that do not divide the heads, a
+    // tensor too large for WebGPU): the checker's first error, as the config's problem.
+    const first = r.diagnostics.find((d) => d.severity === "error");
+    if (first === undefined) throw new InternalCompilerError(`the imported spec defines ${r.models.length} models:\n${text}`);
+    const { line } = r.source.lineCol(first.span.start);
+    throw new ImportError(`its sizes make no valid model: ${first.message} (in the imported spec: ${text.split("\n")[line - 1]!.trim()})`);
   }
   const model = r.models[0]!;
   const got = model.layers.map((l) => l.sublayers.map((s) => s.name).join(" + "));

@@ -140,6 +140,37 @@ describe("hybridc import: each family's config to a spec with the parameters the
   });
 });
 
+describe("hostile configs: an ImportError or a spec, never an internal error", () => {
+  it("sizes that make no model are the checker's message as an ImportError", () => {
+    const bad = { ...IMPORTED[2]!.config, num_attention_heads: 6, num_key_value_heads: 4, hidden_size: 96 };
+    expect(() => importConfig(bad)).toThrow(ImportError);
+    expect(() => importConfig(bad)).toThrow(/^its sizes make no valid model: .*heads.*\(in the imported spec: attn = attention\(/);
+    expect(() => importConfig({ ...IMPORTED[0]!.config, hidden_size: 2 ** 40 })).toThrow(ImportError);
+  });
+
+  it("every key of every family's config set to odd values (0, -1, 1.5, 2^40, a string, a list, null)", () => {
+    const odd: unknown[] = [0, -1, 1.5, 2 ** 40, "x", [1], null, true];
+    let specs = 0;
+    let refusals = 0;
+    for (const c of IMPORTED) {
+      for (const key of Object.keys(c.config)) {
+        for (const v of odd) {
+          try {
+            importConfig({ ...c.config, [key]: v });
+            specs++;
+          } catch (e) {
+            if (!(e instanceof ImportError)) throw new Error(`${c.name}: ${key} = ${JSON.stringify(v)}: ${String(e)}`);
+            expect(e.message).not.toContain("\n");
+            refusals++;
+          }
+        }
+      }
+    }
+    expect(specs).toBeGreaterThan(0);
+    expect(refusals).toBeGreaterThan(0);
+  });
+});
+
 describe("the layer list in its most readable form", () => {
   const L = (s: string) => s.split(" ").map((t) => t.split("+"));
   it.each([
