@@ -22,7 +22,7 @@ import { checkCheckpoint, encodeSafetensors, randomCheckpoint, renderProblem, We
 import { openCheckpoint } from "../../runtime/weights/node.ts";
 import type { HfTokenizer } from "../../runtime/tokenizer.ts";
 import { ImportError, importConfig } from "../import/index.ts";
-import { eosTokenIds, readTokenizer, TokenizerError, withSpecNames } from "../import/node.ts";
+import { eosTokenIds, openFolderCheckpoint, readTokenizer, TokenizerError, withSpecNames } from "../import/node.ts";
 import { folderName } from "./import.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, onInterrupt, fsReason, isErrno, out, pretty, readAll, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
@@ -377,7 +377,8 @@ async function runModel(inv: Invocation, args: RunArgs, { path, text }: { path: 
   let ckpt: Checkpoint;
   try {
     if (args.weights.kind === "random") ckpt = randomCheckpoint(tensors, args.seed);
-    else ckpt = withSpecNames(await openCheckpoint(args.weights.kind === "file" ? args.weights.path : folder!.dir), tensors.weights.map((w) => w.name));
+    else if (args.weights.kind === "file") ckpt = withSpecNames(await openCheckpoint(args.weights.path), tensors.weights.map((w) => w.name));
+    else ckpt = await openFolderCheckpoint(folder!.dir, tensors.weights.map((w) => w.name));
     const { errors, warnings } = checkCheckpoint(tensors, ckpt);
     for (const w of warnings) err(`hybridc: warning: ${renderProblem(w)}\n`);
     if (errors.length > 0) throw new WeightError(errors);

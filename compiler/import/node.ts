@@ -114,6 +114,19 @@ export function withSpecNames(ckpt: Checkpoint, names: readonly string[]): Check
   return { ...ckpt, tensors, read: (name) => ckpt.read(rename.get(name) ?? name), close: () => ckpt.close() };
 }
 
+/**
+ * The folder's checkpoint under the spec's names. A folder with only PyTorch pickles
+ * (pytorch_model.bin) is a WeightError that says so: hybridc reads safetensors.
+ */
+export async function openFolderCheckpoint(dir: string, names: readonly string[]): Promise<Checkpoint> {
+  const safetensors = ["model.safetensors", "model.safetensors.index.json"].some((f) => existsSync(join(dir, f)));
+  const pickle = ["pytorch_model.bin", "pytorch_model.bin.index.json"].find((f) => existsSync(join(dir, f)));
+  if (!safetensors && pickle !== undefined) {
+    throw new WeightError([{ file: join(dir, pickle), message: "hybridc reads safetensors, not PyTorch pickles: use the model's safetensors release, or convert it (safetensors' convert script)" }]);
+  }
+  return withSpecNames(await openCheckpoint(dir), names);
+}
+
 /** config.json's eos_token_id, one or a list (none when absent or not ids). */
 export function eosTokenIds(configText: string): number[] {
   let v: unknown;
@@ -145,8 +158,7 @@ export async function openHfFolder(dir: string, options: HfFolderOptions = {}): 
   if (tokenizer !== undefined && tokenizer.vocabSize > model.vocab) {
     throw new TokenizerError(`${tokenizerPath}: its ids go up to ${tokenizer.vocabSize - 1}, past the model's vocab_size of ${model.vocab}`);
   }
-  const raw = await openCheckpoint(dir);
-  const checkpoint = withSpecNames(raw, model.weights.map((w) => w.name));
+  const checkpoint = await openFolderCheckpoint(dir, model.weights.map((w) => w.name));
   const { errors } = checkCheckpoint({ model: model.name, weights: weightArtifacts(model), weightsScheme: model.weightsScheme, tied: model.tied }, checkpoint);
   if (errors.length > 0) {
     await checkpoint.close();

@@ -9,7 +9,7 @@
  */
 import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -273,6 +273,17 @@ describe("a Hugging Face checkpoint folder, and tokenizers", () => {
     const small = hybridc(["run", "small", "--prompt", "a"]);
     expect(small.code).toBe(1);
     expect(small.stderr).toContain("tokenizer.json: its ids go up to 276, past model small's vocab of 64");
-    for (const r of [falcon, empty, small]) expect(r.stderr).not.toMatch(STACK_FRAME);
+    // A folder of PyTorch pickles, and one with no weights at all.
+    mkdirSync(join(dir, "pickled"));
+    writeFileSync(join(dir, "pickled", "config.json"), JSON.stringify(bamba.config));
+    writeFileSync(join(dir, "pickled", "pytorch_model.bin"), "");
+    const pickled = hybridc(["run", "pickled", "--prompt-ids", "1"]);
+    expect(pickled.code).toBe(1);
+    expect(pickled.stderr).toContain("pytorch_model.bin: hybridc reads safetensors, not PyTorch pickles");
+    rmSync(join(dir, "pickled", "pytorch_model.bin"));
+    const bare = hybridc(["run", "pickled", "--prompt-ids", "1"]);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain("the directory holds neither model.safetensors.index.json nor model.safetensors");
+    for (const r of [falcon, empty, small, pickled, bare]) expect(r.stderr).not.toMatch(STACK_FRAME);
   });
 });
