@@ -83,8 +83,8 @@ export type ModelWeights = Checkpoint | TensorSource | TensorMap | WeightSource;
 export type ShapedWeights<S extends WeightShapes> = Checkpoint | TensorSource | TensorMap<S>;
 
 /**
- * A compiled model as a module: the default export of `import model from "./model.hyb"` (the
- * bundler plugin) and of the typed bindings. `load` is loadModel with this artifact.
+ * A compiled model as a module: the default export of a `.hyb` file imported through the bundler
+ * plugin, and of the typed bindings. `load` is loadModel with this artifact.
  */
 export interface CompiledModel<W = ModelWeights> {
   readonly name: string;

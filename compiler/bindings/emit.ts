@@ -11,7 +11,7 @@
  *   export function load(device, weights: Weights, options?)  loadModel(device, artifact, weights, options)
  *   export default { name, artifact, load } satisfies CompiledModel<Weights>
  *
- * The same shape as `import model from "./model.hyb"` through the bundler plugin, typed. The
+ * The same shape as a `.hyb` file imported through the bundler plugin, typed. The
  * module is built as ts-morph structures (bindingStructure) and formatted with prettier; both are
  * loaded only here, so neither weighs on the bundler plugin or the other commands.
  */

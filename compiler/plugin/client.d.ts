@@ -1,7 +1,7 @@
 /**
  * `hybridc/client`: the types of `.hyb` imports through the bundler plugin, for TypeScript. Add
  * `import "hybridc/client";` (or `/// <reference types="hybridc/client" />`, or
- * `"types": ["hybridc/client"]` in tsconfig.json), then `import model from "./model.hyb"` is a
+ * `"types": ["hybridc/client"]` in tsconfig.json), then the default import of a `.hyb` file is a
  * CompiledModel: `{ name, artifact, load }`, with `artifact` and `load` also as named exports.
  *
  * Its weights are untyped here (any names and shapes); `hybridc build FILE -o DIR --emit ts`

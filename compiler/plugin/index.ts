@@ -1,8 +1,9 @@
 /**
  * The bundler plugin: one unplugin for Vite, Rollup, esbuild and webpack (`hybridc/vite`,
  * `hybridc/rollup`, `hybridc/esbuild`, `hybridc/webpack`, each a default export taking
- * HybridcPluginOptions). `import model from "./model.hyb"` compiles the file (module.ts) into a
- * module holding the artifact, WGSL inlined, and a `load` that hands it to the runtime.
+ * HybridcPluginOptions). Importing a `.hyb` file (`import model from` its path) compiles it
+ * (module.ts) into a module holding the artifact, WGSL inlined, and a `load` that hands it to the
+ * runtime.
  *
  * A spec's errors fail the build through the bundler's own error channel, its warnings through the
  * warning channel (report.ts): Rollup and Vite get `loc` and `frame` (Vite's overlay points at the

@@ -1,6 +1,6 @@
 /**
  * The bundler plugin's hot path: a `.hyb` file's text to the JavaScript module that
- * `import model from "./model.hyb"` gets, with no I/O and nothing but the compiler (no ts-morph,
+ * an import of a `.hyb` file (`import model from` it) gets, with no I/O and nothing but the compiler (no ts-morph,
  * no prettier: the module is a plain template around the artifact's JSON).
  *
  *   import { loadModel } from "hybridc/runtime";
