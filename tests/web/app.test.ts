@@ -5,6 +5,7 @@
  * parameters, on its own WebGPU (SwiftShader: Chromium does not use the system's lavapipe).
  *   - two canonical specs: greedy text from seeded random weights equals what the Node runtime
  *     (Dawn) generates for the same spec, seed and prompt (the random init is bit-identical);
+ *   - weights from a local file chosen on the form give the same text as the seeded weights it holds;
  *   - weights from a URL: the first visit downloads them, the second loads them from the Cache API
  *     (the server sees one request) and generates the same text as the seeded random weights
  *     they hold;
@@ -49,6 +50,7 @@ const TRAINED = "kjv-byte";
 const HAS_TRAINED = existsSync(join(ROOT, "specs", `${TRAINED}.hyb`)) && existsSync(join(ROOT, "specs", `${TRAINED}.safetensors`));
 
 let dir: string;
+let weights: Uint8Array;
 let server: StaticServer;
 let browser: Browser;
 let context: BrowserContext;
@@ -147,7 +149,7 @@ beforeAll(async () => {
   const { build: viteBuild } = await import("vite");
   // As `npm run web:build` does, into a temporary directory.
   await viteBuild({ configFile: join(ROOT, "examples", "web", "vite.config.ts"), logLevel: "warn", build: { outDir: dir, emptyOutDir: true } });
-  const weights = await weightsFile(WEIGHTS_SPEC, SEED);
+  weights = await weightsFile(WEIGHTS_SPEC, SEED);
   // A checkpoint of another shape: the page must name the tensors that do not fit.
   const wrong = encodeSafetensors([{ name: "model.embed_tokens.weight", shape: [3, 4], dtype: "F32", data: new Float32Array(12) }]);
   server = await serveStatic(
@@ -212,6 +214,31 @@ describe("the web app in Chromium", () => {
       }
     },
     PAGE_TIMEOUT * 3,
+  );
+
+  it(
+    "weights from a local file chosen on the form: the same text as the seeded random weights it holds",
+    async () => {
+      const page = await context.newPage();
+      try {
+        await page.goto(server.origin);
+        await page.waitForFunction('!document.getElementById("generate").disabled', undefined, { timeout: PAGE_TIMEOUT });
+        await page.selectOption("#spec", WEIGHTS_SPEC);
+        await page.check('input[name="weights"][value="file"]');
+        await page.setInputFiles("#file", { name: "model.safetensors", mimeType: "application/octet-stream", buffer: Buffer.from(weights) });
+        await page.fill("#prompt", PROMPT);
+        await page.fill("#max-tokens", String(TOKENS));
+        await page.fill("#temperature", "0");
+        await page.click("#generate");
+        const r = await settle(page);
+        expect(r.error).toBeUndefined();
+        expect(r.info).toContain("weights model.safetensors");
+        expect(tokensOf(r)).toEqual(await nodeTokens(WEIGHTS_SPEC, SEED, PROMPT, TOKENS));
+      } finally {
+        await page.close();
+      }
+    },
+    PAGE_TIMEOUT,
   );
 
   it.runIf(HAS_TRAINED)(
