@@ -96,6 +96,9 @@ interface PageResult {
   readonly output: string;
   readonly message: string;
   readonly info: string;
+  /** The progress bars' labels as the load left them. */
+  readonly download: string;
+  readonly upload: string;
 }
 
 // Page-side code is written as expressions: this file is typed for Node, not the DOM.
@@ -105,6 +108,8 @@ const RESULT = `({
   output: document.getElementById("output").textContent,
   message: document.getElementById("message").hidden ? "" : document.getElementById("message").textContent,
   info: document.getElementById("model-info").textContent,
+  download: document.getElementById("download-label").textContent,
+  upload: document.getElementById("weights-label").textContent,
 })`;
 
 async function settle(page: Page): Promise<PageResult> {
@@ -192,6 +197,11 @@ describe("the web app in Chromium", () => {
       const first = await visit(params);
       expect(first.error).toBeUndefined();
       expect(first.weightsSource).toBe("network");
+      // The bars count the bytes downloaded and the tensors uploaded, to the end.
+      const mb = `${(weights.length / 1e6).toFixed(1)} MB`;
+      expect(first.download).toBe(`${mb} of ${mb}`);
+      const tensors = artifactOf(WEIGHTS_SPEC).weights.length;
+      expect(first.upload).toMatch(new RegExp(`^${tensors} of ${tensors} tensors, ([\\d.]+ MB) of \\1$`));
       expect(server.hits("/weights/model.safetensors")).toBe(1);
       const second = await visit(params);
       expect(second.error).toBeUndefined();

@@ -126,7 +126,7 @@ async function loadFor(req: RunRequest, mod: HybModule, trainedUrl: string | und
   const opened = await openWeights(req.weights, artifact, trainedUrl, (loaded, total) => progress({ phase: "download", loaded, total }), signal);
   let tensors = 0;
   let bytes = { loaded: 0, total: 0 };
-  const weightsProgress = () => progress({ phase: "weights", ...bytes, tensors, totalTensors: opened.checkpoint.tensors.size });
+  const weightsProgress = () => progress({ phase: "weights", ...bytes, tensors, totalTensors: artifact.weights.length });
   try {
     const model = await mod.load(
       d,
