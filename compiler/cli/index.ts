@@ -42,7 +42,7 @@ type CommandName = keyof typeof COMMANDS;
 
 const TOOL_HELP = `hybridc - compiles .hyb specs of hybrid SSM/attention sequence models
 
-Usage: hybridc FILE.hyb... [-o DIR]       check and write each model's build (generated/ beside the file)
+Usage: hybridc FILE.hyb... [-o DIR]       check, then write each model's build and typed bindings (generated/ beside the file)
        hybridc <command> [options] FILE...
 
 Commands:
