@@ -10,7 +10,7 @@
  * no GPU adapter, or interrupted (SIGINT, in any phase: what was generated stays printed).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { problemDiagnostics } from "../build.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import { closestNames } from "../check/suggest.ts";
@@ -45,6 +45,7 @@ Options:
                        holding either; tensors are checked against the spec first
 --init random          seeded random weights instead (see --seed)
 --tokenizer FILE       a tokenizer.json: encodes the prompt, decodes the generated tokens
+                       (default: the tokenizer.json beside the weights, when there is one)
 --prompt TEXT          the prompt text
 --prompt-file F        the prompt, read from a file (raw bytes for a byte-level model)
 --prompt-ids IDS       the prompt as token ids, e.g. 1,2,3 (any model; without a tokenizer a
@@ -324,12 +325,20 @@ async function runRun(inv: Invocation): Promise<ExitCode> {
   }
 }
 
+/** The tokenizer.json beside --weights (in its directory, or the directory it names), if there is one. */
+function besideWeights(args: RunArgs): string | undefined {
+  if (args.weights.kind !== "file") return undefined;
+  const dir = isDirectory(args.weights.path) ? args.weights.path : dirname(args.weights.path);
+  const file = join(dir, "tokenizer.json");
+  return existsSync(file) ? file : undefined;
+}
+
 /**
  * The prompt's token ids and the tokenizer (null after reporting why there is none to use): a
  * tokenizer encodes text; a byte-level model takes bytes; ids are checked against the vocabulary.
  */
 function promptIds(args: RunArgs, model: ResolvedModel, folder: Folder | undefined): { ids: number[]; tokenizer?: HfTokenizer } | null {
-  const path = args.tokenizer ?? folder?.tokenizer;
+  const path = args.tokenizer ?? folder?.tokenizer ?? besideWeights(args);
   let tokenizer: HfTokenizer | undefined;
   if (path !== undefined) {
     try {

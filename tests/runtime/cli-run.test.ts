@@ -9,7 +9,7 @@
  */
 import { weightArtifacts } from "../../compiler/codegen/artifact.ts";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -242,15 +242,21 @@ describe("a Hugging Face checkpoint folder, and tokenizers", () => {
     expect(json(r).tokens).toEqual(first.slice(0, 2));
   });
 
-  it("a spec that is not byte-level: --tokenizer FILE, or --prompt-ids printing ids; neither is a usage error saying what to pass", () => {
+  it("a spec that is not byte-level: --tokenizer FILE or the one beside the weights, or --prompt-ids printing ids; none is a usage error saying what to pass", () => {
     const spec = join(dir, "bamba.hyb");
     const imported = hybridc(["import", "bamba", "-o", spec]);
     expect(imported.code, imported.stderr).toBe(0);
-    const weights = ["--weights", "bamba"];
+    // The weights alone, in a directory without a tokenizer.json.
+    mkdirSync(join(dir, "bare-weights"));
+    writeFileSync(join(dir, "bare-weights", "model.safetensors"), readFileSync(join(dir, "bamba", "model.safetensors")));
+    const weights = ["--weights", "bare-weights/model.safetensors"];
     const withTok = hybridc(["run", spec, ...weights, "--tokenizer", "tokenizer.json", ...run, "--json"]);
     expect(withTok.code, withTok.stderr).toBe(0);
     const viaFolder = json(hybridc(["run", "bamba", ...run, "--json"]));
     expect(json(withTok)).toEqual(viaFolder);
+    // The tokenizer.json beside the weights is found (a file, or the directory holding it).
+    expect(json(hybridc(["run", spec, "--weights", "bamba/model.safetensors", ...run, "--json"]))).toEqual(viaFolder);
+    expect(json(hybridc(["run", spec, "--weights", "bamba", ...run, "--json"]))).toEqual(viaFolder);
     const ids = hybridc(["run", spec, ...weights, "--prompt-ids", tok.encode("hello wörld").join(","), "--max-tokens", "6", "--temperature", "0"]);
     expect(ids.code, ids.stderr).toBe(0);
     expect(ids.stdout.toString("utf8")).toBe(`${viaFolder.tokens.join(" ")}\n`);
