@@ -101,8 +101,9 @@ function chooseModel(models: readonly ResolvedModel[], source: SourceFile, spans
   const byOption = models.find((x) => x.name === option);
   if (byOption) return byOption;
   if (models.length === 1) return models[0]!;
+  const unknown = option === undefined ? "" : ` (none is the plugin's \`model\` option, '${option}')`;
   return {
-    message: `${file} defines ${models.length} models (${names.join(", ")}): import one as './${file}?model=${names[0]}', or set the plugin's \`model\` option`,
+    message: `${file} defines ${models.length} models (${names.join(", ")})${unknown}: import one as './${file}?model=${names[0]}', or set the plugin's \`model\` option`,
     source,
     span: spans[1] ?? spans[0] ?? { start: 0, end: 0 },
   };

@@ -176,7 +176,11 @@ describe.each(Object.keys(BUNDLERS))("%s", (name) => {
   it("refuses a two-model file imported without a choice, naming the models and the query; the `model` option chooses", async () => {
     const r = await bundle("multi-unchosen.js");
     const text = r.errors.join("\n");
+    // At the second model's name, in the bundler's own form.
+    expect(text).toContain(name === "esbuild" ? "multi.hyb:8:6" : "multi.hyb:8:7");
     expect(text).toContain("multi.hyb defines 2 models (first, second): import one as './multi.hyb?model=first', or set the plugin's `model` option");
+    const other = await bundle("multi-unchosen.js", { model: "third" });
+    expect(other.errors.join("\n")).toContain("multi.hyb defines 2 models (first, second) (none is the plugin's `model` option, 'third'): import one as");
     const chosen = await bundle("multi-unchosen.js", { model: "first" });
     expect(chosen.errors).toEqual([]);
     const m = (await importBundle(chosen.code!, `${name}-chosen`)) as unknown as { default: { name: string } };
