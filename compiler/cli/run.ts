@@ -45,7 +45,8 @@ Options:
                        holding either; tensors are checked against the spec first
 --init random          seeded random weights instead (see --seed)
 --tokenizer FILE       a tokenizer.json: encodes the prompt, decodes the generated tokens
-                       (default: the tokenizer.json beside the weights, when there is one)
+                       (default: the checkpoint folder's, or for a model that is not
+                       byte-level the tokenizer.json beside --weights)
 --prompt TEXT          the prompt text
 --prompt-file F        the prompt, read from a file (raw bytes for a byte-level model)
 --prompt-ids IDS       the prompt as token ids, e.g. 1,2,3 (any model; without a tokenizer a
@@ -338,7 +339,8 @@ function besideWeights(args: RunArgs): string | undefined {
  * tokenizer encodes text; a byte-level model takes bytes; ids are checked against the vocabulary.
  */
 function promptIds(args: RunArgs, model: ResolvedModel, folder: Folder | undefined): { ids: number[]; tokenizer?: HfTokenizer } | null {
-  const path = args.tokenizer ?? folder?.tokenizer ?? besideWeights(args);
+  // A byte-level spec needs none: one beside its weights is not taken unasked.
+  const path = args.tokenizer ?? folder?.tokenizer ?? (model.vocab !== 256 ? besideWeights(args) : undefined);
   let tokenizer: HfTokenizer | undefined;
   if (path !== undefined) {
     try {
