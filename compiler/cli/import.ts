@@ -6,7 +6,7 @@
  * key), 2 usage errors and files that cannot be read or written.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { ImportError, importConfig, IMPORT_FAMILIES, identifier } from "../import/index.ts";
 import { EXIT, HELP, UsageError, err, fsReason, isErrno, out, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
@@ -74,7 +74,7 @@ function runImport(inv: Invocation): ExitCode {
   try {
     const folder = folderName(file);
     spec = importConfig(text, {
-      source: basename(file),
+      source: `${basename(resolve(dirname(file)))}/${basename(file)}`,
       ...(name !== undefined ? { name } : {}),
       ...(folder !== undefined ? { defaultName: folder } : {}),
       ...(context !== undefined ? { context } : {}),

@@ -120,7 +120,7 @@ describe("hybridc import: each family's config to a spec with the parameters the
     writeFileSync(join(dir, "jamba.json"), JSON.stringify(IMPORTED[2]!.config));
     const printed = cli(["import", "jamba.json", "--context", "512"]);
     expect(printed.code).toBe(0);
-    expect(printed.stdout).toMatch(/^\/\/ Imported by hybridc \S+ from jamba\.json \(model_type "jamba", JambaForCausalLM\)\.\n/);
+    expect(printed.stdout).toMatch(/^\/\/ Imported by hybridc \S+ from hybridc-import-\w+\/jamba\.json \(model_type "jamba",\s+(\/\/\s+)?JambaForCausalLM\)\.\n/);
     expect(printed.stdout).toContain("  context = 512\n");
     expect(printed.stdout).toContain("\nmodel hybridc_import_");
   });
