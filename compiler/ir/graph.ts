@@ -52,6 +52,8 @@ export function typeOfRef(g: Graph, r: ValueRef): TensorType {
 
 /** Union of span lists, sorted by (start, end), without duplicates: what a fused node carries. */
 export function mergeSpans(...lists: readonly (readonly Span[])[]): readonly Span[] {
+  // One list already in that form (every node rebuilt by a pass hands its own to the builder): as it is.
+  if (lists.length === 1 && isMerged(lists[0]!)) return lists[0]!;
   const all = lists.flat().slice().sort((a, b) => a.start - b.start || a.end - b.end);
   const out: Span[] = [];
   for (const s of all) {
@@ -59,6 +61,16 @@ export function mergeSpans(...lists: readonly (readonly Span[])[]): readonly Spa
     if (last === undefined || last.start !== s.start || last.end !== s.end) out.push(s);
   }
   return out;
+}
+
+/** Sorted by (start, end), strictly: no duplicates. */
+function isMerged(spans: readonly Span[]): boolean {
+  for (let i = 1; i < spans.length; i++) {
+    const a = spans[i - 1]!;
+    const b = spans[i]!;
+    if (a.start > b.start || (a.start === b.start && a.end >= b.end)) return false;
+  }
+  return true;
 }
 
 /** The graph's input nodes (`input` and `weight`), in order. */
