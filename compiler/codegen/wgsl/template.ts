@@ -65,11 +65,15 @@ export function wgsl(strings: TemplateStringsArray, ...parts: readonly Fragment[
 
 /** Lines joined with newlines, each indented by `indent` spaces; empty fragments are dropped. */
 export function lines(fragments: readonly Fragment[], indent = 0): string {
-  const pad = " ".repeat(indent);
-  return fragments
+  const text = fragments
     .map(render)
     .filter((s) => s !== "")
-    .flatMap((s) => s.split("\n"))
+    .join("\n");
+  // Unindented, splitting into lines and joining them again would give the same text.
+  if (indent === 0) return text;
+  const pad = " ".repeat(indent);
+  return text
+    .split("\n")
     .map((l) => (l === "" ? l : pad + l))
     .join("\n");
 }
