@@ -52,6 +52,7 @@ import { weightLayout, type WeightLayout } from "../plan/weights.ts";
 import { VERSION } from "../version.ts";
 import { generateKernel } from "./index.ts";
 import { bindingFeatures, CodegenError } from "./kernel.ts";
+import { KernelMemo } from "./memo.ts";
 import { hasGenerator } from "./registry.ts";
 import { bufferKey, requestFromGraph, type F16Mode } from "./request.ts";
 
@@ -75,6 +76,8 @@ export interface ArtifactOptions {
   readonly locate?: (s: Span) => string;
   /** How kernels read f16 weights (request.ts F16Mode; default packed, which every device runs). */
   readonly f16?: F16Mode;
+  /** Kernels remembered across calls (memo.ts; a fresh one per program by default), or false to generate every kernel afresh (tests). */
+  readonly memo?: KernelMemo | false;
 }
 
 /** The length at which scratch values are sized to pick arenas (best fit); any length gives a valid assignment. */
@@ -89,8 +92,9 @@ export function programArtifact(g: Graph, options: ArtifactOptions): ArtifactRes
   const lay = layouts(g, 2);
   const { constant } = storage(g, lay);
   const problems: ArtifactProblem[] = [];
+  const memo = options.memo === false ? null : (options.memo ?? new KernelMemo());
   const gen = (k: KernelInfo): KernelArtifact | null => {
-    const spec = generate(g, k, options, locate, problems);
+    const spec = generate(g, k, options, locate, problems, memo);
     return spec && { ...spec, locations: [...new Set(spec.spans.map(locate))] };
   };
   const load = kernelsOf(g, lay, constant, "load").map(gen);
@@ -114,7 +118,7 @@ export function programArtifact(g: Graph, options: ArtifactOptions): ArtifactRes
   };
 }
 
-function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s: Span) => string, problems: ArtifactProblem[]): KernelSpec | null {
+function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s: Span) => string, problems: ArtifactProblem[], memo: KernelMemo | null): KernelSpec | null {
   const spans = g.nodes[k.node]!.spans;
   if (!hasGenerator(k.op)) {
     problems.push({ code: "HYB5001", message: `no WGSL generator for ${k.op}`, kernel: k.name, spans });
@@ -131,7 +135,7 @@ function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s:
     return null;
   }
   try {
-    return generateKernel(req, options.limits);
+    return memo ? memo.generate(req, options.limits) : generateKernel(req, options.limits);
   } catch (e) {
     if (!(e instanceof CodegenError)) throw e;
     problems.push({ code: "HYB5002", message: e.message.startsWith("kernel ") ? e.message : `kernel ${k.name}: ${e.message}`, kernel: k.name, spans: e.spans });
@@ -285,8 +289,9 @@ export interface ModelArtifactOptions extends ArtifactOptions {
 export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: Graph; readonly decode: Graph }, options: ModelArtifactOptions): ModelArtifactResult {
   const weights = weightArtifacts(model);
   const layout = weightLayout(weights, options.limits);
-  const prefill = programArtifact(graphs.prefill, { ...options, weights: layout });
-  const decode = programArtifact(graphs.decode, { ...options, weights: layout });
+  const memo = options.memo ?? new KernelMemo();
+  const prefill = programArtifact(graphs.prefill, { ...options, weights: layout, memo });
+  const decode = programArtifact(graphs.decode, { ...options, weights: layout, memo });
   if (!prefill.ok || !decode.ok) {
     // The decode program repeats the prefill's problems at the same nodes: report each once.
     const seen = new Set<string>();
