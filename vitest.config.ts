@@ -32,13 +32,14 @@ export default defineConfig({
     // mostly wait on spawned CLIs and the GPU tests on pipeline compiles (LLVM, one thread per
     // pipeline), so four processes keep 2 cores busy. Each GPU worker opens its own Dawn device.
     projects: [
-      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**", "tests/f16/**"], maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "unit", include: ["tests/**/*.test.ts"], exclude: ["tests/gpu/**", "tests/codegen/**", "tests/runtime/**", "tests/f16/**", "tests/web/**", "tests/bindings/load.test.ts"], maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
       // tests/codegen runs every generated kernel on the adapter, tests/runtime whole models,
-      // tests/f16 both for f16 weights.
+      // tests/f16 both for f16 weights, tests/web the web app in Chromium, and the typed bindings'
+      // load test a model through them.
       // Time limits are generous because a cold shader cache makes the first dispatch of each
       // pipeline cost seconds (2 cores, an empty Mesa cache and a CPU hog beside it: `npm test`
       // took 16 min; warm 5 min).
-      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts", "tests/f16/**/*.test.ts"], maxWorkers: WORKERS, testTimeout: 300_000, hookTimeout: 600_000, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "gpu", include: ["tests/gpu/**/*.test.ts", "tests/codegen/**/*.test.ts", "tests/runtime/**/*.test.ts", "tests/f16/**/*.test.ts", "tests/web/**/*.test.ts", "tests/bindings/load.test.ts"], maxWorkers: WORKERS, testTimeout: 300_000, hookTimeout: 600_000, sequence: { groupOrder: 0 } } },
     ],
   },
 });
