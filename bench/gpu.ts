@@ -38,7 +38,7 @@ import { GpuModelMemory, GpuProgram, lengthLimit } from "../runtime/program.ts";
 import { profileLaunches, type Profile } from "./gpu-profile.ts";
 import { BenchRuntime, openBenchDevice } from "./gpu-runtime.ts";
 import { randomCheckpoint } from "../runtime/weights/random.ts";
-import { summarize, type Summary } from "./stats.ts";
+import { relDiff, summarize, type Summary } from "./stats.ts";
 
 const SEED = 1234;
 /** The spec whose decode gets the per-kernel breakdown, unless the caller names another. */
@@ -137,17 +137,6 @@ async function interleaved(
     for (const i of order) ms[i]!.push(await measure(variants[i]!));
   }
   return { fused: summarize(ms[0]!), unfused: ms[1] ? summarize(ms[1]) : null };
-}
-
-/** Normwise relative difference max|a - b| / max|b|. */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return a.length === b.length ? num / den : Infinity;
 }
 
 function row(label: string, fused: string, unfused: string, r: string): void {

@@ -12,7 +12,7 @@
  * kernels, per-spec figures; writes bench/results.json), and the GPU section (bench/gpu.ts):
  * every canonical spec's fused and unfused programs on the WebGPU adapter. Flags (`npm run bench -- FLAG`): `--gpu-only` runs only the GPU section,
  * `--no-gpu` skips it, `--quick` (or HYBRIDC_BENCH_QUICK=1) runs only the performance section with
- * fewer repeats; HYBRIDC_BENCH_SPECS=a.hyb,b.hyb limits the GPU section to those specs,
+ * fewer repeats, `--perf-only` only the performance section at full counts; HYBRIDC_BENCH_SPECS=a.hyb,b.hyb limits the GPU section to those specs,
  * HYBRIDC_BENCH_BREAKDOWN=c.hyb picks the spec of its per-kernel breakdown (default hybrid-130m).
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -92,8 +92,9 @@ const flags = new Set(process.argv.slice(2));
 // `--quick` (or HYBRIDC_BENCH_QUICK=1): only the performance section (bench/perf.ts), with fewer
 // repeats: a few minutes on a loaded 2-core machine. It writes bench/results.json as the full run does.
 const quick = flags.has("--quick") || process.env["HYBRIDC_BENCH_QUICK"] === "1";
-if (quick) {
-  await perfBench(root, true);
+// `--perf-only`: the performance section alone at full counts.
+if (quick || flags.has("--perf-only")) {
+  await perfBench(root, quick);
   process.exit(0);
 }
 const specs = readdirSync(join(root, "specs")).filter((f) => f.endsWith(".hyb")).sort();

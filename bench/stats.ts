@@ -15,3 +15,14 @@ export interface Summary {
 export function summarize(xs: readonly number[]): Summary {
   return { median: median(xs), min: Math.min(...xs), runs: xs.length };
 }
+
+/** Normwise relative difference max|a - b| / max|b| (Infinity when the lengths differ). */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return a.length === b.length ? num / den : Infinity;
+}
