@@ -24,8 +24,6 @@ export interface Fusion {
   readonly emit: (b: GraphBuilder, operands: readonly ValueRef[]) => readonly ValueRef[];
 }
 
-const key = (r: ValueRef): string => `${r.node}#${r.index}`;
-
 /**
  * Whether a fusion can be emitted after its last operand: every outside user of a replaced value
  * must come later (users inside the fusion go away with it; fuse-attention's caches have both),
@@ -48,20 +46,21 @@ export function applyFusions(g: Graph, fusions: readonly Fusion[]): Graph {
     after.set(at, [...(after.get(at) ?? []), f]);
   }
   const b = new GraphBuilder(g.name);
-  const map = new Map<string, ValueRef>();
+  // The new value of old result (node, index), by node id then index.
+  const map: ValueRef[][] = [];
   const get = (r: ValueRef): ValueRef => {
-    const v = map.get(key(r));
+    const v = map[r.node]?.[r.index];
     if (v === undefined) throw new InternalCompilerError(`rewrite of ${g.name}: %${r.node}#${r.index} used before it is defined`);
     return v;
   };
   for (const n of g.nodes) {
     if (!skip.has(n.id)) {
       const copy = b.at(n.spans).emit(n.op, n.inputs.map(get), n.attrs);
-      n.results.forEach((_, i) => map.set(key({ node: n.id, index: i }), { node: copy.id, index: i }));
+      map[n.id] = n.results.map((_, index) => ({ node: copy.id, index }));
     }
     for (const f of after.get(n.id) ?? []) {
       const values = f.emit(b.at(f.spans), f.operands.map(get));
-      f.replaces.forEach((r, i) => map.set(key(r), values[i]!));
+      f.replaces.forEach((r, i) => ((map[r.node] ??= [])[r.index] = values[i]!));
     }
   }
   return dce.run(b.finish(g.outputs.map((o) => ({ name: o.name, value: get(o.value) }))));
