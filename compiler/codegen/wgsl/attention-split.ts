@@ -10,8 +10,8 @@
  *
  * Partial: one workgroup per (block b, kv head g), NT invocations, in three phases separated by
  * barriers (all control flow before them is uniform: it depends on the workgroup id and `pos`):
- *   1. the group's query rows, roped and scaled, into workgroup memory; the block's scores, one
- *      (query head, key) pair per invocation step, into workgroup memory;
+ *   1. the group's query rows, roped and scaled, and the new key and value rows into workgroup
+ *      memory; the block's scores, one (query head, key) pair per invocation step, into workgroup memory;
  *   2. per query head, one invocation: the block maximum m, the weights exp(s_t - m) in place, l;
  *   3. per (query head, dim), one invocation: acc = sum_t w_t v_t over the block.
  * Keys t < pos come from cache row t mod T, key pos from the k, v inputs (RoPE applied), exactly
@@ -70,10 +70,10 @@ function partialProblem(req: KernelRequest<"attention_decode_partial">): Partial
   };
 }
 
-/** f32 words of workgroup memory: the group's q rows, its scores, and m, l per query head. */
+/** f32 words of workgroup memory: the group's q rows, its scores, m and l per query head, the new k and v rows. */
 function partialWords(p: PartialProblem): number {
   const G = p.H / p.Hkv;
-  return G * p.D + G * p.block + 2 * G;
+  return G * p.D + G * p.block + 2 * G + 2 * p.D;
 }
 
 function emitPartial(req: KernelRequest<"attention_decode_partial">, p: PartialProblem, s: SplitSchedule, limits: KernelLimits): KernelSpec {
@@ -98,7 +98,8 @@ function emitPartial(req: KernelRequest<"attention_decode_partial">, p: PartialP
   const decls = [
     wgsl`var<workgroup> qs: array<f32, ${u32(G * D)}>;
 var<workgroup> sc: array<f32, ${u32(G * B)}>;
-var<workgroup> ml: array<f32, ${u32(2 * G)}>;`,
+var<workgroup> ml: array<f32, ${u32(2 * G)}>;
+var<workgroup> kv_new: array<f32, ${u32(2 * D)}>;`,
   ];
   if (p.rope) decls.push(ropeAngleDecl(p.rope));
   decls.push(ropedFn("q_rope", "hb: u32, d: u32, t: u32", p.rope, (e) => g("q").load("0u", `hb + ${e}`)));
@@ -110,9 +111,10 @@ var<workgroup> ml: array<f32, ${u32(2 * G)}>;`,
   if (t != pos % ${u32(T)}) { ${out.store(inp.load("t", "g", "d"), "t", "g", "d")} }
 }`;
   const lo = p.window === null ? "0u" : wgsl`select(0u, pos + 1u - ${u32(p.window)}, pos + 1u >= ${u32(p.window)})`;
-  // Element d of key t's row for kv head g: the cache for t < pos, the roped k input for t = pos.
-  const key = wgsl`select(${g("kc").load(`t % ${u32(T).text}`, "g", "d")}, k_rope(g * ${u32(D)}, d, pos), t == pos)`;
-  const value = wgsl`select(${g("vc").load(`t % ${u32(T).text}`, "g", "d")}, ${g("v").load("0u", wgsl`g * ${u32(D)} + d`)}, t == pos)`;
+  // Element d of key t's row for kv head g: the cache for t < pos, the new row (roped k, v; staged
+  // in workgroup memory once, so `select`, which evaluates both sides, costs a load) for t = pos.
+  const key = wgsl`select(${g("kc").load(`t % ${u32(T).text}`, "g", "d")}, kv_new[d], t == pos)`;
+  const value = wgsl`select(${g("vc").load(`t % ${u32(T).text}`, "g", "d")}, kv_new[${u32(D)} + d], t == pos)`;
   const body = lines([
     wgsl`let pos = params.pos;
 let b = wg / ${u32(Hkv)};
@@ -133,6 +135,10 @@ ${lines([!kIn && copyRows(kOut, g("kc")), !vIn && copyRows(vOut, g("vc"))], 1)}
 for (var e = lid; e < ${u32(G * D)}; e += ${u32(NT)}) {
   let d = e % ${u32(D)};
   qs[e] = q_rope((g * ${u32(G)} + e / ${u32(D)}) * ${u32(D)}, d, pos) * ${f32(p.scale)};
+}
+for (var d = lid; d < ${u32(D)}; d += ${u32(NT)}) {
+  kv_new[d] = k_rope(g * ${u32(D)}, d, pos);
+  kv_new[${u32(D)} + d] = ${g("v").load("0u", wgsl`g * ${u32(D)} + d`)};
 }
 workgroupBarrier();
 for (var e = lid; e < ${u32(G * B)}; e += ${u32(NT)}) {
