@@ -1,4 +1,6 @@
-"""Parity check: a small random model in model.py against hybridc on the same weights.
+"""Parity checks of model.py against hybridc.
+
+With no argument: a small random model in model.py against hybridc on the same weights.
 
 Writes the model's spec and safetensors into a temporary folder, runs
 `node bin/hybridc.js run SPEC --weights W --temperature 0 --logits OUT`, and compares hybridc's
@@ -6,6 +8,9 @@ prefill logits and greedy continuation with this PyTorch model's, computed in fl
 the chunked SSD form against the token-by-token recurrence.
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/train/parity.py
+
+With `--shipped`: the exported model (specs/kjv-byte.*) through `hybridc run`, against its committed
+reference logits (prints the largest differences; tests/runtime/trained.test.ts asserts them).
 """
 import os
 import subprocess
@@ -39,7 +44,39 @@ def randomize(model, seed):
                 p.copy_(torch.randn(p.shape, generator=g) * (0.5 / p.shape[-1] ** 0.5 if p.dim() > 1 and p.shape[-1] > 4 else 0.3))
 
 
+def run_hybridc(spec, weights, prompt, steps, logits_out):
+    """hybridc run, greedy: (generated tokens, {logits, generated_logits})."""
+    import json
+    r = subprocess.run(["node", "bin/hybridc.js", "run", spec, "--weights", weights, "--prompt", prompt,
+                        "--temperature", "0", "--max-tokens", str(steps), "--logits", logits_out, "--json"],
+                       cwd=ROOT, capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": "/tmp"})
+    if r.returncode != 0:
+        print(r.stdout, r.stderr)
+        sys.exit(1)
+    return json.loads(r.stdout.strip().splitlines()[-1])["tokens"], st_io.load(logits_out)
+
+
+def shipped(stem="specs/kjv-byte"):
+    import json
+    ref = json.load(open(os.path.join(ROOT, stem + ".reference.json")))
+    arrays = st_io.load(os.path.join(ROOT, stem + ".reference.safetensors"))
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        for i, p in enumerate(ref["prompts"]):
+            tokens, got = run_hybridc(stem + ".hyb", stem + ".safetensors", p["prompt"], len(p["tokens"]), os.path.join(d, "l.safetensors"))
+            d_pre = np.abs(got["logits"] - arrays[f"p{i}.prefill"]).max()
+            d_dec = np.abs(got["generated_logits"][1:] - arrays[f"p{i}.decode"]).max()
+            same = tokens == p["tokens"]
+            ok = ok and same and max(d_pre, d_dec) < 2e-3
+            print(f"prompt {i} {p['prompt']!r}: prefill max |diff| {d_pre:.2e}, decode max |diff| {d_dec:.2e}, "
+                  f"greedy tokens identical: {same}")
+    print("SHIPPED OK" if ok else "SHIPPED MISMATCH")
+    sys.exit(0 if ok else 1)
+
+
 def main():
+    if "--shipped" in sys.argv:
+        shipped()
     torch.manual_seed(0)
     cfg = Config(d_model=48, n_layers=4, attn_layers=(2,), mlp_hidden=40, d_state=16, headdim=16, heads=4, kv_heads=2, chunk=8, window=9)
     model = HybridLM(cfg).double()
@@ -58,15 +95,7 @@ def main():
         with open(spec, "w") as f:
             f.write(spec_text(cfg, "parity", "// parity check model"))
         st_io.save(weights, {k: v.detach().numpy() for k, v in model.hybridc_tensors().items()})
-        r = subprocess.run(["node", "bin/hybridc.js", "run", spec, "--weights", weights, "--prompt", prompt,
-                            "--temperature", "0", "--max-tokens", str(steps), "--logits", out, "--json"],
-                           cwd=ROOT, capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": "/tmp"})
-        if r.returncode != 0:
-            print(r.stdout, r.stderr)
-            sys.exit(1)
-        got = st_io.load(out)
-        import json
-        tokens = json.loads(r.stdout.strip().splitlines()[-1])["tokens"]
+        tokens, got = run_hybridc(spec, weights, prompt, steps, out)
 
     p = list(prompt.encode())
     with torch.no_grad():

@@ -90,6 +90,7 @@ def main():
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-windows", type=int, default=96, help="held-out windows in the periodic evaluation")
     p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--stop-at", type=int, default=0, help="save and stop after this step (a later run with the same --run resumes)")
     p.add_argument("--deadline", default="", help="UTC time HH:MM: save and stop there even if steps remain (logged)")
     p.add_argument("--bench", type=int, default=0, help="time this many steps, print the figures, exit")
     a = p.parse_args()
@@ -187,6 +188,10 @@ def main():
         if done == start + 50:
             per = (time.time() - t0) / 50
             print(f"{per:.2f} s/step wall: the {a.steps} steps end in about {per * (a.steps - done) / 60:.0f} min", flush=True)
+        if done == a.stop_at:
+            save(done)
+            print(f"stopped after step {done} (--stop-at)", flush=True)
+            break
         if a.deadline and time.strftime("%H:%M", time.gmtime()) >= a.deadline:
             save(done)
             log.write(f"# stopped at the deadline {a.deadline} UTC after step {done} of {a.steps}\n")
