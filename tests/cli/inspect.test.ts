@@ -184,7 +184,7 @@ describe("hybridc build --emit ir", () => {
       [["--dump-after", "fuse-atention"], /^hybridc: unknown pass 'fuse-atention'; did you mean 'fuse-attention'\? \(passes: dce, /m],
       [["--dump-after", "fuse-attention", "--no-fuse"], /^hybridc: --dump-after fuse-attention: that pass is a fusion, which --no-fuse skips$/m],
       [["--emit", "wgsl"], /^hybridc: --emit wgsl writes files: give the output directory with -o DIR$/m],
-      [["--emit", "asm"], /^hybridc: unknown --emit 'asm' \(expected wgsl or ir\)$/m],
+      [["--emit", "asm"], /^hybridc: unknown --emit 'asm' \(expected wgsl, ts or ir\)$/m],
     ] as const;
     for (const [args, msg] of cases) {
       const r = hybridc(["build", ...args, SAMBA]);
