@@ -14186,6 +14186,7 @@ struct Params {
 var<workgroup> qs: array<f32, 256u>;
 var<workgroup> sc: array<f32, 512u>;
 var<workgroup> ml: array<f32, 8u>;
+var<workgroup> kv_new: array<f32, 128u>;
 
 // inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
 const TURN_HI = array<u32, 32u>(683565275u, 512601641u, 384397002u, 288257086u, 216162320u, 162098872u, 121557005u, 91154894u, 68356527u, 51260164u, 38439700u, 28825708u, 21616232u, 16209887u, 12155700u, 9115489u, 6835652u, 5126016u, 3843970u, 2882570u, 2161623u, 1620988u, 1215570u, 911548u, 683565u, 512601u, 384397u, 288257u, 216162u, 162098u, 121557u, 91154u);
@@ -14246,6 +14247,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = e % 64u;
     qs[e] = q_rope((g * 4u + e / 64u) * 64u, d, pos) * 0.125;
   }
+  for (var d = lid; d < 64u; d += 64u) {
+    kv_new[d] = k_rope(g * 64u, d, pos);
+    kv_new[64u + d] = q_k_v[320u + (g * 64u + d)];
+  }
   workgroupBarrier();
   for (var e = lid; e < 512u; e += 64u) {
     let j = e % 128u;
@@ -14253,7 +14258,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 64u;
       var dot = 0.0;
-      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], k_rope(g * 64u, d, pos), t == pos), dot); }
+      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], kv_new[d], t == pos), dot); }
       sc[e] = dot;
     }
   }
@@ -14279,7 +14284,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], q_k_v[320u + (g * 64u + d)], t == pos), acc);
+      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], kv_new[64u + d], t == pos), acc);
     }
     let h = g * 4u + hh;
     part[(b) * 264u + (h) * 66u + (d)] = acc;
@@ -16026,6 +16031,7 @@ struct Params {
 var<workgroup> qs: array<f32, 256u>;
 var<workgroup> sc: array<f32, 512u>;
 var<workgroup> ml: array<f32, 8u>;
+var<workgroup> kv_new: array<f32, 128u>;
 
 // inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
 const TURN_HI = array<u32, 32u>(683565275u, 512601641u, 384397002u, 288257086u, 216162320u, 162098872u, 121557005u, 91154894u, 68356527u, 51260164u, 38439700u, 28825708u, 21616232u, 16209887u, 12155700u, 9115489u, 6835652u, 5126016u, 3843970u, 2882570u, 2161623u, 1620988u, 1215570u, 911548u, 683565u, 512601u, 384397u, 288257u, 216162u, 162098u, 121557u, 91154u);
@@ -16086,6 +16092,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = e % 64u;
     qs[e] = q_rope((g * 4u + e / 64u) * 64u, d, pos) * 0.125;
   }
+  for (var d = lid; d < 64u; d += 64u) {
+    kv_new[d] = k_rope(g * 64u, d, pos);
+    kv_new[64u + d] = q_k_v[320u + (g * 64u + d)];
+  }
   workgroupBarrier();
   for (var e = lid; e < 512u; e += 64u) {
     let j = e % 128u;
@@ -16093,7 +16103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 64u;
       var dot = 0.0;
-      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], k_rope(g * 64u, d, pos), t == pos), dot); }
+      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], kv_new[d], t == pos), dot); }
       sc[e] = dot;
     }
   }
@@ -16119,7 +16129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], q_k_v[320u + (g * 64u + d)], t == pos), acc);
+      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], kv_new[64u + d], t == pos), acc);
     }
     let h = g * 4u + hh;
     part[(b) * 264u + (h) * 66u + (d)] = acc;
@@ -17866,6 +17876,7 @@ struct Params {
 var<workgroup> qs: array<f32, 256u>;
 var<workgroup> sc: array<f32, 512u>;
 var<workgroup> ml: array<f32, 8u>;
+var<workgroup> kv_new: array<f32, 128u>;
 
 // inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
 const TURN_HI = array<u32, 32u>(683565275u, 512601641u, 384397002u, 288257086u, 216162320u, 162098872u, 121557005u, 91154894u, 68356527u, 51260164u, 38439700u, 28825708u, 21616232u, 16209887u, 12155700u, 9115489u, 6835652u, 5126016u, 3843970u, 2882570u, 2161623u, 1620988u, 1215570u, 911548u, 683565u, 512601u, 384397u, 288257u, 216162u, 162098u, 121557u, 91154u);
@@ -17926,6 +17937,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = e % 64u;
     qs[e] = q_rope((g * 4u + e / 64u) * 64u, d, pos) * 0.125;
   }
+  for (var d = lid; d < 64u; d += 64u) {
+    kv_new[d] = k_rope(g * 64u, d, pos);
+    kv_new[64u + d] = q_k_v[320u + (g * 64u + d)];
+  }
   workgroupBarrier();
   for (var e = lid; e < 512u; e += 64u) {
     let j = e % 128u;
@@ -17933,7 +17948,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 64u;
       var dot = 0.0;
-      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], k_rope(g * 64u, d, pos), t == pos), dot); }
+      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], kv_new[d], t == pos), dot); }
       sc[e] = dot;
     }
   }
@@ -17959,7 +17974,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], q_k_v[320u + (g * 64u + d)], t == pos), acc);
+      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], kv_new[64u + d], t == pos), acc);
     }
     let h = g * 4u + hh;
     part[(b) * 264u + (h) * 66u + (d)] = acc;
@@ -19706,6 +19721,7 @@ struct Params {
 var<workgroup> qs: array<f32, 256u>;
 var<workgroup> sc: array<f32, 512u>;
 var<workgroup> ml: array<f32, 8u>;
+var<workgroup> kv_new: array<f32, 128u>;
 
 // inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
 const TURN_HI = array<u32, 32u>(683565275u, 512601641u, 384397002u, 288257086u, 216162320u, 162098872u, 121557005u, 91154894u, 68356527u, 51260164u, 38439700u, 28825708u, 21616232u, 16209887u, 12155700u, 9115489u, 6835652u, 5126016u, 3843970u, 2882570u, 2161623u, 1620988u, 1215570u, 911548u, 683565u, 512601u, 384397u, 288257u, 216162u, 162098u, 121557u, 91154u);
@@ -19766,6 +19782,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = e % 64u;
     qs[e] = q_rope((g * 4u + e / 64u) * 64u, d, pos) * 0.125;
   }
+  for (var d = lid; d < 64u; d += 64u) {
+    kv_new[d] = k_rope(g * 64u, d, pos);
+    kv_new[64u + d] = q_k_v[320u + (g * 64u + d)];
+  }
   workgroupBarrier();
   for (var e = lid; e < 512u; e += 64u) {
     let j = e % 128u;
@@ -19773,7 +19793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 64u;
       var dot = 0.0;
-      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], k_rope(g * 64u, d, pos), t == pos), dot); }
+      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], kv_new[d], t == pos), dot); }
       sc[e] = dot;
     }
   }
@@ -19799,7 +19819,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], q_k_v[320u + (g * 64u + d)], t == pos), acc);
+      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], kv_new[64u + d], t == pos), acc);
     }
     let h = g * 4u + hh;
     part[(b) * 264u + (h) * 66u + (d)] = acc;

@@ -40,6 +40,8 @@ const EXPECTED: Record<string, { name: string; layers: string[]; scheme: "mamba"
   "mamba-byte.hyb": { name: "mamba_byte", layers: rep(12, ["ssm"]), scheme: "mamba" },
   // Expands to 8 layers: 4 * [ssm + ffn, attn + ffn].
   "samba-style.hyb": { name: "samba_style", layers: rep(4, ["ssm+ffn", "attn+ffn"]), scheme: "jamba" },
+  // Expands to 6 layers: [ssm, ssm, attn, ssm, ssm, ssm].
+  "kjv-byte.hyb": { name: "kjv_byte", layers: ["ssm", "ssm", "attn", "ssm", "ssm", "ssm"], scheme: "jamba" },
 };
 
 describe("canonical specs", () => {

@@ -121,6 +121,8 @@ const SPEC_COUNTS: Record<string, Record<string, readonly [number, number]>> = {
   "mamba-130m.hyb": { mamba1: [5, 5] },
   "mamba-byte.hyb": { mamba1: [5, 5] },
   "samba-style.hyb": { "mamba1+mlp": [7, 7], "attention+mlp": [5, 6] },
+  // The trained model: no MLP; its attention window (256) is two key blocks, so decode splits.
+  "kjv-byte.hyb": { mamba2: [4, 4], attention: [3, 4] },
 };
 
 describe("canonical specs", () => {

@@ -33,6 +33,7 @@ struct Params {
 var<workgroup> qs: array<f32, 128u>;
 var<workgroup> sc: array<f32, 512u>;
 var<workgroup> ml: array<f32, 8u>;
+var<workgroup> kv_new: array<f32, 64u>;
 
 // inv_freq[i] / (2 pi) = theta^(-2i/rotaryDim) / (2 pi) as a 64-bit fixed-point fraction of a turn: (TURN_HI[i] + TURN_LO[i] / 2^32) / 2^32
 const TURN_HI = array<u32, 16u>(683565275u, 384397002u, 216162320u, 121557005u, 68356527u, 38439700u, 21616232u, 12155700u, 6835652u, 3843970u, 2161623u, 1215570u, 683565u, 384397u, 216162u, 121557u);
@@ -93,6 +94,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = e % 32u;
     qs[e] = q_rope((g * 4u + e / 32u) * 32u, d, pos) * 0.17677669529663687;
   }
+  for (var d = lid; d < 32u; d += 64u) {
+    kv_new[d] = k_rope(g * 32u, d, pos);
+    kv_new[32u + d] = q_k_v[320u + (g * 32u + d)];
+  }
   workgroupBarrier();
   for (var e = lid; e < 512u; e += 64u) {
     let j = e % 128u;
@@ -100,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 32u;
       var dot = 0.0;
-      for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], select(kc[(t % 4096u) * 64u + (g) * 32u + (d)], k_rope(g * 32u, d, pos), t == pos), dot); }
+      for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], select(kc[(t % 4096u) * 64u + (g) * 32u + (d)], kv_new[d], t == pos), dot); }
       sc[e] = dot;
     }
   }
@@ -126,7 +131,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 4096u) * 64u + (g) * 32u + (d)], q_k_v[320u + (g * 32u + d)], t == pos), acc);
+      acc = fma(sc[sb + j], select(vc[(t % 4096u) * 64u + (g) * 32u + (d)], kv_new[32u + d], t == pos), acc);
     }
     let h = g * 4u + hh;
     part[(b) * 272u + (h) * 34u + (d)] = acc;

@@ -33,6 +33,7 @@ struct Params {
 var<workgroup> qs: array<f32, 32u>;
 var<workgroup> sc: array<f32, 128u>;
 var<workgroup> ml: array<f32, 2u>;
+var<workgroup> kv_new: array<f32, 64u>;
 
 fn q_rope(hb: u32, d: u32, t: u32) -> f32 {
   return q_k_v[(hb + d)];
@@ -65,6 +66,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let d = e % 32u;
     qs[e] = q_rope((g * 1u + e / 32u) * 32u, d, pos) * 0.17677669529663687;
   }
+  for (var d = lid; d < 32u; d += 64u) {
+    kv_new[d] = k_rope(g * 32u, d, pos);
+    kv_new[32u + d] = q_k_v[512u + (g * 32u + d)];
+  }
   workgroupBarrier();
   for (var e = lid; e < 128u; e += 64u) {
     let j = e % 128u;
@@ -72,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 32u;
       var dot = 0.0;
-      for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], select(kc[(t % 2048u) * 256u + (g) * 32u + (d)], k_rope(g * 32u, d, pos), t == pos), dot); }
+      for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], select(kc[(t % 2048u) * 256u + (g) * 32u + (d)], kv_new[d], t == pos), dot); }
       sc[e] = dot;
     }
   }
@@ -98,7 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 2048u) * 256u + (g) * 32u + (d)], q_k_v[512u + (g * 32u + d)], t == pos), acc);
+      acc = fma(sc[sb + j], select(vc[(t % 2048u) * 256u + (g) * 32u + (d)], kv_new[32u + d], t == pos), acc);
     }
     let h = g * 1u + hh;
     part[(b) * 272u + (h) * 34u + (d)] = acc;

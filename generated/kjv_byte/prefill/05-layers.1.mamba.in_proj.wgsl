@@ -1,0 +1,203 @@
+// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 192 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// column segments (start, width, weights): (0, 908, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x      [L,192], strides [192, 1] in %82#0
+//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.1
+//   norm_w [192], strides [1] in weight:model.layers.1
+//   y      [L,908], strides [908, 1] in %83#0 (written)
+//
+// threads:
+//   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
+//   grid: ceil(L / 16) x 15 workgroups (flat wg = row block * 15 + col block); 227 col tiles in all
+//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the whole-row 1/rms scales each finished dot product instead of every x
+//   edge tiles clamp their loads and skip their stores
+//
+// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+
+struct Params {
+  L: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 15u) * 16u + lid % 16u;
+  let rt = (wg / 15u) * 4u + lid / 16u;
+  let r0 = rt * 4u;
+  let rows = params.L;
+  if (r0 >= rows || ct >= 227u) { return; }
+  var inv0: array<f32, 1u>;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+    }
+  }
+  var inv1: array<f32, 1u>;
+  {
+    let r = min(r0 + 1u, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+    }
+  }
+  var inv2: array<f32, 1u>;
+  {
+    let r = min(r0 + 2u, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+    }
+  }
+  var inv3: array<f32, 1u>;
+  {
+    let r = min(r0 + 3u, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+    }
+  }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_1_0 = vec4<f32>(0.0);
+    var acc0_1_1 = vec4<f32>(0.0);
+    var acc0_1_2 = vec4<f32>(0.0);
+    var acc0_1_3 = vec4<f32>(0.0);
+    var acc0_2_0 = vec4<f32>(0.0);
+    var acc0_2_1 = vec4<f32>(0.0);
+    var acc0_2_2 = vec4<f32>(0.0);
+    var acc0_2_3 = vec4<f32>(0.0);
+    var acc0_3_0 = vec4<f32>(0.0);
+    var acc0_3_1 = vec4<f32>(0.0);
+    var acc0_3_2 = vec4<f32>(0.0);
+    var acc0_3_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = x[(min(r0, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
+      let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
+      let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
+      let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
+      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_1_0 = fma(x1, w0_0, acc0_1_0);
+      acc0_2_0 = fma(x2, w0_0, acc0_2_0);
+      acc0_3_0 = fma(x3, w0_0, acc0_3_0);
+      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_1_1 = fma(x1, w0_1, acc0_1_1);
+      acc0_2_1 = fma(x2, w0_1, acc0_2_1);
+      acc0_3_1 = fma(x3, w0_1, acc0_3_1);
+      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_1_2 = fma(x1, w0_2, acc0_1_2);
+      acc0_2_2 = fma(x2, w0_2, acc0_2_2);
+      acc0_3_2 = fma(x3, w0_2, acc0_3_2);
+      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_1_3 = fma(x1, w0_3, acc0_1_3);
+      acc0_2_3 = fma(x2, w0_3, acc0_2_3);
+      acc0_3_3 = fma(x3, w0_3, acc0_3_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_0_0, vec4<f32>(1.0)) * inv0[0u]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_0_1, vec4<f32>(1.0)) * inv0[0u]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_0_2, vec4<f32>(1.0)) * inv0[0u]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_0_3, vec4<f32>(1.0)) * inv0[0u]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_1_0, vec4<f32>(1.0)) * inv1[0u]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_1_1, vec4<f32>(1.0)) * inv1[0u]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_1_2, vec4<f32>(1.0)) * inv1[0u]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_1_3, vec4<f32>(1.0)) * inv1[0u]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_2_0, vec4<f32>(1.0)) * inv2[0u]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_2_1, vec4<f32>(1.0)) * inv2[0u]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_2_2, vec4<f32>(1.0)) * inv2[0u]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_2_3, vec4<f32>(1.0)) * inv2[0u]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_3_0, vec4<f32>(1.0)) * inv3[0u]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_3_1, vec4<f32>(1.0)) * inv3[0u]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_3_2, vec4<f32>(1.0)) * inv3[0u]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(r) * 908u + (c)] = dot(acc0_3_3, vec4<f32>(1.0)) * inv3[0u]; }
+    }
+  }
+}

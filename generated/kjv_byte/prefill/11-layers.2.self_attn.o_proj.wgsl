@@ -1,0 +1,166 @@
+// kernel layers.2.self_attn.o_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 192, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [L,192], strides [192, 1] in %103#0
+//   W        [192,192] at offset 110784, strides [192, 1] in weight:model.layers.2
+//   residual [L,192], strides [192, 1] in %98#0
+//   y        [L,192], strides [192, 1] in %104#0 (written)
+//
+// threads:
+//   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
+//   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
+//   edge tiles clamp their loads and skip their stores
+//
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+
+struct Params {
+  L: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 3u) * 16u + lid % 16u;
+  let rt = (wg / 3u) * 4u + lid / 16u;
+  let r0 = rt * 4u;
+  let rows = params.L;
+  if (r0 >= rows || ct >= 48u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_1_0 = vec4<f32>(0.0);
+    var acc0_1_1 = vec4<f32>(0.0);
+    var acc0_1_2 = vec4<f32>(0.0);
+    var acc0_1_3 = vec4<f32>(0.0);
+    var acc0_2_0 = vec4<f32>(0.0);
+    var acc0_2_1 = vec4<f32>(0.0);
+    var acc0_2_2 = vec4<f32>(0.0);
+    var acc0_2_3 = vec4<f32>(0.0);
+    var acc0_3_0 = vec4<f32>(0.0);
+    var acc0_3_1 = vec4<f32>(0.0);
+    var acc0_3_2 = vec4<f32>(0.0);
+    var acc0_3_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = x[(min(r0, rows - 1u)) * 48u + (k)];
+      let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)];
+      let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)];
+      let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)];
+      let w0_0 = W[27696u + (min(c0, 191u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_1_0 = fma(x1, w0_0, acc0_1_0);
+      acc0_2_0 = fma(x2, w0_0, acc0_2_0);
+      acc0_3_0 = fma(x3, w0_0, acc0_3_0);
+      let w0_1 = W[27696u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_1_1 = fma(x1, w0_1, acc0_1_1);
+      acc0_2_1 = fma(x2, w0_1, acc0_2_1);
+      acc0_3_1 = fma(x3, w0_1, acc0_3_1);
+      let w0_2 = W[27696u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_1_2 = fma(x1, w0_2, acc0_1_2);
+      acc0_2_2 = fma(x2, w0_2, acc0_2_2);
+      acc0_3_2 = fma(x3, w0_2, acc0_3_2);
+      let w0_3 = W[27696u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_1_3 = fma(x1, w0_3, acc0_1_3);
+      acc0_2_3 = fma(x2, w0_3, acc0_2_3);
+      acc0_3_3 = fma(x3, w0_3, acc0_3_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_1_0, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_1_1, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_1_2, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 1u;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_1_3, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_2_0, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_2_1, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_2_2, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 2u;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_2_3, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_3_0, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_3_1, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_3_2, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+    {
+      let r = r0 + 3u;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(r) * 192u + (c)] = dot(acc0_3_3, vec4<f32>(1.0)) + residual[(r) * 192u + (c)]; }
+    }
+  }
+}
