@@ -31,8 +31,11 @@ interface Run {
   readonly stderr: string;
 }
 
-function hybridc(args: readonly string[], cwd = dir): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cliEnv(), encoding: "utf8", timeout: 60_000 });
+/** The unprivileged user a root test run spawns the CLI as, where file permissions must apply. */
+const NOBODY = 65534;
+
+function hybridc(args: readonly string[], cwd = dir, user?: number): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: cliEnv(), encoding: "utf8", timeout: 60_000, ...(user === undefined ? {} : { uid: user, gid: user }) });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -141,18 +144,23 @@ describe("file-system refusals are one line naming the path and the reason, exit
     expectRefusal(hybridc(["expand", "tiny.hyb", "-o", "expand-eisdir"]), /^hybridc: cannot write expand-eisdir\/tiny\.json: is a directory, not a file$/m);
   });
 
-  it.skipIf(IS_ROOT)("build -o, expand -o into a read-only directory and fmt --write on a read-only file (EACCES; skipped as root: chmod does not stop root)", () => {
+  it("build -o, expand -o into a read-only directory and fmt --write on a read-only file (EACCES; as root the CLI runs as nobody, whom chmod stops)", () => {
     const ro = join(dir, "read-only");
     mkdirSync(ro, { recursive: true });
     writeFileSync(join(dir, "ugly.hyb"), VALID.replace("vocab = 256", "vocab=256"));
     chmodSync(ro, 0o555);
     chmodSync(join(dir, "ugly.hyb"), 0o444);
+    // mkdtemp makes the test directory 0700: an unprivileged run needs to enter it and read the spec.
+    const user = IS_ROOT ? NOBODY : undefined;
+    if (IS_ROOT) chmodSync(dir, 0o755);
+    const run = (args: readonly string[]): Run => hybridc(args, dir, user);
     try {
-      expectRefusal(hybridc(["build", "tiny.hyb", "-o", "read-only"]), /^hybridc: cannot create directory read-only\/tiny\S*: permission denied$/m);
-      expectRefusal(hybridc(["expand", "tiny.hyb", "-o", "read-only/sub"]), /^hybridc: cannot create directory read-only\/sub: permission denied$/m);
-      expectRefusal(hybridc(["fmt", "--write", "ugly.hyb"]), /^hybridc: cannot write ugly\.hyb: permission denied$/m);
+      expectRefusal(run(["build", "tiny.hyb", "-o", "read-only"]), /^hybridc: cannot create directory read-only\/tiny\S*: permission denied$/m);
+      expectRefusal(run(["expand", "tiny.hyb", "-o", "read-only/sub"]), /^hybridc: cannot create directory read-only\/sub: permission denied$/m);
+      expectRefusal(run(["fmt", "--write", "ugly.hyb"]), /^hybridc: cannot write ugly\.hyb: permission denied$/m);
     } finally {
       chmodSync(ro, 0o755);
+      if (IS_ROOT) chmodSync(dir, 0o700);
     }
   });
 
