@@ -1,7 +1,8 @@
 /**
  * linear / fused_linear on the adapter against interp: prefill (register-tiled, L = 1, 7, 64, 67)
- * and decode (one output row per invocation; with a norm prologue, the row normalized once per
- * workgroup into workgroup memory and 4 columns per invocation), vec4 and scalar K-walks, every
+ * and decode with the tiled schedule (`coop: 0`; the default, cooperative decode GEMV is
+ * gemv.test.ts's): one output row per invocation; with a norm prologue, the row normalized once
+ * per workgroup into workgroup memory and 4 columns per invocation; vec4 and scalar K-walks, every
  * prologue, bias, activation and residual, several weights side by side, and x read through a
  * window. The staged decode prologue also at odd shapes (K prime, K > the workgroup, N not a
  * multiple of the workgroup), at other tiles, and its fallback when workgroup memory is short.
@@ -42,9 +43,9 @@ async function check(c: LinearCase, L: number, vec: 1 | 4, schedule?: Record<str
 describe("linear family", () => {
   describe.each(CASES)("%s", (_, c, vec) => {
     it.each(LENGTHS)("prefill, L = %i", (L) => check({ ...c, S: "L" as Dim }, L, vec));
-    it("decode (S = 1): one output per invocation, or a staged prologue", async () => {
+    it("decode (S = 1), the tiled schedule: one output per invocation, or a staged prologue", async () => {
       const tg = linearGraph({ ...c, S: 1 });
-      const r = await runNode(tg.graph, tg.node, tg.feed(1, 7));
+      const r = await runNode(tg.graph, tg.node, tg.feed(1, 7), { schedule: { coop: 0 } });
       const staged = (c.prologue ?? "none") !== "none";
       const tileCols = staged ? (c.activation === "swiglu" ? 2 : 4) : 1;
       expect(r.spec.schedule).toMatchObject({ tileRows: 1, tileCols, vec, stage: staged ? 1 : 0 });
@@ -76,16 +77,16 @@ describe("linear family", () => {
 
     it.each(STAGED)("%s", async (_, c, vec) => {
       const tg = linearGraph({ ...c, S: 1 });
-      const r = await runNode(tg.graph, tg.node, tg.feed(1, 11));
-      expect(r.spec.schedule).toMatchObject({ vec, stage: 1, wgRows: 1 });
+      const r = await runNode(tg.graph, tg.node, tg.feed(1, 11), { schedule: { coop: 0 } });
+      expect(r.spec.schedule).toMatchObject({ vec, stage: 1, wgRows: 1, coop: 0 });
       expect(r.spec.wgsl).toContain("workgroupBarrier()");
       expect(r.errors[0]).toBeLessThanOrEqual(TOL);
     });
 
     it("agrees at other tiles: one column per invocation, and TM rows shared by a prefill workgroup", async () => {
       const c: LinearCase = { S: 1, K: 44, outs: [30], prologue: "layernorm", bias: true, residual: true };
-      await check(c, 1, 4, { tileCols: 1, wgCols: 8 });
-      await check(c, 1, 1, { vec: 1, tileCols: 3, wgCols: 2 });
+      await check(c, 1, 4, { coop: 0, tileCols: 1, wgCols: 8 });
+      await check(c, 1, 1, { coop: 0, vec: 1, tileCols: 3, wgCols: 2 });
       // Prefill with one row of tiles per workgroup: its TM rows are staged together (row 7 is past L = 7).
       const g: LinearCase = { S: "L", K: 20, outs: [12], prologue: "rmsnorm", group: 5, residual: true };
       for (const L of [1, 7]) await check(g, L, 1, { tileRows: 4, tileCols: 4, wgCols: 4, wgRows: 1, stage: 1 });

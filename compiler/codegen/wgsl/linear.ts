@@ -24,12 +24,32 @@
  *     norm_w per k) N times. Every invocation reaches the barriers; out-of-range tiles return
  *     only after them.
  * Schedule (per adapter and shape): vector width (vec4 along K when every K-walk is aligned,
- * else scalar), TM x TN (4 x 4 for prefill; decode: 1 x 1, one output row of W per invocation,
- * the GEMV shape lavapipe likes, except a staged decode: 1 x 4, 1 x 2 for swiglu, see
- * linearSchedule), the workgroup's shape in tiles, and whether the prologue is staged (decode
- * with a norm prologue when K f32 of xn plus the reduction's WG f32 fit in half of
- * maxComputeWorkgroupStorageSize; else recomputed). The staged generator itself takes any TM
- * with one row of tiles.
+ * else scalar), TM x TN (4 x 4 for prefill; decode, tiled: 1 x 1, one output row of W per
+ * invocation, except a staged decode: 1 x 4, 1 x 2 for swiglu, see linearSchedule), the
+ * workgroup's shape in tiles, and whether the prologue is staged (decode with a norm prologue
+ * when K f32 of xn plus the reduction's WG f32 fit in half of maxComputeWorkgroupStorageSize;
+ * else recomputed). The staged generator itself takes any TM with one row of tiles.
+ * Decode (S = 1) has a second schedule, the cooperative GEMV (gemv.ts, `coop` = T > 0): T lanes
+ * per output column walk K together (adjacent lanes read adjacent memory of one row of W: what a
+ * GPU coalesces, and split-K within one kernel for a long K or a few outputs), R slots of TN
+ * columns per workgroup, the T partial sums reduced in workgroup memory after one barrier, the
+ * norm prologue staged as above. Rule: decode takes it, T = 4, R = 16, TN = 4 (2 for swiglu),
+ * lanes strided, whenever its workgroup memory (xn, the reduction's and the partials') fits in
+ * half of the adapter's; else the tiled decode. Overrides: `{ coop: 0 }` selects the tiled decode,
+ * `{ coop: T, wgCols: R, tileCols: TN, coopChunked }` a cooperative shape.
+ * Measured (bench/gemv.ts, lavapipe on the 2-core VM, shared with other jobs so single figures
+ * swing up to 2x; medians of 11 rounds, each after a 64 MiB read that evicts the L3; time of the
+ * tiled decode / time of the cooperative T4 R16 TN4, f32 and packed f16):
+ *   in_proj 768 -> 3072 + rmsnorm   0.93 (other runs 1.2, 3.0)   f16 2.04
+ *   x_proj 1536 -> 80               1.52                          f16 1.20
+ *   out_proj 1536 -> 768 + residual 1.41                          f16 1.16
+ *   LM head 768 -> 50,280 + rmsnorm 1.11                          f16 1.10
+ * TN = 4 columns per slot is what pays on lavapipe (x loaded once for 4 FMAs, the staged norm
+ * amortized over 64 columns a workgroup); T = 32, R = 2, TN = 1 (a warp per column, the shape a
+ * discrete GPU wants) runs at 0.1-0.5x of the tiled decode here, and chunked lanes (each lane its
+ * own range of K) at 0.5-1.0x. A discrete GPU would want T = 32 (or the subgroup size) and
+ * `subgroupAdd` in place of the workgroup-memory partials: a device class flag in KernelLimits
+ * (and the `subgroups` feature in the artifact and the device request) would pick it; not built.
  * Weights: a layer's W and bias share one buffer (plan/weights.ts), so one binding (vec4 when W
  * is read as vec4; the bias then reads scalars from it). A W over maxStorageBufferBindingSize
  * (a large LM head) is bound as row windows of its buffer and read through the window helper
@@ -41,16 +61,17 @@ import type { NodeOf } from "../../ir/graph.ts";
 import { byteSize, type Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
-import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
+import { bindOperands, vec4Aligned, type Accessor, type BoundOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
+import { emitGemv, gemvSchedule } from "./gemv.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
 export type LinearOp = "linear" | "fused_linear";
 
 /** Output columns [start, start + width) of y, computed from `weights` (two for swiglu). */
-interface Segment {
+export interface Segment {
   readonly start: number;
   readonly width: number;
   /** Indices into the problem's weights (and biases). */
@@ -86,6 +107,13 @@ export interface LinearSchedule {
   readonly wgRows: number;
   /** 1: the prologue norm is staged in workgroup memory once per workgroup (needs wgRows = 1); 0: recomputed per invocation. */
   readonly stage: 0 | 1;
+  /**
+   * 0: the register-tiled schedule; T > 0: the cooperative decode GEMV (gemv.ts), T lanes per
+   * output column walking K together, wgCols slots (of tileCols columns each) per workgroup.
+   */
+  readonly coop: number;
+  /** Cooperative: 1 when each lane walks its own contiguous range of K, 0 when lanes interleave (stride T). */
+  readonly coopChunked: 0 | 1;
 }
 
 /** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
@@ -122,11 +150,15 @@ function segments(p: LinearProblem): Segment[] {
   });
 }
 
-export function linearSchedule(limits: KernelLimits, p: LinearProblem): LinearSchedule {
+export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop"): LinearSchedule {
   const aligned = [p.x, ...p.W, p.normW, p.normB].every((v) => v === null || vec4Aligned(v));
   const vec = aligned && p.group % 4 === 0 ? 4 : 1;
   const decode = p.S === 1;
   const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  if (decode && (kind ?? DECODE_KIND) === "coop") {
+    const c = gemvSchedule(limits, p, vec, COOP.lanes, COOP.slots, p.activation === "swiglu" ? COOP.tileCols / 2 : COOP.tileCols, COOP.chunked);
+    if (c) return c as LinearSchedule;
+  }
   // Decode with a norm prologue stages xn when it fits in half the adapter's workgroup memory
   // (room for the compiler's own and for occupancy); wg bounds the reduction's array.
   const stage = decode && p.prologue !== "none" && stageBytes(p.K, 1, wg) <= limits.maxComputeWorkgroupStorageSize / 2 ? 1 : 0;
@@ -140,8 +172,13 @@ export function linearSchedule(limits: KernelLimits, p: LinearProblem): LinearSc
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
-  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage };
+  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage, coop: 0, coopChunked: 0 };
 }
+
+/** The decode schedule kind by default (measured on lavapipe: see the header). */
+const DECODE_KIND: "tiled" | "coop" = "coop";
+/** The cooperative GEMV's default shape: lanes per column, slots per workgroup, columns per slot (halved for swiglu), lane layout. */
+const COOP = { lanes: 4, slots: 16, tileCols: 4, chunked: false } as const;
 
 /** WGSL of the activation applied to the pre-activation values `z` (one per segment weight). */
 function activate(act: LinearActivation, z: readonly string[]): string {
@@ -157,20 +194,37 @@ function activate(act: LinearActivation, z: readonly string[]): string {
   }
 }
 
-export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
-  const { vec, tileRows: TM, tileCols: TN, wgCols, wgRows } = s;
+/** What the tiled and the cooperative schedules share: operands, loads, the staged prologue, the epilogue. */
+export interface LinearParts {
+  readonly uses: readonly OperandUse[];
+  readonly uniforms: UniformSpec;
+  readonly ops: BoundOperands;
+  readonly segs: readonly Segment[];
+  readonly V: "f32" | "vec4<f32>";
+  /** K in loads (vec4s or scalars). */
+  readonly KV: number;
+  readonly wName: (i: number) => string;
+  /** A load of `vec` lanes (vec4<f32> or f32) at [...ix]; the last index counts loads. */
+  readonly ld: (a: Accessor, ...ix: string[]) => string;
+  /** `min(r0 + i, rows - 1u)`: tile row i, clamped. */
+  readonly rowOf: (i: number) => string;
+  /** Stages tile row i's xn into xs[i * KV ..], WG invocations striding over K (`r0`, `rows`, `lid` and `reduce` in scope). */
+  readonly stage: (i: number, WG: number) => string;
+  /** The statement y[r, c + start] = act(z) (+ residual), z_w = dots[w] (+ bias): `r` and `c` (column in the segment) in scope. */
+  readonly epilogue: (sg: Segment, dots: readonly string[]) => string;
+  /** Module declarations of the activation (gelu, silu). */
+  readonly actDecls: readonly string[];
+  /** The kernel header's math lines. */
+  readonly math: readonly string[];
+}
+
+export function linearParts(p: LinearProblem, vec: 1 | 4): LinearParts {
   invariant(vec === 1 || (p.K % 4 === 0 && p.group % 4 === 0), "vec4 linear needs K and the norm group divisible by 4");
-  const staged = s.stage === 1;
-  const WG = wgCols * wgRows;
-  invariant(!staged || (p.prologue !== "none" && wgRows === 1), "a staged prologue needs a norm and one row of tiles per workgroup");
   const V = vecType(vec);
   const KV = p.K / vec;
   const GV = p.group / vec;
   const G = p.K / p.group;
   const segs = segments(p);
-  const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
-  const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
-  const times = Math.ceil(totalTiles / wgCols);
   const one = p.W.length === 1;
   const wName = (i: number): string => (one ? "W" : `W${i}`);
   const bName = (i: number): string => (one ? "bias" : `bias${i}`);
@@ -188,31 +242,8 @@ export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: Li
   const x = ops.get("x");
   const ld = (a: Accessor, ...ix: string[]): string => (vec === 4 ? a.load4(...ix) : a.load(...ix));
   const rowOf = (i: number): string => `min(${plus("r0", i)}, rows - 1u)`;
-  const n = (v: number): string => String(v);
-
-  // Row statistics of the prologue norm, per tile row i and group g: inv_i[g] (and mean_i[g]).
-  const stats = (i: number): string => {
-    const sum = (e: string): string => wgsl`var s = ${V}(${f32(0)});
-    for (var k = g * ${u32(GV)}; k < (g + 1u) * ${u32(GV)}; k++) { let v = ${ld(x, "r", "k")}; s += ${e}; }`;
-    const inv = wgsl`inv${n(i)}[g] = inverseSqrt(${hsum("s", vec)} / ${f32(p.group)} + ${f32(p.eps)});`;
-    const body =
-      p.prologue === "layernorm"
-        ? wgsl`{ ${sum("v")} mean${n(i)}[g] = ${hsum("s", vec)} / ${f32(p.group)}; }
-    let m = ${V}(mean${n(i)}[g]);
-    ${sum("(v - m) * (v - m)")}
-    ${inv}`
-        : wgsl`${sum("v * v")}
-    ${inv}`;
-    return wgsl`var inv${n(i)}: array<f32, ${u32(G)}>;
-${p.prologue === "layernorm" && wgsl`var mean${n(i)}: array<f32, ${u32(G)}>;\n`}{
-  let r = ${rowOf(i)};
-  for (var g = 0u; g < ${u32(G)}; g++) {
-    ${body}
-  }
-}`;
-  };
   // Staged: tile row i's xn, group by group, cooperatively into xs[i * KV ..]: k strides by WG.
-  const stage = (i: number): string => {
+  const stage = (i: number, WG: number): string => {
     const loop = (stmts: readonly string[]): string => wgsl`for (var k = g * ${u32(GV)} + lid; k < (g + 1u) * ${u32(GV)}; k += ${u32(WG)}) {
 ${lines(stmts, 2)}
 }`;
@@ -238,6 +269,80 @@ ${lines([...stats, loop([`xs[${plus("k", i * KV)}] = ${xn};`])], 4)}
   }
 }`;
   };
+  const epilogue = (sg: Segment, dots: readonly string[]): string => {
+    const z = sg.weights.map((w, wi) => (p.bias ? `(${dots[wi]} + ${ops.get(bName(w)).load("c")})` : dots[wi]!));
+    const value = activate(p.activation, z) + (p.residual ? ` + ${ops.get("residual").load("r", plus("c", sg.start))}` : "");
+    return ops.get("y").store(value, "r", plus("c", sg.start));
+  };
+  const norm =
+    p.prologue === "rmsnorm"
+      ? [`xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of ${p.group} channels holding k + eps) * norm_w[k],  eps = ${p.eps}`]
+      : p.prologue === "layernorm"
+        ? [`xn[r, k] = (x[r, k] - mean_r) / sqrt(var_r + eps) * norm_w[k] + norm_b[k]  (biased var over the row),  eps = ${p.eps}`]
+        : ["xn = x"];
+  const math = [
+    `z_i[r, o] = sum_k xn[r, k] * W_i[o, k]${p.bias ? " + bias_i[o]" : ""}   (i < ${p.W.length})`,
+    `y[r, :] = ${p.activation === "swiglu" ? "silu(z_1) * z_2" : p.activation === "none" ? "[z_1 | ... | z_n]" : `${p.activation}([z_1 | ... | z_n])`}${p.residual ? " + residual[r, :]" : ""}`,
+    ...norm,
+    `column segments (start, width, weights): ${segs.map((sg) => `(${sg.start}, ${sg.width}, ${sg.weights.map(wName).join("+")})`).join(", ")}`,
+  ];
+  const actDecls = [p.activation === "gelu" && GELU, p.activation === "swiglu" && siluFn("silu", "f32")].filter((d): d is string => typeof d === "string");
+  return { uses, uniforms, ops, segs, V, KV, wName, ld, rowOf, stage, epilogue, actDecls, math };
+}
+
+/** Segment branches over a tile index `ct`: tiles [first, first + tiles) belong to segment s, whose body gets `lt` (its local tile). */
+export function segmentBranches(segs: readonly Segment[], tilesOf: readonly number[], body: (sg: Segment) => string): string {
+  let first = 0;
+  return segs
+    .map((sg, si) => {
+      const lo = first;
+      first += tilesOf[si]!;
+      const cond = si === segs.length - 1 ? "" : wgsl`if (ct < ${u32(first)}) `;
+      return wgsl`${si === 0 ? "" : "else "}${cond}{
+  let lt = ${lo === 0 ? "ct" : wgsl`ct - ${u32(lo)}`};
+${lines([body(sg)], 2)}
+}`;
+    })
+    .join("\n");
+}
+
+export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
+  if (s.coop > 0) return emitGemv(req, p, s);
+  const { vec, tileRows: TM, tileCols: TN, wgCols, wgRows } = s;
+  const staged = s.stage === 1;
+  const WG = wgCols * wgRows;
+  invariant(!staged || (p.prologue !== "none" && wgRows === 1), "a staged prologue needs a norm and one row of tiles per workgroup");
+  const parts = linearParts(p, vec);
+  const { uses, uniforms, ops, segs, V, KV, ld, rowOf } = parts;
+  const GV = p.group / vec;
+  const G = p.K / p.group;
+  const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
+  const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
+  const times = Math.ceil(totalTiles / wgCols);
+  const x = ops.get("x");
+  const n = (v: number): string => String(v);
+
+  // Row statistics of the prologue norm, per tile row i and group g: inv_i[g] (and mean_i[g]).
+  const stats = (i: number): string => {
+    const sum = (e: string): string => wgsl`var s = ${V}(${f32(0)});
+    for (var k = g * ${u32(GV)}; k < (g + 1u) * ${u32(GV)}; k++) { let v = ${ld(x, "r", "k")}; s += ${e}; }`;
+    const inv = wgsl`inv${n(i)}[g] = inverseSqrt(${hsum("s", vec)} / ${f32(p.group)} + ${f32(p.eps)});`;
+    const body =
+      p.prologue === "layernorm"
+        ? wgsl`{ ${sum("v")} mean${n(i)}[g] = ${hsum("s", vec)} / ${f32(p.group)}; }
+    let m = ${V}(mean${n(i)}[g]);
+    ${sum("(v - m) * (v - m)")}
+    ${inv}`
+        : wgsl`${sum("v * v")}
+    ${inv}`;
+    return wgsl`var inv${n(i)}: array<f32, ${u32(G)}>;
+${p.prologue === "layernorm" && wgsl`var mean${n(i)}: array<f32, ${u32(G)}>;\n`}{
+  let r = ${rowOf(i)};
+  for (var g = 0u; g < ${u32(G)}; g++) {
+    ${body}
+  }
+}`;
+  };
   const gOf = G === 1 ? "0u" : wgsl`k / ${u32(GV)}`;
   // A whole-row rmsnorm's 1/rms is constant along K: it scales the finished dot product instead.
   const rowScaled = !staged && p.prologue === "rmsnorm" && G === 1;
@@ -258,28 +363,27 @@ ${lines([...stats, loop([`xs[${plus("k", i * KV)}] = ${xn};`])], 4)}
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
         [
-          wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`,
+          wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`,
           ...range(TM).map((i) => `${acc(wi, i, j)} = fma(x${i}, w${wi}_${j}, ${acc(wi, i, j)});`),
         ].join("\n"),
       ),
     );
     const store = (i: number, j: number): string => {
-      const z = sg.weights.map((w, wi) => {
-        const dot = rowScaled ? `${hsum(acc(wi, i, j), vec)} * inv${i}[0u]` : hsum(acc(wi, i, j), vec);
-        return p.bias ? `(${dot} + ${ops.get(bName(w)).load("c")})` : dot;
-      });
-      const value = activate(p.activation, z) + (p.residual ? ` + ${ops.get("residual").load("r", plus("c", sg.start))}` : "");
+      const dots = sg.weights.map((_, wi) => (rowScaled ? `${hsum(acc(wi, i, j), vec)} * inv${i}[0u]` : hsum(acc(wi, i, j), vec)));
       return wgsl`{
   let r = ${plus("r0", i)};
   let c = ${plus("c0", j)};
-  if (r < rows && c < ${u32(sg.width)}) { ${ops.get("y").store(value, "r", plus("c", sg.start))} }
+  if (r < rows && c < ${u32(sg.width)}) { ${parts.epilogue(sg, dots)} }
 }`;
     };
     return lines([
       wgsl`let c0 = lt * ${u32(TN)};`,
       sg.weights.flatMap((_, wi) => range(TM).flatMap((i) => range(TN).map((j) => `var ${acc(wi, i, j)} = ${V}(${f32(0)});`))).join("\n"),
       wgsl`for (var k = 0u; k < ${u32(KV)}; k++) {
-${lines(range(TM).map((i) => `let x${i} = ${normalized(i)};`), 2)}
+${lines(
+  range(TM).map((i) => `let x${i} = ${normalized(i)};`),
+  2,
+)}
 ${lines(step, 2)}
 }`,
       range(TM)
@@ -287,17 +391,6 @@ ${lines(step, 2)}
         .join("\n"),
     ]);
   };
-  // Segment branches: tiles [first, first + tiles) belong to segment s.
-  let first = 0;
-  const branches = segs.map((sg, si) => {
-    const lo = first;
-    first += tilesOf[si]!;
-    const cond = si === segs.length - 1 ? "" : wgsl`if (ct < ${u32(first)}) `;
-    return wgsl`${si === 0 ? "" : "else "}${cond}{
-  let lt = ${lo === 0 ? "ct" : wgsl`ct - ${u32(lo)}`};
-${lines([segment(sg)], 2)}
-}`;
-  });
 
   const body = lines([
     wgsl`let ct = (wg % ${u32(times)}) * ${u32(wgCols)} + lid % ${u32(wgCols)};`,
@@ -305,26 +398,18 @@ ${lines([segment(sg)], 2)}
     wgsl`let r0 = rt * ${u32(TM)};`,
     wgsl`let rows = ${lengthExpr(p.S)};`,
     // Staged: every invocation stages and reaches the barriers before an out-of-range one returns.
-    staged && range(TM).map(stage).join("\n"),
+    staged &&
+      range(TM)
+        .map((i) => parts.stage(i, WG))
+        .join("\n"),
     staged && "workgroupBarrier();",
     wgsl`if (r0 >= rows || ct >= ${u32(totalTiles)}) { return; }`,
     !staged && p.prologue !== "none" && range(TM).map(stats).join("\n"),
-    branches.join("\n"),
+    segmentBranches(segs, tilesOf, segment),
   ]);
 
-  const norm =
-    p.prologue === "rmsnorm"
-      ? [`xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of ${p.group} channels holding k + eps) * norm_w[k],  eps = ${p.eps}`]
-      : p.prologue === "layernorm"
-        ? [`xn[r, k] = (x[r, k] - mean_r) / sqrt(var_r + eps) * norm_w[k] + norm_b[k]  (biased var over the row),  eps = ${p.eps}`]
-        : ["xn = x"];
   const header = kernelHeader(req, uses, {
-    math: [
-      `z_i[r, o] = sum_k xn[r, k] * W_i[o, k]${p.bias ? " + bias_i[o]" : ""}   (i < ${p.W.length})`,
-      `y[r, :] = ${p.activation === "swiglu" ? "silu(z_1) * z_2" : p.activation === "none" ? "[z_1 | ... | z_n]" : `${p.activation}([z_1 | ... | z_n])`}${p.residual ? " + residual[r, :]" : ""}`,
-      ...norm,
-      `column segments (start, width, weights): ${segs.map((sg) => `(${sg.start}, ${sg.width}, ${sg.weights.map(wName).join("+")})`).join(", ")}`,
-    ],
+    math: parts.math,
     threads: [
       `invocation: a ${TM} x ${TN} register tile of one segment (rows r0 = ${TM} * rt.., cols ${TN} * lt..), walking K = ${p.K} in ${vec === 4 ? "vec4" : "scalar"} steps`,
       `workgroup: ${wgCols} col tiles x ${wgRows} row tiles (${WG} invocations); ${staged ? `xn of its ${TM} rows in workgroup memory (${stageBytes(p.K, TM, WG)} bytes with the reduction's)` : "no workgroup memory"}`,
@@ -332,18 +417,17 @@ ${lines([segment(sg)], 2)}
       ...(p.prologue === "none"
         ? []
         : staged
-          ? [`the workgroup normalizes its rows once: per row and group, ${WG} invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier`]
+          ? [
+              `the workgroup normalizes its rows once: per row and group, ${WG} invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier`,
+            ]
           : ["each invocation recomputes its rows' norm statistics (cached reads of x)"]),
       ...(rowScaled ? ["the whole-row 1/rms scales each finished dot product instead of every x"] : []),
       "edge tiles clamp their loads and skip their stores",
     ],
   });
-  const decls = [
-    p.activation === "gelu" && GELU,
-    p.activation === "swiglu" && siluFn("silu", "f32"),
-    staged && wgsl`var<workgroup> xs: array<${V}, ${u32(TM * KV)}>;`,
-    staged && workgroupReduceDecl(WG),
-  ].filter((d): d is string => typeof d === "string");
+  const decls = [...parts.actDecls, staged && wgsl`var<workgroup> xs: array<${V}, ${u32(TM * KV)}>;`, staged && workgroupReduceDecl(WG)].filter(
+    (d): d is string => typeof d === "string",
+  );
   return buildKernel({
     name: req.name,
     node: req.node,
@@ -360,5 +444,9 @@ ${lines([segment(sg)], 2)}
 
 export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimits, override: Partial<LinearSchedule> = {}): KernelSpec {
   const p = linearProblem(req);
-  return emitLinear(req, p, { ...linearSchedule(limits, p), ...override });
+  // Overriding `coop` switches schedule kinds: the other fields default to that kind's. A
+  // cooperative schedule the problem cannot take (prefill; workgroup memory) stays tiled.
+  const base = override.coop === undefined ? linearSchedule(limits, p) : linearSchedule(limits, p, override.coop > 0 ? "coop" : "tiled");
+  const { coop, coopChunked, ...rest } = override;
+  return emitLinear(req, p, { ...base, ...(base.coop > 0 || coop === undefined ? override : rest) });
 }

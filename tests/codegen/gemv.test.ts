@@ -1,0 +1,208 @@
+/**
+ * The cooperative decode GEMV (wgsl/gemv.ts, a schedule of the linear family) on the adapter
+ * against the float64 interpreter: T lanes per output column walking K together (strided and
+ * chunked), R slots of TN columns per workgroup, the partial sums reduced in workgroup memory.
+ * Odd shapes: K not a multiple of 4 (scalar loads), K = 1 (most lanes idle), K prime and
+ * longer than the workgroup, N prime, N smaller than a workgroup's columns; every prologue (the
+ * norm staged), bias, residual, activations (swiglu's two weights), several weights side by
+ * side, x through a window; f16 weights read packed; a weight bound as row windows; the
+ * schedule's fallbacks (workgroup memory, workgroup size); and whole decode steps of tiny
+ * models whose decode GEMVs are cooperative, logits against the float64 reference.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS, type KernelLimits } from "../../compiler/codegen/index.ts";
+import { lowerDecode, type ResolvedModel } from "../../compiler/index.ts";
+import { relError } from "../../compiler/interp/index.ts";
+import { weightLayout, type WeightLayout } from "../../compiler/plan/weights.ts";
+import type { Graph } from "../../compiler/ir/graph.ts";
+import type { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
+import { halfValues, halfWeights } from "../f16/half.ts";
+import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
+import { built, programsOf, spec } from "../runtime/built.ts";
+import { linearGraph, type LinearCase } from "./graphs.ts";
+import { runNode, type NodeResult } from "./harness.ts";
+
+const TOL = 1e-5;
+
+/** Cooperative shapes: [label, override]. */
+const SHAPES: readonly [string, Record<string, number>][] = [
+  ["T4 x R16, 4 columns a slot (the default shape)", { coop: 4, wgCols: 16, tileCols: 4 }],
+  ["T8 x R4, 1 column, chunked lanes", { coop: 8, wgCols: 4, tileCols: 1, coopChunked: 1 }],
+  ["T32 x R2, 3 columns", { coop: 32, wgCols: 2, tileCols: 3 }],
+];
+
+/** [label, decode case without S, expected vector width]. */
+const CASES: readonly [string, Omit<LinearCase, "S">, 1 | 4][] = [
+  ["plain, K = 16, N = 33", { K: 16, outs: [33], plain: true }, 4],
+  ["plain, K = 18 (scalar), N = 19", { K: 18, outs: [19], plain: true }, 1],
+  ["plain, K = 1, N = 7", { K: 1, outs: [7], plain: true }, 1],
+  ["plain, K = 4, N = 1", { K: 4, outs: [1], plain: true }, 4],
+  ["rmsnorm, K = 300 > the workgroup, N = 257 prime", { K: 300, outs: [257], prologue: "rmsnorm" }, 4],
+  ["grouped rmsnorm + bias + residual", { K: 32, outs: [24], prologue: "rmsnorm", group: 8, bias: true, residual: true }, 4],
+  ["rmsnorm groups of 7, K = 21 (scalar) + residual", { K: 21, outs: [11], prologue: "rmsnorm", group: 7, residual: true }, 1],
+  ["layernorm + bias, K = 20", { K: 20, outs: [16], prologue: "layernorm", bias: true }, 4],
+  ["layernorm, K = 131 (prime, scalar), N = 37", { K: 131, outs: [37], prologue: "layernorm" }, 1],
+  ["x an aligned window + rmsnorm + bias", { K: 16, outs: [10], xWindow: { width: 40, offset: 8 }, prologue: "rmsnorm", bias: true }, 4],
+  ["x an unaligned window (scalar) + residual", { K: 16, outs: [10], xWindow: { width: 40, offset: 3 }, residual: true }, 1],
+  ["q|k|v side by side + layernorm + bias", { K: 24, outs: [13, 5, 5], prologue: "layernorm", bias: true }, 4],
+  ["swiglu gate/up + rmsnorm + bias + residual, N = 29", { K: 16, outs: [29, 29], prologue: "rmsnorm", bias: true, activation: "swiglu", residual: true }, 4],
+  ["gelu + bias", { K: 20, outs: [24], bias: true, activation: "gelu" }, 4],
+  ["relu2, K = 18 (scalar) + residual", { K: 18, outs: [13], activation: "relu2", residual: true }, 1],
+];
+
+async function coop(
+  c: Omit<LinearCase, "S">,
+  schedule: Record<string, number>,
+  seed: number,
+  options: { graph?: (g: Graph) => Graph; weights?: (g: Graph) => WeightLayout; limits?: KernelLimits; half?: boolean } = {},
+): Promise<NodeResult> {
+  const tg = linearGraph({ ...c, S: 1 });
+  const g = options.graph ? options.graph(tg.graph) : tg.graph;
+  const feed = tg.feed(1, seed);
+  return runNode(g, tg.node, options.half ? { ...feed, weights: halfValues(feed.weights) } : feed, {
+    schedule,
+    ...(options.weights ? { weights: options.weights(g) } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+}
+
+const expectAll = (r: NodeResult, tol: number): void => r.errors.forEach((e, i) => expect(e, `result ${i}`).toBeLessThanOrEqual(tol));
+
+describe("cooperative decode GEMV", () => {
+  describe.each(SHAPES)("%s", (_, schedule) => {
+    it.each(CASES)("%s", async (_, c, vec) => {
+      const r = await coop(c, schedule, 7);
+      expect(r.spec.schedule).toMatchObject({ ...schedule, vec, tileRows: 1, wgRows: 1, stage: (c.prologue ?? "none") === "none" ? 0 : 1 });
+      expect(r.spec.workgroupSize).toBe(schedule["coop"]! * schedule["wgCols"]!);
+      expect(r.spec.wgsl).toContain("var<workgroup> part:");
+      expectAll(r, TOL);
+    });
+  });
+
+  describe("f16 weights read packed (two halves per u32)", () => {
+    const HALF: readonly [string, Omit<LinearCase, "S">][] = [
+      ["plain, K = 16 (vec4 words)", { K: 16, outs: [33], plain: true }],
+      ["plain, K = 18 (scalar), N = 19", { K: 18, outs: [19], plain: true }],
+      ["layernorm + bias, K = 18 (scalar)", { K: 18, outs: [7], prologue: "layernorm", bias: true }],
+      ["swiglu + rmsnorm + bias, N = 29", { K: 16, outs: [29, 29], prologue: "rmsnorm", bias: true, activation: "swiglu" }],
+      ["q|k|v + rmsnorm + bias + residual", { K: 32, outs: [12, 7, 7], prologue: "rmsnorm", bias: true, residual: true }],
+    ];
+    it.each(HALF)("%s", async (_, c) => {
+      for (const [, schedule] of SHAPES.slice(0, 2)) {
+        const r = await coop(c, schedule, 9, { graph: halfWeights, half: true });
+        expect(r.spec.bindings.some((b) => b.access !== "uniform" && b.dtype === "f16" && b.packed === true)).toBe(true);
+        expect(r.spec.wgsl).toContain("unpack2x16float(");
+        expect(r.spec.schedule["coop"]).toBe(schedule["coop"]);
+        expectAll(r, TOL);
+      }
+    });
+  });
+
+  it.each([
+    ["f32 vec4 W (37 x 16) in row windows of 8 rows", { K: 16, outs: [37], prologue: "rmsnorm" as const, bias: true }, 512, false],
+    ["f32 scalar W (70 x 18) in row windows", { K: 18, outs: [70], residual: true }, 2400, false],
+    ["f16 vec4 W (37 x 16) in row windows", { K: 16, outs: [37], prologue: "rmsnorm" as const }, 512, true],
+  ])("%s", async (_, c, limitBytes, half) => {
+    // W0 and x's table alone (W0 windowed), the rest in one layer buffer.
+    const layout = (g: Graph): WeightLayout => {
+      const alone = ["W0", "x.table"];
+      const inLayer = (name: string): string => (alone.includes(name) ? name : `t.layers.0.${name}`);
+      const entries = g.nodes.flatMap((n) =>
+        n.op === "weight" ? [{ name: inLayer(n.attrs.name), shape: n.attrs.type.shape as number[], dtype: half ? ("f16" as const) : ("f32" as const) }] : [],
+      );
+      const l = weightLayout(entries, { maxStorageBufferBindingSize: limitBytes });
+      return { ...l, of: (name) => l.of(inLayer(name)) };
+    };
+    for (const [, schedule] of SHAPES) {
+      const r = await coop(c, schedule, 3, {
+        weights: layout,
+        limits: { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: limitBytes },
+        ...(half ? { graph: halfWeights, half: true } : {}),
+      });
+      expect(r.spec.bindings.filter((b) => b.access !== "uniform" && b.window !== undefined).length, "W0 is bound as windows").toBeGreaterThan(1);
+      expect(r.spec.wgsl).toContain("fn W_at(i: u32)");
+      expect(r.spec.schedule["coop"]).toBe(schedule["coop"]);
+      expectAll(r, TOL);
+    }
+  });
+
+  it("falls back to the tiled schedule when its workgroup memory does not fit, and shrinks to the adapter's workgroup", async () => {
+    // Half of 2 KiB: K = 300 staged needs 4 * (300 + 64 + 64 * 4) bytes.
+    const small = await coop({ K: 300, outs: [21], prologue: "rmsnorm" }, { coop: 4, wgCols: 16, tileCols: 4 }, 5, {
+      limits: { ...DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 2048 },
+    });
+    expect(small.spec.schedule["coop"]).toBe(0); // an override that does not fit stays tiled, as the default does
+    expectAll(small, TOL);
+    const fallback = await runDefault({ K: 300, outs: [21], prologue: "rmsnorm" }, { ...DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: 2048 });
+    expect(fallback.spec.schedule["coop"]).toBe(0); // ...the default falls back
+    expectAll(fallback, TOL);
+    const narrow = await runDefault(
+      { K: 40, outs: [50], prologue: "layernorm", bias: true },
+      { ...DEFAULT_LIMITS, maxComputeInvocationsPerWorkgroup: 16, maxComputeWorkgroupSizeX: 16 },
+    );
+    expect(narrow.spec.workgroupSize).toBeLessThanOrEqual(16);
+    expectAll(narrow, TOL);
+  });
+});
+
+async function runDefault(c: Omit<LinearCase, "S">, limits: KernelLimits): Promise<NodeResult> {
+  const tg = linearGraph({ ...c, S: 1 });
+  return runNode(tg.graph, tg.node, tg.feed(1, 5), { limits });
+}
+
+const MODELS: readonly [string, string][] = [
+  [
+    "mamba-1, tied LM head with the final norm, vocab 97 prime",
+    `model gemv_mamba1 {
+  vocab = 97
+  d_model = 16
+  ssm = mamba1(d_state = 8, expand = 2, d_conv = 4, dt_rank = 2)
+  layers = [ssm, ssm]
+}`,
+  ],
+  [
+    "mamba-2 + GQA attention + SwiGLU MLP, untied",
+    `model gemv_hybrid {
+  vocab = 61
+  d_model = 32
+  tied = false
+  context = 64
+  ssm = mamba2(d_state = 16, expand = 2, d_conv = 4, headdim = 16, chunk = 8)
+  attn = attention(heads = 4, kv_heads = 2, rope = rope(theta = 10_000))
+  ffn = mlp(swiglu, hidden = 48)
+  layers = [ssm + ffn, attn + ffn]
+}`,
+  ],
+];
+
+describe.each(MODELS)("decode steps of %s", (_, text) => {
+  const s = spec(text);
+  const m: ResolvedModel = s.model;
+  const f32: Record<string, Float32Array> = {};
+  const f64: Record<string, Float64Array> = {};
+  for (const [n, a] of Object.entries(randomWeights(m, 13))) {
+    f32[n] = Float32Array.from(a);
+    f64[n] = Float64Array.from(f32[n]!);
+  }
+  let memory: GpuModelMemory;
+  let decode: GpuProgram;
+
+  beforeAll(async () => {
+    ({ memory, decode } = await programsOf(await built(s), f32, []));
+  }, 600_000);
+
+  it("uses the cooperative GEMV for every linear, and 4 decode steps match interp", async () => {
+    const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
+    expect(linears.length).toBeGreaterThan(0);
+    for (const k of linears) expect(k.schedule["coop"], k.name).toBeGreaterThan(0);
+    memory.resetState();
+    const ref = lowerDecode(m);
+    let state: State = zeroState(m);
+    for (const [i, t] of randomTokens(m, 4, 17).entries()) {
+      const g = await decode.run([t], i);
+      const d = runGraph(ref, m, f64, [t], i, state);
+      state = d.state;
+      expect(relError(Float64Array.from(g), d.logits), `decode step ${i}`).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
