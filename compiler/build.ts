@@ -9,6 +9,7 @@ import { Diagnostics, type Diagnostic } from "./diag/diagnostic.ts";
 import { renderDiagnostics } from "./diag/render.ts";
 import type { SourceFile } from "./diag/source.ts";
 import type { CompileOptions, CompileResult } from "./compile.ts";
+import type { ScanAlgorithm } from "./passes/index.ts";
 
 export interface BuildOptions extends CompileOptions {
   /**
@@ -25,6 +26,15 @@ export interface BuildOptions extends CompileOptions {
    * the shader-f16 feature). Both read the same bytes.
    */
   readonly f16?: "native" | "packed";
+  /**
+   * The prefill scan kernels (Mamba-1 selective_scan, Mamba-2 ssd): `sequential` (default), one
+   * invocation per state row walking all L tokens (Di, or H * P, invocations: right for a small
+   * device such as lavapipe or an integrated GPU, and 2-3x faster there), or `chunked-parallel`
+   * (passes/parallel-scan.ts): per-chunk states, a short scan over them, per-chunk outputs,
+   * nc = ceil(L / 64) times the invocations, for a discrete GPU that a few thousand threads starve.
+   * Decode is the same either way.
+   */
+  readonly scan?: ScanAlgorithm;
 }
 
 export interface BuildResult extends CompileResult {

@@ -58,7 +58,7 @@ export function buildModel(
     const { line, col } = source.lineCol(s.start);
     return `${file}:${line}:${col}`;
   };
-  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true }), { limits: kernelLimits(options.limits), locate, source: file, ...(options.f16 ? { f16: options.f16 } : {}) });
+  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true, ...(options.scan ? { scan: options.scan } : {}) }), { limits: kernelLimits(options.limits), locate, source: file, ...(options.f16 ? { f16: options.f16 } : {}) });
   if (!r.ok) return r;
   // Through the runtime's own validation: what the compiler emits is what the runtime accepts.
   try {
@@ -82,7 +82,7 @@ export type { Diagnostic } from "./diag/diagnostic.ts";
 export { SourceFile } from "./diag/source.ts";
 export { renderDiagnostic, renderDiagnostics, toJson } from "./diag/render.ts";
 export { lowerPrefill, lowerDecode, stateSlots, type StateSlot } from "./lower/index.ts";
-export { optimize, PASSES, type OptimizeOptions, type Pass } from "./passes/index.ts";
+export { optimize, PASSES, type OptimizeOptions, type Pass, type ScanAlgorithm } from "./passes/index.ts";
 export { planGraph, kernels, type Plan, type KernelInfo } from "./plan/index.ts";
 export { VERSION } from "./version.ts";
 export { importConfig, ImportError, IMPORT_FAMILIES, type ImportOptions, type ImportResult } from "./import/index.ts";

@@ -5,6 +5,7 @@
  */
 import type { ResolvedModel } from "./check/model.ts";
 import { programs } from "./index.ts";
+import type { ScanAlgorithm } from "./passes/index.ts";
 import { planGraph } from "./plan/index.ts";
 
 export interface InspectOptions {
@@ -12,6 +13,8 @@ export interface InspectOptions {
   readonly length: number;
   /** false for `--no-fuse`. */
   readonly fuse: boolean;
+  /** The prefill scan kernels (`--scan`; default sequential). */
+  readonly scan?: ScanAlgorithm;
 }
 
 /** One model of `{"models":[...]}`, keys in exactly this order. */
@@ -24,7 +27,7 @@ export interface InspectedModel {
 }
 
 export function inspectModel(model: ResolvedModel, options: InspectOptions): InspectedModel {
-  const { prefill, decode } = programs(model, { fuse: options.fuse });
+  const { prefill, decode } = programs(model, { fuse: options.fuse, ...(options.scan ? { scan: options.scan } : {}) });
   const p = planGraph(prefill, { L: options.length, pos: 0 });
   const d = planGraph(decode, { L: 1, pos: options.length });
   return {

@@ -15,7 +15,7 @@ import { inspectJsonText, inspectModel, inspectText } from "../inspect.ts";
 import { bindLength } from "../ir/bind-length.ts";
 import type { Graph } from "../ir/graph.ts";
 import { printGraph } from "../ir/print.ts";
-import { PASSES } from "../passes/index.ts";
+import { PASSES, type ScanAlgorithm } from "../passes/index.ts";
 import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const build: Command = {
@@ -54,6 +54,10 @@ Options:
 --dump-after PASS      (ir) print the programs as they are after PASS instead
                        (passes, in order: ${PASSES.map((p) => p.name).join(", ")})
 --no-fuse              skip the fusion passes (the primitive-op programs, after DCE)
+--scan ALGO            prefill scan kernels: sequential (default; one invocation per state row
+                       walks all L tokens: small devices, lavapipe) or chunked-parallel (per-chunk
+                       states, a scan over them, per-chunk outputs: ceil(L / 64) times the
+                       invocations, for a discrete GPU)
 --length N             (ir) bind the sequence length L to N in the printed prefill program
 ${COLOR_HELP}
 -h, --help             show this help
@@ -67,6 +71,7 @@ unreadable file, or a DIR that is not safe to write into or cannot be written.`,
     limit: { type: "string", multiple: true },
     "dump-after": { type: "string" },
     "no-fuse": { type: "boolean" },
+    scan: { type: "string" },
     length: { type: "string" },
     ...COLOR,
     help: HELP,
@@ -94,11 +99,12 @@ Options:
                        "kernels":[{"name","op"}]}]} on one line; kernels are the decode program's
 --length N             prefill length and decode position T (default 1024)
 --no-fuse              compile without the fusion passes
+--scan ALGO            prefill scan kernels: sequential (default) or chunked-parallel
 ${COLOR_HELP}
 -h, --help             show this help
 
 Exit status: 0 ok, 1 errors, 2 usage error or unreadable file.`,
-  options: { json: { type: "boolean" }, length: { type: "string", default: "1024" }, "no-fuse": { type: "boolean" }, ...COLOR, help: HELP },
+  options: { json: { type: "boolean" }, length: { type: "string", default: "1024" }, "no-fuse": { type: "boolean" }, scan: { type: "string" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: runInspect,
 };
@@ -161,6 +167,7 @@ function runBuild(inv: Invocation): ExitCode | Promise<ExitCode> {
       throw new UsageError(`unknown pass '${dumpAfter}'${near.length ? `; did you mean '${near[0]}'?` : ""} (passes: ${names.join(", ")})`, "build");
     }
     if (pass.fusion && !fuse) throw new UsageError(`--dump-after ${dumpAfter}: that pass is a fusion, which --no-fuse skips`, "build");
+    if (pass.when !== undefined && !pass.when(scanOption(inv, "build"))) throw new UsageError(`--dump-after ${dumpAfter}: that pass runs only with --scan chunked-parallel`, "build");
   }
   const length = lengthOption(inv, "build");
   const { models, code } = compileAll(inv);
@@ -170,7 +177,7 @@ function runBuild(inv: Invocation): ExitCode | Promise<ExitCode> {
   for (const { model, source } of models) {
     const dumped = new Map<string, Graph>();
     const after = (p: { name: string }, g: Graph): void => void (p.name === dumpAfter && dumped.set(g.name, g));
-    const { prefill, decode } = programs(model, { fuse, after });
+    const { prefill, decode } = programs(model, { fuse, after, ...scanOption(inv, "build") });
     for (const g of [prefill, decode]) {
       const shown = dumped.get(g.name) ?? g;
       texts.push(printGraph(length === undefined ? shown : bindLength(shown, length), { source }));
@@ -186,7 +193,7 @@ function runInspect(inv: Invocation): ExitCode {
   if (code !== EXIT.ok) return code;
   checkFits(length, models, "inspect");
   const fuse = inv.values["no-fuse"] !== true;
-  const inspected = models.map(({ model }) => inspectModel(model, { length, fuse }));
+  const inspected = models.map(({ model }) => inspectModel(model, { length, fuse, ...scanOption(inv, "inspect") }));
   out(inv.values["json"] ? inspectJsonText(inspected) : inspectText(inspected));
   return EXIT.ok;
 }
@@ -219,12 +226,13 @@ Options:
 --force                write into a non-empty directory that holds no earlier build
 --limit NAME=N         generate for a device whose limit NAME is N (see \`hybridc build --help\`)
 --no-fuse              skip the fusion passes
+--scan ALGO            prefill scan kernels: sequential (default) or chunked-parallel
 ${COLOR_HELP}
 -h, --help             show this help
 
 Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
 unreadable file, or a directory that is not safe to write into or cannot be written.`,
-  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, ...COLOR, help: HELP },
+  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, scan: { type: "string" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: (inv) => {
     const dir = inv.values["out"] as string | undefined;
@@ -250,7 +258,7 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
   const built: { artifact: ModelArtifact; path: string; dir: string }[] = [];
   let result = code;
   for (const s of sources) {
-    const r = buildSpec(s.text, { path: s.path, limits, fuse });
+    const r = buildSpec(s.text, { path: s.path, limits, fuse, ...scanOption(inv, command) });
     err(pretty(r.diagnostics, inv.color));
     result = worst(result, errorsCode(r.diagnostics));
     built.push(...r.artifacts.map((artifact) => ({ artifact, path: s.path, dir: outFor(s.path) })));
@@ -289,6 +297,14 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
     }
   }
   return EXIT.ok;
+}
+
+/** `--scan ALGO` as build options (none when absent: sequential). */
+function scanOption(inv: Invocation, command: string | undefined): { scan?: ScanAlgorithm } {
+  const scan = inv.values["scan"] as string | undefined;
+  if (scan === undefined) return {};
+  if (scan !== "sequential" && scan !== "chunked-parallel") throw new UsageError(`unknown --scan '${scan}' (expected sequential or chunked-parallel)`, command);
+  return { scan };
 }
 
 /** DEFAULT_LIMITS with each `--limit NAME=N` applied. */

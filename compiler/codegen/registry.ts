@@ -18,6 +18,7 @@ import { generateRecurrence } from "./wgsl/recurrence.ts";
 import { generateReduce } from "./wgsl/reduce.ts";
 import { generateRope } from "./wgsl/rope.ts";
 import { generateScan } from "./wgsl/scan.ts";
+import { generateStatePass } from "./wgsl/scan-state-pass.ts";
 import { generateSoftmax } from "./wgsl/softmax.ts";
 import { generateSsd } from "./wgsl/ssd.ts";
 
@@ -35,8 +36,13 @@ export const GENERATORS = {
   conv1d_silu_update: generateConv,
   selective_scan: generateScan,
   selective_state_update: generateScan,
+  selective_scan_chunk_state: generateScan,
+  selective_scan_chunk_output: generateScan,
+  scan_state_pass: generateStatePass,
   ssd: generateSsd,
   ssd_state_update: generateSsd,
+  ssd_chunk_state: generateSsd,
+  ssd_chunk_output: generateSsd,
   embedding: generateEmbedding,
   add_rmsnorm: generateNorm,
   rmsnorm_gated: generateNorm,
@@ -65,6 +71,7 @@ export const GENERATORS = {
 /** The ops that have a generator. */
 export type CodegenOp = "linear" | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
   | "ssd" | "ssd_state_update"
+  | "selective_scan_chunk_state" | "selective_scan_chunk_output" | "scan_state_pass" | "ssd_chunk_state" | "ssd_chunk_output"
   | "embedding"
   | "add_rmsnorm"
   | "rmsnorm_gated"

@@ -6,14 +6,16 @@ import { attention, attentionDecodePartial, attentionMerge } from "./attention.t
 import type { Kernel } from "./kernels.ts";
 import { MAMBA_KERNELS } from "./mamba.ts";
 import { NORM_KERNELS } from "./norms.ts";
+import { SCAN_CHUNK_KERNELS } from "./scan-chunks.ts";
 
 export const FUSED_KERNELS = {
   ...MAMBA_KERNELS, // selective_scan, conv1d_silu, ssd, ... (mamba.ts)
   ...NORM_KERNELS, // rmsnorm_gated, add_rmsnorm, fused_linear (norms.ts)
+  ...SCAN_CHUNK_KERNELS, // the chunk-parallel scan phases (scan-chunks.ts)
   attention,
   attention_decode: attention,
   attention_decode_partial: attentionDecodePartial,
   attention_merge: attentionMerge,
 } satisfies {
-  readonly [K in keyof typeof MAMBA_KERNELS | keyof typeof NORM_KERNELS | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge"]: Kernel<K>;
+  readonly [K in keyof typeof MAMBA_KERNELS | keyof typeof NORM_KERNELS | keyof typeof SCAN_CHUNK_KERNELS | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge"]: Kernel<K>;
 };

@@ -18,26 +18,41 @@ import type { Tensor } from "./tensor.ts";
  *   y_t = (sum_n h_t C_t + D u_t) * silu(z_t).  Returns (y, h_{S-1}).
  */
 const selectiveScan: Kernel<"selective_scan" | "selective_state_update"> = (ins, a) => {
-  const [u, dt, W, Alog, B, C, D, z, bias, h0, wdt, wb, wc] = ins;
-  const [S, Di] = u!.shape as [number, number];
+  const [u, , , , , , , , , h0] = ins;
+  const h = Float64Array.from(h0!.data);
+  const y = new Float64Array(u!.data.length);
+  selectiveScanSteps(ins, a.innerNormEps, 0, u!.shape[0]!, h, y, null);
+  return [
+    { shape: u!.shape, data: y },
+    { shape: h0!.shape, data: h },
+  ];
+};
+
+/**
+ * selective_scan's recurrence over tokens [t0, t1) on the state `h` [Di, N] (updated in place):
+ * y's rows t0..t1-1 into `y` when given (the C, D, z operands are then read), sum_t delta_t per
+ * channel added into `deltaSums` [Di] when given. The chunk-parallel phases (scan-chunks.ts) run it per chunk.
+ */
+export function selectiveScanSteps(ins: readonly Tensor[], eps: number | null, t0: number, t1: number, h: Float64Array, y: Float64Array | null, deltaSums: Float64Array | null): void {
+  const [u, dt, W, Alog, B, C, D, z, bias, , wdt, wb, wc] = ins;
+  const Di = u!.shape[1]!;
   const R = dt!.shape[1]!;
   const N = Alog!.shape[1]!;
   const A = Alog!.data.map((v) => -Math.exp(v));
-  const h = Float64Array.from(h0!.data);
-  const y = new Float64Array(S * Di);
-  for (let t = 0; t < S; t++) {
+  for (let t = t0; t < t1; t++) {
     const dtRow = dt!.data.slice(t * R, (t + 1) * R);
     const Bt = B!.data.slice(t * N, (t + 1) * N);
     const Ct = C!.data.slice(t * N, (t + 1) * N);
-    if (a.innerNormEps !== null) {
-      rmsnormInPlace(dtRow, wdt!.data, a.innerNormEps, R);
-      rmsnormInPlace(Bt, wb!.data, a.innerNormEps, N);
-      rmsnormInPlace(Ct, wc!.data, a.innerNormEps, N);
+    if (eps !== null) {
+      rmsnormInPlace(dtRow, wdt!.data, eps, R);
+      rmsnormInPlace(Bt, wb!.data, eps, N);
+      rmsnormInPlace(Ct, wc!.data, eps, N);
     }
     for (let c = 0; c < Di; c++) {
       let proj = 0;
       for (let r = 0; r < R; r++) proj += dtRow[r]! * W!.data[c * R + r]!;
       const delta = softplus(proj + bias!.data[c]!);
+      if (deltaSums !== null) deltaSums[c] = deltaSums[c]! + delta;
       const x = u!.data[t * Di + c]!;
       const dx = delta * x;
       let acc = 0;
@@ -46,14 +61,10 @@ const selectiveScan: Kernel<"selective_scan" | "selective_state_update"> = (ins,
         h[k] = Math.exp(delta * A[k]!) * h[k]! + dx * Bt[n]!;
         acc += h[k]! * Ct[n]!;
       }
-      y[t * Di + c] = (acc + x * D!.data[c]!) * silu(z!.data[t * Di + c]!);
+      if (y !== null) y[t * Di + c] = (acc + x * D!.data[c]!) * silu(z!.data[t * Di + c]!);
     }
   }
-  return [
-    { shape: u!.shape, data: y },
-    { shape: h0!.shape, data: h },
-  ];
-};
+}
 
 /** causal_conv1d with SiLU: y[t, c] = silu(conv(x)[t, c] + bias[c]); state' = the last W inputs. */
 const conv1dSilu: Kernel<"conv1d_silu" | "conv1d_silu_update"> = ([x, state, w, bias]) =>
@@ -167,31 +178,45 @@ const ssdChunked: Kernel<"ssd"> = (ins, a) => {
  * y = h' C + D x; then the epilogue.
  */
 const ssdStateUpdate: Kernel<"ssd_state_update"> = (ins, a) => {
-  const [x, dtRaw, Alog, B, C, D, dtBias, h0, z, w] = ins;
-  const { H, P, G, N } = ssdDims(x!, B!);
+  const [x, , , , , , , h0] = ins;
   const state = Float64Array.from(h0!.data);
-  const y = new Float64Array(H * P);
-  for (let h = 0; h < H; h++) {
-    const g = Math.floor(h / (H / G));
-    const dt = softplus(dtRaw!.data[h]! + dtBias!.data[h]!);
-    const dA = Math.exp(dt * -Math.exp(Alog!.data[h]!));
-    for (let p = 0; p < P; p++) {
-      const xp = x!.data[h * P + p]!;
-      let acc = 0;
-      for (let n = 0; n < N; n++) {
-        const k = (h * P + p) * N + n;
-        state[k] = dA * state[k]! + xp * dt * B!.data[g * N + n]!;
-        acc += state[k]! * C!.data[g * N + n]!;
-      }
-      y[h * P + p] = acc + xp * D!.data[h]!;
-    }
-    epilogue(a, y, z, w, h * P, h, P);
-  }
+  const y = new Float64Array(x!.data.length);
+  ssdSteps(ins, a, 0, 1, state, y, null);
   return [
     { shape: x!.shape, data: y },
     { shape: h0!.shape, data: state },
   ];
 };
+
+/**
+ * The Mamba-2 recurrence token by token over [t0, t1) on `state` [H, P, N] (in place):
+ * dt_t = softplus(dt + dt_bias), h = exp(dt_t A) h + dt_t x_t B_t^T, and when `y` is given its
+ * rows y_t = h C_t + D x_t with the epilogue; sum_t dt_t per head added into `dtSums` [H] when given.
+ * ssd_state_update is one step; the chunk-parallel phases (scan-chunks.ts) run it per chunk.
+ */
+export function ssdSteps(ins: readonly Tensor[], a: SsdAttrs, t0: number, t1: number, state: Float64Array, y: Float64Array | null, dtSums: Float64Array | null): void {
+  const [x, dtRaw, Alog, B, C, D, dtBias, , z, w] = ins;
+  const { H, P, G, N } = ssdDims(x!, B!);
+  for (let t = t0; t < t1; t++)
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / (H / G));
+      const dt = softplus(dtRaw!.data[t * H + h]! + dtBias!.data[h]!);
+      if (dtSums !== null) dtSums[h] = dtSums[h]! + dt;
+      const dA = Math.exp(dt * -Math.exp(Alog!.data[h]!));
+      const bc = (t * G + g) * N;
+      for (let p = 0; p < P; p++) {
+        const xp = x!.data[(t * H + h) * P + p]!;
+        let acc = 0;
+        for (let n = 0; n < N; n++) {
+          const k = (h * P + p) * N + n;
+          state[k] = dA * state[k]! + xp * dt * B!.data[bc + n]!;
+          acc += state[k]! * C!.data[bc + n]!;
+        }
+        if (y !== null) y[(t * H + h) * P + p] = acc + xp * D!.data[h]!;
+      }
+      if (y !== null) epilogue(a, y, z, w, (t * H + h) * P, h, P);
+    }
+}
 
 export const MAMBA_KERNELS = {
   selective_scan: selectiveScan,

@@ -119,6 +119,32 @@ function sameAs(x: TensorType, others: readonly (readonly [TensorType | undefine
   for (const [t, what] of others) expectSameDtype(x, t!, what);
 }
 
+/** selective_scan's type rule (also its chunk-parallel phases', chunk-ops.ts). */
+export function selectiveScanInfer(ins: readonly TensorType[], a: { readonly innerNormEps: number | null }, step: boolean): TensorType[] {
+  const [u, dt, W, Alog, B, C, D, z, bias, h0, wdt, wb, wc] = ins;
+  sameAs(u!, [[dt, "dt"], [W, "dt_proj_w"], [Alog, "A_log"], [B, "B"], [C, "C"], [D, "D"], [z, "z"], [bias, "delta_bias"], [h0, "h0"]]);
+  const [S, di] = dims2(u!, "u");
+  const [, n] = dims2(Alog!, "A_log");
+  const [, r] = dims2(dt!, "dt");
+  if (step) expectDim(S, 1, "selective_state_update sequence length");
+  expectShape(dt!, [S, r], "dt");
+  expectShape(W!, [di, r], "dt_proj_w");
+  expectShape(Alog!, [di, n], "A_log");
+  expectShape(z!, [S, di], "z");
+  expectShape(B!, [S, n], "B");
+  expectShape(C!, [S, n], "C");
+  expectShape(D!, [di], "D");
+  expectShape(bias!, [di], "delta_bias");
+  expectShape(h0!, [di, n], "h0");
+  if (a.innerNormEps !== null) {
+    expectPositive(a.innerNormEps, "innerNormEps");
+    expectShape(wdt!, [r], "dt norm weight");
+    expectShape(wb!, [n], "B norm weight");
+    expectShape(wc!, [n], "C norm weight");
+  }
+  return [u!, h0!];
+}
+
 /**
  * Mamba-1 scan with dt_proj, A = -exp(A_log) and (optionally) the inner norms folded in.
  * Inputs (u, dt, dt_proj_w, A_log, B, C, D, z, delta_bias, h0 [, dt_norm_w, B_norm_w, C_norm_w]).
@@ -129,30 +155,7 @@ function selectiveScan<K extends "selective_scan" | "selective_state_update">(do
     arity: (a) => (a.innerNormEps === null ? 10 : 13),
     attrs: ["innerNormEps"],
     doc,
-    infer: (ins, a) => {
-      const [u, dt, W, Alog, B, C, D, z, bias, h0, wdt, wb, wc] = ins;
-      sameAs(u!, [[dt, "dt"], [W, "dt_proj_w"], [Alog, "A_log"], [B, "B"], [C, "C"], [D, "D"], [z, "z"], [bias, "delta_bias"], [h0, "h0"]]);
-      const [S, di] = dims2(u!, "u");
-      const [, n] = dims2(Alog!, "A_log");
-      const [, r] = dims2(dt!, "dt");
-      if (step) expectDim(S, 1, "selective_state_update sequence length");
-      expectShape(dt!, [S, r], "dt");
-      expectShape(W!, [di, r], "dt_proj_w");
-      expectShape(Alog!, [di, n], "A_log");
-      expectShape(z!, [S, di], "z");
-      expectShape(B!, [S, n], "B");
-      expectShape(C!, [S, n], "C");
-      expectShape(D!, [di], "D");
-      expectShape(bias!, [di], "delta_bias");
-      expectShape(h0!, [di, n], "h0");
-      if (a.innerNormEps !== null) {
-        expectPositive(a.innerNormEps, "innerNormEps");
-        expectShape(wdt!, [r], "dt norm weight");
-        expectShape(wb!, [n], "B norm weight");
-        expectShape(wc!, [n], "C norm weight");
-      }
-      return [u!, h0!];
-    },
+    infer: (ins, a) => selectiveScanInfer(ins, a, step),
   };
 }
 
@@ -179,6 +182,38 @@ function convSilu<K extends "conv1d_silu" | "conv1d_silu_update">(doc: string, s
   };
 }
 
+/** ssd's type rule (also its chunk-parallel phases', chunk-ops.ts). */
+export function ssdInfer(ins: readonly TensorType[], a: SsdAttrs & { readonly chunk?: number }, step: boolean): TensorType[] {
+  const [x, dt, Alog, B, C, D, dtBias, h0, z, w] = ins;
+  sameAs(x!, [[dt, "dt"], [Alog, "A_log"], [B, "B"], [C, "C"], [D, "D"], [dtBias, "dt_bias"], [h0, "h0"]]);
+  const [S, hd, pd] = dims3(x!, "x");
+  const H = expectStaticDim(hd, "heads");
+  const P = expectStaticDim(pd, "headdim");
+  const [, gd, nd] = dims3(B!, "B");
+  const G = expectStaticDim(gd, "groups");
+  const N = expectStaticDim(nd, "d_state");
+  if (G < 1 || H % G !== 0) fail(`groups ${G} do not divide heads ${H}`);
+  if (step) expectDim(S, 1, "ssd_state_update sequence length");
+  else expectInt((a as { chunk?: unknown }).chunk, 1, "chunk");
+  expectShape(dt!, [S, H], "dt");
+  expectShape(C!, [S, G, N], "C");
+  for (const [t, what] of [[Alog, "A_log"], [D, "D"], [dtBias, "dt_bias"]] as const) expectShape(t!, [H], what);
+  expectShape(h0!, [H, P, N], "h0");
+  const norm = a.epilogue === "gate_norm" || a.epilogue === "norm_gate";
+  if (a.epilogue !== "none" && a.epilogue !== "gate" && !norm) fail(`unknown epilogue ${String(a.epilogue)}`);
+  if (a.epilogue !== "none") {
+    expectSameDtype(x!, z!, "z");
+    expectShape(z!, x!.shape, "z");
+  }
+  if (norm) {
+    expectSameDtype(x!, w!, "norm weight");
+    expectShape(w!, [H, P], "norm weight");
+    groupOf(P, a.normGroup);
+    expectPositive(a.eps, "eps");
+  } else if (a.normGroup !== null || a.eps !== null) fail(`epilogue ${a.epilogue} takes normGroup = eps = none`);
+  return [x!, h0!];
+}
+
 /**
  * Inputs (x, dt, A_log, B, C, D, dt_bias, h0 [, z [, norm_w]]): z with a gate, norm_w [H, P]
  * with a norm. Head h reads group h / (H/G).
@@ -189,36 +224,7 @@ function ssd<K extends "ssd" | "ssd_state_update">(doc: string, step: boolean): 
     arity: (a) => 8 + (a.epilogue === "none" ? 0 : a.epilogue === "gate" ? 1 : 2),
     attrs: (step ? ["epilogue", "normGroup", "eps"] : ["chunk", "epilogue", "normGroup", "eps"]) as OpDef<K>["attrs"],
     doc,
-    infer: (ins, a) => {
-      const [x, dt, Alog, B, C, D, dtBias, h0, z, w] = ins;
-      sameAs(x!, [[dt, "dt"], [Alog, "A_log"], [B, "B"], [C, "C"], [D, "D"], [dtBias, "dt_bias"], [h0, "h0"]]);
-      const [S, hd, pd] = dims3(x!, "x");
-      const H = expectStaticDim(hd, "heads");
-      const P = expectStaticDim(pd, "headdim");
-      const [, gd, nd] = dims3(B!, "B");
-      const G = expectStaticDim(gd, "groups");
-      const N = expectStaticDim(nd, "d_state");
-      if (G < 1 || H % G !== 0) fail(`groups ${G} do not divide heads ${H}`);
-      if (step) expectDim(S, 1, "ssd_state_update sequence length");
-      else expectInt((a as { chunk?: unknown }).chunk, 1, "chunk");
-      expectShape(dt!, [S, H], "dt");
-      expectShape(C!, [S, G, N], "C");
-      for (const [t, what] of [[Alog, "A_log"], [D, "D"], [dtBias, "dt_bias"]] as const) expectShape(t!, [H], what);
-      expectShape(h0!, [H, P, N], "h0");
-      const norm = a.epilogue === "gate_norm" || a.epilogue === "norm_gate";
-      if (a.epilogue !== "none" && a.epilogue !== "gate" && !norm) fail(`unknown epilogue ${String(a.epilogue)}`);
-      if (a.epilogue !== "none") {
-        expectSameDtype(x!, z!, "z");
-        expectShape(z!, x!.shape, "z");
-      }
-      if (norm) {
-        expectSameDtype(x!, w!, "norm weight");
-        expectShape(w!, [H, P], "norm weight");
-        groupOf(P, a.normGroup);
-        expectPositive(a.eps, "eps");
-      } else if (a.normGroup !== null || a.eps !== null) fail(`epilogue ${a.epilogue} takes normGroup = eps = none`);
-      return [x!, h0!];
-    },
+    infer: (ins, a) => ssdInfer(ins, a, step),
   };
 }
 

@@ -26,6 +26,7 @@ import {
   fail,
 } from "./shape.ts";
 import { shapeEq, shapeToString, symbolicNumel, type Shape, type TensorType } from "./types.ts";
+import { CHUNK_OPS, type ChunkOpAttrs } from "./chunk-ops.ts";
 import { FUSED_OPS, type FusedOpAttrs } from "./fused-ops.ts";
 
 export { InferError };
@@ -55,7 +56,7 @@ export interface WeightAttrs {
 }
 
 /** Every op's attributes; the Mamba/norm/linear fused ops' come from fused-ops.ts. */
-export interface OpAttrs extends FusedOpAttrs {
+export interface OpAttrs extends FusedOpAttrs, ChunkOpAttrs {
   input: InputAttrs;
   weight: WeightAttrs;
   reshape: { readonly shape: Shape };
@@ -452,6 +453,7 @@ export const OPS = {
 
   // --- fused ops: each replaces a primitive subgraph that its pass documents ---
   ...FUSED_OPS, // selective_scan, conv1d_silu, ssd, fused_linear, ... (fused-ops.ts)
+  ...CHUNK_OPS, // the chunk-parallel phases of selective_scan and ssd (chunk-ops.ts, passes/parallel-scan.ts)
   attention: attention(
     "flash attention at positions pos..pos+S-1: RoPE on q and k, k/v of position p written to cache row p mod T, then per query " +
       "softmax(scale q k^T) v over the keys t in (pos+s-window, pos+s], query head h reading kv head h / (H/Hkv);  " +

@@ -34,6 +34,9 @@
  *     o_proj + residual, norm + gate/up + SwiGLU, down + residual.
  *  8. split-decode-attention last: a schedule, not a fusion of its own; it cuts each decode
  *     attention over a long cache into a partial kernel per key block and a merge (flash-decoding).
+ *  9. parallel-scan, only with `scan: "chunked-parallel"`: a schedule too; it splits each fused
+ *     prefill scan (selective_scan, ssd) into per-chunk kernels, so it runs after the scan fusions
+ *     have built them (and after everything else, which never matches the split ops).
  *  LayerNorm models get the prologue (fused_linear {prologue=layernorm}); there is no
  *  add_layernorm, so an add + layernorm left over stays two kernels.
  */
@@ -48,10 +51,12 @@ import { fuseNormPrologue } from "./fuse-norm-prologue.ts";
 import { fuseParallelLinears } from "./fuse-parallel-linears.ts";
 import { fuseSelectiveScan } from "./fuse-selective-scan.ts";
 import { fuseSsd } from "./fuse-ssd.ts";
-import type { Pass } from "./pass.ts";
+import type { Pass, PassOptions } from "./pass.ts";
+import { parallelScan } from "./parallel-scan.ts";
 import { splitDecodeAttention } from "./split-decode-attention.ts";
 
-export type { Pass } from "./pass.ts";
+export type { Pass, PassOptions } from "./pass.ts";
+export type { ScanAlgorithm } from "./parallel-scan.ts";
 export {
   dce,
   fuseActivationEpilogue,
@@ -63,6 +68,7 @@ export {
   fuseParallelLinears,
   fuseSelectiveScan,
   fuseSsd,
+  parallelScan,
   splitDecodeAttention,
 };
 
@@ -78,9 +84,10 @@ export const PASSES: readonly Pass[] = [
   fuseActivationEpilogue, // silu(gate) * up, gelu, relu^2 into the projection epilogue (gate + up: one op)
   fuseParallelLinears, // projections of one input and prologue (q, k, v) -> one op, outputs as slices
   splitDecodeAttention, // decode attention over several key blocks -> partial per block + merge (flash-decoding)
+  parallelScan, // scan = chunked-parallel only: prefill scans -> per-chunk state, state pass, per-chunk output
 ];
 
-export interface OptimizeOptions {
+export interface OptimizeOptions extends PassOptions {
   /** false for `--no-fuse`: run only the passes that are not fusions. Default true. */
   readonly fuse?: boolean;
   /** Called with the graph after each pass (`--dump-after PASS`). */
@@ -91,6 +98,7 @@ export function optimize(g: Graph, options: OptimizeOptions = {}): Graph {
   let out = g;
   for (const pass of PASSES) {
     if (pass.fusion && options.fuse === false) continue;
+    if (pass.when !== undefined && !pass.when(options)) continue;
     out = pass.run(out);
     options.after?.(pass, out);
   }

@@ -1,5 +1,12 @@
 /** A pass is a named pure function Graph -> Graph; `run` never mutates its input. */
 import type { Graph, Node, ValueRef } from "../ir/graph.ts";
+import type { ScanAlgorithm } from "./parallel-scan.ts";
+
+/** The build's schedule choices a pass may depend on (OptimizeOptions passes them). */
+export interface PassOptions {
+  /** Prefill scan kernels: sequential (default) or chunked-parallel (passes/parallel-scan.ts). */
+  readonly scan?: ScanAlgorithm;
+}
 
 export interface Pass {
   /** The name `--dump-after` and `--no-fuse` refer to. */
@@ -8,6 +15,8 @@ export interface Pass {
   readonly summary: string;
   /** A fusion (skipped by `--no-fuse`); cleanup passes such as DCE are not. */
   readonly fusion: boolean;
+  /** Runs only when this holds for the build's options (a schedule choice); always when absent. */
+  readonly when?: (options: PassOptions) => boolean;
   readonly run: (g: Graph) => Graph;
 }
 

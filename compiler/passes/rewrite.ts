@@ -6,7 +6,7 @@
 import { InternalCompilerError } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import { GraphBuilder } from "../ir/builder.ts";
-import type { Graph, Node, NodeOf, ValueRef } from "../ir/graph.ts";
+import { mergeSpans, type Graph, type Node, type NodeOf, type ValueRef } from "../ir/graph.ts";
 import type { OpName } from "../ir/ops.ts";
 import { dce } from "./dce.ts";
 import { Matcher } from "./match.ts";
@@ -64,6 +64,11 @@ export function applyFusions(g: Graph, fusions: readonly Fusion[]): Graph {
     }
   }
   return dce.run(b.finish(g.outputs.map((o) => ({ name: o.name, value: get(o.value) }))));
+}
+
+/** A fusion that replaces node `n` alone by what `emit` builds from its operands (a schedule split: one op into several). */
+export function replacing(n: Node, emit: Fusion["emit"]): Fusion {
+  return { interior: new Set([n.id]), operands: n.inputs, replaces: n.results.map((_, index) => ({ node: n.id, index })), spans: mergeSpans(n.spans), emit };
 }
 
 /**

@@ -8,12 +8,17 @@
  *   attention(_decode)  reads only the old cache rows some query attends to (the last
  *                    `window - 1` rows before pos, or all pos of them) and writes S rows per
  *                    cache in place; the new rows come from its k and v operands
+ *   the chunk-parallel scan phases (ir/chunk-ops.ts)  touch only the slots in use (nc - 1 written
+ *                    by *_chunk_state, nc by scan_state_pass), *_chunk_state reads none of C, D,
+ *                    z, h0 (nor the C norm, the SSD's z and norm weight), *_chunk_output reads h0
+ *                    only when there is one chunk
  *
  * Totals: `weightBytes` counts each weight or constant at most once (a tied embedding is read
  * whole by the LM head, so the row the embedding reads adds nothing); `stateBytes` sums every
  * access to state; `movedBytes` = weights + state + every other access (scratch written and read
  * back, tokens, pos, outputs).
  */
+import { chunkCount, slotWords } from "../ir/chunk-ops.ts";
 import type { Graph, Node, ValueRef } from "../ir/graph.ts";
 import { byteSize, numel } from "../ir/types.ts";
 import type { KernelInfo } from "./kernels.ts";
@@ -63,6 +68,25 @@ export function accesses(g: Graph, lay: readonly (readonly Layout[])[], n: Node,
       const S = n.op === "attention_decode_partial" ? 1 : lay[n.id]![0]!.shape[0]!;
       const old = n.attrs.window === null ? pos : Math.min(pos, n.attrs.window - 1);
       return [read(0), read(1), read(2), read(3, old * rowOf(1)), read(4, old * rowOf(2)), read(5), write(0), write(1, S * rowOf(1)), write(2, S * rowOf(2))];
+    }
+    case "selective_scan_chunk_state":
+    case "ssd_chunk_state":
+    case "scan_state_pass":
+    case "selective_scan_chunk_output":
+    case "ssd_chunk_output": {
+      const m1 = n.op.startsWith("selective_scan");
+      const h0 = n.op === "scan_state_pass" ? 2 : m1 ? 9 : 7;
+      const hShape = lay[n.inputs[h0]!.node]![n.inputs[h0]!.index]!.shape;
+      const nc = chunkCount(lay[n.inputs[0]!.node]![n.inputs[0]!.index]!.shape[0]!, n.attrs.chunk);
+      const slots = (count: number) => Math.max(0, count) * slotWords(hShape, n.attrs.chunk);
+      if (n.op === "scan_state_pass") return nc < 2 ? [] : [read(0, slots(nc - 1)), read(1), read(2), write(0, slots(nc))];
+      if (n.op === "selective_scan_chunk_state" || n.op === "ssd_chunk_state") {
+        // Mamba-1: u, dt, dt_proj_w, A_log, B, delta_bias, dt and B norm weights; Mamba-2: x, dt, A_log, B, dt_bias.
+        const used = m1 ? [0, 1, 2, 3, 4, 8, 10, 11] : [0, 1, 2, 3, 6];
+        return [...used.filter((i) => i < n.inputs.length).map((i) => read(i)), write(0, slots(nc - 1))];
+      }
+      const last = n.inputs.length - 1;
+      return [...n.inputs.flatMap((_, i) => (i === last ? [read(i, nc < 2 ? 0 : slots(nc))] : i === h0 && nc >= 2 ? [] : [read(i)])), write(0), write(1)];
     }
     default:
       return [...n.inputs.map((_, i) => read(i)), ...n.results.map((_, i) => write(i))];

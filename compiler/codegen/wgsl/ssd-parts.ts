@@ -6,6 +6,7 @@
  */
 import type { NodeOf } from "../../ir/graph.ts";
 import type { SsdEpilogue } from "../../ir/fused-ops.ts";
+import { slotWords } from "../../ir/chunk-ops.ts";
 import type { Dim } from "../../ir/types.ts";
 import type { UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type BoundOperands, type OperandUse } from "../operands.ts";
@@ -13,7 +14,10 @@ import type { KernelRequest, OperandView } from "../request.ts";
 import { lengthExpr } from "./common.ts";
 import { lines, u32, wgsl } from "./template.ts";
 
-export type SsdOp = "ssd" | "ssd_state_update";
+export type SsdOp = "ssd" | "ssd_state_update" | "ssd_chunk_state" | "ssd_chunk_output";
+
+/** Which walk: all tokens (ssd, ssd_state_update), or one chunk (the chunk-parallel phases, ir/chunk-ops.ts). */
+export type SsdPhase = "whole" | "chunk_state" | "chunk_output";
 
 const INPUTS = ["x", "dt", "A_log", "B", "C", "D", "dt_bias", "state", "z", "norm_w"] as const;
 type SsdInput = (typeof INPUTS)[number];
@@ -31,8 +35,12 @@ export interface SsdProblem {
   /** The spec's chunk attr (prefill); it never changes the result, the schedule picks the kernel's own. */
   readonly chunk: number | null;
   readonly ins: Readonly<Partial<Record<SsdInput, OperandView>>>;
-  readonly y: OperandView;
-  readonly newState: OperandView;
+  readonly phase: SsdPhase;
+  /** Chunk phases: Q, the slot's words and the slots operand (chunk_state's result, chunk_output's last input). */
+  readonly slots: { readonly Q: number; readonly words: number; readonly view: OperandView } | null;
+  /** y and the new state (absent in chunk_state). */
+  readonly y: OperandView | null;
+  readonly newState: OperandView | null;
 }
 
 export interface SsdSchedule {
@@ -56,12 +64,17 @@ export const hasNorm = (e: SsdEpilogue): boolean => e === "gate_norm" || e === "
 export function ssdProblem(req: KernelRequest<SsdOp>): SsdProblem {
   const node = req.node as NodeOf<SsdOp>;
   const a = node.attrs;
+  const phase: SsdPhase = node.op === "ssd_chunk_state" ? "chunk_state" : node.op === "ssd_chunk_output" ? "chunk_output" : "whole";
   const ins: Partial<Record<SsdInput, OperandView>> = {};
-  req.inputs.forEach((v, i) => (ins[INPUTS[i]!] = v));
+  (phase === "chunk_output" ? req.inputs.slice(0, -1) : req.inputs).forEach((v, i) => (ins[INPUTS[i]!] = v));
   const [S, H, P] = ins.x!.shape as [Dim, number, number];
   const [, G, N] = ins.B!.shape as [Dim, number, number];
   const chunk = "chunk" in a ? (a as { chunk: number }).chunk : null;
-  return { S, H, P, G, N, epilogue: a.epilogue, normGroup: a.normGroup, eps: a.eps, chunk, ins, y: req.results[0]!, newState: req.results[1]! };
+  const slots = phase === "whole" ? null : { Q: chunk!, words: slotWords([H, P, N], chunk!), view: phase === "chunk_state" ? req.results[0]! : req.inputs[req.inputs.length - 1]! };
+  const whole = phase !== "chunk_state";
+  const y = whole ? req.results[0]! : null;
+  const newState = whole ? req.results[1]! : null;
+  return { S, H, P, G, N, epilogue: a.epilogue, normGroup: a.normGroup, eps: a.eps, chunk, ins, phase, slots, y, newState };
 }
 
 export interface SsdOperands {
@@ -72,12 +85,17 @@ export interface SsdOperands {
   readonly inPlace: boolean;
   /** The state is read and written as whole vec4s. */
   readonly stateVec: boolean;
+  /** The slots are read as whole vec4s (chunk_output; chunk_state also stores scalar dt sums). */
+  readonly slotsVec: boolean;
 }
 
 export function ssdOperands(p: SsdProblem, vec: 1 | 4): SsdOperands {
-  const inPlace = p.newState.buffer.key === p.ins.state!.buffer.key;
+  const inPlace = p.newState !== null && p.newState.buffer.key === p.ins.state!.buffer.key;
   const wide = (v: OperandView): boolean => vec === 4 && vec4Aligned(v);
-  const stateVec = wide(p.ins.state!) && wide(p.newState);
+  const stateVec = wide(p.ins.state!) && (p.newState === null || wide(p.newState));
+  const slotsVec = p.phase === "chunk_output" && wide(p.slots!.view);
+  // chunk_state reads neither C, D, the state nor the epilogue's operands, and writes no y.
+  const outputs = p.phase !== "chunk_state";
   const use = (name: SsdInput, vec4 = false): OperandUse => ({ name, view: p.ins[name]!, write: false, vec4 });
   const uses: OperandUse[] = [
     // x is read one element at a time, but as a vec4 use (component loads) it lets B and C,
@@ -86,17 +104,21 @@ export function ssdOperands(p: SsdProblem, vec: 1 | 4): SsdOperands {
     use("dt"),
     use("A_log"),
     use("B", wide(p.ins.B!)),
-    use("C", wide(p.ins.C!)),
-    use("D"),
+    ...(outputs ? [use("C", wide(p.ins.C!)), use("D")] : []),
     use("dt_bias"),
-    use("state", stateVec),
-    ...(p.epilogue !== "none" ? [use("z")] : []),
-    ...(hasNorm(p.epilogue) ? [use("norm_w")] : []),
-    { name: "y", view: p.y, write: true, vec4: false },
-    { name: inPlace ? "state" : "new_state", view: p.newState, write: true, vec4: stateVec },
+    ...(outputs ? [use("state", stateVec)] : []),
+    ...(outputs && p.epilogue !== "none" ? [use("z")] : []),
+    ...(outputs && hasNorm(p.epilogue) ? [use("norm_w")] : []),
+    ...(p.slots !== null ? [{ name: "slots", view: p.slots.view, write: !outputs, vec4: slotsVec }] : []),
+    ...(outputs
+      ? [
+          { name: "y", view: p.y!, write: true, vec4: false },
+          { name: inPlace ? "state" : "new_state", view: p.newState!, write: true, vec4: stateVec },
+        ]
+      : []),
   ];
   const uniforms: UniformSpec = { fields: p.S === "L" ? ["L"] : [] };
-  return { uses, uniforms, ops: bindOperands(uses, uniforms), inPlace, stateVec };
+  return { uses, uniforms, ops: bindOperands(uses, uniforms), inPlace, stateVec, slotsVec };
 }
 
 /** a_h, dt_b, d_h, gi and L, for head `hi` (in scope). */
@@ -105,7 +127,7 @@ export function headScalars(p: SsdProblem, o: SsdOperands): string {
   return lines([
     `let a_h = -exp(${g("A_log").load("hi")});`,
     `let dt_b = ${g("dt_bias").load("hi")};`,
-    `let d_h = ${g("D").load("hi")};`,
+    p.phase !== "chunk_state" && `let d_h = ${g("D").load("hi")};`,
     wgsl`let gi = hi / ${u32(p.H / p.G)};`,
     wgsl`let L = ${lengthExpr(p.S)};`,
   ]);

@@ -13,6 +13,8 @@
  *           `ptile` rows) walking chunks of `chunk` tokens, Q x Q and Q x N tiles in workgroup
  *           memory, every phase parallel over a tile's grid.
  * Both compute the same numbers up to rounding (interp runs the chunked form in float64).
+ * The chunk-parallel phases ssd_chunk_state / ssd_chunk_output (passes/parallel-scan.ts) run
+ * the sequential walk over one chunk each (ssd-sequential.ts), so their schedule is always algo 0.
  *
  * The default (ssdSchedule, DEFAULT_ALGO) is SEQUENTIAL, by measurement (bench/ssd.ts, B5 of
  * performance.md; lavapipe on this loaded 2-core host, H = 24, P = 64, gate epilogue, median ms
@@ -30,7 +32,7 @@
  * every case. No GPU adapter was available to measure the other side.
  */
 import { invariant } from "../../diag/diagnostic.ts";
-import type { KernelLimits, KernelSpec } from "../kernel.ts";
+import { CodegenError, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import type { KernelRequest } from "../request.ts";
 import { pow2AtLeast } from "./common.ts";
 import { chunkedBytes, emitSsdChunked } from "./ssd-chunked.ts";
@@ -80,14 +82,16 @@ export function ssdSchedule(limits: KernelLimits, p: SsdProblem, algo: 0 | 1 = D
   const tiles = chunkedTiles(limits, p) ?? { chunk: 8, ptile: p.P };
   const base = { vec, unroll, ...tiles } as const;
   // Chunked: 64 invocations ran 5-10% faster than 128 on lavapipe.
-  if (algo === 1) return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 64) };
-  if (hasNorm(p.epilogue)) return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 256, pow2AtLeast(p.P)) };
+  if (algo === 1 && p.phase === "whole") return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 64) };
+  if (p.phase !== "whole") algo = 0;
+  if (hasNorm(p.epilogue) && p.phase !== "chunk_state") return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 256, pow2AtLeast(p.P)) };
   return { ...base, algo, perHead: 0, workgroup: Math.min(wgMax, 64, pow2AtLeast(p.H * p.P)) };
 }
 
 export function emitSsd(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule, limits: KernelLimits): KernelSpec {
   invariant(s.vec === 1 || p.N % 4 === 0, "vec4 SSD needs 4 | d_state");
   const o = ssdOperands(p, s.vec);
+  if (s.algo === 1 && p.phase !== "whole") throw new CodegenError(`${req.node.op}: a chunk-parallel phase runs the sequential walk (algo 0)`, req.node.spans);
   return s.algo === 1 ? emitSsdChunked(req, p, s, o, limits.maxComputeWorkgroupStorageSize) : emitSsdSequential(req, p, s, o);
 }
 
