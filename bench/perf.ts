@@ -12,7 +12,8 @@
  *             2 threads, decode and prefill tokens/s, and hybridc / baseline; the baseline's
  *             logits are compared with hybridc's f32 logits on the same prompt.
  *   kernels   one-layer models at the 130M dims, fused vs --no-fuse, GPU time of the layer's
- *             kernels (timestamps): Mamba-1 and Mamba-2 prefill at L = 2048, attention prefill
+ *             kernels (timestamps): Mamba-1 and Mamba-2 prefill at L = 2048 (also built with
+ *             scan = chunked-parallel: ms and ratio to the sequential scan), attention prefill
  *             at L = 2048 and decode at T = 4096 (quick: 1024 and 2048); achieved GB/s (plan bytes / time) or GFLOP/s
  *             over the measured roof. A program over the binding limit runs in chunks, as the
  *             runtime runs it.
@@ -25,7 +26,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { buildModel, compile, programs, type ResolvedModel } from "../compiler/index.ts";
+import { buildModel, compile, programs, type ResolvedModel, type ScanAlgorithm } from "../compiler/index.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { kernelsOf } from "../compiler/plan/kernels.ts";
 import { storage } from "../compiler/plan/storage.ts";
@@ -83,8 +84,8 @@ function compileText(text: string, path: string): Compiled {
 
 const withDtype = (text: string, dtype: "f32" | "f16") => text.replace(/d_model = (\d+)/, `d_model = $1\n  dtype = ${dtype}`);
 
-function artifact(c: Compiled, device: GPUDevice, options: { fuse?: boolean; f16?: "native" | "packed" } = {}): ModelArtifact {
-  const r = buildModel(c.model, c.source, { limits: device.limits, fuse: options.fuse ?? true, ...(options.f16 ? { f16: options.f16 } : {}) });
+function artifact(c: Compiled, device: GPUDevice, options: { fuse?: boolean; f16?: "native" | "packed"; scan?: ScanAlgorithm } = {}): ModelArtifact {
+  const r = buildModel(c.model, c.source, { limits: device.limits, fuse: options.fuse ?? true, ...(options.f16 ? { f16: options.f16 } : {}), ...(options.scan ? { scan: options.scan } : {}) });
   if (!r.ok) throw new Error(`not buildable: ${r.problems.map((p) => `${p.code} ${p.message}`).join("; ")}`);
   return r.artifact;
 }
@@ -183,6 +184,8 @@ interface KernelRun {
   readonly ofRoof: number;
   /** The ops of the kernels timed, fused and unfused. */
   readonly ops: readonly [string, string];
+  /** Scan layers: the fused layer built with scan = chunked-parallel (passes/parallel-scan.ts), its ms and ops. */
+  readonly parallel?: { readonly ms: number; readonly overSequential: number; readonly ops: string };
 }
 
 /**
@@ -225,17 +228,19 @@ async function mixerGpu(rt: BenchRuntime, p: GpuProgram, graph: Graph, maxL: num
   return { ms, bytes, ops };
 }
 
-async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: string, mode: { L: number; pos: number }, c: Counts, flops?: number): Promise<KernelRun> {
+async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: string, mode: { L: number; pos: number }, c: Counts, flops?: number, scan = false): Promise<KernelRun> {
   const compiled = compileText(text, `${name}.hyb`);
   const limit = Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
   const tokens = Array.from({ length: mode.L }, (_, i) => (i * 37 + 11) % compiled.model.vocab);
   let memory: GpuModelMemory | null = null;
   const timed: Timed[] = [];
   try {
-    for (const fuse of [true, false]) {
-      const a = artifact(compiled, rt.device, { fuse });
+    // fused, unfused, and for a scan layer fused with the chunk-parallel scans.
+    const builds = [{ fuse: true }, { fuse: false }, ...(scan ? [{ fuse: true, scan: "chunked-parallel" as const }] : [])];
+    for (const options of builds) {
+      const a = artifact(compiled, rt.device, options);
       memory ??= await GpuModelMemory.upload(rt, a, randomCheckpoint(a, SEED));
-      const graphs = programs(compiled.model, { fuse });
+      const graphs = programs(compiled.model, options);
       const [prog, graph] = mode.L === 1 ? [a.decode, graphs.decode] : [a.prefill, graphs.prefill];
       const maxL = mode.L === 1 ? 1 : Math.min(mode.L, lengthLimit(prog, limit).L);
       const p = await GpuProgram.fromArtifact(memory, prog, maxL);
@@ -249,7 +254,7 @@ async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: stri
   } finally {
     memory?.destroy();
   }
-  const [fused, unfused] = timed as [Timed, Timed];
+  const [fused, unfused, parallel] = timed as [Timed, Timed, Timed | undefined];
   const achieved = flops === undefined ? fused.bytes / (fused.ms / 1000) / 1e9 : flops / (fused.ms / 1000) / 1e9;
   return {
     name,
@@ -260,10 +265,12 @@ async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: stri
     unit: flops === undefined ? "GB/s" : "GFLOP/s",
     ofRoof: achieved / (flops === undefined ? roof.readGBps : roof.fmaGFLOPs),
     ops: [[...fused.ops].sort().join(" "), [...unfused.ops].sort().join(" ")],
+    ...(parallel ? { parallel: { ms: parallel.ms, overSequential: parallel.ms / fused.ms, ops: [...parallel.ops].sort().join(" ") } } : {}),
   };
 }
 
-export async function kernelBench(rt: BenchRuntime, roof: Roof, c: Counts): Promise<KernelRun[]> {
+/** The kernel comparisons; `only` keeps the cases whose name starts with one of these (bench/scan-parallel.ts: the scans). */
+export async function kernelBench(rt: BenchRuntime, roof: Roof, c: Counts, only?: readonly string[]): Promise<KernelRun[]> {
   // context = the keys a call needs (L for prefill, T for decode): --no-fuse scores every cache row.
   const layer = (block: string, context = 8192) => `model k {\n  vocab = 256\n  d_model = 768\n  context = ${context}\n  b = ${block}\n  layers = b\n}\n`;
   const L = c.kernelL;
@@ -279,12 +286,18 @@ export async function kernelBench(rt: BenchRuntime, roof: Roof, c: Counts): Prom
   ];
   const runs: KernelRun[] = [];
   for (const [name, block, mode, flops] of cases) {
-    const k = await kernelPair(rt, roof, name, layer(block, Math.max(mode.L, mode.pos + 1)), mode, c, flops);
+    if (only !== undefined && !only.some((o) => name.startsWith(o))) continue;
+    const k = await kernelPair(rt, roof, name, layer(block, Math.max(mode.L, mode.pos + 1)), mode, c, flops, name.startsWith("mamba"));
     runs.push(k);
     console.log(
       `  ${k.name.padEnd(26)} fused ${fmt(k.fusedMs).padStart(8)} ms  unfused ${fmt(k.unfusedMs).padStart(8)} ms  ${k.fusedSpeedup.toFixed(2)}x   fused ${fmt(k.achieved)} ${k.unit} = ${(100 * k.ofRoof).toFixed(0)}% of the roof` +
         `   (fused: ${k.ops[0]}; unfused: ${k.ops[1]}; load ${load()})`,
     );
+    if (k.parallel) {
+      console.log(
+        `  ${"".padEnd(26)} chunk-parallel scan ${fmt(k.parallel.ms).padStart(8)} ms = ${k.parallel.overSequential.toFixed(2)}x the sequential scan's layer time (${k.parallel.ops})`,
+      );
+    }
   }
   return runs;
 }
@@ -427,7 +440,21 @@ export async function perfBench(root: string, quick: boolean): Promise<void> {
     baselinePrefillTokensPerSecond: Object.fromEntries([...baseline].map(([m, b]) => [m, Object.fromEntries(Object.entries(b.results).map(([t, r]) => [`threads${t}`, r.prefillTokensPerSecond]))])),
     baseline: missing ?? `torch ${[...baseline.values()][0]?.torch ?? "?"} eager on the CPU`,
     fusedSpeedup: Object.fromEntries(ks.map((k) => [k.name, k.fusedSpeedup])),
-    kernels: Object.fromEntries(ks.map((k) => [k.name, { fusedMs: k.fusedMs, unfusedMs: k.unfusedMs, achieved: k.achieved, unit: k.unit, ofRoof: k.ofRoof, fusedOps: k.ops[0], unfusedOps: k.ops[1] }])),
+    kernels: Object.fromEntries(
+      ks.map((k) => [
+        k.name,
+        {
+          fusedMs: k.fusedMs,
+          unfusedMs: k.unfusedMs,
+          achieved: k.achieved,
+          unit: k.unit,
+          ofRoof: k.ofRoof,
+          fusedOps: k.ops[0],
+          unfusedOps: k.ops[1],
+          ...(k.parallel ? { chunkParallelScanMs: k.parallel.ms, chunkParallelOverSequential: k.parallel.overSequential, chunkParallelOps: k.parallel.ops } : {}),
+        },
+      ]),
+    ),
     specs,
   };
   mkdirSync(join(root, "bench"), { recursive: true });
