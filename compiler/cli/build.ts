@@ -15,8 +15,8 @@ import { inspectJsonText, inspectModel, inspectText } from "../inspect.ts";
 import { bindLength } from "../ir/bind-length.ts";
 import type { Graph } from "../ir/graph.ts";
 import { printGraph } from "../ir/print.ts";
-import { PASSES, type ScanAlgorithm } from "../passes/index.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import { PASSES } from "../passes/index.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, scanOption, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const build: Command = {
   help: `Usage: hybridc build [options] FILE... -o DIR
@@ -297,14 +297,6 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
     }
   }
   return EXIT.ok;
-}
-
-/** `--scan ALGO` as build options (none when absent: sequential). */
-function scanOption(inv: Invocation, command: string | undefined): { scan?: ScanAlgorithm } {
-  const scan = inv.values["scan"] as string | undefined;
-  if (scan === undefined) return {};
-  if (scan !== "sequential" && scan !== "chunked-parallel") throw new UsageError(`unknown --scan '${scan}' (expected sequential or chunked-parallel)`, command);
-  return { scan };
 }
 
 /** DEFAULT_LIMITS with each `--limit NAME=N` applied. */

@@ -24,7 +24,8 @@ import type { HfTokenizer } from "../../runtime/tokenizer.ts";
 import { ImportError, importConfig } from "../import/index.ts";
 import { eosTokenIds, openFolderCheckpoint, readTokenizer, TokenizerError, withSpecNames } from "../import/node.ts";
 import { folderName } from "./import.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, onInterrupt, fsReason, isErrno, out, pretty, readAll, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import type { ScanAlgorithm } from "../passes/index.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, PathError, UsageError, err, onInterrupt, fsReason, isErrno, out, pretty, readAll, scanOption, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const run: Command = {
   help: `Usage: hybridc run FILE (--weights W | --init random) (--prompt TEXT | --prompt-file F) [options]
@@ -60,6 +61,8 @@ Options:
                        generated text); it is printed
 --model NAME           the model to run when FILE has several
 --no-fuse              compile without the fusion passes
+--scan ALGO            prefill scan kernels: sequential (default) or chunked-parallel (for a
+                       discrete GPU; see \`hybridc build --help\`)
 --allow-nonfinite      load weights that hold NaN or Inf (by default an error naming each
                        tensor); generation still stops at the first logits that are not finite
 --logits OUT           write a safetensors file: logits (F32 [prompt length, vocab], the prefill
@@ -92,6 +95,7 @@ adapter) or interrupted, 2 usage error or unreadable file.`,
     stop: { type: "string" },
     model: { type: "string" },
     "no-fuse": { type: "boolean" },
+    scan: { type: "string" },
     "allow-nonfinite": { type: "boolean" },
     logits: { type: "string" },
     json: { type: "boolean" },
@@ -119,6 +123,7 @@ interface RunArgs {
   readonly stop?: Uint8Array;
   readonly modelName?: string;
   readonly fuse: boolean;
+  readonly scan: { readonly scan?: ScanAlgorithm };
   readonly allowNonFinite: boolean;
   readonly logits?: string;
   readonly json: boolean;
@@ -192,6 +197,7 @@ function parseRunArgs(inv: Invocation, folder: boolean): RunArgs {
     ...(modelName !== undefined ? { modelName } : {}),
     ...(logits !== undefined ? { logits } : {}),
     fuse: inv.values["no-fuse"] !== true,
+    scan: scanOption(inv, "run"),
     allowNonFinite: inv.values["allow-nonfinite"] === true,
     json: inv.values["json"] === true,
     verbose: inv.values["verbose"] === true,
@@ -412,7 +418,7 @@ async function runModel(inv: Invocation, args: RunArgs, { path, text }: { path: 
   }
   // Built for this device's limits (larger workgroups, fewer splits); a kernel that cannot be
   // generated is a diagnostic at the spec's line, as `hybridc build` reports it.
-  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse });
+  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, ...args.scan });
   if (!built.ok) {
     void ckpt.close();
     err(pretty(problemDiagnostics(r.source, built.problems), inv.color));

@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
 import type { Diagnostic } from "../diag/diagnostic.ts";
+import type { ScanAlgorithm } from "../passes/index.ts";
 import { renderDiagnostic } from "../diag/render.ts";
 
 export const EXIT = { ok: 0, errors: 1, usage: 2, internal: 3 } as const;
@@ -184,4 +185,12 @@ export function takeInterrupt(): boolean {
   interruptHandler = null;
   h();
   return true;
+}
+
+/** `--scan ALGO` as build options (none when absent: sequential). */
+export function scanOption(inv: Invocation, command: string | undefined): { scan?: ScanAlgorithm } {
+  const scan = inv.values["scan"] as string | undefined;
+  if (scan === undefined) return {};
+  if (scan !== "sequential" && scan !== "chunked-parallel") throw new UsageError(`unknown --scan '${scan}' (expected sequential or chunked-parallel)`, command);
+  return { scan };
 }

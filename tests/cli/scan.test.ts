@@ -1,7 +1,8 @@
 /**
  * `--scan chunked-parallel` (passes/parallel-scan.ts) on the command line, spawned as a user runs
  * it: `inspect` counts two more prefill dispatches per scan layer and the same decode program,
- * `build --dump-after parallel-scan` shows the three phases, and the option's usage errors.
+ * `build --dump-after parallel-scan` shows the three phases, and the option's usage errors
+ * (`run --scan` on the GPU: tests/runtime/cli-scan.test.ts).
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
