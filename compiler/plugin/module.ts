@@ -20,6 +20,7 @@ import { compile } from "../compile.ts";
 import type { Diagnostic } from "../diag/diagnostic.ts";
 import type { Span } from "../diag/source.ts";
 import { buildModel } from "../index.ts";
+import type { ScanAlgorithm } from "../passes/index.ts";
 import { problemDiagnostics } from "../build.ts";
 import type { SourceFile } from "../diag/source.ts";
 
@@ -31,6 +32,8 @@ export interface HybridcPluginOptions {
   readonly limits?: Partial<KernelLimits>;
   /** Run the fusion passes (default true). */
   readonly fuse?: boolean;
+  /** The prefill scan kernels (build.ts BuildOptions.scan): sequential (default) or chunked-parallel, for a discrete GPU. */
+  readonly scan?: ScanAlgorithm;
   /** The model to take from a file that defines several (an import's `?model=NAME` wins). */
   readonly model?: string;
   /** The module the generated code imports `loadModel` from (default `hybridc/runtime`). */
@@ -80,7 +83,7 @@ export function hybModule(text: string, path: string, options: HybridcPluginOpti
   if (!compiled.ok) return { ok: false, errors: compiled.diagnostics.filter((d) => d.severity === "error"), warnings };
   const chosen = chooseModel(compiled.models, compiled.source, compiled.ast.models.map((m) => m.name.span), model, options.model);
   if ("message" in chosen) return { ok: false, errors: [chosen], warnings };
-  const built = buildModel(chosen, compiled.source, { ...(options.limits ? { limits: options.limits } : {}), fuse: options.fuse ?? true });
+  const built = buildModel(chosen, compiled.source, { ...(options.limits ? { limits: options.limits } : {}), fuse: options.fuse ?? true, ...(options.scan ? { scan: options.scan } : {}) });
   if (!built.ok) {
     const problems = problemDiagnostics(compiled.source, built.problems);
     return { ok: false, errors: problems.filter((d) => d.severity === "error"), warnings: [...warnings, ...problems.filter((d) => d.severity === "warning")] };
