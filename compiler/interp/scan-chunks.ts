@@ -58,11 +58,11 @@ const ssdChunkOutput: Kernel<"ssd_chunk_output"> = (ins, a) =>
   chunkOutput(ins.slice(0, -1), ins[7]!, ins[ins.length - 1]!, ins[0]!.shape[0]!, a.chunk, ins[0]!.data.length, (i, t0, t1, h, y, sums) => ssdSteps(i, a, t0, t1, h, y, sums));
 
 /** Phase 2: inc_0 = h0, inc_{c+1} = exp(A sum_c) inc_c + loc_c, per state element; nothing when nc = 1. */
-const scanStatePass: Kernel<"scan_state_pass"> = ([loc, Alog, h0], a) => {
+const scanStatePass: Kernel<"scan_state_pass"> = ([loc, Alog, h0], a, ctx) => {
   const Q = a.chunk;
   const S = loc!.shape[0]!;
   const nc = chunkCount(S, Q);
-  const inc = new Float64Array(loc!.data.length);
+  const inc = new Float64Array(ctx.out[0]![0]! * ctx.out[0]![1]!);
   const W = slotWords(h0!.shape, Q);
   const E = h0!.data.length;
   const rowLength = E / h0!.shape[0]!;
@@ -79,7 +79,7 @@ const scanStatePass: Kernel<"scan_state_pass"> = ([loc, Alog, h0], a) => {
       inc[(nc - 1) * W + e] = run;
     }
   }
-  return [{ shape: loc!.shape, data: inc }];
+  return [{ shape: ctx.out[0]!, data: inc }];
 };
 
 export const SCAN_CHUNK_KERNELS = {

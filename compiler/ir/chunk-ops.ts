@@ -12,13 +12,14 @@
  * splits at chunk edges, h_end(c) = (prod_{t in c} a_t) h_in(c) + loc_c, and both scans' a_t is
  * exp(dt_t A), so the chunk's decay is exp(A sum_{t in c} dt_t).
  *
- * SLOTS. The IR has no ceil(L / Q) dim, so per-chunk data lives in a tensor [S, F]: `slotCount`
- * slots of `slotWords` contiguous words, slot c at word c * slotWords. A slot holds the chunk's
- * state (numel(h0) words, h0's layout) then one sum of dt per state row (h0's first axis: Di for
- * Mamba-1, H for Mamba-2), padded to a multiple of 2Q words so that F = slotWords / (Q / 2) is an
- * integer (and a multiple of 4: vec4 access). So the tensor holds floor(2S / Q) slots, at least
- * nc whenever nc >= 2 (S = mQ + r with m >= 1: 2m + floor(2r / Q) >= ceil(S / Q)): the
- * state pass can give every chunk, chunk 0 included, its incoming state in a slot. With
+ * SLOTS. The IR has no ceil(L / Q) dim, so per-chunk data lives in a tensor [S, F]: slots of
+ * `slotWords` contiguous words, slot c at word c * slotWords. A slot holds the chunk's state
+ * (numel(h0) words, h0's layout) then one sum of dt per state row (h0's first axis: Di for
+ * Mamba-1, H for Mamba-2), padded to a multiple of 2Q words, so that both widths are integers:
+ *   loc  [S, slotWords / Q]        floor(S / Q) slots >= nc - 1, the chunks with a local state;
+ *   inc  [S, slotWords / (Q / 2)]  floor(2S / Q) slots (a multiple of 4 words per row: vec4 reads),
+ *        at least nc whenever nc >= 2 (S = mQ + r, m >= 1: 2m + floor(2r / Q) >= ceil(S / Q)),
+ * so the state pass can give every chunk, chunk 0 included, its incoming state in a slot. With
  * nc = 1 there may be no slot at all; then the output op reads h0 itself.
  *
  * WHY h0 IS COPIED. The state is updated in place (h0 and the final state share a buffer). Were
@@ -57,9 +58,9 @@ export function slotWords(stateShape: readonly number[], chunk: number): number 
   return Math.ceil(words / (2 * chunk)) * (2 * chunk);
 }
 
-/** F: the row width of the slots tensor [S, F] (Q / 2 rows per slot). */
-export function slotsWidth(stateShape: readonly number[], chunk: number): number {
-  return slotWords(stateShape, chunk) / (chunk / 2);
+/** F of the slots tensor [S, F]: the local states' (`loc`, Q rows per slot) or the incoming states' (`inc`, Q / 2 rows per slot). */
+export function slotsWidth(stateShape: readonly number[], chunk: number, which: "loc" | "inc"): number {
+  return slotWords(stateShape, chunk) / (which === "loc" ? chunk : chunk / 2);
 }
 
 /** Chunks of a sequence of S tokens. */
@@ -77,12 +78,12 @@ function staticShape(t: TensorType, what: string): number[] {
   return t.shape.map((d, i) => expectStaticDim(d, `${what} dim ${i}`));
 }
 
-function slotsType(like: TensorType, S: Dim, h0: TensorType, chunk: number): TensorType {
-  return computed(like, [S, slotsWidth(staticShape(h0, "h0"), chunk)]);
+function slotsType(like: TensorType, S: Dim, h0: TensorType, chunk: number, which: "loc" | "inc"): TensorType {
+  return computed(like, [S, slotsWidth(staticShape(h0, "h0"), chunk, which)]);
 }
 
-function expectSlots(slots: TensorType, S: Dim, h0: TensorType, chunk: number): void {
-  expectShape(slots, [S, slotsWidth(staticShape(h0, "h0"), chunk)], "slots");
+function expectSlots(slots: TensorType, S: Dim, h0: TensorType, chunk: number, which: "loc" | "inc"): void {
+  expectShape(slots, [S, slotsWidth(staticShape(h0, "h0"), chunk, which)], which === "loc" ? "local states" : "incoming states");
 }
 
 type ScanAttrs = {
@@ -102,8 +103,8 @@ function scanPhase<K extends "selective_scan_chunk_state" | "selective_scan_chun
       const scan = ins.slice(0, ins.length - extra);
       const [y, h] = selectiveScanInfer(scan, a, false);
       const S = y!.shape[0]!;
-      if (!output) return [slotsType(y!, S, h!, q)];
-      expectSlots(ins[ins.length - 1]!, S, h!, q);
+      if (!output) return [slotsType(y!, S, h!, q, "loc")];
+      expectSlots(ins[ins.length - 1]!, S, h!, q, "inc");
       return [y!, h!];
     },
   };
@@ -120,8 +121,8 @@ function ssdPhase<K extends "ssd_chunk_state" | "ssd_chunk_output">(doc: string,
       const q = expectChunk(a.chunk);
       const [y, h] = ssdInfer(ins.slice(0, ins.length - extra), a, false);
       const S = y!.shape[0]!;
-      if (!output) return [slotsType(y!, S, h!, q)];
-      expectSlots(ins[ins.length - 1]!, S, h!, q);
+      if (!output) return [slotsType(y!, S, h!, q, "loc")];
+      expectSlots(ins[ins.length - 1]!, S, h!, q, "inc");
       return [y!, h!];
     },
   };
@@ -130,22 +131,22 @@ function ssdPhase<K extends "ssd_chunk_state" | "ssd_chunk_output">(doc: string,
 const CHUNK_OPS_TABLE = {
   selective_scan_chunk_state: scanPhase(
     "selective_scan's chunks c < nc - 1 of `chunk` tokens, each from a zero state: slot c = [h_end(c) [Di, N] | sum_t delta_t [Di] | pad];  " +
-      "selective_scan's operands -> slots [S, F] (chunk-ops.ts)",
+      "selective_scan's operands -> loc [S, F] (chunk-ops.ts)",
     false,
   ),
   selective_scan_chunk_output: scanPhase(
     "selective_scan chunk by chunk, chunk c from its incoming state (slot c of `inc` when nc >= 2, h0 when nc = 1): y, and the final state;  " +
-      "selective_scan's operands, inc [S, F] -> (y [S, Di], h [Di, N])",
+      "selective_scan's operands, inc [S, 2F] -> (y [S, Di], h [Di, N])",
     true,
   ),
   ssd_chunk_state: ssdPhase(
     "ssd's recurrence over chunks c < nc - 1 of `chunk` tokens, each from a zero state: slot c = [h_end(c) [H, P, N] | sum_t dt_t [H] | pad];  " +
-      "ssd's operands -> slots [S, F] (chunk-ops.ts)",
+      "ssd's operands -> loc [S, F] (chunk-ops.ts)",
     false,
   ),
   ssd_chunk_output: ssdPhase(
     "ssd chunk by chunk, chunk c from its incoming state (slot c of `inc` when nc >= 2, h0 when nc = 1), with the epilogue; y and the final state;  " +
-      "ssd's operands, inc [S, F] -> (y [S, H, P], h [H, P, N])",
+      "ssd's operands, inc [S, 2F] -> (y [S, H, P], h [H, P, N])",
     true,
   ),
   scan_state_pass: {
@@ -154,7 +155,7 @@ const CHUNK_OPS_TABLE = {
     attrs: ["chunk"],
     doc:
       "when nc >= 2: inc_0 = h0, inc_{c+1} = exp(A sum_dt_c) inc_c + loc_c for c < nc - 1, A = -exp(A_log) per state element " +
-      "(A_log shaped as h0, or one per state row);  loc [S, F], A_log, h0 [R, ...] -> inc [S, F] (chunk-ops.ts; nothing when nc = 1)",
+      "(A_log shaped as h0, or one per state row);  loc [S, F], A_log, h0 [R, ...] -> inc [S, 2F] (chunk-ops.ts; nothing when nc = 1)",
     infer: ([loc, Alog, h0], a) => {
       const q = expectChunk(a.chunk);
       expectRank(loc!, 2, "slots");
@@ -163,8 +164,8 @@ const CHUNK_OPS_TABLE = {
       if (!(Alog!.shape.length === 1 ? Alog!.shape[0] === shape[0] : Alog!.shape.length === shape.length && Alog!.shape.every((d, i) => d === shape[i]))) {
         fail(`A_log [${Alog!.shape.join(",")}] is neither h0's shape nor one value per state row`);
       }
-      expectSlots(loc!, loc!.shape[0]!, h0!, q);
-      return [loc!];
+      expectSlots(loc!, loc!.shape[0]!, h0!, q, "loc");
+      return [slotsType(loc!, loc!.shape[0]!, h0!, q, "inc")];
     },
   },
 } as const satisfies { readonly [K in keyof ChunkOpAttrs]: OpDef<K> };
