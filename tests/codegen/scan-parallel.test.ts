@@ -14,7 +14,10 @@
 import { describe, expect, it } from "vitest";
 import { evaluate } from "../../compiler/interp/index.ts";
 import { relError } from "../../compiler/interp/index.ts";
+import { slotWords } from "../../compiler/ir/chunk-ops.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
+import { accesses } from "../../compiler/plan/traffic.ts";
+import { layouts } from "../../compiler/plan/views.ts";
 import { SCAN_CHUNK, splitScans } from "../../compiler/passes/parallel-scan.ts";
 import { scanGraph, type ScanCase, type TestGraph } from "./graphs.ts";
 import { runNodes } from "./harness.ts";
@@ -77,6 +80,28 @@ describe("chunk-parallel scans", () => {
       expect(r.errors[0], "y").toBeLessThanOrEqual(TOL);
       expect(r.errors[1], "state").toBeLessThanOrEqual(TOL);
     });
+  });
+
+  it("traffic: the phases touch only the slots in use; chunk_state reads no C, z or state, chunk_output h0 only with one chunk", () => {
+    const tg = ssdGraph({ S: "L", H: 2, P: 4, G: 1, N: 8, epilogue: "gate" });
+    const { graph, phases } = split(tg, Q);
+    const slot = 4 * slotWords([2, 4, 8], Q);
+    const at = (L: number) => {
+      const lay = layouts(graph, L);
+      return phases.map((id) => accesses(graph, lay, graph.nodes[id]!, 0));
+    };
+    // L = 37: nc = 3, so 2 local states, 3 incoming states.
+    const [state, pass, output] = at(37);
+    const bytes = (xs: typeof state, write: boolean) => xs!.filter((x) => x.write === write).reduce((n, x) => n + x.bytes, 0);
+    expect(bytes(state, true)).toBe(2 * slot);
+    expect(state!.filter((x) => !x.write)).toHaveLength(5);
+    expect(bytes(pass, true)).toBe(3 * slot);
+    expect(output!.filter((x) => !x.write)).toHaveLength(tg.graph.nodes[tg.node]!.inputs.length); // all but h0, plus inc
+    // L = 7: one chunk, no slots; the output reads h0.
+    const [state1, pass1, output1] = at(7);
+    expect(bytes(state1, true)).toBe(0);
+    expect(pass1).toEqual([]);
+    expect(output1!.filter((x) => !x.write).some((x) => x.bytes === 4 * 2 * 4 * 8)).toBe(true);
   });
 
   it("leaves decode and prefill scans no longer than a chunk alone", () => {
