@@ -184,8 +184,18 @@ interface KernelRun {
   readonly ofRoof: number;
   /** The ops of the kernels timed, fused and unfused. */
   readonly ops: readonly [string, string];
-  /** Scan layers: the fused layer built with scan = chunked-parallel (passes/parallel-scan.ts), its ms and ops. */
-  readonly parallel?: { readonly ms: number; readonly overSequential: number; readonly ops: string };
+  /**
+   * Scan layers: the fused layer built with scan = chunked-parallel (passes/parallel-scan.ts), its ms and ops,
+   * and the scan kernels alone: the sequential scan's ms, the chunk phases' ms (each phase's too).
+   */
+  readonly parallel?: {
+    readonly ms: number;
+    readonly overSequential: number;
+    readonly ops: string;
+    readonly scanMs: number;
+    readonly phasesMs: number;
+    readonly phases: Readonly<Record<string, number>>;
+  };
 }
 
 /**
@@ -199,6 +209,8 @@ interface Timed {
   readonly ms: number;
   readonly bytes: number;
   readonly ops: ReadonlySet<string>;
+  /** GPU ms by op. */
+  readonly msByOp: ReadonlyMap<string, number>;
 }
 
 /**
@@ -210,12 +222,14 @@ async function mixerGpu(rt: BenchRuntime, p: GpuProgram, graph: Graph, maxL: num
   let ms = 0;
   let bytes = 0;
   const ops = new Set<string>();
+  const msByOp = new Map<string, number>();
   for (let at = 0; at < tokens.length; at += maxL) {
     const chunk = tokens.slice(at, at + maxL);
     await p.run(chunk, pos + at);
     const prof = await profileLaunches(rt.device, rt.lastLaunches, repeats);
     const chosen = prof.kernels.filter((k) => k.name.startsWith("layers.") && !PROJECTION_OPS.has(k.op));
     ms += chosen.reduce((n, k) => n + k.ms, 0);
+    for (const k of chosen) msByOp.set(k.op, (msByOp.get(k.op) ?? 0) + k.ms);
     const L = graph.name.endsWith(".decode") ? 1 : chunk.length;
     const lay = layouts(graph, L);
     const names = new Set(chosen.map((k) => k.name));
@@ -225,7 +239,7 @@ async function mixerGpu(rt: BenchRuntime, p: GpuProgram, graph: Graph, maxL: num
       bytes += accesses(graph, lay, graph.nodes[k.node]!, pos + at).reduce((n, x) => n + x.bytes, 0);
     }
   }
-  return { ms, bytes, ops };
+  return { ms, bytes, ops, msByOp };
 }
 
 async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: string, mode: { L: number; pos: number }, c: Counts, flops?: number, scan = false): Promise<KernelRun> {
@@ -265,7 +279,23 @@ async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: stri
     unit: flops === undefined ? "GB/s" : "GFLOP/s",
     ofRoof: achieved / (flops === undefined ? roof.readGBps : roof.fmaGFLOPs),
     ops: [[...fused.ops].sort().join(" "), [...unfused.ops].sort().join(" ")],
-    ...(parallel ? { parallel: { ms: parallel.ms, overSequential: parallel.ms / fused.ms, ops: [...parallel.ops].sort().join(" ") } } : {}),
+    ...(parallel ? { parallel: parallelFigures(fused, parallel) } : {}),
+  };
+}
+
+const SCAN_OPS = new Set(["selective_scan", "ssd"]);
+const PHASE_OPS = new Set(["selective_scan_chunk_state", "ssd_chunk_state", "scan_state_pass", "selective_scan_chunk_output", "ssd_chunk_output"]);
+
+function parallelFigures(sequential: Timed, parallel: Timed): NonNullable<KernelRun["parallel"]> {
+  const phases = Object.fromEntries([...parallel.msByOp].filter(([op]) => PHASE_OPS.has(op)));
+  const sum = (m: Iterable<[string, number]>, keep: ReadonlySet<string>) => [...m].filter(([op]) => keep.has(op)).reduce((n, [, ms]) => n + ms, 0);
+  return {
+    ms: parallel.ms,
+    overSequential: parallel.ms / sequential.ms,
+    ops: [...parallel.ops].sort().join(" "),
+    scanMs: sum(sequential.msByOp, SCAN_OPS),
+    phasesMs: sum(parallel.msByOp, PHASE_OPS),
+    phases,
   };
 }
 
@@ -295,7 +325,9 @@ export async function kernelBench(rt: BenchRuntime, roof: Roof, c: Counts, only?
     );
     if (k.parallel) {
       console.log(
-        `  ${"".padEnd(26)} chunk-parallel scan ${fmt(k.parallel.ms).padStart(8)} ms = ${k.parallel.overSequential.toFixed(2)}x the sequential scan's layer time (${k.parallel.ops})`,
+        `  ${"".padEnd(26)} chunk-parallel scan ${fmt(k.parallel.ms).padStart(8)} ms = ${k.parallel.overSequential.toFixed(2)}x the sequential scan's layer time (${k.parallel.ops});` +
+          ` the scan kernels alone: ${fmt(k.parallel.phasesMs)} vs ${fmt(k.parallel.scanMs)} ms = ${(k.parallel.phasesMs / k.parallel.scanMs).toFixed(2)}x` +
+          ` (${Object.entries(k.parallel.phases).map(([op, ms]) => `${op} ${fmt(ms)}`).join(", ")})`,
       );
     }
   }
@@ -451,7 +483,16 @@ export async function perfBench(root: string, quick: boolean): Promise<void> {
           ofRoof: k.ofRoof,
           fusedOps: k.ops[0],
           unfusedOps: k.ops[1],
-          ...(k.parallel ? { chunkParallelScanMs: k.parallel.ms, chunkParallelOverSequential: k.parallel.overSequential, chunkParallelOps: k.parallel.ops } : {}),
+          ...(k.parallel
+            ? {
+                chunkParallelMs: k.parallel.ms,
+                chunkParallelOverSequential: k.parallel.overSequential,
+                chunkParallelOps: k.parallel.ops,
+                sequentialScanKernelMs: k.parallel.scanMs,
+                chunkParallelScanKernelsMs: k.parallel.phasesMs,
+                chunkParallelPhaseMs: k.parallel.phases,
+              }
+            : {}),
         },
       ]),
     ),

@@ -240,11 +240,11 @@ ${lines([row], 2)}
       phase === "whole"
         ? `invocation: one (head, p) row, all ${T} time steps; the row's state in ${NV} ${V} ${unroll ? "registers, N loop unrolled" : "(a private array, N loop)"} (d_state = ${p.N})`
         : `invocation: one (chunk, head, p) row, the chunk's Q = ${Q} time steps; the row's state in ${NV} ${V} ${unroll ? "registers, N loop unrolled" : "(a private array, N loop)"} (d_state = ${p.N})`,
-      (phase === "whole" ? "" : `grid: ceil(L / ${Q}) chunks x `) +
-        (perHead === 0
-          ? `workgroup: ${WG} rows; grid: ${rowGroups} workgroups (H * P = ${p.H} * ${p.P})`
-          : `workgroup: one head (H = ${p.H} workgroups of ${WG}), rows p = lid, lid + ${WG}, ... of P = ${p.P}; ` +
-            `then storageBarrier and the workgroup normalises the head's ${tokens} * ${p.P / NG} (token, group) rows of y in place`),
+      (perHead === 0
+        ? `workgroup: ${WG} rows; grid: ${rowGroups} workgroups (H * P = ${p.H} * ${p.P})`
+        : `workgroup: one head (H = ${p.H} workgroups of ${WG}), rows p = lid, lid + ${WG}, ... of P = ${p.P}; ` +
+          `then storageBarrier and the workgroup normalises the head's ${tokens} * ${p.P / NG} (token, group) rows of y in place`) +
+        (phase === "whole" ? "" : `; per chunk: ceil(L / ${Q}) times that grid`),
     ],
   });
   const times = perHead === 0 ? rowGroups : p.H;
