@@ -28,8 +28,8 @@ import { byteSize } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import type { KernelRequest } from "../request.ts";
-import { hsum, range } from "./common.ts";
-import type { LinearOp, LinearProblem, LinearSchedule } from "./linear.ts";
+import { hsum, plus, range } from "./common.ts";
+import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
 import { linearParts, segmentBranches } from "./linear.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
@@ -66,15 +66,12 @@ export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: Line
     ? wgsl`for (var k = lane * ${u32(chunk)}; k < min(lane * ${u32(chunk)} + ${u32(chunk)}, ${u32(KV)}); k++)`
     : wgsl`for (var k = lane; k < ${u32(KV)}; k += ${u32(T)})`;
 
-  const walk = (sg: (typeof segs)[number]): string => {
+  const walk = (sg: Segment): string => {
     const acc = (w: number, j: number): string => `acc${w}_${j}`;
     const last = wgsl`${u32(sg.width - 1)}`;
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
-        [
-          wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${wgsl`c0 + ${u32(j)}`}, ${last})`, "k")};`,
-          `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`,
-        ].join("\n"),
+        lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
       ),
     );
     return lines([
@@ -88,7 +85,7 @@ ${lines(step, 2)}
     ]);
   };
   // One output (column j of slot f / TN): the sums of its lanes' partials, then the epilogue.
-  const finish = (sg: (typeof segs)[number]): string => {
+  const finish = (sg: Segment): string => {
     const dots = sg.weights.map((_, wi) => (wi === 0 ? "lanes(at)" : wgsl`lanes(at + ${u32(wi * TN * WG)})`));
     return wgsl`let c = lt * ${u32(TN)} + j;
 if (c < ${u32(sg.width)}) { ${parts.epilogue(sg, dots)} }`;
