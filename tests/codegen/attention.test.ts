@@ -66,9 +66,24 @@ describe("attention family", () => {
     await check({ H: 2, Hkv: 2, D: 8, window: 3, outOfPlace: true, S: 1, T: 5 }, 1, 17);
   });
 
-  it("head dim 128 (16 KiB of staged keys at bk = 16), GQA 8/2, partial RoPE", async () => {
+  it("head dim 128, split over 4 invocations of 32 dims (the default), GQA 8/2, partial RoPE", async () => {
     await check({ H: 8, Hkv: 2, D: 128, rotary: 64, S: "L", T }, 67, 19);
     await check({ H: 8, Hkv: 2, D: 128, rotary: 64, window: 3, S: 1, T }, 1, 100);
+    // and unsplit: one invocation holding all 128 dims (the schedule before the split)
+    await check({ H: 8, Hkv: 2, D: 128, rotary: 64, S: "L", T }, 67, 19, { ds: 1, bk: 8 });
+  });
+
+  it("head splits agree with the whole head: D = 96 in 3, D = 32 in 2 and 8, decode, windows, prime lengths", async () => {
+    await check({ H: 2, Hkv: 1, D: 96, rotary: 32, window: 3, S: "L", T }, 67, 19);
+    await check({ H: 4, Hkv: 2, D: 32, rotary: 16, S: "L", T }, 67, 0, { ds: 2 });
+    await check({ H: 4, Hkv: 2, D: 32, rotary: 32, window: 3, S: "L", T }, 7, 19, { ds: 8, tq: 2, bk: 3 });
+    await check({ H: 3, Hkv: 1, D: 8, S: 1, T }, 1, 83, { ds: 2 });
+    await check({ H: 4, Hkv: 2, D: 32, rotary: 16, outOfPlace: true, S: "L", T: 90 }, 1, 30, { ds: 4 });
+  });
+
+  it("the head split: 1 up to D = 64, then at most 32 dims per invocation", async () => {
+    const { headSplit } = await import("../../compiler/codegen/wgsl/attention.ts");
+    expect([8, 64, 80, 96, 128, 256].map(headSplit)).toEqual([1, 1, 4, 3, 4, 8]);
   });
 
   it("separate q, k, v buffers and caches written out of place", async () => {
@@ -94,8 +109,10 @@ describe("attention family", () => {
     for (const D of [8, 64, 128, 256]) {
       const tg = attentionGraph({ H: 8, Hkv: 2, D, S: "L", T: 16 });
       const s = attentionSchedule(DEFAULT_LIMITS, attentionProblem(requestFromGraph(tg.graph, tg.node)), []);
-      expect(s.bk * D * 8).toBeLessThanOrEqual(DEFAULT_LIMITS.maxComputeWorkgroupStorageSize);
-      expect(s.tq * 4).toBeLessThanOrEqual(DEFAULT_LIMITS.maxComputeInvocationsPerWorkgroup);
+      const WG = s.tq * 4 * s.ds;
+      expect(s.bk * D * 8 + (s.ds > 1 ? 4 * WG * s.bk : 0)).toBeLessThanOrEqual(DEFAULT_LIMITS.maxComputeWorkgroupStorageSize);
+      expect(WG).toBeLessThanOrEqual(DEFAULT_LIMITS.maxComputeInvocationsPerWorkgroup);
+      expect(D / s.ds).toBeLessThanOrEqual(D <= 64 ? 64 : 32);
     }
   });
 });

@@ -26,7 +26,18 @@
  *
  * When a cache result is not the input's buffer (not in place), the tile-0 workgroup of each kv
  * head also copies the other rows.
- * Schedule: TQ (queries per workgroup), BK (keys per staged block, 2 BK D floats of workgroup memory).
+ *
+ * Wide heads (head_dim > 64, e.g. the 128 of Jamba, Bamba, Nemotron-H, Falcon-H1): one invocation
+ * holding a q row and an accumulator of D f32 each would need 2 D registers (256 at D = 128) and
+ * spill on a GPU. So DS invocations share each (query, head): invocation `part` owns dims
+ * [part DD, (part + 1) DD), DD = D / DS <= 32, of q and of the accumulator. Per key block each
+ * writes its partial dot products q[slice] . k_t[slice] to workgroup memory (pd, WG x BK f32);
+ * after a barrier each sums the DS partials of its row (all DS compute the same scores, hence the
+ * same m and l) and updates its slice of the accumulator. Every barrier is reached by the whole
+ * workgroup (the key-block loop runs to a workgroup-uniform bound; only the arithmetic is guarded).
+ * Schedule: TQ (queries per workgroup), BK (keys per staged block, 2 BK D floats of workgroup
+ * memory, plus WG BK for the partial dots when DS > 1), DS (invocations per query and head: 1 up
+ * to D = 64, else the smallest divisor of D leaving at most 32 dims each).
  */
 import type { NodeOf } from "../../ir/graph.ts";
 import type { Dim } from "../../ir/types.ts";
@@ -66,6 +77,8 @@ export interface AttentionSchedule {
   readonly tq: number;
   /** Keys per block staged in workgroup memory. */
   readonly bk: number;
+  /** Invocations per (query, head), each owning D / ds dims of q and of the accumulator; ds divides D. */
+  readonly ds: number;
 }
 
 export function attentionProblem(req: KernelRequest<AttentionOp>): AttentionProblem {
@@ -100,15 +113,39 @@ function floorPow2(n: number): number {
   return p;
 }
 
+/** Dims of q and of the accumulator one invocation may hold in registers. */
+export const MAX_DIMS_PER_INVOCATION = 32;
+
+/** Invocations per (query, head): 1 up to D = 64 (2 D registers), else the smallest divisor of D leaving at most 32 dims each. */
+export function headSplit(D: number): number {
+  if (D <= 64) return 1;
+  let ds = Math.ceil(D / MAX_DIMS_PER_INVOCATION);
+  while (D % ds !== 0) ds++;
+  return ds;
+}
+
+/** Bytes of workgroup memory: the k and v tiles (BK x D f32 each) and, when DS > 1, the partial dots (WG x BK f32). */
+export function attentionWorkgroupBytes(D: number, s: AttentionSchedule, WG: number): number {
+  return 4 * (2 * s.bk * D + (s.ds > 1 ? WG * s.bk : 0));
+}
+
 export function attentionSchedule(limits: KernelLimits, p: AttentionProblem, spans: KernelRequest["node"]["spans"]): AttentionSchedule {
   const group = p.H / p.Hkv;
   const wgMax = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   if (group > wgMax) throw new CodegenError(`attention: ${group} query heads per kv head exceed the adapter's ${wgMax} invocations per workgroup`, spans);
-  // Two BK x D f32 tiles (k and v) in workgroup memory.
-  const bkFit = Math.floor(limits.maxComputeWorkgroupStorageSize / (8 * p.D));
-  if (bkFit < 1) throw new CodegenError(`attention: head dim ${p.D} does not fit one key of k and v (${8 * p.D} bytes) in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`, spans);
-  const tq = p.S === 1 ? 1 : Math.max(1, floorPow2(Math.floor(Math.min(64, wgMax) / group)));
-  return { tq, bk: Math.min(16, floorPow2(bkFit)) };
+  // The head split, as wide as the workgroup allows (a divisor of D).
+  let ds = headSplit(p.D);
+  while (ds > 1 && group * ds > wgMax) {
+    ds--;
+    while (p.D % ds !== 0) ds--;
+  }
+  const tq = p.S === 1 ? 1 : Math.max(1, floorPow2(Math.floor(Math.min(64, Math.floor(wgMax / ds)) / group)));
+  const WG = tq * group * ds;
+  // Two BK x D f32 tiles (k and v), and the partial dots, in workgroup memory.
+  const perKey = 8 * p.D + (ds > 1 ? 4 * WG : 0);
+  const bkFit = Math.floor(limits.maxComputeWorkgroupStorageSize / perKey);
+  if (bkFit < 1) throw new CodegenError(`attention: head dim ${p.D} does not fit one key of k and v (${perKey} bytes) in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`, spans);
+  return { tq, bk: Math.min(16, floorPow2(bkFit)), ds };
 }
 
 /** The operands of q, k, v, the caches (in place when a cache result shares the input's buffer) and the output. */
@@ -146,9 +183,11 @@ export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProbl
   const spans = req.node.spans;
   const { H, Hkv, D, T } = p;
   const group = H / Hkv;
-  const { tq: TQ, bk: BK } = s;
-  const WG = TQ * group;
-  if (WG > 1024 || BK * D * 8 > 65536) throw new CodegenError(`attention: schedule tq=${TQ} bk=${BK} too large`, spans);
+  const { tq: TQ, bk: BK, ds: DS } = s;
+  if (!Number.isInteger(DS) || DS < 1 || D % DS !== 0) throw new CodegenError(`attention: ds = ${DS} does not divide head dim ${D}`, spans);
+  const DD = D / DS;
+  const WG = TQ * group * DS;
+  if (WG > 1024 || attentionWorkgroupBytes(D, s, WG) > 65536) throw new CodegenError(`attention: schedule tq=${TQ} bk=${BK} ds=${DS} too large`, spans);
   const uses = attentionUses(p, { name: "o", view: p.o }, spans);
   const kIn = p.kcOut.buffer.key === p.kc.buffer.key;
   const vIn = p.vcOut.buffer.key === p.vc.buffer.key;
@@ -163,6 +202,7 @@ export function emitAttention(req: KernelRequest<AttentionOp>, p: AttentionProbl
   const decls: string[] = [];
   decls.push(wgsl`var<workgroup> kt: array<f32, ${u32(BK * D)}>;
 var<workgroup> vt: array<f32, ${u32(BK * D)}>;`);
+  if (DS > 1) decls.push(wgsl`var<workgroup> pd: array<f32, ${u32(WG * BK)}>;`);
   if (rope) decls.push(ropeAngleDecl(rope));
   // Element d of row s of a head-major [S, heads * D] input, roped at position `t` (head base hb).
   const roped = (name: "q" | "k"): string => ropedFn(`${name}_rope`, "s: u32, hb: u32, d: u32, t: u32", rope, (e) => g(name).load("s", `hb + ${e}`));
@@ -184,8 +224,11 @@ let tile = wg / ${u32(Hkv)};
 let g = wg % ${u32(Hkv)};
 let s0 = tile * ${u32(TQ)};
 if (s0 >= L) { return; }
-let qi = lid / ${u32(group)};
-let h = g * ${u32(group)} + lid % ${u32(group)};
+let qrow = lid / ${u32(DS)};
+let part = lid % ${u32(DS)};
+let d0 = part * ${u32(DD)};
+let qi = qrow / ${u32(group)};
+let h = g * ${u32(group)} + qrow % ${u32(group)};
 let s = s0 + qi;
 let live = s < L;
 let p = pos + s;`,
@@ -203,11 +246,11 @@ let p = pos + s;`,
       wgsl`if (tile == 0u) {
 ${lines([!kIn && copyRows(kOut, g("kc")), !vIn && copyRows(vOut, g("vc"))], 2)}
 }`,
-    wgsl`var qv: array<f32, ${u32(D)}>;
-var acc: array<f32, ${u32(D)}>;
+    wgsl`var qv: array<f32, ${u32(DD)}>;
+var acc: array<f32, ${u32(DD)}>;
 var sc: array<f32, ${u32(BK)}>;
 if (live) {
-  for (var d = 0u; d < ${u32(D)}; d++) { qv[d] = q_rope(s, h * ${u32(D)}, d, p) * ${f32(p.scale)}; acc[d] = ${f32(0)}; }
+  for (var i = 0u; i < ${u32(DD)}; i++) { qv[i] = q_rope(s, h * ${u32(D)}, d0 + i, p) * ${f32(p.scale)}; acc[i] = ${f32(0)}; }
 }
 var m = ${NEG};
 var l = ${f32(0)};
@@ -230,26 +273,51 @@ for (var t0 = t_first; t0 <= p_last; t0 += ${u32(BK)}) {
     }
   }
   workgroupBarrier();
+${lines(
+  [
+    DS > 1 &&
+      wgsl`if (live) {
+  for (var j = 0u; j < ${u32(BK)}; j++) {
+    let t = t0 + j;
+    var dot = ${f32(0)};
+    if (t >= my_lo && t <= p) {
+      for (var i = 0u; i < ${u32(DD)}; i++) { dot = fma(qv[i], kt[j * ${u32(D)} + d0 + i], dot); }
+    }
+    pd[lid * ${u32(BK)} + j] = dot;
+  }
+}
+workgroupBarrier();`,
+  ],
+  2,
+)}
   if (live) {
     var mb = m;
     for (var j = 0u; j < ${u32(BK)}; j++) {
       let t = t0 + j;
       if (t >= my_lo && t <= p) {
-        var dot = ${f32(0)};
-        for (var d = 0u; d < ${u32(D)}; d++) { dot = fma(qv[d], kt[j * ${u32(D)} + d], dot); }
+${lines(
+  [
+    DS > 1
+      ? wgsl`var dot = ${f32(0)};
+for (var u = 0u; u < ${u32(DS)}; u++) { dot += pd[(qrow * ${u32(DS)} + u) * ${u32(BK)} + j]; }`
+      : wgsl`var dot = ${f32(0)};
+for (var i = 0u; i < ${u32(D)}; i++) { dot = fma(qv[i], kt[j * ${u32(D)} + i], dot); }`,
+  ],
+  8,
+)}
         sc[j] = dot;
         mb = max(mb, dot);
       }
     }
     let corr = exp(m - mb);
     l *= corr;
-    for (var d = 0u; d < ${u32(D)}; d++) { acc[d] *= corr; }
+    for (var i = 0u; i < ${u32(DD)}; i++) { acc[i] *= corr; }
     for (var j = 0u; j < ${u32(BK)}; j++) {
       let t = t0 + j;
       if (t >= my_lo && t <= p) {
         let w = exp(sc[j] - mb);
         l += w;
-        for (var d = 0u; d < ${u32(D)}; d++) { acc[d] = fma(w, vt[j * ${u32(D)} + d], acc[d]); }
+        for (var i = 0u; i < ${u32(DD)}; i++) { acc[i] = fma(w, vt[j * ${u32(D)} + d0 + i], acc[i]); }
       }
     }
     m = mb;
@@ -257,7 +325,7 @@ for (var t0 = t_first; t0 <= p_last; t0 += ${u32(BK)}) {
 }
 if (live) {
   let inv_l = ${f32(1)} / l;
-  for (var d = 0u; d < ${u32(D)}; d++) { ${g("o").store("acc[d] * inv_l", "s", wgsl`h * ${u32(D)} + d`)} }
+  for (var i = 0u; i < ${u32(DD)}; i++) { ${g("o").store("acc[i] * inv_l", "s", wgsl`h * ${u32(D)} + d0 + i`)} }
 }`,
   ]);
 
@@ -269,8 +337,10 @@ if (live) {
       `keys t < pos from cache row t mod ${T}, t >= pos from k, v directly (so no cache row this dispatch writes is read; needs min(pos, W - 1) + S <= ${T})`,
     ],
     threads: [
-      `workgroup: ${TQ} queries x ${group} query heads of one kv head (H = ${H}, Hkv = ${Hkv}, D = ${D}); grid: ceil(S / ${TQ}) * ${Hkv}, wg = tile * ${Hkv} + g`,
-      `invocation: one (query, head); q row and accumulator (${D} f32 each) in registers`,
+      `workgroup: ${TQ} queries x ${group} query heads of one kv head${DS > 1 ? ` x ${DS} head slices` : ""} (H = ${H}, Hkv = ${Hkv}, D = ${D}); grid: ceil(S / ${TQ}) * ${Hkv}, wg = tile * ${Hkv} + g`,
+      DS > 1
+        ? `invocation: one (query, head, slice of ${DD} dims); its slices of q and of the accumulator (${DD} f32 each) in registers; scores summed from the ${DS} slices' partial dots (workgroup memory, ${WG * BK * 4} bytes)`
+        : `invocation: one (query, head); q row and accumulator (${D} f32 each) in registers`,
       `keys: blocks of ${BK} rows of k and v staged in workgroup memory (${BK * D * 8} bytes); online softmax per block`,
     ],
   });
@@ -291,6 +361,7 @@ if (live) {
 export function generateAttention(req: KernelRequest<AttentionOp>, limits: KernelLimits, override: Partial<AttentionSchedule> = {}): KernelSpec {
   const p = attentionProblem(req);
   const s = { ...attentionSchedule(limits, p, req.node.spans), ...override };
-  if (s.bk * p.D * 8 > limits.maxComputeWorkgroupStorageSize) throw new CodegenError(`attention: bk = ${s.bk} needs ${s.bk * p.D * 8} bytes of workgroup memory`, req.node.spans);
+  const bytes = attentionWorkgroupBytes(p.D, s, s.tq * (p.H / p.Hkv) * s.ds);
+  if (bytes > limits.maxComputeWorkgroupStorageSize) throw new CodegenError(`attention: bk = ${s.bk}, ds = ${s.ds} needs ${bytes} bytes of workgroup memory`, req.node.spans);
   return emitAttention(req, p, s);
 }
