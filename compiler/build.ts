@@ -42,6 +42,19 @@ export interface BuildResult extends CompileResult {
   readonly artifacts: readonly ModelArtifact[];
 }
 
+/**
+ * The prefill scan for a device when the caller does not say, from the device's size as WebGPU
+ * lets us see it: a fallback or software adapter (a CPU: lavapipe, SwiftShader, WARP) gets the
+ * sequential kernels, which are 1.4-2.7x faster there (bench/scan-parallel.ts, L = 2048); any
+ * other adapter, a GPU with thousands of invocations in flight, gets chunked-parallel, which
+ * runs ceil(L / 64) times the invocations (D or H * P each for the sequential kernels).
+ */
+export function scanFor(device: GPUDevice): ScanAlgorithm {
+  const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (info === undefined) return "sequential";
+  return info.isFallbackAdapter || info.architecture === "software" ? "sequential" : "chunked-parallel";
+}
+
 /** WebGPU's default limits with those given applied (read by name: a GPUSupportedLimits keeps them in getters). */
 export function kernelLimits(limits: BuildOptions["limits"] = {}): KernelLimits {
   const given = limits as Partial<Record<keyof KernelLimits, number>>;

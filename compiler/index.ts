@@ -76,7 +76,7 @@ export function artifactOf(model: ResolvedModel, source: SourceFile, options: Om
 }
 
 export { compile, type CompileOptions, type CompileResult } from "./compile.ts";
-export { BuildError, kernelLimits, type BuildOptions, type BuildResult } from "./build.ts";
+export { BuildError, kernelLimits, scanFor, type BuildOptions, type BuildResult } from "./build.ts";
 export type { ResolvedModel } from "./check/model.ts";
 export type { Diagnostic } from "./diag/diagnostic.ts";
 export { SourceFile } from "./diag/source.ts";

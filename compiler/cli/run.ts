@@ -15,7 +15,7 @@ import { problemDiagnostics } from "../build.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import { closestNames } from "../check/suggest.ts";
 import { weightArtifacts } from "../codegen/artifact.ts";
-import { buildModel, compile } from "../index.ts";
+import { buildModel, compile, scanFor } from "../index.ts";
 import { NonFiniteWeightError } from "../../runtime/memory.ts";
 import { ContextError, loadModel, NonFiniteError, type HybridModel, type LoadProgress } from "../../runtime/model.ts";
 import { checkCheckpoint, encodeSafetensors, randomCheckpoint, renderProblem, WeightError, type Checkpoint } from "../../runtime/weights/index.ts";
@@ -61,8 +61,9 @@ Options:
                        generated text); it is printed
 --model NAME           the model to run when FILE has several
 --no-fuse              compile without the fusion passes
---scan ALGO            prefill scan kernels: sequential (default) or chunked-parallel (for a
-                       discrete GPU; see \`hybridc build --help\`)
+--scan ALGO            prefill scan kernels: sequential or chunked-parallel (default: from the
+                       adapter: sequential on a CPU adapter such as lavapipe, else
+                       chunked-parallel; see \`hybridc build --help\`)
 --allow-nonfinite      load weights that hold NaN or Inf (by default an error naming each
                        tensor); generation still stops at the first logits that are not finite
 --logits OUT           write a safetensors file: logits (F32 [prompt length, vocab], the prefill
@@ -418,7 +419,7 @@ async function runModel(inv: Invocation, args: RunArgs, { path, text }: { path: 
   }
   // Built for this device's limits (larger workgroups, fewer splits); a kernel that cannot be
   // generated is a diagnostic at the spec's line, as `hybridc build` reports it.
-  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, ...args.scan });
+  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, scan: args.scan.scan ?? scanFor(device) });
   if (!built.ok) {
     void ckpt.close();
     err(pretty(problemDiagnostics(r.source, built.problems), inv.color));
