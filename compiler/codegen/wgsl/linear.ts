@@ -37,18 +37,21 @@
  * lanes strided, whenever its workgroup memory (xn, the reduction's and the partials') fits in
  * half of the adapter's; else the tiled decode. Overrides: `{ coop: 0 }` selects the tiled decode,
  * `{ coop: T, wgCols: R, tileCols: TN, coopChunked }` a cooperative shape.
- * Measured (bench/gemv.ts, lavapipe on the 2-core VM, shared with other jobs so single figures
- * swing up to 2x; medians of 9-11 rounds, each after a 64 MiB read that evicts the L3; time of
- * the tiled decode / time of the cooperative default, f32 and packed f16):
- *   mamba-130m in_proj 768 -> 3072 + rmsnorm    0.93 (other runs 1.2, 3.0)   f16 2.04
- *   mamba-130m x_proj 1536 -> 80                1.52                          f16 1.20
- *   mamba-130m out_proj 1536 -> 768 + residual  1.41                          f16 1.16
- *   mamba-130m LM head 768 -> 50,280 + rmsnorm  1.11                          f16 1.10
- *   hybrid-130m swiglu 768 -> 2 x 2048 (TN 2)   1.02                          f16 1.65
- *   hybrid-130m down 2048 -> 768 + residual     1.78                          f16 1.38
- * Whole decode steps (tok/s, cooperative / tiled, the two interleaved in one process, three runs
- * of 5-9 rounds; geometric means): mamba-130m f32 1.12, f16 0.98; hybrid-130m f32 1.00, f16 0.96,
- * i.e. on par within this machine's noise (per-run ratios 0.86-1.45).
+ * Measured (bench/gemv.ts, lavapipe on the 2-core VM, shared with other jobs (load 2-13), so one
+ * run's figures swing up to 2x; per run medians of 7-11 rounds, each after a 64 MiB read that
+ * evicts the L3; time of the tiled decode / time of the cooperative default, the range over 2-4
+ * runs, f32 | packed f16):
+ *   mamba-130m in_proj 768 -> 3072 + rmsnorm    0.69-3.0  | 0.74-2.04
+ *   mamba-130m x_proj 1536 -> 80                1.23-1.52 | 0.99-1.36
+ *   mamba-130m out_proj 1536 -> 768 + residual  0.97-1.41 | 0.80-1.18
+ *   mamba-130m LM head 768 -> 50,280 + rmsnorm  1.01-1.17 | 0.80-1.10
+ *   hybrid-130m swiglu 768 -> 2 x 2048 (TN 2)   1.02-1.30 | 1.03-1.65
+ *   hybrid-130m down 2048 -> 768 + residual     1.12-1.78 | 0.78-1.38
+ * (T2 R32 TN4 and T2 R64 TN4 measure about the same, better on the f16 LM head in the last run.)
+ * Whole decode steps (tok/s, cooperative / tiled, interleaved in one process, four runs of 5-9
+ * rounds; geometric means): mamba-130m f32 1.08, f16 1.01; hybrid-130m f32 0.99, f16 0.98: on
+ * par within this machine's noise (per-run ratios 0.86-1.45); at low load (2) both decodes reach
+ * ~62% of the read-roof bound, so the GEMVs are not what limits decode on lavapipe any more.
  * TN = 4 columns per slot is what pays on lavapipe (x loaded once for 4 FMAs, the staged norm
  * amortized over 64 columns a workgroup); T = 32, R = 2, TN = 1 (a warp per column, the shape a
  * discrete GPU wants) runs at 0.1-0.5x of the tiled decode here, and chunked lanes (each lane its
