@@ -12,7 +12,7 @@ import { generateCacheWrite } from "./wgsl/cache.ts";
 import { generateConv } from "./wgsl/conv.ts";
 import { generateElementwise } from "./wgsl/elementwise.ts";
 import { generateEmbedding } from "./wgsl/embedding.ts";
-import { generateLinear } from "./wgsl/linear.ts";
+import { generateLinear } from "./wgsl/linear-family.ts";
 import { generateNorm } from "./wgsl/norm.ts";
 import { generateRecurrence } from "./wgsl/recurrence.ts";
 import { generateReduce } from "./wgsl/reduce.ts";

@@ -72,7 +72,6 @@ import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type Uni
 import { bindOperands, vec4Aligned, type Accessor, type BoundOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
-import { emitGemv, gemvSchedule } from "./gemv.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
@@ -158,15 +157,12 @@ function segments(p: LinearProblem): Segment[] {
   });
 }
 
-export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop"): LinearSchedule {
+/** The tiled schedule (linear-family.ts picks between it and the cooperative decode GEMV). */
+export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSchedule {
   const aligned = [p.x, ...p.W, p.normW, p.normB].every((v) => v === null || vec4Aligned(v));
   const vec = aligned && p.group % 4 === 0 ? 4 : 1;
   const decode = p.S === 1;
   const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
-  if (decode && (kind ?? DECODE_KIND) === "coop") {
-    const c = gemvSchedule(limits, p, vec, COOP.lanes, COOP.slots, p.activation === "swiglu" ? COOP.tileCols / 2 : COOP.tileCols, COOP.chunked);
-    if (c) return c as LinearSchedule;
-  }
   // Decode with a norm prologue stages xn when it fits in half the adapter's workgroup memory
   // (room for the compiler's own and for occupancy); wg bounds the reduction's array.
   const stage = decode && p.prologue !== "none" && stageBytes(p.K, 1, wg) <= limits.maxComputeWorkgroupStorageSize / 2 ? 1 : 0;
@@ -182,11 +178,6 @@ export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "t
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
   return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage, coop: 0, coopChunked: 0 };
 }
-
-/** The decode schedule kind by default (measured on lavapipe: see the header). */
-const DECODE_KIND: "tiled" | "coop" = "coop";
-/** The cooperative GEMV's default shape: lanes per column, slots per workgroup, columns per slot (halved for swiglu), lane layout. */
-const COOP = { lanes: 4, slots: 16, tileCols: 4, chunked: false } as const;
 
 /** WGSL of the activation applied to the pre-activation values `z` (one per segment weight). */
 function activate(act: LinearActivation, z: readonly string[]): string {
@@ -315,7 +306,6 @@ ${lines([body(sg)], 2)}
 }
 
 export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
-  if (s.coop > 0) return emitGemv(req, p, s);
   const { vec, tileRows: TM, tileCols: TN, wgCols, wgRows } = s;
   const staged = s.stage === 1;
   const WG = wgCols * wgRows;
@@ -448,13 +438,4 @@ ${lines(step, 2)}
     dispatch: p.S === "L" ? { lTile: TM * wgRows, times } : { lTile: null, times: Math.ceil(p.S / (TM * wgRows)) * times },
     schedule: s,
   });
-}
-
-export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimits, override: Partial<LinearSchedule> = {}): KernelSpec {
-  const p = linearProblem(req);
-  // Overriding `coop` switches schedule kinds: the other fields default to that kind's. A
-  // cooperative schedule the problem cannot take (prefill; workgroup memory) stays tiled.
-  const base = override.coop === undefined ? linearSchedule(limits, p) : linearSchedule(limits, p, override.coop > 0 ? "coop" : "tiled");
-  const { coop, coopChunked, ...rest } = override;
-  return emitLinear(req, p, { ...base, ...(base.coop > 0 || coop === undefined ? override : rest) });
 }
