@@ -3,7 +3,7 @@
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/train/train.py --run kjv --steps 4000
 
 The corpus is `bible -l100000 gen1:1-rev22:21` (Debian's bible-kjv with bible-kjv-text): one verse
-per line under chapter headings, 4,298,239 bytes. The last 5% of its bytes are held out. Each step
+per line under chapter headings, 4,298,239 bytes. One block of 32 KiB in 20 is held out. Each step
 draws `batch` windows of `seq + 1` bytes at random offsets of the training part (a seeded
 generator); the learning rate warms up linearly, then follows a cosine to `min_lr_frac` of its
 peak at `steps`. Writes into runs/RUN/: log.tsv (the loss curve), ckpt.pt (every --ckpt-every
@@ -25,11 +25,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import Config, HybridLM  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HELD_OUT = 0.05
+HELD_OUT_EVERY = 20      # the interleaved split: block i is held out when i % 20 == 10 (5% of the text)
+BLOCK = 32768            # bytes per block (about 13 chapters)
+CONTEXT = 128            # held-out evaluation: every scored byte sees at least this many bytes before it
 
 
-def corpus():
-    """The KJV text as bytes (cached in runs/kjv.txt), split into (train, held-out)."""
+def corpus_bytes():
+    """The KJV text as bytes (cached in runs/kjv.txt)."""
     path = os.path.join(HERE, "runs", "kjv.txt")
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -37,9 +39,26 @@ def corpus():
         with open(path + ".tmp", "wb") as f:
             f.write(text)
         os.replace(path + ".tmp", path)
-    data = np.frombuffer(open(path, "rb").read(), dtype=np.uint8)
-    cut = int(len(data) * (1 - HELD_OUT))
-    return torch.from_numpy(data[:cut].astype(np.int64)), torch.from_numpy(data[cut:].astype(np.int64))
+    return np.frombuffer(open(path, "rb").read(), dtype=np.uint8)
+
+
+def corpus(split="interleaved"):
+    """(training text, [held-out blocks]) as int64 tensors.
+
+    interleaved: the text in blocks of BLOCK bytes; every HELD_OUT_EVERY-th block (from the 11th) is
+    held out, so the held-out text spreads over both testaments (7 blocks, 229,376 bytes), and the
+    training text is the other blocks joined (a window may span a join: 6 places in 4 MB).
+    tail: the last 5% (Colossians 1:18 to Revelation), the split of the first shipped run.
+    """
+    data = corpus_bytes()
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a).astype(np.int64))  # noqa: E731
+    if split == "tail":
+        cut = int(len(data) * 0.95)
+        return t(data[:cut]), [t(data[cut:])]
+    n = (len(data) + BLOCK - 1) // BLOCK
+    held = [i for i in range(n) if i % HELD_OUT_EVERY == HELD_OUT_EVERY // 2]
+    train = np.concatenate([data[i * BLOCK:(i + 1) * BLOCK] for i in range(n) if i not in held])
+    return t(train), [t(data[i * BLOCK:(i + 1) * BLOCK]) for i in held]
 
 
 def windows(data, seq):
@@ -48,16 +67,41 @@ def windows(data, seq):
     return torch.stack([data[i * seq:i * seq + seq + 1] for i in range(n)])
 
 
+def sliding_windows(blocks, seq, context=CONTEXT):
+    """Windows of seq + 1 bytes over each block at a stride of seq - context, and per window the
+    number of leading predictions not scored: every byte of a block after its first is scored
+    exactly once, with at least `context` bytes before it in its window (all of them in the
+    block's first window). Returns (windows [n, seq + 1], skip [n])."""
+    wins, skip = [], []
+    for b in blocks:
+        covered = 0                                   # targets 1..covered of this block are scored
+        start = 0
+        while covered < len(b) - 1:
+            start = min(start, len(b) - seq - 1)
+            wins.append(b[start:start + seq + 1])
+            skip.append(covered - start)
+            covered = start + seq
+            start += seq - context
+    return torch.stack(wins), torch.tensor(skip)
+
+
 @torch.no_grad()
-def bits_per_byte(model, wins, batch=32):
-    """Mean bits per predicted byte over the windows (each byte predicted from the ones before it in its window)."""
+def bits_per_byte(model, wins, skip=None, batch=32):
+    """Mean bits per scored byte over the windows (each byte predicted from the ones before it in
+    its window; the first skip[i] predictions of window i are not scored)."""
     model.eval()
     total, count = 0.0, 0
+    seq = wins.shape[1] - 1
     for i in range(0, len(wins), batch):
         w = wins[i:i + batch]
         logits = model(w[:, :-1])
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1), reduction="sum").item()
-        count += w[:, 1:].numel()
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1), reduction="none").view(len(w), seq)
+        if skip is not None:
+            ce = ce * (torch.arange(seq)[None, :] >= skip[i:i + batch][:, None])
+            count += int((seq - skip[i:i + batch]).sum())
+        else:
+            count += ce.numel()
+        total += ce.sum().item()
     model.train()
     return total / count / math.log(2)
 
@@ -87,6 +131,7 @@ def main():
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--wd", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--split", choices=["interleaved", "tail"], default="interleaved", help="the held-out split (see corpus())")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-windows", type=int, default=96, help="held-out windows in the periodic evaluation")
     p.add_argument("--ckpt-every", type=int, default=250)
@@ -100,9 +145,10 @@ def main():
     cfg = make_config(a)
     model = HybridLM(cfg)
     params = sum(t.numel() for t in model.parameters())
-    train, held = corpus()
-    held_w = windows(held, a.seq)
-    eval_w = held_w[torch.linspace(0, len(held_w) - 1, min(a.eval_windows, len(held_w))).long()]
+    train, held = corpus(a.split)
+    held_w, held_skip = sliding_windows(held, a.seq)
+    pick = torch.linspace(0, len(held_w) - 1, min(a.eval_windows, len(held_w))).long()
+    eval_w, eval_skip = held_w[pick], held_skip[pick]
 
     decay = [t for n, t in model.named_parameters() if t.dim() >= 2 and "conv1d" not in n]
     other = [t for n, t in model.named_parameters() if not (t.dim() >= 2 and "conv1d" not in n)]
@@ -137,13 +183,13 @@ def main():
     if not a.bench:
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump({"args": vars(a), "config": cfg.__dict__ | {"attn_layers": list(cfg.attn_layers)}, "params": params,
-                       "train_bytes": len(train), "held_out_bytes": len(held)}, f, indent=2)
+                       "train_bytes": len(train), "held_out_bytes": sum(len(b) for b in held)}, f, indent=2)
     log = open(os.path.join(out, "log.tsv"), "a") if not a.bench else open(os.devnull, "w")
     if start == 0 and not a.bench:
         log.write("step\tlr\ttrain_bpb\theld_out_bpb\ttokens\twall_min\tcpu_min\n")
     elif start:
         log.write(f"# resumed at step {start}: {' '.join(sys.argv[1:])}\n")
-    print(f"{params:,} parameters; train {len(train):,} bytes, held-out {len(held):,} bytes; {a.steps} steps of "
+    print(f"{params:,} parameters; train {len(train):,} bytes, held-out {sum(len(b) for b in held):,} bytes; {a.steps} steps of "
           f"{a.batch}x{a.seq} tokens", flush=True)
 
     def save(step):
@@ -175,7 +221,7 @@ def main():
             continue
         held_bpb = ""
         if done % a.eval_every == 0 or done == a.steps:
-            held_bpb = f"{bits_per_byte(model, eval_w):.4f}"
+            held_bpb = f"{bits_per_byte(model, eval_w, eval_skip):.4f}"
         if done % 25 == 0 or held_bpb:
             wall, cpu = wall0 + (time.time() - t0) / 60, cpu0 + (time.process_time() - c0) / 60
             line = f"{done}\t{lr_at(step):.2e}\t{acc / acc_n / math.log(2):.4f}\t{held_bpb}\t{tokens}\t{wall:.2f}\t{cpu:.2f}"
