@@ -1755,7 +1755,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.conv1d",
@@ -2327,7 +2327,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.in_proj",
@@ -2582,7 +2582,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.conv1d",
@@ -3154,7 +3154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.in_proj",
@@ -3409,7 +3409,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.conv1d",
@@ -3981,7 +3981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.in_proj",
@@ -4236,7 +4236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.conv1d",
@@ -4808,7 +4808,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.in_proj",
@@ -5063,7 +5063,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.conv1d",
@@ -5635,7 +5635,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.self_attn.q_proj+k_proj+v_proj",
@@ -6144,7 +6144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 20 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.attention",
@@ -6238,8 +6238,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 4u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 3u;
-  let h = g * 3u + lid % 3u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 3u;
+  let h = g * 3u + qrow % 3u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -6256,7 +6259,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -6279,26 +6282,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -6306,7 +6310,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 768u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 768u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -6361,7 +6365,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.5.self_attn.o_proj",
@@ -6590,7 +6594,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
@@ -6810,7 +6814,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 64 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.down_proj",
@@ -7039,7 +7043,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.in_proj",
@@ -7294,7 +7298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.conv1d",
@@ -7866,7 +7870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mamba.in_proj",
@@ -8121,7 +8125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mamba.conv1d",
@@ -8693,7 +8697,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mamba.in_proj",
@@ -8948,7 +8952,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mamba.conv1d",
@@ -9520,7 +9524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mamba.in_proj",
@@ -9775,7 +9779,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mamba.conv1d",
@@ -10347,7 +10351,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mamba.in_proj",
@@ -10602,7 +10606,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mamba.conv1d",
@@ -11174,7 +11178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.self_attn.q_proj+k_proj+v_proj",
@@ -11683,7 +11687,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 20 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.attention",
@@ -11777,8 +11781,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 4u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 3u;
-  let h = g * 3u + lid % 3u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 3u;
+  let h = g * 3u + qrow % 3u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -11795,7 +11802,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -11818,26 +11825,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -11845,7 +11853,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 768u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 768u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -11900,7 +11908,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.11.self_attn.o_proj",
@@ -12129,7 +12137,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.feed_forward.gate_proj+up_proj",
@@ -12349,7 +12357,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 64 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.feed_forward.down_proj",
@@ -12578,7 +12586,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.12.mamba.in_proj",
@@ -12833,7 +12841,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.12.mamba.conv1d",
@@ -13405,7 +13413,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.13.mamba.in_proj",
@@ -13660,7 +13668,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.13.mamba.conv1d",
@@ -14232,7 +14240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.14.mamba.in_proj",
@@ -14487,7 +14495,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.14.mamba.conv1d",
@@ -15059,7 +15067,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.15.mamba.in_proj",
@@ -15314,7 +15322,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.15.mamba.conv1d",
@@ -15886,7 +15894,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.16.mamba.in_proj",
@@ -16141,7 +16149,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.16.mamba.conv1d",
@@ -16713,7 +16721,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.self_attn.q_proj+k_proj+v_proj",
@@ -17222,7 +17230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 20 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.attention",
@@ -17316,8 +17324,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 4u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 3u;
-  let h = g * 3u + lid % 3u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 3u;
+  let h = g * 3u + qrow % 3u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -17334,7 +17345,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -17357,26 +17368,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -17384,7 +17396,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 768u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 768u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -17439,7 +17451,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.17.self_attn.o_proj",
@@ -17668,7 +17680,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.feed_forward.gate_proj+up_proj",
@@ -17888,7 +17900,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 64 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.feed_forward.down_proj",
@@ -18117,7 +18129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.18.mamba.in_proj",
@@ -18372,7 +18384,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.18.mamba.conv1d",
@@ -18944,7 +18956,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.19.mamba.in_proj",
@@ -19199,7 +19211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.19.mamba.conv1d",
@@ -19771,7 +19783,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.20.mamba.in_proj",
@@ -20026,7 +20038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.20.mamba.conv1d",
@@ -20598,7 +20610,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.21.mamba.in_proj",
@@ -20853,7 +20865,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.21.mamba.conv1d",
@@ -21425,7 +21437,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.22.mamba.in_proj",
@@ -21680,7 +21692,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 53 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.22.mamba.conv1d",
@@ -22252,7 +22264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.self_attn.q_proj+k_proj+v_proj",
@@ -22761,7 +22773,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 20 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.attention",
@@ -22855,8 +22867,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 4u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 3u;
-  let h = g * 3u + lid % 3u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 3u;
+  let h = g * 3u + qrow % 3u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -22873,7 +22888,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -22896,26 +22911,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -22923,7 +22939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 768u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 768u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -22978,7 +22994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.23.self_attn.o_proj",
@@ -23207,7 +23223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.feed_forward.gate_proj+up_proj",
@@ -23427,7 +23443,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 64 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.feed_forward.down_proj",
@@ -23656,7 +23672,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -23920,7 +23936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
     ],
     buffers: [
@@ -24837,11 +24853,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %269#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -24865,12 +24881,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -24887,44 +24911,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -24967,8 +24993,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.conv1d",
@@ -25285,11 +25311,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %284#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -25314,12 +25340,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -25336,44 +25370,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -25427,8 +25463,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.in_proj",
@@ -25453,11 +25489,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %285#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -25481,12 +25517,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -25503,44 +25547,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -25583,8 +25629,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.conv1d",
@@ -25901,11 +25947,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %300#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -25930,12 +25976,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -25952,44 +26006,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -26043,8 +26099,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.in_proj",
@@ -26069,11 +26125,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %301#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -26097,12 +26153,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26119,44 +26183,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -26199,8 +26265,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.conv1d",
@@ -26517,11 +26583,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %316#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -26546,12 +26612,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26568,44 +26642,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -26659,8 +26735,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.in_proj",
@@ -26685,11 +26761,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %317#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -26713,12 +26789,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26735,44 +26819,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -26815,8 +26901,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.conv1d",
@@ -27133,11 +27219,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %332#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -27162,12 +27248,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27184,44 +27278,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -27275,8 +27371,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.in_proj",
@@ -27301,11 +27397,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %333#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -27329,12 +27425,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27351,44 +27455,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -27431,8 +27537,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.conv1d",
@@ -27749,11 +27855,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %348#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -27778,12 +27884,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27800,44 +27914,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -27891,8 +28007,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.self_attn.q_proj+k_proj+v_proj",
@@ -27919,11 +28035,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1280], strides [1280, 1] in %349#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 5 workgroups (flat wg = row block * 5 + col block); 320 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 20 workgroups; 320 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -27947,12 +28063,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 5u) * 64u + lid % 64u;
-  let rt = (wg / 5u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27969,122 +28093,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 320u) { return; }
-  if (ct < 192u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 256u) {
-    let lt = ct - 192u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 256u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 256u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 768u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 256u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 1024u)] = lanes(at); }
+      }
     }
   }
 }
@@ -28127,8 +28231,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 5 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 20 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.attention_decode_partial",
@@ -28440,10 +28544,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %355#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -28452,27 +28556,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -28527,7 +28663,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
@@ -28553,11 +28689,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %356#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 16 workgroups (flat wg = row block * 16 + col block); 1024 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 64 workgroups; 1024 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -28585,12 +28721,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 16u) * 64u + lid % 64u;
-  let rt = (wg / 16u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -28607,34 +28751,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 1024u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 2048u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -28677,8 +28833,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 64 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.down_proj",
@@ -28703,10 +28859,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %357#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 2048 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -28715,27 +28871,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 512u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 512u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -28790,7 +28978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.in_proj",
@@ -28815,11 +29003,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %358#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -28843,12 +29031,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -28865,44 +29061,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -28945,8 +29143,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.conv1d",
@@ -29263,11 +29461,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %373#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -29292,12 +29490,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -29314,44 +29520,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -29405,8 +29613,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mamba.in_proj",
@@ -29431,11 +29639,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %374#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -29459,12 +29667,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -29481,44 +29697,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -29561,8 +29779,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mamba.conv1d",
@@ -29879,11 +30097,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %389#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -29908,12 +30126,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -29930,44 +30156,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -30021,8 +30249,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mamba.in_proj",
@@ -30047,11 +30275,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %390#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -30075,12 +30303,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30097,44 +30333,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -30177,8 +30415,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mamba.conv1d",
@@ -30495,11 +30733,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %405#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -30524,12 +30762,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30546,44 +30792,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -30637,8 +30885,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mamba.in_proj",
@@ -30663,11 +30911,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %406#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -30691,12 +30939,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30713,44 +30969,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -30793,8 +31051,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mamba.conv1d",
@@ -31111,11 +31369,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %421#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -31140,12 +31398,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -31162,44 +31428,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -31253,8 +31521,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mamba.in_proj",
@@ -31279,11 +31547,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %422#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -31307,12 +31575,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -31329,44 +31605,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -31409,8 +31687,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mamba.conv1d",
@@ -31727,11 +32005,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %437#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -31756,12 +32034,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -31778,44 +32064,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -31869,8 +32157,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.self_attn.q_proj+k_proj+v_proj",
@@ -31897,11 +32185,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1280], strides [1280, 1] in %438#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 5 workgroups (flat wg = row block * 5 + col block); 320 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 20 workgroups; 320 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -31925,12 +32213,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 5u) * 64u + lid % 64u;
-  let rt = (wg / 5u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -31947,122 +32243,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 320u) { return; }
-  if (ct < 192u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 256u) {
-    let lt = ct - 192u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 256u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 256u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 768u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 256u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 1024u)] = lanes(at); }
+      }
     }
   }
 }
@@ -32105,8 +32381,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 5 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 20 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.attention_decode_partial",
@@ -32418,10 +32694,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %444#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -32430,27 +32706,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -32505,7 +32813,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.feed_forward.gate_proj+up_proj",
@@ -32531,11 +32839,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %445#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 16 workgroups (flat wg = row block * 16 + col block); 1024 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 64 workgroups; 1024 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -32563,12 +32871,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 16u) * 64u + lid % 64u;
-  let rt = (wg / 16u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -32585,34 +32901,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 1024u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 2048u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -32655,8 +32983,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 64 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.feed_forward.down_proj",
@@ -32681,10 +33009,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %446#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 2048 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -32693,27 +33021,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 512u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 512u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -32768,7 +33128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.12.mamba.in_proj",
@@ -32793,11 +33153,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %447#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -32821,12 +33181,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -32843,44 +33211,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -32923,8 +33293,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.12.mamba.conv1d",
@@ -33241,11 +33611,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %462#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -33270,12 +33640,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33292,44 +33670,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -33383,8 +33763,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.13.mamba.in_proj",
@@ -33409,11 +33789,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %463#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -33437,12 +33817,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33459,44 +33847,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -33539,8 +33929,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.13.mamba.conv1d",
@@ -33857,11 +34247,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %478#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -33886,12 +34276,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33908,44 +34306,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -33999,8 +34399,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.14.mamba.in_proj",
@@ -34025,11 +34425,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %479#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -34053,12 +34453,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -34075,44 +34483,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -34155,8 +34565,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.14.mamba.conv1d",
@@ -34473,11 +34883,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %494#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -34502,12 +34912,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -34524,44 +34942,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -34615,8 +35035,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.15.mamba.in_proj",
@@ -34641,11 +35061,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %495#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -34669,12 +35089,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -34691,44 +35119,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -34771,8 +35201,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.15.mamba.conv1d",
@@ -35089,11 +35519,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %510#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -35118,12 +35548,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35140,44 +35578,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -35231,8 +35671,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.16.mamba.in_proj",
@@ -35257,11 +35697,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %511#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -35285,12 +35725,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35307,44 +35755,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -35387,8 +35837,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.16.mamba.conv1d",
@@ -35705,11 +36155,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %526#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -35734,12 +36184,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35756,44 +36214,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -35847,8 +36307,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.self_attn.q_proj+k_proj+v_proj",
@@ -35875,11 +36335,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1280], strides [1280, 1] in %527#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 5 workgroups (flat wg = row block * 5 + col block); 320 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 20 workgroups; 320 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -35903,12 +36363,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 5u) * 64u + lid % 64u;
-  let rt = (wg / 5u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35925,122 +36393,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 320u) { return; }
-  if (ct < 192u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 256u) {
-    let lt = ct - 192u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 256u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 256u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 768u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 256u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 1024u)] = lanes(at); }
+      }
     }
   }
 }
@@ -36083,8 +36531,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 5 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 20 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.attention_decode_partial",
@@ -36396,10 +36844,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %533#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -36408,27 +36856,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -36483,7 +36963,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.feed_forward.gate_proj+up_proj",
@@ -36509,11 +36989,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %534#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 16 workgroups (flat wg = row block * 16 + col block); 1024 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 64 workgroups; 1024 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -36541,12 +37021,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 16u) * 64u + lid % 64u;
-  let rt = (wg / 16u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -36563,34 +37051,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 1024u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 2048u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -36633,8 +37133,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 64 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.feed_forward.down_proj",
@@ -36659,10 +37159,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %535#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 2048 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -36671,27 +37171,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 512u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 512u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -36746,7 +37278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.18.mamba.in_proj",
@@ -36771,11 +37303,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %536#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -36799,12 +37331,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -36821,44 +37361,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -36901,8 +37443,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.18.mamba.conv1d",
@@ -37219,11 +37761,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %551#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -37248,12 +37790,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -37270,44 +37820,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -37361,8 +37913,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.19.mamba.in_proj",
@@ -37387,11 +37939,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %552#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -37415,12 +37967,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -37437,44 +37997,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -37517,8 +38079,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.19.mamba.conv1d",
@@ -37835,11 +38397,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %567#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -37864,12 +38426,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -37886,44 +38456,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -37977,8 +38549,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.20.mamba.in_proj",
@@ -38003,11 +38575,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %568#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -38031,12 +38603,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -38053,44 +38633,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -38133,8 +38715,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.20.mamba.conv1d",
@@ -38451,11 +39033,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %583#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -38480,12 +39062,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -38502,44 +39092,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -38593,8 +39185,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.21.mamba.in_proj",
@@ -38619,11 +39211,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %584#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -38647,12 +39239,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -38669,44 +39269,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -38749,8 +39351,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.21.mamba.conv1d",
@@ -39067,11 +39669,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %599#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -39096,12 +39698,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -39118,44 +39728,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -39209,8 +39821,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.22.mamba.in_proj",
@@ -39235,11 +39847,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3352], strides [3352, 1] in %600#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 53 workgroups; 838 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -39263,12 +39875,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -39285,44 +39905,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 838u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3352u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -39365,8 +39987,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 53 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.22.mamba.conv1d",
@@ -39683,11 +40305,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %615#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -39712,12 +40334,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -39734,44 +40364,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -39825,8 +40457,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.self_attn.q_proj+k_proj+v_proj",
@@ -39853,11 +40485,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1280], strides [1280, 1] in %616#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 5 workgroups (flat wg = row block * 5 + col block); 320 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 20 workgroups; 320 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -39881,12 +40513,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 5u) * 64u + lid % 64u;
-  let rt = (wg / 5u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -39903,122 +40543,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 320u) { return; }
-  if (ct < 192u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 256u) {
-    let lt = ct - 192u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 768u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 256u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 256u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 1024u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 320u) {
+      if (ct < 192u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 256u) {
+        let lt = ct - 192u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 768u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 256u;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c + 1024u)] = lanes(at); }
+      }
     }
   }
 }
@@ -40061,8 +40681,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 5 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 20 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.attention_decode_partial",
@@ -40374,10 +40994,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %622#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:9:3, hybrid-130m.hyb:12:23
 
@@ -40386,27 +41006,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -40461,7 +41113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.feed_forward.gate_proj+up_proj",
@@ -40487,11 +41139,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %623#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 16 workgroups (flat wg = row block * 16 + col block); 1024 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 64 workgroups; 1024 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -40519,12 +41171,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 16u) * 64u + lid % 64u;
-  let rt = (wg / 16u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -40541,34 +41201,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 1024u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 1024u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 2048u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -40611,8 +41283,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 64 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.feed_forward.down_proj",
@@ -40637,10 +41309,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %624#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 2048 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
 
@@ -40649,27 +41321,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 512u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 512u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -40724,7 +41428,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -40746,11 +41450,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: hybrid-130m.hyb:3:1
 
@@ -40775,12 +41479,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -40797,44 +41509,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -40888,8 +41602,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
     ],
     buffers: [

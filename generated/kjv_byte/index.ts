@@ -377,8 +377,8 @@ export const artifact = {
         name: "embed_tokens",
         op: "embedding",
         node: 66,
-        spans: [{ start: 775, end: 1335 }],
-        locations: ["kjv-byte.hyb:10:1"],
+        spans: [{ start: 851, end: 1411 }],
+        locations: ["kjv-byte.hyb:11:1"],
         wgsl: `// kernel embed_tokens: embedding
 //
 // y[s, :] = table[ids[s], :]  (ids clamped to V - 1)
@@ -392,7 +392,7 @@ export const artifact = {
 // threads:
 //   invocation: one token x a vec4 of 4 columns; workgroup: 64 invocations over the flat [S, 48] grid
 //
-// from: kjv-byte.hyb:10:1
+// from: kjv-byte.hyb:11:1
 
 struct Params {
   L: u32,
@@ -463,10 +463,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 67,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -488,7 +488,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 struct Params {
   L: u32,
@@ -711,17 +711,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 15 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.conv1d",
         op: "conv1d_silu",
         node: 72,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -741,7 +741,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: ceil(L / 64) x 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 struct Params {
   L: u32,
@@ -866,10 +866,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd",
         node: 80,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.ssd: ssd {chunk=256, epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -895,7 +895,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 struct Params {
   L: u32,
@@ -1076,10 +1076,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 82,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -1102,7 +1102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 struct Params {
   L: u32,
@@ -1337,17 +1337,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 3 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.in_proj",
         op: "fused_linear",
         node: 83,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -1369,7 +1369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 struct Params {
   L: u32,
@@ -1592,17 +1592,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 15 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.conv1d",
         op: "conv1d_silu",
         node: 88,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.conv1d: conv1d_silu {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -1622,7 +1622,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: ceil(L / 64) x 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 struct Params {
   L: u32,
@@ -1747,10 +1747,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd",
         node: 96,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.ssd: ssd {chunk=256, epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -1776,7 +1776,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 struct Params {
   L: u32,
@@ -1957,10 +1957,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 98,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -1983,7 +1983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 struct Params {
   L: u32,
@@ -2218,17 +2218,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 3 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
         node: 99,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.self_attn.q_proj+k_proj+v_proj: fused_linear {weights=3, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 3)
@@ -2252,7 +2252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 struct Params {
   L: u32,
@@ -2727,17 +2727,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 9 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.attention",
         op: "attention",
         node: 103,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.attention: attention {scale=0.17677669529663687, window=256, theta=10000, rotaryDim=32}
 //
 // q, k <- rope(q, pos + s), rope(k, pos + s): NeoX half-split on the first 32 of 32 dims, theta = 10000
@@ -2760,7 +2760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (query, head); q row and accumulator (32 f32 each) in registers
 //   keys: blocks of 16 rows of k and v staged in workgroup memory (4096 bytes); online softmax per block
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 struct Params {
   L: u32,
@@ -2821,8 +2821,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 6u;
   let s0 = tile * 64u;
   if (s0 >= L) { return; }
-  let qi = lid / 1u;
-  let h = g * 1u + lid % 1u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 32u;
+  let qi = qrow / 1u;
+  let h = g * 1u + qrow % 1u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -2839,7 +2842,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 32u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 32u; d++) { qv[d] = q_rope(s, h * 32u, d, p) * 0.17677669529663687; acc[d] = 0.0; }
+    for (var i = 0u; i < 32u; i++) { qv[i] = q_rope(s, h * 32u, d0 + i, p) * 0.17677669529663687; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -2862,26 +2865,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 32u; d++) { dot = fma(qv[d], kt[j * 32u + d], dot); }
+          for (var i = 0u; i < 32u; i++) { dot = fma(qv[i], kt[j * 32u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 32u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 32u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 32u; d++) { acc[d] = fma(w, vt[j * 32u + d], acc[d]); }
+          for (var i = 0u; i < 32u; i++) { acc[i] = fma(w, vt[j * 32u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -2889,7 +2893,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 32u; d++) { o[(s) * 192u + (h * 32u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 32u; i++) { o[(s) * 192u + (h * 32u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -2944,17 +2948,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 64, times: 6 },
-        schedule: { tq: 64, bk: 16 },
+        schedule: { tq: 64, bk: 16, ds: 1 },
       },
       {
         name: "layers.2.self_attn.o_proj",
         op: "fused_linear",
         node: 104,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.self_attn.o_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -2974,7 +2978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 struct Params {
   L: u32,
@@ -3173,17 +3177,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 3 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.in_proj",
         op: "fused_linear",
         node: 105,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -3205,7 +3209,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 struct Params {
   L: u32,
@@ -3428,17 +3432,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 15 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.conv1d",
         op: "conv1d_silu",
         node: 110,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.conv1d: conv1d_silu {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -3458,7 +3462,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: ceil(L / 64) x 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 struct Params {
   L: u32,
@@ -3583,10 +3587,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd",
         node: 118,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.ssd: ssd {chunk=256, epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -3612,7 +3616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 struct Params {
   L: u32,
@@ -3793,10 +3797,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 120,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -3819,7 +3823,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 struct Params {
   L: u32,
@@ -4054,17 +4058,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 3 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.in_proj",
         op: "fused_linear",
         node: 121,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -4086,7 +4090,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 struct Params {
   L: u32,
@@ -4309,17 +4313,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 15 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.conv1d",
         op: "conv1d_silu",
         node: 126,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.conv1d: conv1d_silu {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -4339,7 +4343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: ceil(L / 64) x 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 struct Params {
   L: u32,
@@ -4464,10 +4468,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd",
         node: 134,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.ssd: ssd {chunk=256, epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -4493,7 +4497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 struct Params {
   L: u32,
@@ -4674,10 +4678,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 136,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -4700,7 +4704,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 struct Params {
   L: u32,
@@ -4935,17 +4939,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 3 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mamba.in_proj",
         op: "fused_linear",
         node: 137,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -4967,7 +4971,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 struct Params {
   L: u32,
@@ -5190,17 +5194,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 15 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mamba.conv1d",
         op: "conv1d_silu",
         node: 142,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.conv1d: conv1d_silu {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -5220,7 +5224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: ceil(L / 64) x 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 struct Params {
   L: u32,
@@ -5345,10 +5349,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd",
         node: 150,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.ssd: ssd {chunk=256, epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -5374,7 +5378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 struct Params {
   L: u32,
@@ -5555,10 +5559,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 152,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -5581,7 +5585,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 struct Params {
   L: u32,
@@ -5816,14 +5820,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 3 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "lm_head",
         op: "fused_linear",
         node: 153,
-        spans: [{ start: 775, end: 1335 }],
-        locations: ["kjv-byte.hyb:10:1"],
+        spans: [{ start: 851, end: 1411 }],
+        locations: ["kjv-byte.hyb:11:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -5845,7 +5849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:10:1
+// from: kjv-byte.hyb:11:1
 
 struct Params {
   L: u32,
@@ -6080,7 +6084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
     ],
     buffers: [
@@ -6317,8 +6321,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         name: "embed_tokens",
         op: "embedding",
         node: 66,
-        spans: [{ start: 775, end: 1335 }],
-        locations: ["kjv-byte.hyb:10:1"],
+        spans: [{ start: 851, end: 1411 }],
+        locations: ["kjv-byte.hyb:11:1"],
         wgsl: `// kernel embed_tokens: embedding
 //
 // y[s, :] = table[ids[s], :]  (ids clamped to V - 1)
@@ -6332,7 +6336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // threads:
 //   invocation: one token x a vec4 of 4 columns; workgroup: 64 invocations over the flat [S, 48] grid
 //
-// from: kjv-byte.hyb:10:1
+// from: kjv-byte.hyb:11:1
 
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> table: array<vec4<f32>>;
@@ -6395,10 +6399,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 67,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -6413,13 +6417,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %67#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 15 workgroups; 227 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -6441,12 +6445,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -6463,44 +6475,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 908u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -6543,18 +6557,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 15 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.conv1d",
         op: "conv1d_silu_update",
         node: 72,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu_update {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -6574,7 +6588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
@@ -6693,10 +6707,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd_state_update",
         node: 80,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -6721,7 +6735,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 @group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dt_z: array<f32>;
@@ -6896,10 +6910,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 82,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1303, end: 1306 },
+          { start: 1185, end: 1250 },
+          { start: 1379, end: 1382 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:13"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
         wgsl: `// kernel layers.0.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -6915,13 +6929,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %82#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 3 workgroups; 48 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -6944,12 +6958,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -6966,44 +6988,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 96u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 96u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -7057,18 +7081,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.in_proj",
         op: "fused_linear",
         node: 83,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -7083,13 +7107,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %83#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 15 workgroups; 227 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -7111,12 +7135,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -7133,44 +7165,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 908u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -7213,18 +7247,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 15 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mamba.conv1d",
         op: "conv1d_silu_update",
         node: 88,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.conv1d: conv1d_silu_update {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -7244,7 +7278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
@@ -7363,10 +7397,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd_state_update",
         node: 96,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -7391,7 +7425,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 @group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dt_z: array<f32>;
@@ -7566,10 +7600,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 98,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1308, end: 1311 },
+          { start: 1185, end: 1250 },
+          { start: 1384, end: 1387 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:18"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
         wgsl: `// kernel layers.1.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -7585,13 +7619,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %98#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 3 workgroups; 48 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -7614,12 +7648,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -7636,44 +7678,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 96u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 96u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -7727,18 +7771,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
         node: 99,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.self_attn.q_proj+k_proj+v_proj: fused_linear {weights=3, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 3)
@@ -7755,13 +7799,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,576], strides [576, 1] in %99#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 144 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 9 workgroups; 144 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W0_W1_W2_norm_w: array<vec4<f32>>;
@@ -7783,12 +7827,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -7805,122 +7857,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 144u) { return; }
-  if (ct < 48u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 96u) {
-    let lt = ct - 48u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 144u) {
+      if (ct < 48u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 96u) {
+        let lt = ct - 48u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 96u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 96u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 144u) {
+      if (ct < 48u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 96u) {
+        let lt = ct - 48u;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c + 192u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 96u;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c + 384u)] = lanes(at); }
+      }
     }
   }
 }
@@ -7963,18 +7995,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 9 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.attention_decode_partial",
         op: "attention_decode_partial",
         node: 103,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.attention_decode_partial: attention_decode_partial {scale=0.17677669529663687, window=256, theta=10000, rotaryDim=32, block=128, blocks=2}
 //
 // q, k <- rope(q, pos), rope(k, pos): NeoX half-split on the first 32 of 32 dims, theta = 10000
@@ -7995,7 +8027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: one (key block b, kv head g) of 2 x 6, 64 invocations; the 1 query heads of g share the block's keys
 //   phases: q rows and scores (head, key) into workgroup memory; m, l and the weights per head; acc per (head, dim)
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 struct Params {
   pos: u32,
@@ -8177,10 +8209,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "attention_merge",
         node: 104,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.attention_merge: attention_merge
 //
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 2 blocks with l_b > 0, M = their max m_b;  part [2, 6, 32 + 2]
@@ -8192,7 +8224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // threads:
 //   invocation: one output (h, d): two passes over 2 blocks; workgroup: 64 invocations over the flat [1, 192] grid
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> o: array<f32>;
@@ -8258,10 +8290,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 105,
         spans: [
-          { start: 1202, end: 1272 },
-          { start: 1313, end: 1317 },
+          { start: 1278, end: 1348 },
+          { start: 1389, end: 1393 },
         ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:20:23"],
+        locations: ["kjv-byte.hyb:19:3", "kjv-byte.hyb:21:23"],
         wgsl: `// kernel layers.2.self_attn.o_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -8276,39 +8308,71 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %105#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 3 workgroups; 48 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 192u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[27696u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[27696u + (min(c0, 191u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[27696u + (min(c0 + 1u, 191u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[27696u + (min(c0 + 2u, 191u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[27696u + (min(c0 + 3u, 191u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -8363,17 +8427,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.in_proj",
         op: "fused_linear",
         node: 106,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -8388,13 +8452,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %106#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 15 workgroups; 227 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -8416,12 +8480,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -8438,44 +8510,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 908u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -8518,18 +8592,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 15 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mamba.conv1d",
         op: "conv1d_silu_update",
         node: 111,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.conv1d: conv1d_silu_update {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -8549,7 +8623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
@@ -8668,10 +8742,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd_state_update",
         node: 119,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -8696,7 +8770,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 @group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dt_z: array<f32>;
@@ -8871,10 +8945,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 121,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1319, end: 1322 },
+          { start: 1185, end: 1250 },
+          { start: 1395, end: 1398 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:29"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
         wgsl: `// kernel layers.3.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -8890,13 +8964,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %121#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 3 workgroups; 48 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:29
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -8919,12 +8993,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -8941,44 +9023,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 96u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 96u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -9032,18 +9116,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.in_proj",
         op: "fused_linear",
         node: 122,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -9058,13 +9142,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %122#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 15 workgroups; 227 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -9086,12 +9170,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -9108,44 +9200,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 908u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -9188,18 +9282,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 15 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.conv1d",
         op: "conv1d_silu_update",
         node: 127,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.conv1d: conv1d_silu_update {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -9219,7 +9313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
@@ -9338,10 +9432,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd_state_update",
         node: 135,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -9366,7 +9460,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dt_z: array<f32>;
@@ -9541,10 +9635,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 137,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1324, end: 1327 },
+          { start: 1185, end: 1250 },
+          { start: 1400, end: 1403 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:34"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
         wgsl: `// kernel layers.4.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -9560,13 +9654,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %137#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 3 workgroups; 48 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -9589,12 +9683,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -9611,44 +9713,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 96u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 96u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -9702,18 +9806,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mamba.in_proj",
         op: "fused_linear",
         node: 138,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -9728,13 +9832,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %138#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 15 workgroups; 227 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -9756,12 +9860,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -9778,44 +9890,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 227u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 908u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -9858,18 +9972,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 15 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mamba.conv1d",
         op: "conv1d_silu_update",
         node: 143,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.conv1d: conv1d_silu_update {bias=true}
 //
 // xe = cat(state, x) along time (state [C, W] oldest first)
@@ -9889,7 +10003,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
@@ -10008,10 +10122,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "ssd_state_update",
         node: 151,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
 //
 // dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
@@ -10036,7 +10150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 @group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dt_z: array<f32>;
@@ -10211,10 +10325,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         op: "fused_linear",
         node: 153,
         spans: [
-          { start: 1109, end: 1174 },
-          { start: 1329, end: 1332 },
+          { start: 1185, end: 1250 },
+          { start: 1405, end: 1408 },
         ],
-        locations: ["kjv-byte.hyb:17:3", "kjv-byte.hyb:20:39"],
+        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
         wgsl: `// kernel layers.5.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=384, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -10230,13 +10344,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %153#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 3 workgroups; 48 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
@@ -10259,12 +10373,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -10281,44 +10403,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 96u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 96u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 48u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -10372,15 +10496,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "lm_head",
         op: "fused_linear",
         node: 154,
-        spans: [{ start: 775, end: 1335 }],
-        locations: ["kjv-byte.hyb:10:1"],
+        spans: [{ start: 851, end: 1411 }],
+        locations: ["kjv-byte.hyb:11:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
@@ -10395,13 +10519,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
-// from: kjv-byte.hyb:10:1
+// from: kjv-byte.hyb:11:1
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
@@ -10424,12 +10548,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -10446,44 +10578,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 48u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 48u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -10537,8 +10671,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
     ],
     buffers: [

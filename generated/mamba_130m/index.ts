@@ -2077,7 +2077,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.conv1d",
@@ -2441,7 +2441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.selective_scan",
@@ -2867,7 +2867,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.in_proj",
@@ -3122,7 +3122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.conv1d",
@@ -3486,7 +3486,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.selective_scan",
@@ -3912,7 +3912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.in_proj",
@@ -4167,7 +4167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.conv1d",
@@ -4531,7 +4531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.selective_scan",
@@ -4957,7 +4957,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.in_proj",
@@ -5212,7 +5212,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.conv1d",
@@ -5576,7 +5576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.selective_scan",
@@ -6002,7 +6002,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.in_proj",
@@ -6257,7 +6257,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.conv1d",
@@ -6621,7 +6621,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.selective_scan",
@@ -7047,7 +7047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.in_proj",
@@ -7302,7 +7302,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.conv1d",
@@ -7666,7 +7666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.selective_scan",
@@ -8092,7 +8092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.in_proj",
@@ -8347,7 +8347,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.conv1d",
@@ -8711,7 +8711,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.selective_scan",
@@ -9137,7 +9137,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.in_proj",
@@ -9392,7 +9392,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.conv1d",
@@ -9756,7 +9756,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.selective_scan",
@@ -10182,7 +10182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.in_proj",
@@ -10437,7 +10437,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.conv1d",
@@ -10801,7 +10801,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.selective_scan",
@@ -11227,7 +11227,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.in_proj",
@@ -11482,7 +11482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.conv1d",
@@ -11846,7 +11846,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.selective_scan",
@@ -12272,7 +12272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.in_proj",
@@ -12527,7 +12527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.conv1d",
@@ -12891,7 +12891,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.selective_scan",
@@ -13317,7 +13317,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.in_proj",
@@ -13572,7 +13572,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.conv1d",
@@ -13936,7 +13936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.selective_scan",
@@ -14362,7 +14362,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.12.mixer.in_proj",
@@ -14617,7 +14617,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.12.mixer.conv1d",
@@ -14981,7 +14981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.12.mixer.selective_scan",
@@ -15407,7 +15407,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.13.mixer.in_proj",
@@ -15662,7 +15662,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.13.mixer.conv1d",
@@ -16026,7 +16026,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.13.mixer.selective_scan",
@@ -16452,7 +16452,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.14.mixer.in_proj",
@@ -16707,7 +16707,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.14.mixer.conv1d",
@@ -17071,7 +17071,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.14.mixer.selective_scan",
@@ -17497,7 +17497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.15.mixer.in_proj",
@@ -17752,7 +17752,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.15.mixer.conv1d",
@@ -18116,7 +18116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.15.mixer.selective_scan",
@@ -18542,7 +18542,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.16.mixer.in_proj",
@@ -18797,7 +18797,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.16.mixer.conv1d",
@@ -19161,7 +19161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.16.mixer.selective_scan",
@@ -19587,7 +19587,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.mixer.in_proj",
@@ -19842,7 +19842,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.mixer.conv1d",
@@ -20206,7 +20206,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.17.mixer.selective_scan",
@@ -20632,7 +20632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.18.mixer.in_proj",
@@ -20887,7 +20887,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.18.mixer.conv1d",
@@ -21251,7 +21251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.18.mixer.selective_scan",
@@ -21677,7 +21677,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.19.mixer.in_proj",
@@ -21932,7 +21932,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.19.mixer.conv1d",
@@ -22296,7 +22296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.19.mixer.selective_scan",
@@ -22722,7 +22722,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.20.mixer.in_proj",
@@ -22977,7 +22977,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.20.mixer.conv1d",
@@ -23341,7 +23341,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.20.mixer.selective_scan",
@@ -23767,7 +23767,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.21.mixer.in_proj",
@@ -24022,7 +24022,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.21.mixer.conv1d",
@@ -24386,7 +24386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.21.mixer.selective_scan",
@@ -24812,7 +24812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.22.mixer.in_proj",
@@ -25067,7 +25067,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.22.mixer.conv1d",
@@ -25431,7 +25431,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.22.mixer.selective_scan",
@@ -25857,7 +25857,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.mixer.in_proj",
@@ -26112,7 +26112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 48 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.mixer.conv1d",
@@ -26476,7 +26476,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 2 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.23.mixer.selective_scan",
@@ -26902,7 +26902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 12 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -27166,7 +27166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
     ],
     buffers: [
@@ -28076,11 +28076,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %293#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -28104,12 +28104,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -28126,44 +28134,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -28206,8 +28216,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.conv1d",
@@ -28373,10 +28383,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %298#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -28384,27 +28394,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -28448,7 +28490,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.selective_state_update",
@@ -28664,10 +28706,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %303#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -28676,27 +28718,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -28751,7 +28825,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.in_proj",
@@ -28776,11 +28850,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %304#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -28804,12 +28878,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -28826,44 +28908,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -28906,8 +28990,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.conv1d",
@@ -29073,10 +29157,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %309#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -29084,27 +29168,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -29148,7 +29264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.selective_state_update",
@@ -29364,10 +29480,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %314#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -29376,27 +29492,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -29451,7 +29599,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.in_proj",
@@ -29476,11 +29624,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %315#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -29504,12 +29652,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -29526,44 +29682,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -29606,8 +29764,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.conv1d",
@@ -29773,10 +29931,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %320#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -29784,27 +29942,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -29848,7 +30038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.selective_state_update",
@@ -30064,10 +30254,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %325#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -30076,27 +30266,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -30151,7 +30373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.in_proj",
@@ -30176,11 +30398,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %326#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -30204,12 +30426,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30226,44 +30456,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -30306,8 +30538,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.conv1d",
@@ -30473,10 +30705,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %331#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -30484,27 +30716,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -30548,7 +30812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.selective_state_update",
@@ -30764,10 +31028,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %336#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -30776,27 +31040,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -30851,7 +31147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.in_proj",
@@ -30876,11 +31172,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %337#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -30904,12 +31200,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30926,44 +31230,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -31006,8 +31312,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.conv1d",
@@ -31173,10 +31479,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %342#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -31184,27 +31490,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -31248,7 +31586,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.selective_state_update",
@@ -31464,10 +31802,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %347#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -31476,27 +31814,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -31551,7 +31921,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.in_proj",
@@ -31576,11 +31946,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %348#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -31604,12 +31974,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -31626,44 +32004,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -31706,8 +32086,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.conv1d",
@@ -31873,10 +32253,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %353#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -31884,27 +32264,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -31948,7 +32360,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.selective_state_update",
@@ -32164,10 +32576,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %358#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -32176,27 +32588,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -32251,7 +32695,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.in_proj",
@@ -32276,11 +32720,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %359#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -32304,12 +32748,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -32326,44 +32778,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -32406,8 +32860,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.conv1d",
@@ -32573,10 +33027,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %364#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -32584,27 +33038,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -32648,7 +33134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.selective_state_update",
@@ -32864,10 +33350,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %369#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -32876,27 +33362,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -32951,7 +33469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.in_proj",
@@ -32976,11 +33494,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %370#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -33004,12 +33522,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33026,44 +33552,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -33106,8 +33634,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.conv1d",
@@ -33273,10 +33801,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %375#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -33284,27 +33812,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -33348,7 +33908,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.selective_state_update",
@@ -33564,10 +34124,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %380#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -33576,27 +34136,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -33651,7 +34243,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.in_proj",
@@ -33676,11 +34268,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %381#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -33704,12 +34296,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33726,44 +34326,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -33806,8 +34408,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.conv1d",
@@ -33973,10 +34575,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %386#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -33984,27 +34586,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -34048,7 +34682,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.selective_state_update",
@@ -34264,10 +34898,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %391#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -34276,27 +34910,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -34351,7 +35017,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.in_proj",
@@ -34376,11 +35042,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %392#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -34404,12 +35070,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -34426,44 +35100,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -34506,8 +35182,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.conv1d",
@@ -34673,10 +35349,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %397#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -34684,27 +35360,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -34748,7 +35456,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.selective_state_update",
@@ -34964,10 +35672,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %402#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -34976,27 +35684,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -35051,7 +35791,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.in_proj",
@@ -35076,11 +35816,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %403#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -35104,12 +35844,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35126,44 +35874,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -35206,8 +35956,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.conv1d",
@@ -35373,10 +36123,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %408#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -35384,27 +36134,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -35448,7 +36230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.selective_state_update",
@@ -35664,10 +36446,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %413#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -35676,27 +36458,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -35751,7 +36565,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.in_proj",
@@ -35776,11 +36590,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %414#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -35804,12 +36618,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35826,44 +36648,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -35906,8 +36730,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.conv1d",
@@ -36073,10 +36897,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %419#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -36084,27 +36908,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -36148,7 +37004,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.selective_state_update",
@@ -36364,10 +37220,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %424#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -36376,27 +37232,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -36451,7 +37339,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.12.mixer.in_proj",
@@ -36476,11 +37364,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %425#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -36504,12 +37392,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -36526,44 +37422,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -36606,8 +37504,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.12.mixer.conv1d",
@@ -36773,10 +37671,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %430#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -36784,27 +37682,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -36848,7 +37778,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.12.mixer.selective_state_update",
@@ -37064,10 +37994,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %435#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -37076,27 +38006,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -37151,7 +38113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.13.mixer.in_proj",
@@ -37176,11 +38138,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %436#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -37204,12 +38166,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -37226,44 +38196,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -37306,8 +38278,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.13.mixer.conv1d",
@@ -37473,10 +38445,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %441#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -37484,27 +38456,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -37548,7 +38552,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.13.mixer.selective_state_update",
@@ -37764,10 +38768,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %446#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -37776,27 +38780,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -37851,7 +38887,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.14.mixer.in_proj",
@@ -37876,11 +38912,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %447#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -37904,12 +38940,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -37926,44 +38970,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -38006,8 +39052,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.14.mixer.conv1d",
@@ -38173,10 +39219,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %452#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -38184,27 +39230,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -38248,7 +39326,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.14.mixer.selective_state_update",
@@ -38464,10 +39542,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %457#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -38476,27 +39554,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -38551,7 +39661,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.15.mixer.in_proj",
@@ -38576,11 +39686,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %458#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -38604,12 +39714,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -38626,44 +39744,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -38706,8 +39826,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.15.mixer.conv1d",
@@ -38873,10 +39993,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %463#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -38884,27 +40004,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -38948,7 +40100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.15.mixer.selective_state_update",
@@ -39164,10 +40316,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %468#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -39176,27 +40328,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -39251,7 +40435,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.16.mixer.in_proj",
@@ -39276,11 +40460,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %469#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -39304,12 +40488,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -39326,44 +40518,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -39406,8 +40600,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.16.mixer.conv1d",
@@ -39573,10 +40767,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %474#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -39584,27 +40778,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -39648,7 +40874,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.16.mixer.selective_state_update",
@@ -39864,10 +41090,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %479#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -39876,27 +41102,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -39951,7 +41209,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.mixer.in_proj",
@@ -39976,11 +41234,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %480#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -40004,12 +41262,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -40026,44 +41292,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -40106,8 +41374,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.mixer.conv1d",
@@ -40273,10 +41541,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %485#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -40284,27 +41552,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -40348,7 +41648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.17.mixer.selective_state_update",
@@ -40564,10 +41864,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %490#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -40576,27 +41876,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -40651,7 +41983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.18.mixer.in_proj",
@@ -40676,11 +42008,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %491#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -40704,12 +42036,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -40726,44 +42066,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -40806,8 +42148,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.18.mixer.conv1d",
@@ -40973,10 +42315,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %496#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -40984,27 +42326,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -41048,7 +42422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.18.mixer.selective_state_update",
@@ -41264,10 +42638,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %501#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -41276,27 +42650,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -41351,7 +42757,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.19.mixer.in_proj",
@@ -41376,11 +42782,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %502#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -41404,12 +42810,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -41426,44 +42840,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -41506,8 +42922,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.19.mixer.conv1d",
@@ -41673,10 +43089,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %507#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -41684,27 +43100,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -41748,7 +43196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.19.mixer.selective_state_update",
@@ -41964,10 +43412,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %512#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -41976,27 +43424,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -42051,7 +43531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.20.mixer.in_proj",
@@ -42076,11 +43556,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %513#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -42104,12 +43584,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -42126,44 +43614,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -42206,8 +43696,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.20.mixer.conv1d",
@@ -42373,10 +43863,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %518#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -42384,27 +43874,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -42448,7 +43970,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.20.mixer.selective_state_update",
@@ -42664,10 +44186,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %523#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -42676,27 +44198,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -42751,7 +44305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.21.mixer.in_proj",
@@ -42776,11 +44330,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %524#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -42804,12 +44358,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -42826,44 +44388,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -42906,8 +44470,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.21.mixer.conv1d",
@@ -43073,10 +44637,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %529#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -43084,27 +44648,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -43148,7 +44744,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.21.mixer.selective_state_update",
@@ -43364,10 +44960,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %534#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -43376,27 +44972,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -43451,7 +45079,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.22.mixer.in_proj",
@@ -43476,11 +45104,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %535#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -43504,12 +45132,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -43526,44 +45162,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -43606,8 +45244,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.22.mixer.conv1d",
@@ -43773,10 +45411,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %540#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -43784,27 +45422,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -43848,7 +45518,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.22.mixer.selective_state_update",
@@ -44064,10 +45734,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %545#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -44076,27 +45746,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -44151,7 +45853,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.mixer.in_proj",
@@ -44176,11 +45878,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,3072], strides [3072, 1] in %546#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 48 workgroups; 768 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -44204,12 +45906,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -44226,44 +45936,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 768u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 3072u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -44306,8 +46018,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.mixer.conv1d",
@@ -44473,10 +46185,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,80], strides [80, 1] in %551#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 80 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -44484,27 +46196,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 80u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 80u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -44548,7 +46292,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.23.mixer.selective_state_update",
@@ -44764,10 +46508,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,768], strides [768, 1] in %556#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -44776,27 +46520,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 768u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -44851,7 +46627,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 12 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -44873,11 +46649,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:3:1
 
@@ -44902,12 +46678,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -44924,44 +46708,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 192u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -45015,8 +46801,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
     ],
     buffers: [

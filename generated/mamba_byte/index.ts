@@ -1213,7 +1213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.conv1d",
@@ -1577,7 +1577,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.selective_scan",
@@ -1995,7 +1995,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.in_proj",
@@ -2250,7 +2250,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.conv1d",
@@ -2614,7 +2614,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.selective_scan",
@@ -3032,7 +3032,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.in_proj",
@@ -3287,7 +3287,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.conv1d",
@@ -3651,7 +3651,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.selective_scan",
@@ -4069,7 +4069,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.in_proj",
@@ -4324,7 +4324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.conv1d",
@@ -4688,7 +4688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.selective_scan",
@@ -5106,7 +5106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.in_proj",
@@ -5361,7 +5361,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.conv1d",
@@ -5725,7 +5725,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.selective_scan",
@@ -6143,7 +6143,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.in_proj",
@@ -6398,7 +6398,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.conv1d",
@@ -6762,7 +6762,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.selective_scan",
@@ -7180,7 +7180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.in_proj",
@@ -7435,7 +7435,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.conv1d",
@@ -7799,7 +7799,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.selective_scan",
@@ -8217,7 +8217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.in_proj",
@@ -8472,7 +8472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.conv1d",
@@ -8836,7 +8836,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.selective_scan",
@@ -9254,7 +9254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.in_proj",
@@ -9509,7 +9509,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.conv1d",
@@ -9873,7 +9873,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.selective_scan",
@@ -10291,7 +10291,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.in_proj",
@@ -10546,7 +10546,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.conv1d",
@@ -10910,7 +10910,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.selective_scan",
@@ -11328,7 +11328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.in_proj",
@@ -11583,7 +11583,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.conv1d",
@@ -11947,7 +11947,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.selective_scan",
@@ -12365,7 +12365,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.in_proj",
@@ -12620,7 +12620,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.conv1d",
@@ -12984,7 +12984,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.selective_scan",
@@ -13402,7 +13402,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 8 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -13666,7 +13666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
     ],
     buffers: [
@@ -14192,11 +14192,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %149#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -14220,12 +14220,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -14242,44 +14250,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -14322,8 +14332,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.conv1d",
@@ -14489,10 +14499,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %154#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -14500,27 +14510,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -14564,7 +14606,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mixer.selective_state_update",
@@ -14772,10 +14814,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %159#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -14784,27 +14826,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -14859,7 +14933,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.in_proj",
@@ -14884,11 +14958,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %160#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -14912,12 +14986,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -14934,44 +15016,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -15014,8 +15098,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.conv1d",
@@ -15181,10 +15265,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %165#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -15192,27 +15276,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -15256,7 +15372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.mixer.selective_state_update",
@@ -15464,10 +15580,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %170#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -15476,27 +15592,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -15551,7 +15699,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.in_proj",
@@ -15576,11 +15724,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %171#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -15604,12 +15752,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -15626,44 +15782,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -15706,8 +15864,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.conv1d",
@@ -15873,10 +16031,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %176#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -15884,27 +16042,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -15948,7 +16138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mixer.selective_state_update",
@@ -16156,10 +16346,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %181#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -16168,27 +16358,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -16243,7 +16465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.in_proj",
@@ -16268,11 +16490,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %182#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -16296,12 +16518,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -16318,44 +16548,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -16398,8 +16630,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.conv1d",
@@ -16565,10 +16797,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %187#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -16576,27 +16808,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -16640,7 +16904,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.mixer.selective_state_update",
@@ -16848,10 +17112,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %192#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -16860,27 +17124,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -16935,7 +17231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.in_proj",
@@ -16960,11 +17256,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %193#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -16988,12 +17284,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17010,44 +17314,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -17090,8 +17396,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.conv1d",
@@ -17257,10 +17563,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %198#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -17268,27 +17574,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -17332,7 +17670,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mixer.selective_state_update",
@@ -17540,10 +17878,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %203#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -17552,27 +17890,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -17627,7 +17997,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.in_proj",
@@ -17652,11 +18022,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %204#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -17680,12 +18050,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17702,44 +18080,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -17782,8 +18162,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.conv1d",
@@ -17949,10 +18329,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %209#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -17960,27 +18340,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -18024,7 +18436,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.mixer.selective_state_update",
@@ -18232,10 +18644,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %214#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -18244,27 +18656,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -18319,7 +18763,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.in_proj",
@@ -18344,11 +18788,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %215#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -18372,12 +18816,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -18394,44 +18846,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -18474,8 +18928,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.conv1d",
@@ -18641,10 +19095,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %220#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -18652,27 +19106,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -18716,7 +19202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mixer.selective_state_update",
@@ -18924,10 +19410,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %225#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -18936,27 +19422,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -19011,7 +19529,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.in_proj",
@@ -19036,11 +19554,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %226#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -19064,12 +19582,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19086,44 +19612,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -19166,8 +19694,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.conv1d",
@@ -19333,10 +19861,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %231#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -19344,27 +19872,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -19408,7 +19968,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.mixer.selective_state_update",
@@ -19616,10 +20176,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %236#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -19628,27 +20188,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -19703,7 +20295,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.in_proj",
@@ -19728,11 +20320,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %237#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -19756,12 +20348,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19778,44 +20378,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -19858,8 +20460,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.conv1d",
@@ -20025,10 +20627,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %242#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -20036,27 +20638,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -20100,7 +20734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.8.mixer.selective_state_update",
@@ -20308,10 +20942,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %247#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -20320,27 +20954,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -20395,7 +21061,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.in_proj",
@@ -20420,11 +21086,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %248#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -20448,12 +21114,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20470,44 +21144,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -20550,8 +21226,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.conv1d",
@@ -20717,10 +21393,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %253#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -20728,27 +21404,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -20792,7 +21500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.9.mixer.selective_state_update",
@@ -21000,10 +21708,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %258#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -21012,27 +21720,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -21087,7 +21827,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.in_proj",
@@ -21112,11 +21852,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %259#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -21140,12 +21880,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -21162,44 +21910,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -21242,8 +21992,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.conv1d",
@@ -21409,10 +22159,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %264#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -21420,27 +22170,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -21484,7 +22266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.10.mixer.selective_state_update",
@@ -21692,10 +22474,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %269#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -21704,27 +22486,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -21779,7 +22593,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.in_proj",
@@ -21804,11 +22618,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %270#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -21832,12 +22646,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -21854,44 +22676,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 2048u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -21934,8 +22758,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.conv1d",
@@ -22101,10 +22925,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,64], strides [64, 1] in %275#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -22112,27 +22936,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 64u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -22176,7 +23032,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.11.mixer.selective_state_update",
@@ -22384,10 +23240,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,512], strides [512, 1] in %280#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -22396,27 +23252,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 512u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -22471,7 +23359,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -22493,11 +23381,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:3:1
 
@@ -22522,12 +23410,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -22544,44 +23440,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W[(min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[(min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[(min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[(min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -22635,8 +23533,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
     ],
     buffers: [

@@ -1031,7 +1031,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 16 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.conv1d",
@@ -1395,7 +1395,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.selective_scan",
@@ -1805,7 +1805,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.feed_forward.gate_proj+up_proj",
@@ -2025,7 +2025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.0.feed_forward.down_proj",
@@ -2254,7 +2254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.self_attn.q_proj+k_proj+v_proj",
@@ -2763,7 +2763,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 6 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.attention",
@@ -2857,8 +2857,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 1u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 4u;
-  let h = g * 4u + lid % 4u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 4u;
+  let h = g * 4u + qrow % 4u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -2875,7 +2878,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -2898,26 +2901,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -2925,7 +2929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 256u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 256u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -2980,7 +2984,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.1.self_attn.o_proj",
@@ -3209,7 +3213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.feed_forward.gate_proj+up_proj",
@@ -3429,7 +3433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.1.feed_forward.down_proj",
@@ -3658,7 +3662,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.in_proj",
@@ -3913,7 +3917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 16 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.conv1d",
@@ -4277,7 +4281,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.selective_scan",
@@ -4687,7 +4691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.feed_forward.gate_proj+up_proj",
@@ -4907,7 +4911,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.2.feed_forward.down_proj",
@@ -5136,7 +5140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.self_attn.q_proj+k_proj+v_proj",
@@ -5645,7 +5649,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 6 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.attention",
@@ -5739,8 +5743,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 1u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 4u;
-  let h = g * 4u + lid % 4u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 4u;
+  let h = g * 4u + qrow % 4u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -5757,7 +5764,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -5780,26 +5787,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -5807,7 +5815,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 256u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 256u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -5862,7 +5870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.3.self_attn.o_proj",
@@ -6091,7 +6099,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.feed_forward.gate_proj+up_proj",
@@ -6311,7 +6319,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.3.feed_forward.down_proj",
@@ -6540,7 +6548,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.in_proj",
@@ -6795,7 +6803,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 16 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.conv1d",
@@ -7159,7 +7167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.selective_scan",
@@ -7569,7 +7577,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.feed_forward.gate_proj+up_proj",
@@ -7789,7 +7797,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.4.feed_forward.down_proj",
@@ -8018,7 +8026,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.self_attn.q_proj+k_proj+v_proj",
@@ -8527,7 +8535,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 6 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.attention",
@@ -8621,8 +8629,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 1u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 4u;
-  let h = g * 4u + lid % 4u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 4u;
+  let h = g * 4u + qrow % 4u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -8639,7 +8650,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -8662,26 +8673,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -8689,7 +8701,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 256u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 256u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -8744,7 +8756,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.5.self_attn.o_proj",
@@ -8973,7 +8985,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
@@ -9193,7 +9205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.down_proj",
@@ -9422,7 +9434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.in_proj",
@@ -9677,7 +9689,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 16 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.conv1d",
@@ -10041,7 +10053,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.selective_scan",
@@ -10451,7 +10463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.feed_forward.gate_proj+up_proj",
@@ -10671,7 +10683,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.6.feed_forward.down_proj",
@@ -10900,7 +10912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.self_attn.q_proj+k_proj+v_proj",
@@ -11409,7 +11421,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 6 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.attention",
@@ -11503,8 +11515,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 1u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 4u;
-  let h = g * 4u + lid % 4u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 64u;
+  let qi = qrow / 4u;
+  let h = g * 4u + qrow % 4u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -11521,7 +11536,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 64u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 64u; d++) { qv[d] = q_rope(s, h * 64u, d, p) * 0.125; acc[d] = 0.0; }
+    for (var i = 0u; i < 64u; i++) { qv[i] = q_rope(s, h * 64u, d0 + i, p) * 0.125; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -11544,26 +11559,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 64u; d++) { dot = fma(qv[d], kt[j * 64u + d], dot); }
+          for (var i = 0u; i < 64u; i++) { dot = fma(qv[i], kt[j * 64u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 64u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 64u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 64u; d++) { acc[d] = fma(w, vt[j * 64u + d], acc[d]); }
+          for (var i = 0u; i < 64u; i++) { acc[i] = fma(w, vt[j * 64u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -11571,7 +11587,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 64u; d++) { o[(s) * 256u + (h * 64u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 64u; i++) { o[(s) * 256u + (h * 64u + d0 + i)] = acc[i] * inv_l; }
   }
 }
 `,
@@ -11626,7 +11642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L", "pos"] },
         dispatch: { lTile: 16, times: 1 },
-        schedule: { tq: 16, bk: 16 },
+        schedule: { tq: 16, bk: 16, ds: 1 },
       },
       {
         name: "layers.7.self_attn.o_proj",
@@ -11855,7 +11871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.feed_forward.gate_proj+up_proj",
@@ -12075,7 +12091,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 32 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 2, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "layers.7.feed_forward.down_proj",
@@ -12304,7 +12320,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -12568,7 +12584,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: 16, times: 4 },
-        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0 },
+        schedule: { vec: 4, tileRows: 4, tileCols: 4, wgCols: 16, wgRows: 4, stage: 0, coop: 0, coopChunked: 0 },
       },
     ],
     buffers: [
@@ -12982,11 +12998,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %113#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 16 workgroups; 256 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -13010,12 +13026,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -13032,44 +13056,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 1024u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -13112,8 +13138,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 16 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.conv1d",
@@ -13279,10 +13305,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,48], strides [48, 1] in %118#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 12 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -13290,27 +13316,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 48u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 48u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 48u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -13354,7 +13412,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.mamba.selective_state_update",
@@ -13554,10 +13612,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %123#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -13566,27 +13624,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -13641,7 +13731,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.feed_forward.gate_proj+up_proj",
@@ -13667,11 +13757,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %124#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -13699,12 +13789,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -13721,34 +13819,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -13791,8 +13901,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.0.feed_forward.down_proj",
@@ -13817,10 +13927,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %125#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -13829,27 +13939,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -13904,7 +14046,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.self_attn.q_proj+k_proj+v_proj",
@@ -13931,11 +14073,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %126#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 6 workgroups; 96 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -13959,12 +14101,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -13981,122 +14131,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 96u) { return; }
-  if (ct < 64u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 80u) {
-    let lt = ct - 64u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 80u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 80u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 256u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 80u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 320u)] = lanes(at); }
+      }
     }
   }
 }
@@ -14139,8 +14269,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 6 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.attention_decode_partial",
@@ -14452,10 +14582,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %132#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -14464,27 +14594,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -14539,7 +14701,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.feed_forward.gate_proj+up_proj",
@@ -14565,11 +14727,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %133#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -14597,12 +14759,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -14619,34 +14789,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -14689,8 +14871,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.1.feed_forward.down_proj",
@@ -14715,10 +14897,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %134#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -14727,27 +14909,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -14802,7 +15016,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.in_proj",
@@ -14827,11 +15041,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %135#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 16 workgroups; 256 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -14855,12 +15069,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -14877,44 +15099,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 1024u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -14957,8 +15181,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 16 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.conv1d",
@@ -15124,10 +15348,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,48], strides [48, 1] in %140#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 12 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -15135,27 +15359,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 48u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 48u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 48u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -15199,7 +15455,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.mamba.selective_state_update",
@@ -15399,10 +15655,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %145#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -15411,27 +15667,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -15486,7 +15774,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.feed_forward.gate_proj+up_proj",
@@ -15512,11 +15800,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %146#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -15544,12 +15832,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -15566,34 +15862,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -15636,8 +15944,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.2.feed_forward.down_proj",
@@ -15662,10 +15970,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %147#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -15674,27 +15982,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -15749,7 +16089,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.self_attn.q_proj+k_proj+v_proj",
@@ -15776,11 +16116,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %148#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 6 workgroups; 96 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -15804,12 +16144,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -15826,122 +16174,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 96u) { return; }
-  if (ct < 64u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 80u) {
-    let lt = ct - 64u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 80u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 80u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 256u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 80u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 320u)] = lanes(at); }
+      }
     }
   }
 }
@@ -15984,8 +16312,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 6 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.attention_decode_partial",
@@ -16297,10 +16625,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %154#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -16309,27 +16637,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -16384,7 +16744,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.feed_forward.gate_proj+up_proj",
@@ -16410,11 +16770,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %155#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -16442,12 +16802,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -16464,34 +16832,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -16534,8 +16914,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.3.feed_forward.down_proj",
@@ -16560,10 +16940,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %156#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -16572,27 +16952,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -16647,7 +17059,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.in_proj",
@@ -16672,11 +17084,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %157#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 16 workgroups; 256 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -16700,12 +17112,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -16722,44 +17142,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 1024u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -16802,8 +17224,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 16 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.conv1d",
@@ -16969,10 +17391,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,48], strides [48, 1] in %162#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 12 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -16980,27 +17402,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 48u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 48u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 48u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -17044,7 +17498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.mamba.selective_state_update",
@@ -17244,10 +17698,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %167#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -17256,27 +17710,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -17331,7 +17817,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.feed_forward.gate_proj+up_proj",
@@ -17357,11 +17843,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %168#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -17389,12 +17875,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17411,34 +17905,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -17481,8 +17987,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.4.feed_forward.down_proj",
@@ -17507,10 +18013,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %169#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -17519,27 +18025,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -17594,7 +18132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.self_attn.q_proj+k_proj+v_proj",
@@ -17621,11 +18159,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %170#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 6 workgroups; 96 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -17649,12 +18187,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17671,122 +18217,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 96u) { return; }
-  if (ct < 64u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 80u) {
-    let lt = ct - 64u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 80u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 80u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 256u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 80u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 320u)] = lanes(at); }
+      }
     }
   }
 }
@@ -17829,8 +18355,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 6 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.attention_decode_partial",
@@ -18142,10 +18668,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %176#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -18154,27 +18680,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -18229,7 +18787,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
@@ -18255,11 +18813,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %177#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -18287,12 +18845,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -18309,34 +18875,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -18379,8 +18957,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.5.feed_forward.down_proj",
@@ -18405,10 +18983,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %178#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -18417,27 +18995,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -18492,7 +19102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.in_proj",
@@ -18517,11 +19127,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %179#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 16 workgroups; 256 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -18545,12 +19155,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -18567,44 +19185,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 256u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 1024u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -18647,8 +19267,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 16 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.conv1d",
@@ -18814,10 +19434,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y [1,48], strides [48, 1] in %184#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 12 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -18825,27 +19445,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 48u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 48u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 48u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -18889,7 +19541,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.mamba.selective_state_update",
@@ -19089,10 +19741,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %189#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -19101,27 +19753,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -19176,7 +19860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.feed_forward.gate_proj+up_proj",
@@ -19202,11 +19886,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %190#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -19234,12 +19918,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19256,34 +19948,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -19326,8 +20030,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.6.feed_forward.down_proj",
@@ -19352,10 +20056,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %191#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -19364,27 +20068,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -19439,7 +20175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.self_attn.q_proj+k_proj+v_proj",
@@ -19466,11 +20202,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %192#0 (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 6 workgroups; 96 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -19494,12 +20230,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 2u) * 64u + lid % 64u;
-  let rt = (wg / 2u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19516,122 +20260,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 96u) { return; }
-  if (ct < 64u) {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-  else if (ct < 80u) {
-    let lt = ct - 64u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+      else {
+        let lt = ct - 80u;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
   }
-  else {
-    let lt = ct - 80u;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 96u) {
+      if (ct < 64u) {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
+      else if (ct < 80u) {
+        let lt = ct - 64u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 256u)] = lanes(at); }
+      }
+      else {
+        let lt = ct - 80u;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c + 320u)] = lanes(at); }
+      }
     }
   }
 }
@@ -19674,8 +20398,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 6 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.attention_decode_partial",
@@ -19987,10 +20711,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %198#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -19999,27 +20723,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -20074,7 +20830,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.feed_forward.gate_proj+up_proj",
@@ -20100,11 +20856,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %199#0 (written)
 //
 // threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 32 workgroups; 512 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -20132,12 +20888,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20154,34 +20918,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    let ct = wg * 16u + slot;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c0 = lt * 2u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc1_0 = vec4<f32>(0.0);
+        var acc1_1 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+          acc1_0 = fma(xk, w1_0, acc1_0);
+          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+          acc1_1 = fma(xk, w1_1, acc1_1);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 32u; f += 64u) {
+    let ct = wg * 16u + f / 2u;
+    let j = f % 2u;
+    let at = j * 64u + (f / 2u) * 4u;
+    let r = 0u;
+    if (ct < 512u) {
+      {
+        let lt = ct;
+        let c = lt * 2u + j;
+        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
+      }
     }
   }
 }
@@ -20224,8 +21000,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 32 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 2, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
       {
         name: "layers.7.feed_forward.down_proj",
@@ -20250,10 +21026,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %200#0 (written)
 //
 // threads:
-//   invocation: a 1 x 1 register tile of one segment (rows r0 = 1 * rt.., cols 1 * lt..), walking K = 1024 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); no workgroup memory
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -20262,27 +21038,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  if (r0 >= rows || ct >= 256u) { return; }
+  let slot = lid / 4u;
+  let lane = lid % 4u;
   {
-    let lt = ct;
-    let c0 = lt * 1u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    for (var k = 0u; k < 256u; k++) {
-      let x0 = x[(k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
     }
   }
 }
@@ -20337,7 +21145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, stage: 0 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 0, coop: 4, coopChunked: 0 },
       },
       {
         name: "lm_head",
@@ -20359,11 +21167,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
+//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: samba-style.hyb:3:1
 
@@ -20388,12 +21196,20 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 1u) * 64u + lid % 64u;
-  let rt = (wg / 1u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  let r0 = 0u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20410,44 +21226,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 64u; k += 4u) {
+          let xk = xs[k];
+          let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
     }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at); }
+      }
     }
   }
 }
@@ -20501,8 +21319,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 64, wgRows: 1, stage: 1 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: { vec: 4, tileRows: 1, tileCols: 4, wgCols: 16, wgRows: 1, stage: 1, coop: 4, coopChunked: 0 },
       },
     ],
     buffers: [

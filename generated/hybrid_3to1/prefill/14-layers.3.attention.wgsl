@@ -81,8 +81,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = wg % 2u;
   let s0 = tile * 16u;
   if (s0 >= L) { return; }
-  let qi = lid / 4u;
-  let h = g * 4u + lid % 4u;
+  let qrow = lid / 1u;
+  let part = lid % 1u;
+  let d0 = part * 32u;
+  let qi = qrow / 4u;
+  let h = g * 4u + qrow % 4u;
   let s = s0 + qi;
   let live = s < L;
   let p = pos + s;
@@ -99,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, 32u>;
   var sc: array<f32, 16u>;
   if (live) {
-    for (var d = 0u; d < 32u; d++) { qv[d] = q_rope(s, h * 32u, d, p) * 0.17677669529663687; acc[d] = 0.0; }
+    for (var i = 0u; i < 32u; i++) { qv[i] = q_rope(s, h * 32u, d0 + i, p) * 0.17677669529663687; acc[i] = 0.0; }
   }
   var m = (-3e+38);
   var l = 0.0;
@@ -122,26 +125,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
+
     if (live) {
       var mb = m;
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           var dot = 0.0;
-          for (var d = 0u; d < 32u; d++) { dot = fma(qv[d], kt[j * 32u + d], dot); }
+          for (var i = 0u; i < 32u; i++) { dot = fma(qv[i], kt[j * 32u + i], dot); }
           sc[j] = dot;
           mb = max(mb, dot);
         }
       }
       let corr = exp(m - mb);
       l *= corr;
-      for (var d = 0u; d < 32u; d++) { acc[d] *= corr; }
+      for (var i = 0u; i < 32u; i++) { acc[i] *= corr; }
       for (var j = 0u; j < 16u; j++) {
         let t = t0 + j;
         if (t >= my_lo && t <= p) {
           let w = exp(sc[j] - mb);
           l += w;
-          for (var d = 0u; d < 32u; d++) { acc[d] = fma(w, vt[j * 32u + d], acc[d]); }
+          for (var i = 0u; i < 32u; i++) { acc[i] = fma(w, vt[j * 32u + d0 + i], acc[i]); }
         }
       }
       m = mb;
@@ -149,6 +153,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (live) {
     let inv_l = 1.0 / l;
-    for (var d = 0u; d < 32u; d++) { o[(s) * 256u + (h * 32u + d)] = acc[d] * inv_l; }
+    for (var i = 0u; i < 32u; i++) { o[(s) * 256u + (h * 32u + d0 + i)] = acc[i] * inv_l; }
   }
 }

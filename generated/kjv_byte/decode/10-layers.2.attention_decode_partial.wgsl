@@ -18,7 +18,7 @@
 //   workgroup: one (key block b, kv head g) of 2 x 6, 64 invocations; the 1 query heads of g share the block's keys
 //   phases: q rows and scores (head, key) into workgroup memory; m, l and the weights per head; acc per (head, dim)
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 struct Params {
   pos: u32,

@@ -9,7 +9,7 @@
 // threads:
 //   invocation: one output (h, d): two passes over 2 blocks; workgroup: 64 invocations over the flat [1, 192] grid
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> o: array<f32>;

@@ -17,7 +17,7 @@
 //   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;

@@ -22,7 +22,7 @@
 //   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:34
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dt_z: array<f32>;

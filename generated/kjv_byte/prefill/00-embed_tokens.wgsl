@@ -11,7 +11,7 @@
 // threads:
 //   invocation: one token x a vec4 of 4 columns; workgroup: 64 invocations over the flat [S, 48] grid
 //
-// from: kjv-byte.hyb:10:1
+// from: kjv-byte.hyb:11:1
 
 struct Params {
   L: u32,

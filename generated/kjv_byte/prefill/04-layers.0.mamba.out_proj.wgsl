@@ -20,7 +20,7 @@
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:13
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 struct Params {
   L: u32,

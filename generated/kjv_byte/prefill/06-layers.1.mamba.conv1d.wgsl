@@ -17,7 +17,7 @@
 //   workgroup: 64 channel groups; grid: ceil(L / 64) x 2 (flat wg = chunk * 2 + channel block)
 //   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:18
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 struct Params {
   L: u32,

@@ -17,7 +17,7 @@
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:20:23
+// from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
 struct Params {
   L: u32,

@@ -23,7 +23,7 @@
 //   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
 //   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
 //
-// from: kjv-byte.hyb:17:3, kjv-byte.hyb:20:39
+// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 struct Params {
   L: u32,

@@ -19,7 +19,7 @@
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
-// from: kjv-byte.hyb:10:1
+// from: kjv-byte.hyb:11:1
 
 struct Params {
   L: u32,
