@@ -124,7 +124,8 @@ interface RunArgs {
   readonly stop?: Uint8Array;
   readonly modelName?: string;
   readonly fuse: boolean;
-  readonly scan: { readonly scan?: ScanAlgorithm };
+  /** `--scan`; absent: chosen from the adapter (scanFor). */
+  readonly scan?: ScanAlgorithm;
   readonly allowNonFinite: boolean;
   readonly logits?: string;
   readonly json: boolean;
@@ -198,7 +199,7 @@ function parseRunArgs(inv: Invocation, folder: boolean): RunArgs {
     ...(modelName !== undefined ? { modelName } : {}),
     ...(logits !== undefined ? { logits } : {}),
     fuse: inv.values["no-fuse"] !== true,
-    scan: scanOption(inv, "run"),
+    ...scanOption(inv, "run"),
     allowNonFinite: inv.values["allow-nonfinite"] === true,
     json: inv.values["json"] === true,
     verbose: inv.values["verbose"] === true,
@@ -419,7 +420,7 @@ async function runModel(inv: Invocation, args: RunArgs, { path, text }: { path: 
   }
   // Built for this device's limits (larger workgroups, fewer splits); a kernel that cannot be
   // generated is a diagnostic at the spec's line, as `hybridc build` reports it.
-  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, scan: args.scan.scan ?? scanFor(device) });
+  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, scan: args.scan ?? scanFor(device) });
   if (!built.ok) {
     void ckpt.close();
     err(pretty(problemDiagnostics(r.source, built.problems), inv.color));
