@@ -31,7 +31,7 @@ import { byteSize } from "../compiler/ir/types.ts";
 import { weightLayout } from "../compiler/plan/weights.ts";
 import { DTYPES } from "../runtime/artifact/dtypes.ts";
 import { windowBytes } from "../runtime/artifact/launch.ts";
-import type { Launch } from "../runtime/device.ts";
+import { waitOn, type Launch } from "../runtime/device.ts";
 import { linearGraph, type LinearCase } from "../tests/codegen/graphs.ts";
 import { halfWeights } from "../tests/f16/half.ts";
 import { BenchRuntime, openBenchDevice } from "./gpu-runtime.ts";
@@ -143,7 +143,7 @@ function timer(device: GPUDevice): Timer {
       enc.resolveQuerySet(query, 0, 2, resolve, 0);
       enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
       device.queue.submit([enc.finish()]);
-      await read.mapAsync(1);
+      await waitOn(rt.device, read.mapAsync(1));
       const [t0, t1] = new BigUint64Array(read.getMappedRange().slice(0));
       read.unmap();
       return Number(t1! - t0!) / 1e6;

@@ -13,7 +13,8 @@
  * everything is freed at the end. Errors are caught by a validation scope and thrown.
  */
 import { foldGrid, uniformData, workgroupCount } from "../compiler/codegen/index.ts";
-import type { Launch } from "../runtime/device.ts";
+import { windowBytes } from "../runtime/artifact/launch.ts";
+import { waitOn, type Launch } from "../runtime/device.ts";
 import { median } from "./stats.ts";
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, QUERY_RESOLVE: 0x200, UNIFORM: 0x40 } as const;
@@ -60,7 +61,12 @@ function prepare(device: GPUDevice, launches: readonly Launch[], owned: GPUBuffe
     }
     const group = device.createBindGroup({
       layout: l.kernel.layout,
-      entries: spec.bindings.map((b): GPUBindGroupEntry => ({ binding: b.binding, resource: { buffer: b.access === "uniform" ? uniform! : l.buffers[b.buffer]! } })),
+      entries: spec.bindings.map((b): GPUBindGroupEntry => {
+        if (b.access === "uniform") return { binding: b.binding, resource: { buffer: uniform! } };
+        // A row window of a weight over the binding limit binds that part of the buffer, as runtime/device.ts does.
+        const w = b.window;
+        return { binding: b.binding, resource: w ? { buffer: l.buffers[b.buffer]!, ...windowBytes({ ...b, window: w }) } : { buffer: l.buffers[b.buffer]! } };
+      }),
     });
     out.push({ launch: l, group, grid: foldGrid(count, device.limits.maxComputeWorkgroupsPerDimension) });
   }
@@ -90,7 +96,7 @@ async function replayTimestamps(device: GPUDevice, prepared: readonly Prepared[]
     enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * n);
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);
-    await staging.mapAsync(0x1);
+    await waitOn(device, staging.mapAsync(0x1));
     const wallMs = performance.now() - t0;
     const ns = new BigInt64Array(staging.getMappedRange().slice(0));
     return { ms: prepared.map((_, i) => Number(ns[2 * i + 1]! - ns[2 * i]!) / 1e6), wallMs };
@@ -111,7 +117,7 @@ async function replayAlone(device: GPUDevice, prepared: readonly Prepared[]): Pr
     pass.end();
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    await waitOn(device, device.queue.onSubmittedWorkDone());
     ms.push(performance.now() - t0);
   }
   return { ms, wallMs: ms.reduce((a, b) => a + b, 0) };

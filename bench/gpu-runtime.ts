@@ -10,8 +10,8 @@
  * timestamps are unquantized (`disable-dawn-features=timestamp_quantization`, §3.2.3).
  */
 import type { KernelSpec } from "../compiler/codegen/index.ts";
-import { GpuRuntime, type CompiledKernel, type Launch } from "../runtime/device.ts";
-import { nodeGpu, REQUESTED_LIMITS } from "../runtime/node.ts";
+import { GpuRuntime, setQueueWait, type CompiledKernel, type Launch } from "../runtime/device.ts";
+import { dawnWait, nodeGpu, REQUESTED_LIMITS } from "../runtime/node.ts";
 
 export interface BenchDevice {
   readonly device: GPUDevice;
@@ -34,6 +34,9 @@ export async function openBenchDevice(): Promise<BenchDevice | string> {
   // shader-f16 when offered: the bench times f16 weights read natively beside the packed form.
   const requiredFeatures = (["timestamp-query", "shader-f16"] as const).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  // The runtime's wait (runtime/node.ts dawnWait), for the runtime and for the bench's own waits
+  // (waitOn); HYBRIDC_BENCH_WAIT=spin times with Dawn's busy polling instead.
+  if (process.env["HYBRIDC_BENCH_WAIT"] !== "spin") setQueueWait(device, dawnWait);
   const uncaptured: string[] = [];
   device.addEventListener("uncapturederror", (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
   const i = adapter.info;

@@ -39,6 +39,8 @@ import { GpuModelMemory, GpuProgram, lengthLimit } from "../runtime/program.ts";
 import { randomCheckpoint } from "../runtime/weights/random.ts";
 import { runBaseline, torchMissing, type BaselineRun } from "./baseline.ts";
 import { profileLaunches } from "./gpu-profile.ts";
+import { setQueueWait } from "../runtime/device.ts";
+import { dawnWait } from "../runtime/node.ts";
 import { BenchRuntime, openBenchDevice } from "./gpu-runtime.ts";
 import { decodeMinimum } from "./optimizer.ts";
 import { measureRoof, type Roof } from "./roofline.ts";
@@ -103,7 +105,19 @@ interface ModelRun {
   readonly promptLogits: Float32Array;
 }
 
-type Variant = { readonly dtype: "f32" | "f16"; readonly f16?: "native" | "packed" };
+/** `wait: "spin"`: the runtime waits with Dawn's own busy polling instead of dawnWait (runtime/node.ts), the comparison of the two. */
+type Variant = { readonly dtype: "f32" | "f16"; readonly f16?: "native" | "packed"; readonly wait?: "spin" };
+
+/** `fn` with the device's waits done by Dawn's busy polling when `wait` is "spin", then the bench's wait again. */
+async function withWait<T>(device: GPUDevice, wait: "spin" | undefined, fn: () => Promise<T>): Promise<T> {
+  if (wait !== "spin" || process.env["HYBRIDC_BENCH_WAIT"] === "spin") return fn();
+  setQueueWait(device, (p) => p);
+  try {
+    return await fn();
+  } finally {
+    setQueueWait(device, dawnWait);
+  }
+}
 
 /**
  * Decode and prefill of every variant of one model, interleaved: each round measures the read
@@ -133,17 +147,25 @@ async function runModel(rt: BenchRuntime, file: string, text: string, variants: 
     for (let r = 0; r < c.decodeRepeats; r++) {
       roofs.push((await measureRoof(rt.device, { mib: c.roofMiB, repeats: 1, timestamps, readOnly: true })).readGBps);
       for (const l of r % 2 === 0 ? loaded : [...loaded].reverse()) {
-        const t0 = performance.now();
-        for (let i = 0; i < c.decodeSteps; i++, l.pos++) await l.decode.run([tokens[l.pos % PREFILL_L]!], l.pos);
-        l.perToken.push((performance.now() - t0) / c.decodeSteps);
+        l.perToken.push(
+          await withWait(rt.device, l.v.wait, async () => {
+            const t0 = performance.now();
+            for (let i = 0; i < c.decodeSteps; i++, l.pos++) await l.decode.run([tokens[l.pos % PREFILL_L]!], l.pos);
+            return (performance.now() - t0) / c.decodeSteps;
+          }),
+        );
       }
     }
     for (let r = 0; r < c.prefillRepeats; r++) {
       for (const l of r % 2 === 0 ? loaded : [...loaded].reverse()) {
         l.memory.resetState();
-        const t0 = performance.now();
-        await l.prefill.run(tokens, 0);
-        l.prefillMs.push(performance.now() - t0);
+        l.prefillMs.push(
+          await withWait(rt.device, l.v.wait, async () => {
+            const t0 = performance.now();
+            await l.prefill.run(tokens, 0);
+            return performance.now() - t0;
+          }),
+        );
       }
     }
     const roofGBps = median(roofs);
@@ -153,7 +175,7 @@ async function runModel(rt: BenchRuntime, file: string, text: string, variants: 
       const decodeBytesPerToken = inspectModel(l.compiled.model, { length: T, fuse: true }).decode.movedBytes;
       const decodeBoundTokensPerSecond = (roofGBps * 1e9) / decodeBytesPerToken;
       return {
-        key: `${l.compiled.model.name}/${l.v.dtype}${l.v.f16 === "native" ? "-native" : ""}`,
+        key: `${l.compiled.model.name}/${l.v.dtype}${l.v.f16 === "native" ? "-native" : ""}${l.v.wait === "spin" ? "-dawnspin" : ""}`,
         decodeTokensPerSecond,
         prefillTokensPerSecond: (1000 * PREFILL_L) / median(l.prefillMs),
         decodeBytesPerToken,
@@ -375,15 +397,26 @@ export async function perfBench(root: string, quick: boolean): Promise<void> {
   if (/llvmpipe|lavapipe/i.test(opened.adapter)) console.log("  lavapipe: Vulkan on the CPU, so every figure is a CPU figure; the roofline fractions are the meaningful ones");
 
   const roof = await measureRoof(rt.device, { mib: c.roofMiB, repeats: c.roofRepeats, timestamps: opened.timestamps });
+  // The same read kernel while Dawn's busy polling runs (the main thread spins during the wait).
+  const spinRoof = await withWait(rt.device, "spin", () => measureRoof(rt.device, { mib: c.roofMiB, repeats: c.roofRepeats, timestamps: opened.timestamps, readOnly: true }));
   console.log(
     `  roof (${roof.method}, ${mb(roof.bytes)} buffer, median of ${c.roofRepeats}): streaming read ${fmt(roof.readGBps)} GB/s (f32 vec4); as packed f16 ${fmt(roof.readF16PackedGBps)} GB/s` +
       `${roof.readF16NativeGBps === null ? "" : `; as native vec4<f16> ${fmt(roof.readF16NativeGBps)} GB/s`}; f32 FMA ${fmt(roof.fmaGFLOPs)} GFLOP/s`,
+  );
+  console.log(
+    `  waiting (runtime/node.ts dawnWait): the f32 read ${fmt(roof.readGBps)} GB/s with dawnWait vs ${fmt(spinRoof.readGBps)} GB/s under Dawn's busy polling (${(roof.readGBps / spinRoof.readGBps).toFixed(2)}x); decode below as "-dawnspin"`,
   );
 
   // Decode and prefill of the two 130M models.
   const runs: ModelRun[] = [];
   const texts = new Map(MODELS.map((f) => [f, readFileSync(join(root, "specs", f), "utf8")]));
-  const variants = [{ dtype: "f32" as const }, { dtype: "f16" as const, f16: "packed" as const }, ...(c.native && rt.device.features.has("shader-f16") ? [{ dtype: "f16" as const, f16: "native" as const }] : [])];
+  const variants: Variant[] = [
+    { dtype: "f32" },
+    { dtype: "f16", f16: "packed" },
+    ...(c.native && rt.device.features.has("shader-f16") ? [{ dtype: "f16", f16: "native" } as const] : []),
+    // The same f32 program waited on with Dawn's busy polling (what a plain await gets in Node).
+    ...(process.env["HYBRIDC_BENCH_WAIT"] === "spin" ? [] : [{ dtype: "f32", wait: "spin" } as const]),
+  ];
   console.log(
     `\n  decode (${c.decodeRepeats} rounds of ${c.decodeSteps} steps after a ${PROMPT}-token prompt, median per token) and prefill (L = ${PREFILL_L}, median of ${c.prefillRepeats});` +
       ` random weights, seed ${SEED}; a model's variants interleaved, each round after a read-roof measurement (read GB/s: their median; bound = read GB/s / bytes per token)`,
@@ -401,6 +434,8 @@ export async function perfBench(root: string, quick: boolean): Promise<void> {
     const f32 = runs.find((r) => r.key === `${name}/f32`)!;
     const f16 = runs.find((r) => r.key === `${name}/f16`)!;
     console.log(`  ${name}: f16 / f32 decode ${(f16.decodeTokensPerSecond / f32.decodeTokensPerSecond).toFixed(2)}x, bytes per token ${(f16.decodeBytesPerToken / f32.decodeBytesPerToken).toFixed(3)}x; f16 vs f32 prompt logits ${relDiff(f16.promptLogits, f32.promptLogits).toExponential(1)}`);
+    const spin = runs.find((r) => r.key === `${name}/f32-dawnspin`);
+    if (spin) console.log(`  ${name}: f32 with dawnWait / with Dawn's busy polling: decode ${(f32.decodeTokensPerSecond / spin.decodeTokensPerSecond).toFixed(2)}x, prefill ${(f32.prefillTokensPerSecond / spin.prefillTokensPerSecond).toFixed(2)}x`);
   }
   loads.push(load());
 
@@ -458,6 +493,7 @@ export async function perfBench(root: string, quick: boolean): Promise<void> {
     date: new Date().toISOString(),
     loadAverage: loads,
     streamReadGBps: roof.readGBps,
+    streamReadGBpsDawnSpin: spinRoof.readGBps,
     streamReadF16PackedGBps: roof.readF16PackedGBps,
     streamReadF16NativeGBps: roof.readF16NativeGBps,
     fmaGFLOPs: roof.fmaGFLOPs,

@@ -10,6 +10,7 @@
  * Time per dispatch: GPU timestamps around the pass when the device has timestamp-query, else
  * the wall time from submit to onSubmittedWorkDone. Median of `repeats` after a warm-up.
  */
+import { waitOn } from "../runtime/device.ts";
 import { median } from "./stats.ts";
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
@@ -51,10 +52,10 @@ async function timeDispatch(device: GPUDevice, pipeline: GPUComputePipeline, gro
   }
   const t0 = performance.now();
   device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
+  await waitOn(device, device.queue.onSubmittedWorkDone());
   const wall = performance.now() - t0;
   if (!query || !read) return wall;
-  await read.mapAsync(1);
+  await waitOn(device, read.mapAsync(1));
   const [begin, end] = new BigUint64Array(read.getMappedRange().slice(0));
   read.destroy();
   resolve!.destroy();

@@ -90,6 +90,28 @@ export interface RuntimeOptions {
   readonly maxWorkgroupsPerDimension?: number;
 }
 
+/**
+ * How to wait for a promise of a device (a submit's completion, a map, a pipeline): a platform's
+ * binding may need more than `await`. Dawn's Node binding polls with setImmediate while any of its
+ * promises is pending, a busy loop that takes a core a CPU adapter's workers need; runtime/node.ts
+ * registers a waiter that sleeps between polls for the devices it creates. Browsers and Deno
+ * wait in their own event loops: nothing registered, a plain await.
+ */
+export type QueueWait = <T>(p: Promise<T>) => Promise<T>;
+
+const queueWaits = new WeakMap<GPUDevice, QueueWait>();
+
+/** Use `wait` for every promise of `device` that GpuRuntime (and the benchmarks, through waitOn) await. */
+export function setQueueWait(device: GPUDevice, wait: QueueWait): void {
+  queueWaits.set(device, wait);
+}
+
+/** `p`, awaited the way registered for `device` (setQueueWait), or as it is. */
+export function waitOn<T>(device: GPUDevice, p: Promise<T>): Promise<T> {
+  const wait = queueWaits.get(device);
+  return wait ? wait(p) : p;
+}
+
 /** What makes two kernels' pipelines interchangeable: the module without its comment lines. */
 function pipelineKey(spec: KernelSpec): string {
   return `${spec.entryPoint}\n${spec.wgsl.replace(/^\s*\/\/.*\n/gm, "")}`;
@@ -320,6 +342,6 @@ export class GpuRuntime {
 
   /** `p`, or a DeviceLostError as soon as the device is lost (so nothing waits forever). */
   private guard<T>(p: Promise<T>): Promise<T> {
-    return Promise.race([p, this.lostSignal.then((e) => Promise.reject(e))]);
+    return Promise.race([waitOn(this.device, p), this.lostSignal.then((e) => Promise.reject(e))]);
   }
 }

@@ -10,6 +10,8 @@
  * it must end with `process.exit()` (a live instance keeps Node running).
  */
 
+import { setQueueWait } from "./device.ts";
+
 declare global {
   var __hybridcGpu: GPU | undefined;
 }
@@ -47,6 +49,43 @@ const FEATURES = ["shader-f16", "timestamp-query"] as const satisfies readonly G
 export interface NodeDeviceOptions {
   /** Called when the device is lost for any reason but `destroy()` (default: a line on stderr). */
   readonly onLost?: (info: GPUDeviceLostInfo) => void;
+  /**
+   * How the runtime waits for the device (default "sleep", see dawnWait): "spin" leaves Dawn's own
+   * busy polling as it is.
+   */
+  readonly wait?: "sleep" | "spin";
+}
+
+/** Dawn may poll freely this long before the waiter starts sleeping between polls (ms). */
+const SPIN_MS = 1;
+/** The waiter's sleep between polls (ms): the most latency it adds to a wait. */
+const SLICE_MS = 0.5;
+let sleeper: Int32Array | undefined;
+
+/**
+ * A wait for a promise of a Dawn device that does not keep a core busy. While any of its promises
+ * is pending, Dawn's Node binding re-queues `ProcessEvents` with setImmediate, so the main thread
+ * spins at 100% of a core for the whole submit. On a CPU adapter (lavapipe) that core is one of
+ * those the driver's workers run the kernels on: on a 2-core machine a streaming read kernel ran at
+ * 3.5-5.4 GB/s under the spin and 6.4-7.9 GB/s with this waiter (bench/README.md). The first
+ * SPIN_MS are left to Dawn's polling (a GPU's short waits get no added latency); after that the
+ * main thread sleeps SLICE_MS (Atomics.wait) before each turn of the event loop, which runs Dawn's
+ * poll and whatever else is pending. Node only (a browser's main thread may not Atomics.wait).
+ */
+export function dawnWait<T>(p: Promise<T>): Promise<T> {
+  let settled = false;
+  const mark = (): void => {
+    settled = true;
+  };
+  p.then(mark, mark);
+  const start = performance.now();
+  return (async () => {
+    while (!settled) {
+      if (performance.now() - start > SPIN_MS) Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, SLICE_MS);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return p;
+  })();
 }
 
 /** Dawn's instance for this process, created once and never released; NoAdapterError without the package. */
@@ -83,6 +122,7 @@ export async function createNodeDevice(options: NodeDeviceOptions = {}): Promise
   for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  if (options.wait !== "spin") setQueueWait(device, dawnWait);
   const onLost = options.onLost ?? ((info: GPUDeviceLostInfo) => void process.stderr.write(`hybridc: GPU device lost: ${info.message}\n`));
   void device.lost.then((info) => {
     if (info.reason !== "destroyed") onLost(info);
