@@ -71,6 +71,17 @@ export interface ModuleParts {
   readonly body: string;
 }
 
+/**
+ * The helper that unpacks four halves from a `vec2<u32>` word. Written inline as
+ * `vec4<f32>(unpack2x16float(W[i].x), unpack2x16float(W[i].y))`, the word is indexed (and
+ * bounds-clamped) twice, and lavapipe loads it twice: a packed-f16 GEMV then ran no faster than
+ * the f32 one (bench/gemv.ts); through the helper the word is one load.
+ */
+export const UNPACK_HALVES4 = "unpack_halves4";
+const UNPACK_HALVES4_DECL = `fn ${UNPACK_HALVES4}(w: vec2<u32>) -> vec4<f32> {
+  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+}`;
+
 /** The complete module: header comment, uniform struct, bindings (from the spec), helpers, entry point. */
 export function assembleModule(p: ModuleParts): string {
   const struct = p.uniforms.fields.length > 0 && `struct Params {\n${p.uniforms.fields.map((f) => `  ${f}: u32,`).join("\n")}\n}`;
@@ -81,7 +92,9 @@ ${lines([p.body], 2)}
 }`;
   // WGSL's `enable` directives come first: f16 read natively needs `enable f16;`.
   const enable = bindingFeatures(p.bindings).includes("shader-f16") && "enable f16;";
-  const sections = [enable, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), ...p.decls, entry];
+  // Four packed halves read as one vec2<u32> word (operands.ts): loaded once, unpacked twice.
+  const halves = [...p.decls, p.body].some((t) => t.includes(`${UNPACK_HALVES4}(`)) && UNPACK_HALVES4_DECL;
+  const sections = [enable, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), halves, ...p.decls, entry];
   return sections.filter((s): s is string => typeof s === "string" && s !== "").join("\n\n") + "\n";
 }
 

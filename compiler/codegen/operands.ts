@@ -13,7 +13,7 @@
  */
 import { DTYPES } from "../../runtime/artifact/dtypes.ts";
 import { invariant } from "../diag/diagnostic.ts";
-import type { BindingSpec, UniformSpec } from "./kernel.ts";
+import { UNPACK_HALVES4, type BindingSpec, type UniformSpec } from "./kernel.ts";
 import type { OperandView } from "./request.ts";
 import { u32, wgsl } from "./wgsl/template.ts";
 
@@ -78,7 +78,7 @@ function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
  *
  * An f16 buffer (a weight stored in half precision) reads as f32 all the same: natively
  * (`f32(W[i])`, `vec4<f32>(W[j])`) or packed, two halves per u32 (`unpack2x16float(W[i / 2u])[i % 2u]`;
- * a vec4 read unpacks the two words of a `vec2<u32>`). It is never written (weights are read-only).
+ * a vec4 read unpacks the two words of a `vec2<u32>`, loaded once, through kernel.ts UNPACK_HALVES4). It is never written (weights are read-only).
  */
 function accessor(binding: string, vec4: boolean, view: OperandView, windowed: boolean): Accessor {
   const index = (...ix: string[]): string => affine(view, ix, 1);
@@ -100,7 +100,7 @@ function accessor(binding: string, vec4: boolean, view: OperandView, windowed: b
   };
   // Elements [4j, 4j + 4) of a vec4 binding as a vec4<f32> expression.
   const quad = (j: string): string => {
-    if (packed) return `vec4<${format.compute}>(${packed.unpack}(${word(j)}.x), ${packed.unpack}(${word(j)}.y))`;
+    if (packed) return `${UNPACK_HALVES4}(${word(j)})`;
     return half ? `vec4<${format.compute}>(${word(j)})` : word(j);
   };
   const at = (...ix: string[]): string => {
