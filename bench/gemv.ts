@@ -19,7 +19,7 @@
  * timing; one warm-up (it compiles); ROUNDS rounds, every variant once per round in alternating
  * order, each kernel timed alone by timestamps around its pass, after a pass that reads 64 MiB
  * (so the weights come from memory as in a real decode: this VM's L3 holds 32 MiB, an in_proj
- * fits); the median. Own bind groups here, since bench/gpu-profile.ts binds no row windows. GB/s = weight bytes / time, against the read roof (bench/roofline.ts: f32 vec4 and
+ * fits); the median. GEMV_VARIANTS=subgroup,coop T4 picks variants by name prefix (default and tiled always run; subgroup variants only on a device with `subgroups`). Own bind groups here, since bench/gpu-profile.ts binds no row windows. GB/s = weight bytes / time, against the read roof (bench/roofline.ts: f32 vec4 and
  * packed f16 streaming reads) measured in the same run. `npm run bench:gemv [rounds]`.
  */
 import { loadavg } from "node:os";
@@ -62,6 +62,9 @@ const VARIANTS: readonly [string, Partial<LinearSchedule> | null][] = [
   ["coop T4 R16 TN8", { coop: 4, wgCols: 16, tileCols: 8 }],
   ["coop T4 R32 TN4", { coop: 4, wgCols: 32, tileCols: 4 }],
   ["coop T2 R64 TN4", { coop: 2, wgCols: 64, tileCols: 4 }],
+  // Subgroup reductions (gemv.ts emitSubgroupGemv; on a device with `subgroups`): a tile's lanes are a subgroup.
+  ["subgroup 64 inv, R16 TN4", { coop: 4, wgCols: 16, tileCols: 4, subgroup: 1 }],
+  ["subgroup 64 inv, R8 TN8", { coop: 8, wgCols: 8, tileCols: 8, subgroup: 1 }],
 ];
 
 /** Small deterministic values (xorshift) of a binding's dtype, written in 1M-element chunks. */
@@ -165,7 +168,12 @@ async function shape(rt: BenchRuntime, device: GPUDevice, clock: Timer, label: s
   const entries = graph.nodes.flatMap((n) => (n.op === "weight" ? [{ name: n.attrs.name, shape: n.attrs.type.shape as number[], dtype }] : []));
   const layout = weightLayout(entries, device.limits);
   const req = requestFromGraph(graph, tg.node, { weights: layout, f16: "packed" });
-  const variants: Variant[] = VARIANTS.map(([name, o]) => ({ name, spec: generateKernel(req, device.limits, o ?? undefined), ms: [] }));
+  const picked = process.env["GEMV_VARIANTS"]?.split(",");
+  const variants: Variant[] = VARIANTS.filter(([name, o], i) => i < 2 || ((!picked || picked.some((v) => name.startsWith(v))) && (o?.subgroup !== 1 || device.features.has("subgroups")))).map(([name, o]) => ({
+    name,
+    spec: generateKernel(req, device.limits, o ?? undefined),
+    ms: [],
+  }));
   const compiled = await rt.compile(variants.map((v) => v.spec));
   const buffers: Record<string, GPUBuffer> = {};
   for (const v of variants) {
@@ -198,7 +206,7 @@ async function shape(rt: BenchRuntime, device: GPUDevice, clock: Timer, label: s
     const s = summarize(v.ms);
     const gbps = bytes / (s.median / 1000) / 1e9;
     const sch = v.spec.schedule;
-    const what = sch["coop"] ? `T${sch["coop"]} R${sch["wgCols"]} TN${sch["tileCols"]}${sch["coopChunked"] ? " chunked" : ""}` : `tiled TN${sch["tileCols"]} wg${sch["wgCols"]}`;
+    const what = sch["coop"] ? `${sch["subgroup"] ? "sg " : ""}T${sch["coop"]} R${sch["wgCols"]} TN${sch["tileCols"]}${sch["coopChunked"] ? " chunked" : ""}` : `tiled TN${sch["tileCols"]} wg${sch["wgCols"]}`;
     console.log(
       `  ${dtype} ${label.padEnd(28)} ${v.name.padEnd(24)} ${what.padEnd(20)} median ${s.median.toFixed(3).padStart(8)} ms  best ${s.min.toFixed(3).padStart(8)} ms  ` +
         `${gbps.toFixed(2).padStart(6)} GB/s = ${((100 * gbps) / roofGBps).toFixed(0).padStart(3)}% of the roof  ${(tiled.median / s.median).toFixed(2)}x tiled (best: ${(tiled.min / s.min).toFixed(2)}x)`,

@@ -32,7 +32,7 @@ export async function openBenchDevice(): Promise<BenchDevice | string> {
   for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const timestamps = adapter.features.has("timestamp-query");
   // shader-f16 when offered: the bench times f16 weights read natively beside the packed form.
-  const requiredFeatures = (["timestamp-query", "shader-f16"] as const).filter((f) => adapter.features.has(f));
+  const requiredFeatures = (["timestamp-query", "shader-f16", "subgroups"] as const).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   // The runtime's wait (runtime/node.ts dawnWait), for the runtime and for the bench's own waits
   // (waitOn); HYBRIDC_BENCH_WAIT=spin times with Dawn's busy polling instead.

@@ -35,6 +35,13 @@ export interface BuildOptions extends CompileOptions {
    * Decode is the same either way.
    */
   readonly scan?: ScanAlgorithm;
+  /**
+   * Let kernels use subgroup operations (default false): the decode GEMVs then sum their lanes
+   * with subgroupAdd instead of workgroup memory and a barrier (codegen/wgsl/gemv.ts), and the
+   * artifact needs a device with the `subgroups` feature. Device-bound builds turn it on when the
+   * device has the feature (subgroupsFor).
+   */
+  readonly subgroups?: boolean;
 }
 
 export interface BuildResult extends CompileResult {
@@ -53,6 +60,11 @@ export function scanFor(device: GPUDevice): ScanAlgorithm {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   if (info === undefined) return "sequential";
   return info.isFallbackAdapter || info.architecture === "software" ? "sequential" : "chunked-parallel";
+}
+
+/** Whether a device-bound build uses subgroup operations: when the device was created with the `subgroups` feature. */
+export function subgroupsFor(device: GPUDevice): boolean {
+  return device.features.has("subgroups");
 }
 
 /** WebGPU's default limits with those given applied (read by name: a GPUSupportedLimits keeps them in getters). */

@@ -58,7 +58,7 @@ export function buildModel(
     const { line, col } = source.lineCol(s.start);
     return `${file}:${line}:${col}`;
   };
-  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true, ...(options.scan ? { scan: options.scan } : {}) }), { limits: kernelLimits(options.limits), locate, source: file, ...(options.f16 ? { f16: options.f16 } : {}) });
+  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true, ...(options.scan ? { scan: options.scan } : {}) }), { limits: kernelLimits(options.limits), locate, source: file, ...(options.f16 ? { f16: options.f16 } : {}), ...(options.subgroups ? { subgroups: true } : {}) });
   if (!r.ok) return r;
   // Through the runtime's own validation: what the compiler emits is what the runtime accepts.
   try {
@@ -76,7 +76,7 @@ export function artifactOf(model: ResolvedModel, source: SourceFile, options: Om
 }
 
 export { compile, type CompileOptions, type CompileResult } from "./compile.ts";
-export { BuildError, kernelLimits, scanFor, type BuildOptions, type BuildResult } from "./build.ts";
+export { BuildError, kernelLimits, scanFor, subgroupsFor, type BuildOptions, type BuildResult } from "./build.ts";
 export type { ResolvedModel } from "./check/model.ts";
 export type { Diagnostic } from "./diag/diagnostic.ts";
 export { SourceFile } from "./diag/source.ts";

@@ -43,8 +43,8 @@ export const REQUESTED_LIMITS = [
   "maxComputeWorkgroupsPerDimension",
 ] as const satisfies readonly (keyof GPUSupportedLimits)[];
 
-/** Optional features, enabled when the adapter has them (f16 weights, kernel timing). */
-const FEATURES = ["shader-f16", "timestamp-query"] as const satisfies readonly GPUFeatureName[];
+/** Optional features, enabled when the adapter has them (f16 weights, kernel timing, subgroup reductions). */
+const FEATURES = ["shader-f16", "timestamp-query", "subgroups"] as const satisfies readonly GPUFeatureName[];
 
 export interface NodeDeviceOptions {
   /** Called when the device is lost for any reason but `destroy()` (default: a line on stderr). */

@@ -58,6 +58,9 @@ Options:
                        walks all L tokens: small devices, lavapipe) or chunked-parallel (per-chunk
                        states, a scan over them, per-chunk outputs: ceil(L / 64) times the
                        invocations, for a discrete GPU)
+--subgroups            decode GEMVs sum their lanes with subgroupAdd (the build then needs a
+                       device with the \`subgroups\` feature; \`hybridc run\` and loadSpec use it
+                       whenever the device has it)
 --length N             (ir) bind the sequence length L to N in the printed prefill program
 ${COLOR_HELP}
 -h, --help             show this help
@@ -72,6 +75,7 @@ unreadable file, or a DIR that is not safe to write into or cannot be written.`,
     "dump-after": { type: "string" },
     "no-fuse": { type: "boolean" },
     scan: { type: "string" },
+    subgroups: { type: "boolean" },
     length: { type: "string" },
     ...COLOR,
     help: HELP,
@@ -227,12 +231,13 @@ Options:
 --limit NAME=N         generate for a device whose limit NAME is N (see \`hybridc build --help\`)
 --no-fuse              skip the fusion passes
 --scan ALGO            prefill scan kernels: sequential (default) or chunked-parallel
+--subgroups            decode GEMVs reduce with subgroupAdd (needs the \`subgroups\` feature)
 ${COLOR_HELP}
 -h, --help             show this help
 
 Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
 unreadable file, or a directory that is not safe to write into or cannot be written.`,
-  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, scan: { type: "string" }, ...COLOR, help: HELP },
+  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, scan: { type: "string" }, subgroups: { type: "boolean" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: (inv) => {
     const dir = inv.values["out"] as string | undefined;
@@ -258,7 +263,7 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
   const built: { artifact: ModelArtifact; path: string; dir: string }[] = [];
   let result = code;
   for (const s of sources) {
-    const r = buildSpec(s.text, { path: s.path, limits, fuse, ...scanOption(inv, command) });
+    const r = buildSpec(s.text, { path: s.path, limits, fuse, ...scanOption(inv, command), ...(inv.values["subgroups"] === true ? { subgroups: true } : {}) });
     err(pretty(r.diagnostics, inv.color));
     result = worst(result, errorsCode(r.diagnostics));
     built.push(...r.artifacts.map((artifact) => ({ artifact, path: s.path, dir: outFor(s.path) })));

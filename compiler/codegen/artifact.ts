@@ -51,7 +51,7 @@ import { layouts } from "../plan/views.ts";
 import { weightLayout, type WeightLayout } from "../plan/weights.ts";
 import { VERSION } from "../version.ts";
 import { generateKernel } from "./index.ts";
-import { bindingFeatures, CodegenError } from "./kernel.ts";
+import { CodegenError, kernelFeatures } from "./kernel.ts";
 import { KernelMemo } from "./memo.ts";
 import { hasGenerator } from "./registry.ts";
 import { bufferKey, requestFromGraph, type F16Mode } from "./request.ts";
@@ -76,6 +76,8 @@ export interface ArtifactOptions {
   readonly locate?: (s: Span) => string;
   /** How kernels read f16 weights (request.ts F16Mode; default packed, which every device runs). */
   readonly f16?: F16Mode;
+  /** Kernels may use subgroup operations (the device has the `subgroups` feature); default false. */
+  readonly subgroups?: boolean;
   /** Kernels remembered across calls (memo.ts; a fresh one per program by default), or false to generate every kernel afresh (tests). */
   readonly memo?: KernelMemo | false;
 }
@@ -126,7 +128,7 @@ function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s:
   }
   let req;
   try {
-    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}), ...(options.f16 ? { f16: options.f16 } : {}) });
+    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}), ...(options.f16 ? { f16: options.f16 } : {}), ...(options.subgroups ? { subgroups: true } : {}) });
   } catch (e) {
     if (!(e instanceof CodegenError)) throw e;
     // A weight over the binding limit that cannot be split into row windows is a limits problem; the rest are layouts.
@@ -339,7 +341,7 @@ function limitsOf(l: KernelLimits): KernelLimits {
   };
 }
 
-/** The device features the kernels need: those their bindings read natively (shader-f16 for f16 read as f16, none packed). */
+/** The device features the kernels need: those their bindings read natively (shader-f16 for f16 read as f16, none packed) and their code uses (subgroups). */
 function featuresOf(kernels: readonly KernelSpec[]): string[] {
-  return [...new Set(kernels.flatMap((k) => bindingFeatures(k.bindings)))].sort();
+  return [...new Set(kernels.flatMap((k) => kernelFeatures(k)))].sort();
 }

@@ -49,6 +49,11 @@ export function bindingDecl(b: BindingSpec): string {
   return `${at} var<storage, ${b.access}> ${b.name}: array<${wgslElement(b.dtype, b.lanes, b.packed)}>;`;
 }
 
+/** The device features a kernel needs: its bindings' (below) and its code's (`features`: subgroups). */
+export function kernelFeatures(k: Pick<KernelSpec, "bindings" | "features">): string[] {
+  return [...new Set([...bindingFeatures(k.bindings), ...(k.features ?? [])])].sort();
+}
+
 /** The device features a kernel's bindings need: shader-f16 for an f16 binding read natively, none when packed. */
 export function bindingFeatures(bindings: readonly BindingSpec[]): string[] {
   const features = new Set<string>();
@@ -69,6 +74,12 @@ export interface ModuleParts {
   readonly decls: readonly string[];
   /** The entry point's body; `wg` (flat workgroup index) and `lid` (local index) are in scope. */
   readonly body: string;
+  /**
+   * Device features the code uses (`subgroups`): the module enables them, and for subgroups
+   * turns off the `subgroup_uniformity` diagnostic (the kernel calls subgroup operations in
+   * control flow that is uniform per subgroup, not per workgroup, which the analysis cannot see).
+   */
+  readonly features?: readonly string[];
 }
 
 /**
@@ -91,10 +102,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${lines([p.body], 2)}
 }`;
   // WGSL's `enable` directives come first: f16 read natively needs `enable f16;`.
+  const subgroups = (p.features ?? []).includes("subgroups") && "enable subgroups;\ndiagnostic(off, subgroup_uniformity);";
   const enable = bindingFeatures(p.bindings).includes("shader-f16") && "enable f16;";
   // Four packed halves read as one vec2<u32> word (operands.ts): loaded once, unpacked twice.
   const halves = [...p.decls, p.body].some((t) => t.includes(`${UNPACK_HALVES4}(`)) && UNPACK_HALVES4_DECL;
-  const sections = [enable, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), halves, ...p.decls, entry];
+  const sections = [enable, subgroups, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), halves, ...p.decls, entry];
   return sections.filter((s): s is string => typeof s === "string" && s !== "").join("\n\n") + "\n";
 }
 
@@ -143,6 +155,7 @@ export function buildKernel<S extends { readonly [K in keyof S]: number }>(k: Ke
     uniforms: k.uniforms,
     dispatch: k.dispatch,
     schedule: { ...k.schedule } as Readonly<Record<string, number>>,
+    ...(k.features && k.features.length > 0 ? { features: [...k.features].sort() } : {}),
   };
 }
 

@@ -64,6 +64,11 @@ export interface KernelRequest<K extends OpName = OpName> {
   readonly results: readonly OperandView[];
   /** `file.hyb:12` for a span, for the kernel's header comment; offsets when absent. */
   readonly describeSpan?: (s: Span) => string;
+  /**
+   * The device has the `subgroups` feature and the build may use it (BuildOptions.subgroups): a
+   * decode GEMV then reduces its lanes with subgroupAdd (gemv.ts). Absent: no subgroup operations.
+   */
+  readonly subgroups?: boolean;
 }
 
 function roleOf(s: Storage): BufferRole {
@@ -118,6 +123,8 @@ export function requestFromGraph<K extends OpName>(
     readonly weights?: WeightLayout;
     /** How f16 buffers are read (default packed). */
     readonly f16?: F16Mode;
+    /** Whether the kernel may use subgroup operations (default false). */
+    readonly subgroups?: boolean;
   } = {},
 ): KernelRequest<K> {
   const node = g.nodes[id] as NodeOf<K> | undefined;
@@ -159,6 +166,7 @@ export function requestFromGraph<K extends OpName>(
     inputs: node.inputs.map(view),
     results: node.results.map((_, index) => view({ node: id, index })),
     ...(options.describeSpan ? { describeSpan: options.describeSpan } : {}),
+    ...(options.subgroups ? { subgroups: true } : {}),
   };
 }
 

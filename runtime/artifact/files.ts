@@ -169,6 +169,7 @@ function kernelEntry(k: KernelArtifact, file: string): Record<string, unknown> {
     uniforms: { fields: k.uniforms.fields },
     dispatch: { lTile: k.dispatch.lTile, times: k.dispatch.times },
     schedule: Object.fromEntries(Object.keys(k.schedule).sort().map((s) => [s, k.schedule[s]])),
+    ...(k.features && k.features.length > 0 ? { features: k.features } : {}),
     spans: k.spans.map((s) => ({ start: s.start, end: s.end })),
     locations: k.locations,
   };

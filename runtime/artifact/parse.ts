@@ -54,6 +54,7 @@ const kernel = v.object({
   uniforms: v.object({ fields: v.array(v.picklist(UNIFORM_FIELDS)) }),
   dispatch: v.object({ lTile: v.nullable(positive), times: count }),
   schedule: v.record(v.string(), v.number()),
+  features: v.optional(v.array(v.string())),
 });
 
 const program = v.object({

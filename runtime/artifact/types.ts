@@ -129,6 +129,11 @@ export interface KernelSpec {
   readonly dispatch: Dispatch;
   /** The schedule it was generated with (tiles, vector widths, ...). */
   readonly schedule: Readonly<Record<string, number>>;
+  /**
+   * Device features its code needs beyond those of its bindings (which kernel.ts bindingFeatures
+   * derives): `subgroups` for a kernel that reduces with subgroup operations. Absent: none.
+   */
+  readonly features?: readonly string[];
 }
 
 /** A kernel of an artifact: its spans also as `file.hyb:line:col`, for errors at run time. */

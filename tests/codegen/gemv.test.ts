@@ -11,7 +11,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, type KernelLimits } from "../../compiler/codegen/index.ts";
-import { lowerDecode, type ResolvedModel } from "../../compiler/index.ts";
+import { lowerDecode, subgroupsFor, type ResolvedModel } from "../../compiler/index.ts";
+import { artifactFor } from "../../compiler/load.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import { weightLayout, type WeightLayout } from "../../compiler/plan/weights.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
@@ -19,6 +20,7 @@ import type { GpuModelMemory, GpuProgram } from "../../runtime/program.ts";
 import { halfValues, halfWeights } from "../f16/half.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
 import { built, programsOf, spec } from "../runtime/built.ts";
+import { getDevice } from "../gpu/device.ts";
 import { linearGraph, type LinearCase } from "./graphs.ts";
 import { runNode, type NodeResult } from "./harness.ts";
 
@@ -143,6 +145,94 @@ describe("cooperative decode GEMV", () => {
     expect(narrow.spec.workgroupSize).toBeLessThanOrEqual(16);
     expectAll(narrow, TOL);
   });
+});
+
+/** Subgroup shapes: [label, override]; a tile's lanes are one subgroup, `coop` x `wgCols` only sizes the workgroup. */
+const SUBGROUP_SHAPES: readonly [string, Record<string, number>][] = [
+  ["64 invocations, 16 tiles of 4 columns (the default shape)", { coop: 4, wgCols: 16, tileCols: 4, subgroup: 1 }],
+  ["32 invocations, 4 tiles of 1 column, chunked lanes", { coop: 8, wgCols: 4, tileCols: 1, coopChunked: 1, subgroup: 1 }],
+  ["64 invocations, 2 tiles of 3 columns", { coop: 32, wgCols: 2, tileCols: 3, subgroup: 1 }],
+];
+
+describe("decode GEMV with subgroup reductions", () => {
+  beforeAll(async () => {
+    const device = await getDevice();
+    // Mesa's lavapipe (bookworm-backports, what .ci/install installs) has subgroups of 8.
+    expect(device.features.has("subgroups"), "the adapter has no `subgroups` feature; these tests need one that has (bash .ci/install installs lavapipe, which does)").toBe(true);
+  });
+
+  it.each(CASES)("the default shape: %s", async (_, c, vec) => {
+    const schedule = SUBGROUP_SHAPES[0]![1];
+    const r = await coop(c, schedule, 7);
+    expect(r.spec.schedule).toMatchObject({ ...schedule, vec, tileRows: 1, wgRows: 1, stage: (c.prologue ?? "none") === "none" ? 0 : 1 });
+    expect(r.spec.features).toEqual(["subgroups"]);
+    expect(r.spec.wgsl).toContain("enable subgroups;");
+    expect(r.spec.wgsl).toContain("subgroupAdd(");
+    expect(r.spec.wgsl).not.toContain("var<workgroup> part:");
+    expectAll(r, TOL);
+  });
+
+  describe.each(SUBGROUP_SHAPES.slice(1))("%s", (_, schedule) => {
+    it.each(CASES.filter((_, i) => [0, 1, 2, 4, 12].includes(i)))("%s", async (_, c) => {
+      const r = await coop(c, schedule, 11);
+      expect(r.spec.schedule).toMatchObject(schedule);
+      expect(r.spec.workgroupSize).toBe(schedule["coop"]! * schedule["wgCols"]!);
+      expectAll(r, TOL);
+    });
+  });
+
+  it("f16 weights read packed, and a weight bound as row windows", async () => {
+    const schedule = SUBGROUP_SHAPES[0]![1];
+    const half = await coop({ K: 16, outs: [29, 29], prologue: "rmsnorm", bias: true, activation: "swiglu" }, schedule, 9, { graph: halfWeights, half: true });
+    expect(half.spec.wgsl).toContain("unpack2x16float(");
+    expectAll(half, TOL);
+    const layout = (g: Graph): WeightLayout => {
+      const entries = g.nodes.flatMap((n) => (n.op === "weight" ? [{ name: n.attrs.name === "W0" || n.attrs.name === "x.table" ? n.attrs.name : `t.layers.0.${n.attrs.name}`, shape: n.attrs.type.shape as number[], dtype: "f32" as const }] : []));
+      const l = weightLayout(entries, { maxStorageBufferBindingSize: 512 });
+      return { ...l, of: (name) => l.of(name === "W0" || name === "x.table" ? name : `t.layers.0.${name}`) };
+    };
+    const windowed = await coop({ K: 16, outs: [37], prologue: "rmsnorm", bias: true }, schedule, 3, { weights: layout, limits: { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 512 } });
+    expect(windowed.spec.wgsl).toContain("fn W_at(i: u32)");
+    expectAll(windowed, TOL);
+  });
+
+  it("is what a device-bound build uses when the device has the feature (subgroupsFor), unless told not to", async () => {
+    const device = await getDevice();
+    const s = spec(MODELS[0]![1]);
+    expect(subgroupsFor(device)).toBe(true);
+    expect(artifactFor(device, s.model, s.source).features).toContain("subgroups");
+    expect(artifactFor(device, s.model, s.source, { subgroups: false }).features).not.toContain("subgroups");
+  });
+
+  it("is the decode default of a build with subgroups, and 4 decode steps of a hybrid match interp", async () => {
+    const s = spec(MODELS[1]![1]);
+    const m: ResolvedModel = s.model;
+    const f32: Record<string, Float32Array> = {};
+    const f64: Record<string, Float64Array> = {};
+    for (const [n, a] of Object.entries(randomWeights(m, 13))) {
+      f32[n] = Float32Array.from(a);
+      f64[n] = Float64Array.from(f32[n]!);
+    }
+    const artifact = await built(s, { subgroups: true });
+    expect(artifact.features).toContain("subgroups");
+    const { memory, decode, destroy } = await programsOf(artifact, f32, []);
+    try {
+      const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
+      expect(linears.length).toBeGreaterThan(0);
+      for (const k of linears) expect(k.schedule["subgroup"], k.name).toBe(1);
+      memory.resetState();
+      const ref = lowerDecode(m);
+      let state: State = zeroState(m);
+      for (const [i, t] of randomTokens(m, 4, 17).entries()) {
+        const g = await decode.run([t], i);
+        const d = runGraph(ref, m, f64, [t], i, state);
+        state = d.state;
+        expect(relError(Float64Array.from(g), d.logits), `decode step ${i}`).toBeLessThanOrEqual(1e-4);
+      }
+    } finally {
+      destroy();
+    }
+  }, 600_000);
 });
 
 async function runDefault(c: Omit<LinearCase, "S">, limits: KernelLimits): Promise<NodeResult> {

@@ -17,9 +17,11 @@
  *              epilogue: bias, activation (swiglu: both sums), residual
  *   prologue:  a norm is staged as in the tiled decode: the workgroup's WG invocations compute
  *              the row's statistics (workgroup-reduce.ts), write xn to workgroup memory, barrier
- * No subgroup operations: the codegen does not know the device's features beyond the bindings'
- * (kernel.ts bindingFeatures), so `subgroupAdd` would need a `subgroups` flag in KernelLimits
- * (or the request), the artifact's feature list and the device request (runtime/node.ts).
+ * With subgroups (the request's `subgroups`: BuildOptions.subgroups, on by default in device-bound
+ * builds on a device with the feature) the lanes of a tile are one subgroup instead and sum with
+ * subgroupAdd: no workgroup memory, no barrier (emitSubgroupGemv below). On lavapipe (subgroups
+ * of 8) both forms run at the same speed within this machine's noise (bench/gemv.ts); on a GPU
+ * the subgroup form is the one that avoids the barrier and the partials' round trip.
  * Windowed weights (over the binding limit) read through their helper: a lane's loads stay in
  * one row of W, hence one window.
  */
@@ -46,6 +48,7 @@ export function gemvBytes(p: LinearProblem, lanes: number, slots: number, tileCo
 }
 
 export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
+  if (s.subgroup === 1) return emitSubgroupGemv(req, p, s);
   const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
   invariant(p.S === 1 && s.tileRows === 1 && s.wgRows === 1, "the cooperative GEMV is a decode schedule: one row, one row of slots");
   invariant(T >= 1 && (T & (T - 1)) === 0 && TN >= 1 && R >= 1, `cooperative GEMV: lanes ${T} must be a power of two`);
@@ -166,5 +169,118 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
   while (T * R > wgMax && R > 1) R = Math.max(1, Math.floor(R / 2));
   while (T * R > wgMax && T > 1) T /= 2;
   if (gemvBytes(p, T, R, tileCols) > limits.maxComputeWorkgroupStorageSize / 2) return null;
-  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0 };
+  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0 };
+}
+
+/**
+ * The cooperative GEMV with subgroup reductions (schedule `subgroup: 1`, for a device with the
+ * `subgroups` feature): the lanes of a column tile are one whole subgroup, so its partial sums
+ * meet in registers (subgroupAdd) with no workgroup memory and no barrier.
+ *
+ * Nothing here depends on how the device groups invocations into subgroups, nor on the subgroup
+ * size (WGSL promises neither a mapping from local_invocation_index nor full subgroups): a lane's
+ * index is its rank among the subgroup's active invocations (subgroupExclusiveAdd(1)) and the
+ * stride is their count (subgroupAdd(1)), so the lanes cover K exactly once whatever the size;
+ * and the workgroup's R column tiles go to subgroups one at a time from a workgroup counter
+ * (zero-initialized by WGSL), so each tile is walked by exactly one subgroup, however many
+ * subgroups the workgroup has. The subgroup's first lane applies the epilogue to its TN columns.
+ * The staged norm prologue (all WG invocations, barriers) comes first, in uniform control flow.
+ */
+function emitSubgroupGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
+  const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
+  invariant(p.S === 1 && s.tileRows === 1 && s.wgRows === 1, "the subgroup GEMV is a decode schedule: one row, one row of tiles");
+  invariant(T >= 1 && TN >= 1 && R >= 1, "subgroup GEMV: lanes, tiles and columns must be positive");
+  const staged = p.prologue !== "none";
+  invariant(s.stage === (staged ? 1 : 0), "the subgroup GEMV stages its norm prologue (and only a norm)");
+  const WG = R * T;
+  const parts = linearParts(p, vec);
+  const { uses, uniforms, ops, segs, V, KV, ld } = parts;
+  const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
+  const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
+  const groups = Math.ceil(totalTiles / R);
+  const n = (v: number): string => String(v);
+  const x = ops.get("x");
+  const loop = coopChunked
+    ? wgsl`let span = (${u32(KV)} + width - 1u) / width;
+for (var k = rank * span; k < min(rank * span + span, ${u32(KV)}); k++)`
+    : wgsl`for (var k = rank; k < ${u32(KV)}; k += width)`;
+
+  const walk = (sg: Segment): string => {
+    const acc = (w: number, j: number): string => `acc${w}_${j}`;
+    const last = wgsl`${u32(sg.width - 1)}`;
+    const step = sg.weights.flatMap((w, wi) =>
+      range(TN).map((j) =>
+        lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
+      ),
+    );
+    const columns = range(TN).map((j) => {
+      const dots = sg.weights.map((_, wi) => `d${wi}_${j}`);
+      return wgsl`{
+  let c = c0 + ${u32(j)};
+  if (c < ${u32(sg.width)}) { ${parts.epilogue(sg, dots)} }
+}`;
+    });
+    return lines([
+      wgsl`let c0 = lt * ${u32(TN)};`,
+      sg.weights.flatMap((_, wi) => range(TN).map((j) => `var ${acc(wi, j)} = ${V}(${f32(0)});`)).join("\n"),
+      wgsl`${loop} {
+  let xk = ${staged ? "xs[k]" : ld(x, "0u", "k")};
+${lines(step, 2)}
+}`,
+      sg.weights.flatMap((_, wi) => range(TN).map((j) => `let d${wi}_${j} = subgroupAdd(${hsum(acc(wi, j), vec)});`)).join("\n"),
+      wgsl`if (rank == 0u) {
+  let r = 0u;
+${lines(columns, 2)}
+}`,
+    ]);
+  };
+  const body = lines([
+    staged && "let r0 = 0u;",
+    staged && "let rows = 1u;",
+    staged && parts.stage(0, WG),
+    staged && "workgroupBarrier();",
+    "let rank = subgroupExclusiveAdd(1u);",
+    "let width = subgroupAdd(1u);",
+    wgsl`loop {
+  var t = 0u;
+  if (subgroupElect()) { t = atomicAdd(&next_tile, 1u); }
+  t = subgroupBroadcastFirst(t);
+  if (t >= ${u32(R)}) { break; }
+  let ct = wg * ${u32(R)} + t;
+  if (ct >= ${u32(totalTiles)}) { break; }
+${lines([segmentBranches(segs, tilesOf, walk)], 2)}
+}`,
+  ]);
+
+  const header = kernelHeader(req, uses, {
+    math: parts.math,
+    threads: [
+      `subgroup GEMV: the active invocations of a subgroup (however many) walk K = ${p.K} of a tile's ${TN} column(s) together in ${vec === 4 ? "vec4" : "scalar"} loads, ${coopChunked ? "each its own contiguous range" : "strided by their count"}, lane = rank among them (subgroupExclusiveAdd)`,
+      `workgroup: ${WG} invocations; its ${R} column tiles are handed to subgroups one at a time (atomicAdd on a workgroup counter)`,
+      `grid: ${groups} workgroups; ${totalTiles} column tiles in all`,
+      ...(staged
+        ? [`the workgroup normalizes x once: per group, ${WG} invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier`]
+        : []),
+      "each tile's sums meet in registers (subgroupAdd); the subgroup's first lane stores act(z) (edge tiles clamp their loads; out-of-range columns skip the store)",
+    ],
+  });
+  const decls = [
+    ...parts.actDecls,
+    staged && wgsl`var<workgroup> xs: array<${V}, ${u32(KV)}>;`,
+    staged && workgroupReduceDecl(WG),
+    "var<workgroup> next_tile: atomic<u32>;",
+  ].filter((d): d is string => typeof d === "string");
+  return buildKernel({
+    name: req.name,
+    node: req.node,
+    header,
+    bindings: ops.bindings,
+    uniforms,
+    workgroupSize: WG,
+    decls,
+    body,
+    dispatch: { lTile: null, times: groups },
+    schedule: s,
+    features: ["subgroups"],
+  });
 }

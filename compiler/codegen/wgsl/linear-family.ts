@@ -14,12 +14,16 @@ const DECODE_KIND: "tiled" | "coop" = "coop";
 /** The cooperative GEMV's default shape: lanes per column, slots per workgroup, columns per slot (halved for swiglu), lane layout. */
 const COOP = { lanes: 4, slots: 16, tileCols: 4, chunked: false } as const;
 
-/** The schedule of `kind` (default: cooperative for decode, tiled for prefill); a cooperative one that does not fit stays tiled. */
-export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop"): LinearSchedule {
+/**
+ * The schedule of `kind` (default: cooperative for decode, tiled for prefill); a cooperative one
+ * that does not fit stays tiled. With `subgroups` (the request's: the device has the feature and
+ * the build uses it) the cooperative GEMV sums its lanes with subgroupAdd (gemv.ts), same shape.
+ */
+export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop", subgroups = false): LinearSchedule {
   const tiled = tiledSchedule(limits, p);
   if (p.S === 1 && (kind ?? DECODE_KIND) === "coop") {
     const c = gemvSchedule(limits, p, tiled.vec, COOP.lanes, COOP.slots, p.activation === "swiglu" ? COOP.tileCols / 2 : COOP.tileCols, COOP.chunked);
-    if (c) return c as LinearSchedule;
+    if (c) return { ...c, subgroup: subgroups ? 1 : 0 } as LinearSchedule;
   }
   return tiled;
 }
@@ -28,8 +32,9 @@ export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimit
   const p = linearProblem(req);
   // Overriding `coop` switches schedule kinds: the other fields default to that kind's. A
   // cooperative schedule the problem cannot take (prefill; workgroup memory) stays tiled.
-  const base = override.coop === undefined ? linearSchedule(limits, p) : linearSchedule(limits, p, override.coop > 0 ? "coop" : "tiled");
-  const { coop, coopChunked, ...rest } = override;
+  const subgroups = req.subgroups === true;
+  const base = override.coop === undefined ? linearSchedule(limits, p, undefined, subgroups) : linearSchedule(limits, p, override.coop > 0 ? "coop" : "tiled", subgroups);
+  const { coop, coopChunked, subgroup, ...rest } = override;
   const s = { ...base, ...(base.coop > 0 || coop === undefined ? override : rest) };
   return s.coop > 0 ? emitGemv(req, p, s) : emitLinear(req, p, s);
 }

@@ -36,7 +36,8 @@
  * norm prologue staged as above. Rule: decode takes it, T = 4, R = 16, TN = 4 (2 for swiglu),
  * lanes strided, whenever its workgroup memory (xn, the reduction's and the partials') fits in
  * half of the adapter's; else the tiled decode. Overrides: `{ coop: 0 }` selects the tiled decode,
- * `{ coop: T, wgCols: R, tileCols: TN, coopChunked }` a cooperative shape.
+ * `{ coop: T, wgCols: R, tileCols: TN, coopChunked }` a cooperative shape, `subgroup: 1` its
+ * subgroup-reduction form (gemv.ts; the default when the request has `subgroups`).
  * Measured (bench/gemv.ts, lavapipe on the 2-core VM, shared with other jobs (load 2-13), so one
  * run's figures swing up to 2x; per run medians of 7-11 rounds, each after a 64 MiB read that
  * evicts the L3; time of the tiled decode / time of the cooperative default, the range over 2-4
@@ -121,6 +122,12 @@ export interface LinearSchedule {
   readonly coop: number;
   /** Cooperative: 1 when each lane walks its own contiguous range of K, 0 when lanes interleave (stride T). */
   readonly coopChunked: 0 | 1;
+  /**
+   * Cooperative: 1 when the lanes of a column tile are one subgroup (its active invocations,
+   * whatever their number) that sums with subgroupAdd, tiles handed to subgroups by a workgroup
+   * counter (gemv.ts); T then only sizes the workgroup (T x wgCols invocations). Needs `subgroups`.
+   */
+  readonly subgroup: 0 | 1;
 }
 
 /** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
@@ -176,7 +183,7 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
-  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage, coop: 0, coopChunked: 0 };
+  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage, coop: 0, coopChunked: 0, subgroup: 0 };
 }
 
 /** WGSL of the activation applied to the pre-activation values `z` (one per segment weight). */
