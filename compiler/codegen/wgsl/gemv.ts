@@ -47,29 +47,34 @@ export function gemvBytes(p: LinearProblem, lanes: number, slots: number, tileCo
   return byteSize("f32", weightsPerColumn(p) * tileCols * WG + (p.prologue === "none" ? 0 : p.K + WG));
 }
 
-export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
-  if (s.subgroup === 1) return emitSubgroupGemv(req, p, s);
-  const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
-  invariant(p.S === 1 && s.tileRows === 1 && s.wgRows === 1, "the cooperative GEMV is a decode schedule: one row, one row of slots");
-  invariant(T >= 1 && (T & (T - 1)) === 0 && TN >= 1 && R >= 1, `cooperative GEMV: lanes ${T} must be a power of two`);
+/** What both GEMV forms share: the problem's parts, the column tiles and the grid, and a lane's walk over K. */
+interface GemvShape {
+  readonly parts: ReturnType<typeof linearParts>;
+  readonly staged: boolean;
+  readonly WG: number;
+  readonly tilesOf: readonly number[];
+  readonly totalTiles: number;
+  readonly groups: number;
+  /**
+   * Statements of segment `sg`'s tile `lt` (in scope): c0, the accumulators `acc{w}_{j}` (vec4 or
+   * f32) and `loop` over k, each step reading xk and the TN columns' weights (edge tiles clamp).
+   */
+  readonly walk: (sg: Segment, loop: string) => string;
+}
+
+function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape {
+  const { vec, tileCols: TN, wgCols: R, coop: T } = s;
+  invariant(p.S === 1 && s.tileRows === 1 && s.wgRows === 1, `the ${what} is a decode schedule: one row, one row of tiles`);
+  invariant(T >= 1 && TN >= 1 && R >= 1, `${what}: lanes, tiles and columns must be positive`);
   const staged = p.prologue !== "none";
-  invariant(s.stage === (staged ? 1 : 0), "the cooperative GEMV stages its norm prologue (and only a norm)");
-  const WG = R * T;
+  invariant(s.stage === (staged ? 1 : 0), `the ${what} stages its norm prologue (and only a norm)`);
   const parts = linearParts(p, vec);
-  const { uses, uniforms, ops, segs, V, KV, ld } = parts;
+  const { ops, segs, V, ld } = parts;
   const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
   const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
-  const groups = Math.ceil(totalTiles / R);
-  const NW = weightsPerColumn(p);
   const n = (v: number): string => String(v);
   const x = ops.get("x");
-  // Partial sum of (segment weight w, column j) of slot `slot`, lane `lane`: part[(w * TN + j) * WG + slot * T + lane].
-  const chunk = Math.ceil(KV / T);
-  const loop = coopChunked
-    ? wgsl`for (var k = lane * ${u32(chunk)}; k < min(lane * ${u32(chunk)} + ${u32(chunk)}, ${u32(KV)}); k++)`
-    : wgsl`for (var k = lane; k < ${u32(KV)}; k += ${u32(T)})`;
-
-  const walk = (sg: Segment): string => {
+  const walk = (sg: Segment, loop: string): string => {
     const acc = (w: number, j: number): string => `acc${w}_${j}`;
     const last = wgsl`${u32(sg.width - 1)}`;
     const step = sg.weights.flatMap((w, wi) =>
@@ -84,9 +89,26 @@ export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: Line
   let xk = ${staged ? "xs[k]" : ld(x, "0u", "k")};
 ${lines(step, 2)}
 }`,
-      sg.weights.flatMap((_, wi) => range(TN).map((j) => wgsl`part[${u32((wi * TN + j) * WG)} + lid] = ${hsum(acc(wi, j), vec)};`)).join("\n"),
     ]);
   };
+  return { parts, staged, WG: R * T, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), walk };
+}
+
+export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
+  if (s.subgroup === 1) return emitSubgroupGemv(req, p, s);
+  const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
+  invariant((T & (T - 1)) === 0, `cooperative GEMV: lanes ${T} must be a power of two`);
+  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK } = gemvShape(p, s, "cooperative GEMV");
+  const { uses, uniforms, ops, segs, V, KV } = parts;
+  const NW = weightsPerColumn(p);
+  // Partial sum of (segment weight w, column j) of slot `slot`, lane `lane`: part[(w * TN + j) * WG + slot * T + lane].
+  const chunk = Math.ceil(KV / T);
+  const loop = coopChunked
+    ? wgsl`for (var k = lane * ${u32(chunk)}; k < min(lane * ${u32(chunk)} + ${u32(chunk)}, ${u32(KV)}); k++)`
+    : wgsl`for (var k = lane; k < ${u32(KV)}; k += ${u32(T)})`;
+
+  const walk = (sg: Segment): string =>
+    lines([walkK(sg, loop), sg.weights.flatMap((_, wi) => range(TN).map((j) => wgsl`part[${u32((wi * TN + j) * WG)} + lid] = ${hsum(`acc${wi}_${j}`, vec)};`)).join("\n")]);
   // One output (column j of slot f / TN): the sums of its lanes' partials, then the epilogue.
   const finish = (sg: Segment): string => {
     const dots = sg.weights.map((_, wi) => (wi === 0 ? "lanes(at)" : wgsl`lanes(at + ${u32(wi * TN * WG)})`));
@@ -169,7 +191,7 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
   while (T * R > wgMax && R > 1) R = Math.max(1, Math.floor(R / 2));
   while (T * R > wgMax && T > 1) T /= 2;
   if (gemvBytes(p, T, R, tileCols) > limits.maxComputeWorkgroupStorageSize / 2) return null;
-  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0 };
+  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0, shareStats: 0 };
 }
 
 /**
@@ -187,32 +209,15 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
  * The staged norm prologue (all WG invocations, barriers) comes first, in uniform control flow.
  */
 function emitSubgroupGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
-  const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
-  invariant(p.S === 1 && s.tileRows === 1 && s.wgRows === 1, "the subgroup GEMV is a decode schedule: one row, one row of tiles");
-  invariant(T >= 1 && TN >= 1 && R >= 1, "subgroup GEMV: lanes, tiles and columns must be positive");
-  const staged = p.prologue !== "none";
-  invariant(s.stage === (staged ? 1 : 0), "the subgroup GEMV stages its norm prologue (and only a norm)");
-  const WG = R * T;
-  const parts = linearParts(p, vec);
-  const { uses, uniforms, ops, segs, V, KV, ld } = parts;
-  const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
-  const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
-  const groups = Math.ceil(totalTiles / R);
-  const n = (v: number): string => String(v);
-  const x = ops.get("x");
+  const { vec, tileCols: TN, wgCols: R, coopChunked } = s;
+  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK } = gemvShape(p, s, "subgroup GEMV");
+  const { uses, uniforms, ops, segs, V, KV } = parts;
   const loop = coopChunked
     ? wgsl`let span = (${u32(KV)} + width - 1u) / width;
 for (var k = rank * span; k < min(rank * span + span, ${u32(KV)}); k++)`
     : wgsl`for (var k = rank; k < ${u32(KV)}; k += width)`;
 
   const walk = (sg: Segment): string => {
-    const acc = (w: number, j: number): string => `acc${w}_${j}`;
-    const last = wgsl`${u32(sg.width - 1)}`;
-    const step = sg.weights.flatMap((w, wi) =>
-      range(TN).map((j) =>
-        lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
-      ),
-    );
     const columns = range(TN).map((j) => {
       const dots = sg.weights.map((_, wi) => `d${wi}_${j}`);
       return wgsl`{
@@ -221,13 +226,8 @@ for (var k = rank * span; k < min(rank * span + span, ${u32(KV)}); k++)`
 }`;
     });
     return lines([
-      wgsl`let c0 = lt * ${u32(TN)};`,
-      sg.weights.flatMap((_, wi) => range(TN).map((j) => `var ${acc(wi, j)} = ${V}(${f32(0)});`)).join("\n"),
-      wgsl`${loop} {
-  let xk = ${staged ? "xs[k]" : ld(x, "0u", "k")};
-${lines(step, 2)}
-}`,
-      sg.weights.flatMap((_, wi) => range(TN).map((j) => `let d${wi}_${j} = subgroupAdd(${hsum(acc(wi, j), vec)});`)).join("\n"),
+      walkK(sg, loop),
+      sg.weights.flatMap((_, wi) => range(TN).map((j) => `let d${wi}_${j} = subgroupAdd(${hsum(`acc${wi}_${j}`, vec)});`)).join("\n"),
       wgsl`if (rank == 0u) {
   let r = 0u;
 ${lines(columns, 2)}
