@@ -1528,7 +1528,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -1543,6 +1543,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -1550,42 +1552,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -1765,6 +1788,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2098,7 +2122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2114,6 +2138,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2121,42 +2147,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -2347,6 +2394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2375,7 +2423,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2390,6 +2438,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2397,42 +2447,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -2612,6 +2683,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2945,7 +3017,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2961,6 +3033,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2968,42 +3042,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -3194,6 +3289,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3222,7 +3318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3237,6 +3333,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3244,42 +3342,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -3459,6 +3578,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3792,7 +3912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3808,6 +3928,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3815,42 +3937,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4041,6 +4184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4069,7 +4213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4084,6 +4228,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4091,42 +4237,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4306,6 +4473,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4639,7 +4807,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4655,6 +4823,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4662,42 +4832,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4888,6 +5079,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4916,7 +5108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4931,6 +5123,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4938,42 +5132,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5153,6 +5368,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5486,7 +5702,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5502,6 +5718,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5509,42 +5727,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5735,6 +5974,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5765,7 +6005,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 20 workgroups (flat wg = row block * 20 + col block); 320 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5780,6 +6020,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5787,42 +6029,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 20u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 320u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 320u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   if (ct < 192u) {
     let lt = ct;
@@ -6254,6 +6517,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -6714,6 +6978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -6743,7 +7008,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 64 workgroups (flat wg = row block * 64 + col block); 1024 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -6762,6 +7027,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -6769,42 +7036,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 64u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 1024u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 1024u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -6944,6 +7232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -7183,6 +7472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7211,7 +7501,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -7226,6 +7516,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -7233,42 +7525,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -7448,6 +7761,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -7781,7 +8095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -7797,6 +8111,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -7804,42 +8120,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -8030,6 +8367,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -8058,7 +8396,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -8073,6 +8411,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -8080,42 +8420,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -8295,6 +8656,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -8628,7 +8990,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -8644,6 +9006,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -8651,42 +9015,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -8877,6 +9262,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -8905,7 +9291,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -8920,6 +9306,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -8927,42 +9315,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9142,6 +9551,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9475,7 +9885,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -9491,6 +9901,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -9498,42 +9910,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9724,6 +10157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9752,7 +10186,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -9767,6 +10201,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -9774,42 +10210,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9989,6 +10446,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -10322,7 +10780,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -10338,6 +10796,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -10345,42 +10805,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -10571,6 +11052,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -10599,7 +11081,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -10614,6 +11096,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -10621,42 +11105,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -10836,6 +11341,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -11169,7 +11675,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -11185,6 +11691,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -11192,42 +11700,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -11418,6 +11947,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -11448,7 +11978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 20 workgroups (flat wg = row block * 20 + col block); 320 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -11463,6 +11993,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -11470,42 +12002,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 20u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 320u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 320u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   if (ct < 192u) {
     let lt = ct;
@@ -11937,6 +12490,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12397,6 +12951,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12426,7 +12981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 64 workgroups (flat wg = row block * 64 + col block); 1024 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -12445,6 +13000,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -12452,42 +13009,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 64u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 1024u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 1024u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -12627,6 +13205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12866,6 +13445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12894,7 +13474,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -12909,6 +13489,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -12916,42 +13498,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -13131,6 +13734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -13464,7 +14068,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -13480,6 +14084,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -13487,42 +14093,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -13713,6 +14340,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -13741,7 +14369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -13756,6 +14384,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -13763,42 +14393,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -13978,6 +14629,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -14311,7 +14963,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -14327,6 +14979,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -14334,42 +14988,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -14560,6 +15235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -14588,7 +15264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -14603,6 +15279,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -14610,42 +15288,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -14825,6 +15524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -15158,7 +15858,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -15174,6 +15874,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -15181,42 +15883,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -15407,6 +16130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -15435,7 +16159,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -15450,6 +16174,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -15457,42 +16183,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -15672,6 +16419,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -16005,7 +16753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -16021,6 +16769,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -16028,42 +16778,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -16254,6 +17025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -16282,7 +17054,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -16297,6 +17069,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -16304,42 +17078,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -16519,6 +17314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -16852,7 +17648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -16868,6 +17664,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -16875,42 +17673,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -17101,6 +17920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -17131,7 +17951,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 20 workgroups (flat wg = row block * 20 + col block); 320 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -17146,6 +17966,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -17153,42 +17975,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 20u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 320u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 320u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   if (ct < 192u) {
     let lt = ct;
@@ -17620,6 +18463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -18080,6 +18924,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18109,7 +18954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 64 workgroups (flat wg = row block * 64 + col block); 1024 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -18128,6 +18973,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -18135,42 +18982,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 64u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 1024u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 1024u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -18310,6 +19178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -18549,6 +19418,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18577,7 +19447,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -18592,6 +19462,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -18599,42 +19471,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -18814,6 +19707,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -19147,7 +20041,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -19163,6 +20057,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -19170,42 +20066,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -19396,6 +20313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -19424,7 +20342,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -19439,6 +20357,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -19446,42 +20366,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -19661,6 +20602,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -19994,7 +20936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -20010,6 +20952,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -20017,42 +20961,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -20243,6 +21208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -20271,7 +21237,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -20286,6 +21252,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -20293,42 +21261,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -20508,6 +21497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -20841,7 +21831,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -20857,6 +21847,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -20864,42 +21856,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -21090,6 +22103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -21118,7 +22132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -21133,6 +22147,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -21140,42 +22156,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -21355,6 +22392,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -21688,7 +22726,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -21704,6 +22742,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -21711,42 +22751,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -21937,6 +22998,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -21965,7 +23027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 53 workgroups (flat wg = row block * 53 + col block); 838 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -21980,6 +23042,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -21987,42 +23051,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 53u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 838u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -22202,6 +23287,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -22535,7 +23621,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -22551,6 +23637,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -22558,42 +23646,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 384u; k < (g + 1u) * 384u; k++) { let v = x[(r) * 384u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid % 16u; k < (g + 1u) * 384u; k += 16u) { let v = x[(r) * 384u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 1536.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 1536.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -22784,6 +23893,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -22814,7 +23924,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 20 workgroups (flat wg = row block * 20 + col block); 320 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -22829,6 +23939,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -22836,42 +23948,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 20u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 320u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 320u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   if (ct < 192u) {
     let lt = ct;
@@ -23303,6 +24436,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -23763,6 +24897,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -23792,7 +24927,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 64 workgroups (flat wg = row block * 64 + col block); 1024 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -23811,6 +24946,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -23818,42 +24955,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 64u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 1024u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 1024u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -23993,6 +25151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -24232,6 +25391,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -24257,7 +25417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 4 workgroups (flat wg = row block * 4 + col block); 64 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -24273,6 +25433,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -24280,42 +25442,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 4u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 64u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 192u; k < (g + 1u) * 192u; k++) { let v = x[(r) * 192u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid % 16u; k < (g + 1u) * 192u; k += 16u) { let v = x[(r) * 192u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 768.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 768.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -24506,6 +25689,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
     ],
@@ -25574,6 +26758,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -26054,6 +27239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -26230,6 +27416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -26710,6 +27897,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -26886,6 +28074,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -27366,6 +28555,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -27542,6 +28732,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28022,6 +29213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28198,6 +29390,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28678,6 +29871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28912,6 +30106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29353,6 +30548,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29534,6 +30730,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29688,6 +30885,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29864,6 +31062,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -30344,6 +31543,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -30520,6 +31720,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31000,6 +32201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31176,6 +32378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31656,6 +32859,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31832,6 +33036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32312,6 +33517,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32488,6 +33694,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32968,6 +34175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33202,6 +34410,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33643,6 +34852,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33824,6 +35034,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33978,6 +35189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34154,6 +35366,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34634,6 +35847,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34810,6 +36024,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35290,6 +36505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35466,6 +36682,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35946,6 +37163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36122,6 +37340,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36602,6 +37821,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36778,6 +37998,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37258,6 +38479,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37492,6 +38714,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37933,6 +39156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38114,6 +39338,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38268,6 +39493,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38444,6 +39670,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38924,6 +40151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39100,6 +40328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39580,6 +40809,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39756,6 +40986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40236,6 +41467,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40412,6 +41644,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40892,6 +42125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41068,6 +42302,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41548,6 +42783,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41782,6 +43018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42223,6 +43460,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42404,6 +43642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42558,6 +43797,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42743,6 +43983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
     ],

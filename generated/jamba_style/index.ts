@@ -1589,7 +1589,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -1604,6 +1604,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -1611,42 +1613,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -1826,6 +1849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2200,6 +2224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -2620,6 +2645,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -2649,7 +2675,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2668,6 +2694,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2675,42 +2703,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -2850,6 +2899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3089,6 +3139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -3117,7 +3168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3132,6 +3183,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3139,42 +3192,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -3354,6 +3428,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3728,6 +3803,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4148,6 +4224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4177,7 +4254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4196,6 +4273,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4203,42 +4282,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4378,6 +4478,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4617,6 +4718,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4645,7 +4747,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4660,6 +4762,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4667,42 +4771,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4882,6 +5007,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5256,6 +5382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -5676,6 +5803,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -5705,7 +5833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5724,6 +5852,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5731,42 +5861,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5906,6 +6057,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -6145,6 +6297,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -6173,7 +6326,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -6188,6 +6341,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -6195,42 +6350,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -6410,6 +6586,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -6784,6 +6961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7204,6 +7382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7233,7 +7412,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -7252,6 +7431,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -7259,42 +7440,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -7434,6 +7636,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -7673,6 +7876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7703,7 +7907,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -7718,6 +7922,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -7725,42 +7931,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   if (ct < 64u) {
     let lt = ct;
@@ -8192,6 +8419,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -8624,6 +8852,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8653,7 +8882,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -8672,6 +8901,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -8679,42 +8910,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -8854,6 +9106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9093,6 +9346,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9121,7 +9375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -9136,6 +9390,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -9143,42 +9399,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9358,6 +9635,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9732,6 +10010,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10152,6 +10431,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10181,7 +10461,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -10200,6 +10480,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -10207,42 +10489,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -10382,6 +10685,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -10621,6 +10925,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10649,7 +10954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -10664,6 +10969,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -10671,42 +10978,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -10886,6 +11214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -11260,6 +11589,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -11680,6 +12010,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -11709,7 +12040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -11728,6 +12059,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -11735,42 +12068,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -11910,6 +12264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12149,6 +12504,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12177,7 +12533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -12192,6 +12548,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -12199,42 +12557,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -12414,6 +12793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12788,6 +13168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -13208,6 +13589,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -13237,7 +13619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -13256,6 +13638,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -13263,42 +13647,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -13438,6 +13843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -13677,6 +14083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -13705,7 +14112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -13720,6 +14127,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -13727,42 +14136,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -13942,6 +14372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -14316,6 +14747,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14736,6 +15168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14765,7 +15198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -14784,6 +15217,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -14791,42 +15226,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -14966,6 +15422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -15205,6 +15662,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15233,7 +15691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -15248,6 +15706,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -15255,42 +15715,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -15470,6 +15951,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -15844,6 +16326,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16264,6 +16747,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16293,7 +16777,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -16312,6 +16796,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -16319,42 +16805,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -16494,6 +17001,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -16733,6 +17241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16761,7 +17270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -16776,6 +17285,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -16783,42 +17294,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -16998,6 +17530,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -17372,6 +17905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17792,6 +18326,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17821,7 +18356,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -17840,6 +18375,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -17847,42 +18384,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -18022,6 +18580,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -18261,6 +18820,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18289,7 +18849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -18304,6 +18864,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -18311,42 +18873,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -18526,6 +19109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -18900,6 +19484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19320,6 +19905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19349,7 +19935,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -19368,6 +19954,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -19375,42 +19963,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -19550,6 +20159,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -19789,6 +20399,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19819,7 +20430,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 12 workgroups (flat wg = row block * 12 + col block); 192 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -19834,6 +20445,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -19841,42 +20454,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 12u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 192u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   if (ct < 64u) {
     let lt = ct;
@@ -20308,6 +20942,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -20740,6 +21375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20769,7 +21405,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -20788,6 +21424,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -20795,42 +21433,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -20970,6 +21629,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -21209,6 +21869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21237,7 +21898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -21252,6 +21913,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -21259,42 +21922,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -21474,6 +22158,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -21848,6 +22533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22268,6 +22954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22297,7 +22984,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -22316,6 +23003,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -22323,42 +23012,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -22498,6 +23208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -22737,6 +23448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22765,7 +23477,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -22780,6 +23492,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -22787,42 +23501,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -23002,6 +23737,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -23376,6 +24112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -23796,6 +24533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -23825,7 +24563,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -23844,6 +24582,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -23851,42 +24591,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -24026,6 +24787,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -24265,6 +25027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -24293,7 +25056,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -24308,6 +25071,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -24315,42 +25080,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -24530,6 +25316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -24904,6 +25691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -25324,6 +26112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -25353,7 +26142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -25372,6 +26161,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -25379,42 +26170,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -25554,6 +26366,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -25793,6 +26606,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -25818,7 +26632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 4 workgroups (flat wg = row block * 4 + col block); 64 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -25834,6 +26648,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -25841,42 +26657,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 4u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 64u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -26067,6 +26904,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
     ],
@@ -26905,6 +27743,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -27188,6 +28027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -27517,6 +28357,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -27698,6 +28539,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -27852,6 +28694,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28028,6 +28871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28311,6 +29155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28640,6 +29485,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28821,6 +29667,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -28975,6 +29822,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29151,6 +29999,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29434,6 +30283,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29763,6 +30613,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -29944,6 +30795,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -30098,6 +30950,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -30274,6 +31127,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -30557,6 +31411,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -30886,6 +31741,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31067,6 +31923,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31221,6 +32078,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31455,6 +32313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -31868,6 +32727,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32049,6 +32909,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32203,6 +33064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32379,6 +33241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32662,6 +33525,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -32991,6 +33855,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33172,6 +34037,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33326,6 +34192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33502,6 +34369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -33785,6 +34653,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34114,6 +34983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34295,6 +35165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34449,6 +35320,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34625,6 +35497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -34908,6 +35781,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35237,6 +36111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35418,6 +36293,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35572,6 +36448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -35748,6 +36625,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36031,6 +36909,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36360,6 +37239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36541,6 +37421,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36695,6 +37576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -36871,6 +37753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37154,6 +38037,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37483,6 +38367,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37664,6 +38549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37818,6 +38704,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -37994,6 +38881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38277,6 +39165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38606,6 +39495,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38787,6 +39677,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -38941,6 +39832,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39117,6 +40009,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39400,6 +40293,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39729,6 +40623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -39910,6 +40805,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40064,6 +40960,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40298,6 +41195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40711,6 +41609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -40892,6 +41791,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41046,6 +41946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41222,6 +42123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41505,6 +42407,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -41834,6 +42737,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42015,6 +42919,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42169,6 +43074,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42345,6 +43251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42628,6 +43535,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -42957,6 +43865,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -43138,6 +44047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -43292,6 +44202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -43468,6 +44379,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -43751,6 +44663,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -44080,6 +44993,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -44261,6 +45175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -44415,6 +45330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -44600,6 +45516,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
     ],

@@ -484,7 +484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 15 workgroups (flat wg = row block * 15 + col block); 227 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -499,6 +499,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -506,42 +508,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 15u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 227u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -721,6 +744,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -1108,7 +1132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -1124,6 +1148,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -1131,42 +1157,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 3u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 48u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 384.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -1357,6 +1404,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -1385,7 +1433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 15 workgroups (flat wg = row block * 15 + col block); 227 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -1400,6 +1448,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -1407,42 +1457,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 15u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 227u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -1622,6 +1693,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2009,7 +2081,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2025,6 +2097,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2032,42 +2106,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 3u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 48u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 384.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -2258,6 +2353,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2288,7 +2384,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 9 workgroups (flat wg = row block * 9 + col block); 144 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2303,6 +2399,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2310,42 +2408,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 9u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 144u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 144u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   if (ct < 48u) {
     let lt = ct;
@@ -2777,6 +2896,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3237,6 +3357,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -3265,7 +3386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 15 workgroups (flat wg = row block * 15 + col block); 227 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3280,6 +3401,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3287,42 +3410,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 15u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 227u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -3502,6 +3646,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3889,7 +4034,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3905,6 +4050,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3912,42 +4059,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 3u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 48u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 384.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4138,6 +4306,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4166,7 +4335,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 15 workgroups (flat wg = row block * 15 + col block); 227 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4181,6 +4350,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4188,42 +4359,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 15u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 227u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4403,6 +4595,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4790,7 +4983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4806,6 +4999,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4813,42 +5008,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 3u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 48u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 384.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5039,6 +5255,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5067,7 +5284,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 15 workgroups (flat wg = row block * 15 + col block); 227 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5082,6 +5299,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5089,42 +5308,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 15u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 227u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5304,6 +5544,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5691,7 +5932,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 3 workgroups (flat wg = row block * 3 + col block); 48 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5707,6 +5948,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5714,42 +5957,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 3u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 48u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 96u; k < (g + 1u) * 96u; k++) { let v = x[(r) * 96u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 384.0 + 0.00001);
+      for (var k = g * 96u + lid % 16u; k < (g + 1u) * 96u; k += 16u) { let v = x[(r) * 96u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 384.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 384.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5940,6 +6204,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5965,7 +6230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 4 workgroups (flat wg = row block * 4 + col block); 64 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5981,6 +6246,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5988,42 +6255,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 4u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 64u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 48u; k < (g + 1u) * 48u; k++) { let v = x[(r) * 48u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 192.0 + 0.00001);
+      for (var k = g * 48u + lid % 16u; k < (g + 1u) * 48u; k += 16u) { let v = x[(r) * 48u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 192.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 192.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -6214,6 +6502,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
     ],
@@ -6698,6 +6987,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7232,6 +7522,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7408,6 +7699,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7942,6 +8234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8176,6 +8469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8617,6 +8911,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8793,6 +9088,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9327,6 +9623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9503,6 +9800,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10037,6 +10335,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10213,6 +10512,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10747,6 +11047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10932,6 +11233,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
     ],

@@ -986,7 +986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -1001,6 +1001,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -1008,42 +1010,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -1223,6 +1246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -1597,6 +1621,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -2025,6 +2050,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -2053,7 +2079,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2068,6 +2094,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2075,42 +2103,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -2290,6 +2339,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2664,6 +2714,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -3092,6 +3143,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -3120,7 +3172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3135,6 +3187,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3142,42 +3196,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -3357,6 +3432,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3731,6 +3807,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4159,6 +4236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4187,7 +4265,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4202,6 +4280,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4209,42 +4289,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4424,6 +4525,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4798,6 +4900,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -5226,6 +5329,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -5254,7 +5358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5269,6 +5373,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5276,42 +5382,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5491,6 +5618,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5865,6 +5993,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -6293,6 +6422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -6321,7 +6451,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -6336,6 +6466,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -6343,42 +6475,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -6558,6 +6711,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -6932,6 +7086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7360,6 +7515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7388,7 +7544,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -7403,6 +7559,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -7410,42 +7568,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -7625,6 +7804,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -7999,6 +8179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8427,6 +8608,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8455,7 +8637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -8470,6 +8652,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -8477,42 +8661,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -8692,6 +8897,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9066,6 +9272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9494,6 +9701,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9522,7 +9730,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -9537,6 +9745,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -9544,42 +9754,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9759,6 +9990,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -10133,6 +10365,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10561,6 +10794,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10589,7 +10823,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -10604,6 +10838,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -10611,42 +10847,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -10826,6 +11083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -11200,6 +11458,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -11628,6 +11887,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -11656,7 +11916,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -11671,6 +11931,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -11678,42 +11940,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -11893,6 +12176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12267,6 +12551,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12695,6 +12980,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12723,7 +13009,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -12738,6 +13024,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -12745,42 +13033,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -12960,6 +13269,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -13334,6 +13644,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -13762,6 +14073,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -13787,7 +14099,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 4 workgroups (flat wg = row block * 4 + col block); 64 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -13803,6 +14115,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -13810,42 +14124,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 4u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 64u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 128u; k < (g + 1u) * 128u; k++) { let v = x[(r) * 128u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid % 16u; k < (g + 1u) * 128u; k += 16u) { let v = x[(r) * 128u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 512.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 512.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -14036,6 +14371,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
     ],
@@ -14713,6 +15049,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14996,6 +15333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15333,6 +15671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15509,6 +15848,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15792,6 +16132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16129,6 +16470,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16305,6 +16647,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16588,6 +16931,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16925,6 +17269,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17101,6 +17446,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17384,6 +17730,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17721,6 +18068,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17897,6 +18245,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18180,6 +18529,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18517,6 +18867,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18693,6 +19044,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18976,6 +19328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19313,6 +19666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19489,6 +19843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19772,6 +20127,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20109,6 +20465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20285,6 +20642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20568,6 +20926,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20905,6 +21264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21081,6 +21441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21364,6 +21725,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21701,6 +22063,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21877,6 +22240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22160,6 +22524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22497,6 +22862,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22673,6 +23039,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22956,6 +23323,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -23293,6 +23661,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -23469,6 +23838,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -23752,6 +24122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -24089,6 +24460,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -24274,6 +24646,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
     ],

@@ -804,7 +804,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -819,6 +819,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -826,42 +828,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -1041,6 +1064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -1415,6 +1439,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -1835,6 +1860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -1864,7 +1890,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -1883,6 +1909,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -1890,42 +1918,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -2065,6 +2114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -2304,6 +2354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -2334,7 +2385,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 6 workgroups (flat wg = row block * 6 + col block); 96 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -2349,6 +2400,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -2356,42 +2409,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 6u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 96u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 96u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   if (ct < 64u) {
     let lt = ct;
@@ -2823,6 +2897,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3283,6 +3358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -3312,7 +3388,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3331,6 +3407,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3338,42 +3416,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -3513,6 +3612,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -3752,6 +3852,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -3780,7 +3881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -3795,6 +3896,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -3802,42 +3905,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -4017,6 +4141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -4391,6 +4516,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4811,6 +4937,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -4840,7 +4967,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -4859,6 +4986,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -4866,42 +4995,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -5041,6 +5191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -5280,6 +5431,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -5310,7 +5462,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 6 workgroups (flat wg = row block * 6 + col block); 96 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -5325,6 +5477,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -5332,42 +5486,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 6u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 96u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 96u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   if (ct < 64u) {
     let lt = ct;
@@ -5799,6 +5974,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -6259,6 +6435,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -6288,7 +6465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -6307,6 +6484,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -6314,42 +6493,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -6489,6 +6689,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -6728,6 +6929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -6756,7 +6958,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -6771,6 +6973,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -6778,42 +6982,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -6993,6 +7218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -7367,6 +7593,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7787,6 +8014,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -7816,7 +8044,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -7835,6 +8063,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -7842,42 +8072,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -8017,6 +8268,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -8256,6 +8508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -8286,7 +8539,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 6 workgroups (flat wg = row block * 6 + col block); 96 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -8301,6 +8554,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -8308,42 +8563,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 6u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 96u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 96u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   if (ct < 64u) {
     let lt = ct;
@@ -8775,6 +9051,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9235,6 +9512,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9264,7 +9542,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -9283,6 +9561,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -9290,42 +9570,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9465,6 +9766,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -9704,6 +10006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -9732,7 +10035,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 16 workgroups (flat wg = row block * 16 + col block); 256 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -9747,6 +10050,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -9754,42 +10059,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 16u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 256u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -9969,6 +10295,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -10343,6 +10670,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10763,6 +11091,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -10792,7 +11121,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -10811,6 +11140,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -10818,42 +11149,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -10993,6 +11345,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -11232,6 +11585,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -11262,7 +11616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 6 workgroups (flat wg = row block * 6 + col block); 96 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -11277,6 +11631,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -11284,42 +11640,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 6u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 96u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 96u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   if (ct < 64u) {
     let lt = ct;
@@ -11751,6 +12128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12211,6 +12589,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12240,7 +12619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 2 register tile of one segment (rows r0 = 4 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 32 workgroups (flat wg = row block * 32 + col block); 512 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -12259,6 +12638,8 @@ fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -12266,42 +12647,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 32u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 512u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -12441,6 +12843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
       {
@@ -12680,6 +13083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -12705,7 +13109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   invocation: a 4 x 4 register tile of one segment (rows r0 = 4 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
 //   workgroup: 16 col tiles x 4 row tiles (64 invocations); no workgroup memory
 //   grid: ceil(L / 16) x 4 workgroups (flat wg = row block * 4 + col block); 64 col tiles in all
-//   each invocation recomputes its rows' norm statistics (cached reads of x)
+//   the 16 invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (1024 bytes) after one barrier
 //   the whole-row 1/rms scales each finished dot product instead of every x
 //   edge tiles clamp their loads and skip their stores
 //
@@ -12721,6 +13125,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+var<workgroup> ss: array<f32, 256u>;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
@@ -12728,42 +13134,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rt = (wg / 4u) * 4u + lid / 16u;
   let r0 = rt * 4u;
   let rows = params.L;
-  if (r0 >= rows || ct >= 64u) { return; }
-  var inv0: array<f32, 1u>;
   {
     let r = min(r0, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv0[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv1: array<f32, 1u>;
   {
     let r = min(r0 + 1u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv1[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv2: array<f32, 1u>;
   {
     let r = min(r0 + 2u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv2[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
   }
-  var inv3: array<f32, 1u>;
   {
     let r = min(r0 + 3u, rows - 1u);
     for (var g = 0u; g < 1u; g++) {
       var s = vec4<f32>(0.0);
-      for (var k = g * 64u; k < (g + 1u) * 64u; k++) { let v = x[(r) * 64u + (k)]; s += v * v; }
-      inv3[g] = inverseSqrt(dot(s, vec4<f32>(1.0)) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid % 16u; k < (g + 1u) * 64u; k += 16u) { let v = x[(r) * 64u + (k)]; s += v * v; }
+      ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + lid % 16u] = dot(s, vec4<f32>(1.0));
     }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
+  var inv0: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 0u) * 16u + g * 16u + q]; }
+    inv0[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv1: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 1u) * 16u + g * 16u + q]; }
+    inv1[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv2: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 2u) * 16u + g * 16u + q]; }
+    inv2[g] = inverseSqrt(s / 256.0 + 0.00001);
+  }
+  var inv3: array<f32, 1u>;
+  for (var g = 0u; g < 1u; g++) {
+    var s = 0.0;
+    for (var q = 0u; q < 16u; q++) { s += ss[((lid / 16u) * 4u + 3u) * 16u + g * 16u + q]; }
+    inv3[g] = inverseSqrt(s / 256.0 + 0.00001);
   }
   {
     let lt = ct;
@@ -12954,6 +13381,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 0,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 1,
         },
       },
     ],
@@ -13519,6 +13947,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -13802,6 +14231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14131,6 +14561,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14312,6 +14743,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14466,6 +14898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -14700,6 +15133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15141,6 +15575,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15322,6 +15757,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15476,6 +15912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15652,6 +16089,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -15935,6 +16373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16264,6 +16703,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16445,6 +16885,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16599,6 +17040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -16833,6 +17275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17274,6 +17717,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17455,6 +17899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17609,6 +18054,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -17785,6 +18231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18068,6 +18515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18397,6 +18845,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18578,6 +19027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18732,6 +19182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -18966,6 +19417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19407,6 +19859,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19588,6 +20041,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19742,6 +20196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -19918,6 +20373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20201,6 +20657,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20530,6 +20987,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20711,6 +21169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -20865,6 +21324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21099,6 +21559,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21540,6 +22001,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21721,6 +22183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -21875,6 +22338,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
       {
@@ -22060,6 +22524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coop: 4,
           coopChunked: 0,
           subgroup: 0,
+          shareStats: 0,
         },
       },
     ],

@@ -6,6 +6,7 @@
  * prologue, bias, activation and residual, several weights side by side, and x read through a
  * window. The staged decode prologue also at odd shapes (K prime, K > the workgroup, N not a
  * multiple of the workgroup), at other tiles, and its fallback when workgroup memory is short.
+ * Prefill with an rmsnorm prologue shares each row's statistics across the workgroup (shareStats).
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, type KernelLimits } from "../../compiler/codegen/index.ts";
@@ -37,6 +38,10 @@ async function check(c: LinearCase, L: number, vec: 1 | 4, schedule?: Record<str
   const tg = linearGraph(c);
   const r = await runNode(tg.graph, tg.node, tg.feed(L, 1000 + L), schedule ? { schedule } : {});
   expect(r.spec.schedule["vec"]).toBe(vec);
+  // An rmsnorm prologue in prefill: the row's statistics are shared by the workgroup (one barrier).
+  const shared = c.S === "L" && c.prologue === "rmsnorm" && schedule === undefined;
+  expect(r.spec.schedule["shareStats"]).toBe(shared ? 1 : 0);
+  expect(r.spec.wgsl.includes("var<workgroup> ss:")).toBe(shared);
   expect(r.errors[0]).toBeLessThanOrEqual(TOL);
 }
 
@@ -59,6 +64,21 @@ describe("linear family", () => {
     await check(c, 67, 1, { vec: 1 });
     await check(c, 67, 4, { tileRows: 2, tileCols: 3, wgCols: 2, wgRows: 8 });
     await check(c, 5, 4, { tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1 });
+  });
+
+  it("prefill rmsnorm statistics: shared by the workgroup at other tiles too, and per invocation when asked", async () => {
+    const c: LinearCase = { S: "L", K: 300, outs: [37], prologue: "rmsnorm", bias: true, residual: true };
+    for (const [L, schedule] of [
+      [67, { tileRows: 2, tileCols: 3, wgCols: 8, wgRows: 8, shareStats: 1 }],
+      [5, { tileRows: 1, tileCols: 1, wgCols: 64, wgRows: 1, shareStats: 1 }],
+      [67, { shareStats: 0 }],
+    ] as const) {
+      const tg = linearGraph(c);
+      const r = await runNode(tg.graph, tg.node, tg.feed(L, 2000 + L), { schedule });
+      expect(r.spec.schedule).toMatchObject(schedule);
+      expect(r.spec.wgsl.includes("var<workgroup> ss:")).toBe(schedule.shareStats === 1);
+      expect(r.errors[0]).toBeLessThanOrEqual(TOL);
+    }
   });
 
   describe("decode with the norm prologue staged in workgroup memory", () => {

@@ -128,6 +128,12 @@ export interface LinearSchedule {
    * counter (gemv.ts); T then only sizes the workgroup (T x wgCols invocations). Needs `subgroups`.
    */
   readonly subgroup: 0 | 1;
+  /**
+   * Tiled, an rmsnorm prologue not staged (prefill): 1 when the invocations of a row of tiles
+   * split each row's sum of squares over K and combine the parts in workgroup memory (one
+   * barrier), instead of every invocation reading its rows' whole K again for the statistics.
+   */
+  readonly shareStats: 0 | 1;
 }
 
 /** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
@@ -183,7 +189,15 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
-  return { vec, tileRows, tileCols, wgCols, wgRows: decode ? 1 : Math.max(1, Math.floor(wg / wgCols)), stage, coop: 0, coopChunked: 0, subgroup: 0 };
+  const wgRows = decode ? 1 : Math.max(1, Math.floor(wg / wgCols));
+  // Shared statistics: wgRows * tileRows rows x G groups x wgCols parts, within a quarter of the adapter's workgroup memory.
+  const shareStats = stage === 0 && p.prologue === "rmsnorm" && sharedStatsBytes(p, tileRows, wgCols, wgRows) <= limits.maxComputeWorkgroupStorageSize / 4 ? 1 : 0;
+  return { vec, tileRows, tileCols, wgCols, wgRows, stage, coop: 0, coopChunked: 0, subgroup: 0, shareStats };
+}
+
+/** Bytes of workgroup memory for shared norm statistics: a partial sum per (row of the workgroup, group, part). */
+function sharedStatsBytes(p: LinearProblem, tileRows: number, wgCols: number, wgRows: number): number {
+  return byteSize("f32", wgRows * tileRows * (p.K / p.group) * wgCols);
 }
 
 /** WGSL of the activation applied to the pre-activation values `z` (one per segment weight). */
@@ -348,6 +362,31 @@ ${p.prologue === "layernorm" && wgsl`var mean${n(i)}: array<f32, ${u32(G)}>;\n`}
   }
 }`;
   };
+  // Shared statistics (schedule shareStats): part q = lid % wgCols of the row tile sums loads
+  // k = g * GV + q, q + wgCols, ... of each of its TM rows into ss[((lid / wgCols) * TM + i) * G + g) * wgCols + q];
+  // after the barrier each invocation adds its rows' wgCols parts.
+  // (A schedule overridden to stage, or to another prologue, has nothing to share: the flag is then off.)
+  const shared = s.shareStats === 1 && !staged && p.prologue === "rmsnorm";
+  const ssAt = (i: number, q: string): string => wgsl`((lid / ${u32(wgCols)}) * ${u32(TM)} + ${u32(i)}) * ${u32(G * wgCols)} + g * ${u32(wgCols)} + ${q}`;
+  const sharedParts = (): string =>
+    range(TM)
+      .map(
+        (i) => wgsl`{
+  let r = ${rowOf(i)};
+  for (var g = 0u; g < ${u32(G)}; g++) {
+    var s = ${V}(${f32(0)});
+    for (var k = g * ${u32(GV)} + lid % ${u32(wgCols)}; k < (g + 1u) * ${u32(GV)}; k += ${u32(wgCols)}) { let v = ${ld(x, "r", "k")}; s += v * v; }
+    ss[${ssAt(i, wgsl`lid % ${u32(wgCols)}`)}] = ${hsum("s", vec)};
+  }
+}`,
+      )
+      .join("\n");
+  const sharedInv = (i: number): string => wgsl`var inv${n(i)}: array<f32, ${u32(G)}>;
+for (var g = 0u; g < ${u32(G)}; g++) {
+  var s = ${f32(0)};
+  for (var q = 0u; q < ${u32(wgCols)}; q++) { s += ss[${ssAt(i, "q")}]; }
+  inv${n(i)}[g] = inverseSqrt(s / ${f32(p.group)} + ${f32(p.eps)});
+}`;
   const gOf = G === 1 ? "0u" : wgsl`k / ${u32(GV)}`;
   // A whole-row rmsnorm's 1/rms is constant along K: it scales the finished dot product instead.
   const rowScaled = !staged && p.prologue === "rmsnorm" && G === 1;
@@ -408,8 +447,12 @@ ${lines(step, 2)}
         .map((i) => parts.stage(i, WG))
         .join("\n"),
     staged && "workgroupBarrier();",
+    // Shared statistics: every invocation adds its part (rows clamped) before any returns.
+    shared && sharedParts(),
+    shared && "workgroupBarrier();",
     wgsl`if (r0 >= rows || ct >= ${u32(totalTiles)}) { return; }`,
-    !staged && p.prologue !== "none" && range(TM).map(stats).join("\n"),
+    shared && range(TM).map(sharedInv).join("\n"),
+    !staged && !shared && p.prologue !== "none" && range(TM).map(stats).join("\n"),
     segmentBranches(segs, tilesOf, segment),
   ]);
 
@@ -425,12 +468,19 @@ ${lines(step, 2)}
           ? [
               `the workgroup normalizes its rows once: per row and group, ${WG} invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier`,
             ]
-          : ["each invocation recomputes its rows' norm statistics (cached reads of x)"]),
+          : shared
+            ? [`the ${wgCols} invocations of a row of tiles split each row's sum of squares over K, the parts meet in workgroup memory (${sharedStatsBytes(p, TM, wgCols, wgRows)} bytes) after one barrier`]
+            : ["each invocation recomputes its rows' norm statistics (cached reads of x)"]),
       ...(rowScaled ? ["the whole-row 1/rms scales each finished dot product instead of every x"] : []),
       "edge tiles clamp their loads and skip their stores",
     ],
   });
-  const decls = [...parts.actDecls, staged && wgsl`var<workgroup> xs: array<${V}, ${u32(TM * KV)}>;`, staged && workgroupReduceDecl(WG)].filter(
+  const decls = [
+    ...parts.actDecls,
+    staged && wgsl`var<workgroup> xs: array<${V}, ${u32(TM * KV)}>;`,
+    staged && workgroupReduceDecl(WG),
+    shared && wgsl`var<workgroup> ss: array<f32, ${u32(wgRows * TM * G * wgCols)}>;`,
+  ].filter(
     (d): d is string => typeof d === "string",
   );
   return buildKernel({
@@ -443,6 +493,6 @@ ${lines(step, 2)}
     decls,
     body,
     dispatch: p.S === "L" ? { lTile: TM * wgRows, times } : { lTile: null, times: Math.ceil(p.S / (TM * wgRows)) * times },
-    schedule: s,
+    schedule: { ...s, shareStats: shared ? 1 : 0 },
   });
 }
