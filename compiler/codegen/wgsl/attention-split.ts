@@ -112,9 +112,11 @@ var<workgroup> kv_new: array<f32, ${u32(2 * D)}>;`,
 }`;
   const lo = p.window === null ? "0u" : wgsl`select(0u, pos + 1u - ${u32(p.window)}, pos + 1u >= ${u32(p.window)})`;
   // Element d of key t's row for kv head g: the cache for t < pos, the new row (roped k, v; staged
-  // in workgroup memory once, so `select`, which evaluates both sides, costs a load) for t = pos.
-  const key = wgsl`select(${g("kc").load(`t % ${u32(T).text}`, "g", "d")}, kv_new[d], t == pos)`;
-  const value = wgsl`select(${g("vc").load(`t % ${u32(T).text}`, "g", "d")}, kv_new[${u32(D)} + d], t == pos)`;
+  // in workgroup memory once) for t = pos. The two are read in separate loops (scores) or the new
+  // row's term added after the walk (values), not through a `select` per element, which
+  // evaluates both sides: on lavapipe every element then cost a gather from each.
+  const cachedKey = g("kc").load(`t % ${u32(T).text}`, "g", "d");
+  const cachedValue = g("vc").load(`t % ${u32(T).text}`, "g", "d");
   const body = lines([
     wgsl`let pos = params.pos;
 let b = wg / ${u32(Hkv)};
@@ -147,7 +149,11 @@ for (var e = lid; e < ${u32(G * B)}; e += ${u32(NT)}) {
     let t = first + j;
     let qb = (e / ${u32(B)}) * ${u32(D)};
     var dot = ${f32(0)};
-    for (var d = 0u; d < ${u32(D)}; d++) { dot = fma(qs[qb + d], ${key}, dot); }
+    if (t == pos) {
+      for (var d = 0u; d < ${u32(D)}; d++) { dot = fma(qs[qb + d], kv_new[d], dot); }
+    } else {
+      for (var d = 0u; d < ${u32(D)}; d++) { dot = fma(qs[qb + d], ${cachedKey}, dot); }
+    }
     sc[e] = dot;
   }
 }
@@ -173,8 +179,10 @@ for (var e = lid; e < ${u32(G * D)}; e += ${u32(NT)}) {
   var acc = ${f32(0)};
   for (var j = 0u; j < n; j++) {
     let t = first + j;
-    acc = fma(sc[sb + j], ${value}, acc);
+    if (t != pos) { acc = fma(sc[sb + j], ${cachedValue}, acc); }
   }
+  // The new row, when it is in this block: it is the block's last key (t = pos, the newest).
+  if (first + n == pos + 1u) { acc = fma(sc[sb + n - 1u], kv_new[${u32(D)} + d], acc); }
   let h = g * ${u32(G)} + hh;
   ${g("part").store("acc", "b", "h", "d")}
   if (d == 0u) {

@@ -105,7 +105,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 32u;
       var dot = 0.0;
-      for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], select(kc[(t % 4096u) * 64u + (g) * 32u + (d)], kv_new[d], t == pos), dot); }
+      if (t == pos) {
+        for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], kv_new[d], dot); }
+      } else {
+        for (var d = 0u; d < 32u; d++) { dot = fma(qs[qb + d], kc[(t % 4096u) * 64u + (g) * 32u + (d)], dot); }
+      }
       sc[e] = dot;
     }
   }
@@ -131,8 +135,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 4096u) * 64u + (g) * 32u + (d)], kv_new[32u + d], t == pos), acc);
+      if (t != pos) { acc = fma(sc[sb + j], vc[(t % 4096u) * 64u + (g) * 32u + (d)], acc); }
     }
+    // The new row, when it is in this block: it is the block's last key (t = pos, the newest).
+    if (first + n == pos + 1u) { acc = fma(sc[sb + n - 1u], kv_new[32u + d], acc); }
     let h = g * 4u + hh;
     part[(b) * 272u + (h) * 34u + (d)] = acc;
     if (d == 0u) {

@@ -105,7 +105,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = first + j;
       let qb = (e / 128u) * 64u;
       var dot = 0.0;
-      for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], select(kc[(t % 8192u) * 64u + (d)], kv_new[d], t == pos), dot); }
+      if (t == pos) {
+        for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], kv_new[d], dot); }
+      } else {
+        for (var d = 0u; d < 64u; d++) { dot = fma(qs[qb + d], kc[(t % 8192u) * 64u + (d)], dot); }
+      }
       sc[e] = dot;
     }
   }
@@ -131,8 +135,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var j = 0u; j < n; j++) {
       let t = first + j;
-      acc = fma(sc[sb + j], select(vc[(t % 8192u) * 64u + (d)], kv_new[64u + d], t == pos), acc);
+      if (t != pos) { acc = fma(sc[sb + j], vc[(t % 8192u) * 64u + (d)], acc); }
     }
+    // The new row, when it is in this block: it is the block's last key (t = pos, the newest).
+    if (first + n == pos + 1u) { acc = fma(sc[sb + n - 1u], kv_new[64u + d], acc); }
     let h = g * 4u + hh;
     part[(b) * 264u + (h) * 66u + (d)] = acc;
     if (d == 0u) {
