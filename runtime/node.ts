@@ -56,36 +56,48 @@ export interface NodeDeviceOptions {
   readonly wait?: "sleep" | "spin";
 }
 
-/** Dawn may poll freely this long before the waiter starts sleeping between polls (ms). */
+/** Dawn may poll freely this long after a wait starts or ends before the waiter sleeps between polls (ms). */
 const SPIN_MS = 1;
 /** The waiter's sleep between polls (ms): the most latency it adds to a wait. */
 const SLICE_MS = 0.5;
 let sleeper: Int32Array | undefined;
+/** Waits in flight, whether the sleeping loop runs, and when a wait last started or ended. */
+let pending = 0;
+let sleeping = false;
+let activity = 0;
 
 /**
  * A wait for a promise of a Dawn device that does not keep a core busy. While any of its promises
  * is pending, Dawn's Node binding re-queues `ProcessEvents` with setImmediate, so the main thread
  * spins at 100% of a core for the whole submit. On a CPU adapter (lavapipe) that core is one of
- * those the driver's workers run the kernels on: on a 2-core machine a streaming read kernel ran at
- * 3.5-5.4 GB/s under the spin and 6.4-7.9 GB/s with this waiter (bench/README.md). The first
- * SPIN_MS are left to Dawn's polling (a GPU's short waits get no added latency); after that the
- * main thread sleeps SLICE_MS (Atomics.wait) before each turn of the event loop, which runs Dawn's
- * poll and whatever else is pending. Node only (a browser's main thread may not Atomics.wait).
+ * those the driver's workers run the kernels on: on a 2-core machine a streaming read kernel ran
+ * 1.8x to 2.4x faster with this waiter (`npm run bench`, the -dawnspin rows). It returns `p`
+ * itself (Dawn's poll still settles it) and keeps one loop alive while any wait is in flight: for
+ * SPIN_MS after a wait starts or ends it lets Dawn poll freely (a GPU's short waits get no added
+ * latency), after that it sleeps SLICE_MS (Atomics.wait) before each turn of the event loop, which
+ * runs Dawn's poll and whatever else is pending; however many waits are in flight (a model's
+ * pipelines compile concurrently), it is one sleep per turn. Node only (a browser's main thread
+ * may not Atomics.wait).
  */
 export function dawnWait<T>(p: Promise<T>): Promise<T> {
-  let settled = false;
-  const mark = (): void => {
-    settled = true;
+  pending++;
+  activity = performance.now();
+  const settled = (): void => {
+    pending--;
+    activity = performance.now();
   };
-  p.then(mark, mark);
-  const start = performance.now();
-  return (async () => {
-    while (!settled) {
-      if (performance.now() - start > SPIN_MS) Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, SLICE_MS);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    return p;
-  })();
+  p.then(settled, settled);
+  if (!sleeping) {
+    sleeping = true;
+    void (async () => {
+      while (pending > 0) {
+        if (performance.now() - activity > SPIN_MS) Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, SLICE_MS);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      sleeping = false;
+    })();
+  }
+  return p;
 }
 
 /** Dawn's instance for this process, created once and never released; NoAdapterError without the package. */

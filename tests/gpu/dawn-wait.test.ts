@@ -36,6 +36,9 @@ describe("dawnWait", () => {
     await expect(dawnWait(late)).resolves.toBe("late");
     const failure = new Error("lost");
     await expect(dawnWait(new Promise((_, reject) => setTimeout(() => reject(failure), 10)))).rejects.toBe(failure);
+    // Many at once (a model's pipelines compile concurrently): one loop serves them all.
+    const many = Array.from({ length: 50 }, (_, i) => dawnWait(new Promise<number>((resolve) => setTimeout(() => resolve(i), 5 + (i % 7)))));
+    await expect(Promise.all(many)).resolves.toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
   it("leaves the main thread idle while the device works, and the runtime reads the right result", async () => {
