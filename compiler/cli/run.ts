@@ -63,7 +63,8 @@ Options:
 --no-fuse              compile without the fusion passes
 --scan ALGO            prefill scan kernels: sequential or chunked-parallel (default: from the
                        adapter: sequential on a CPU adapter such as lavapipe, else
-                       chunked-parallel; see \`hybridc build --help\`)
+                       chunked-parallel; see \`hybridc build --help\`); the decode GEMVs reduce
+                       with subgroupAdd when the device has the \`subgroups\` feature
 --allow-nonfinite      load weights that hold NaN or Inf (by default an error naming each
                        tensor); generation still stops at the first logits that are not finite
 --logits OUT           write a safetensors file: logits (F32 [prompt length, vocab], the prefill
