@@ -220,20 +220,25 @@ describe("decode GEMV with subgroup reductions", () => {
       const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
       expect(linears.length).toBeGreaterThan(0);
       for (const k of linears) expect(k.schedule["subgroup"], k.name).toBe(1);
-      memory.resetState();
-      const ref = lowerDecode(m);
-      let state: State = zeroState(m);
-      for (const [i, t] of randomTokens(m, 4, 17).entries()) {
-        const g = await decode.run([t], i);
-        const d = runGraph(ref, m, f64, [t], i, state);
-        state = d.state;
-        expect(relError(Float64Array.from(g), d.logits), `decode step ${i}`).toBeLessThanOrEqual(1e-4);
-      }
+      await decodeMatchesInterp(m, f64, memory, decode);
     } finally {
       destroy();
     }
   }, 600_000);
 });
+
+/** 4 decode steps from zero state on the GPU against the float64 interpreter of the decode graph. */
+async function decodeMatchesInterp(m: ResolvedModel, f64: Record<string, Float64Array>, memory: GpuModelMemory, decode: GpuProgram): Promise<void> {
+  memory.resetState();
+  const ref = lowerDecode(m);
+  let state: State = zeroState(m);
+  for (const [i, t] of randomTokens(m, 4, 17).entries()) {
+    const g = await decode.run([t], i);
+    const d = runGraph(ref, m, f64, [t], i, state);
+    state = d.state;
+    expect(relError(Float64Array.from(g), d.logits), `decode step ${i}`).toBeLessThanOrEqual(1e-4);
+  }
+}
 
 async function runDefault(c: Omit<LinearCase, "S">, limits: KernelLimits): Promise<NodeResult> {
   const tg = linearGraph({ ...c, S: 1 });
@@ -285,14 +290,6 @@ describe.each(MODELS)("decode steps of %s", (_, text) => {
     const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
     expect(linears.length).toBeGreaterThan(0);
     for (const k of linears) expect(k.schedule["coop"], k.name).toBeGreaterThan(0);
-    memory.resetState();
-    const ref = lowerDecode(m);
-    let state: State = zeroState(m);
-    for (const [i, t] of randomTokens(m, 4, 17).entries()) {
-      const g = await decode.run([t], i);
-      const d = runGraph(ref, m, f64, [t], i, state);
-      state = d.state;
-      expect(relError(Float64Array.from(g), d.logits), `decode step ${i}`).toBeLessThanOrEqual(1e-4);
-    }
+    await decodeMatchesInterp(m, f64, memory, decode);
   });
 });
