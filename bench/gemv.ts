@@ -19,7 +19,7 @@
  * timing; one warm-up (it compiles); ROUNDS rounds, every variant once per round in alternating
  * order, each kernel timed alone by timestamps around its pass, after a pass that reads 64 MiB
  * (so the weights come from memory as in a real decode: this VM's L3 holds 32 MiB, an in_proj
- * fits); the median. GEMV_VARIANTS=subgroup,coop T4 picks variants by name prefix (default and tiled always run; subgroup variants only on a device with `subgroups`). Own bind groups here, since bench/gpu-profile.ts binds no row windows. GB/s = weight bytes / time, against the read roof (bench/roofline.ts: f32 vec4 and
+ * fits); the median. GEMV_VARIANTS=subgroup,coop T4 picks variants by name prefix (default and tiled always run; subgroup variants only on a device with `subgroups`). Own bind groups and timing here: each kernel alone after the eviction pass. GB/s = weight bytes / time, against the read roof (bench/roofline.ts: f32 vec4 and
  * packed f16 streaming reads) measured in the same run. `npm run bench:gemv [rounds]`.
  */
 import { loadavg } from "node:os";
