@@ -60,6 +60,9 @@ interface GemvShape {
    * f32) and `loop` over k, each step reading xk and the TN columns' weights (edge tiles clamp).
    */
   readonly walk: (sg: Segment, loop: string) => string;
+  /** With a norm prologue: the workgroup normalizes x into `xs` (statements ending in a barrier), and its declarations; else empty. */
+  readonly stage: readonly string[];
+  readonly stageDecls: readonly string[];
 }
 
 function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape {
@@ -91,15 +94,18 @@ ${lines(step, 2)}
 }`,
     ]);
   };
-  return { parts, staged, WG: R * T, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), walk };
+  const WG = R * T;
+  const stage = staged ? ["let r0 = 0u;", "let rows = 1u;", parts.stage(0, WG), "workgroupBarrier();"] : [];
+  const stageDecls = staged ? [wgsl`var<workgroup> xs: array<${V}, ${u32(parts.KV)}>;`, workgroupReduceDecl(WG)] : [];
+  return { parts, staged, WG, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), walk, stage, stageDecls };
 }
 
 export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   if (s.subgroup === 1) return emitSubgroupGemv(req, p, s);
   const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
   invariant((T & (T - 1)) === 0, `cooperative GEMV: lanes ${T} must be a power of two`);
-  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK } = gemvShape(p, s, "cooperative GEMV");
-  const { uses, uniforms, ops, segs, V, KV } = parts;
+  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK, stage, stageDecls } = gemvShape(p, s, "cooperative GEMV");
+  const { uses, uniforms, ops, segs, KV } = parts;
   const NW = weightsPerColumn(p);
   // Partial sum of (segment weight w, column j) of slot `slot`, lane `lane`: part[(w * TN + j) * WG + slot * T + lane].
   const chunk = Math.ceil(KV / T);
@@ -119,10 +125,7 @@ if (c < ${u32(sg.width)}) { ${parts.epilogue(sg, dots)} }`;
   const body = lines([
     wgsl`let slot = lid / ${u32(T)};`,
     wgsl`let lane = lid % ${u32(T)};`,
-    staged && "let r0 = 0u;",
-    staged && "let rows = 1u;",
-    staged && parts.stage(0, WG),
-    staged && "workgroupBarrier();",
+    ...stage,
     wgsl`{
   let ct = wg * ${u32(R)} + slot;
   if (ct < ${u32(totalTiles)}) {
@@ -155,8 +158,7 @@ ${lines([segmentBranches(segs, tilesOf, finish)], 4)}
   });
   const decls = [
     ...parts.actDecls,
-    staged && wgsl`var<workgroup> xs: array<${V}, ${u32(KV)}>;`,
-    staged && workgroupReduceDecl(WG),
+    ...stageDecls,
     wgsl`var<workgroup> part: array<f32, ${u32(NW * TN * WG)}>;
 
 fn lanes(at: u32) -> f32 {
@@ -210,8 +212,8 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
  */
 function emitSubgroupGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   const { vec, tileCols: TN, wgCols: R, coopChunked } = s;
-  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK } = gemvShape(p, s, "subgroup GEMV");
-  const { uses, uniforms, ops, segs, V, KV } = parts;
+  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK, stage, stageDecls } = gemvShape(p, s, "subgroup GEMV");
+  const { uses, uniforms, ops, segs, KV } = parts;
   const loop = coopChunked
     ? wgsl`let span = (${u32(KV)} + width - 1u) / width;
 for (var k = rank * span; k < min(rank * span + span, ${u32(KV)}); k++)`
@@ -235,10 +237,7 @@ ${lines(columns, 2)}
     ]);
   };
   const body = lines([
-    staged && "let r0 = 0u;",
-    staged && "let rows = 1u;",
-    staged && parts.stage(0, WG),
-    staged && "workgroupBarrier();",
+    ...stage,
     "let rank = subgroupExclusiveAdd(1u);",
     "let width = subgroupAdd(1u);",
     wgsl`loop {
@@ -266,8 +265,7 @@ ${lines([segmentBranches(segs, tilesOf, walk)], 2)}
   });
   const decls = [
     ...parts.actDecls,
-    staged && wgsl`var<workgroup> xs: array<${V}, ${u32(KV)}>;`,
-    staged && workgroupReduceDecl(WG),
+    ...stageDecls,
     "var<workgroup> next_tile: atomic<u32>;",
   ].filter((d): d is string => typeof d === "string");
   return buildKernel({

@@ -32,8 +32,7 @@ export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimit
   const p = linearProblem(req);
   // Overriding `coop` switches schedule kinds: the other fields default to that kind's. A
   // cooperative schedule the problem cannot take (prefill; workgroup memory) stays tiled.
-  const subgroups = req.subgroups === true;
-  const base = override.coop === undefined ? linearSchedule(limits, p, undefined, subgroups) : linearSchedule(limits, p, override.coop > 0 ? "coop" : "tiled", subgroups);
+  const base = linearSchedule(limits, p, override.coop === undefined ? undefined : override.coop > 0 ? "coop" : "tiled", req.subgroups === true);
   const { coop, coopChunked, subgroup, ...rest } = override;
   const s = { ...base, ...(base.coop > 0 || coop === undefined ? override : rest) };
   return s.coop > 0 ? emitGemv(req, p, s) : emitLinear(req, p, s);

@@ -363,7 +363,7 @@ ${p.prologue === "layernorm" && wgsl`var mean${n(i)}: array<f32, ${u32(G)}>;\n`}
 }`;
   };
   // Shared statistics (schedule shareStats): part q = lid % wgCols of the row tile sums loads
-  // k = g * GV + q, q + wgCols, ... of each of its TM rows into ss[((lid / wgCols) * TM + i) * G + g) * wgCols + q];
+  // k = g * GV + q, q + wgCols, ... of each of its TM rows into ss[(((lid / wgCols) * TM + i) * G + g) * wgCols + q];
   // after the barrier each invocation adds its rows' wgCols parts.
   // (A schedule overridden to stage, or to another prologue, has nothing to share: the flag is then off.)
   const shared = s.shareStats === 1 && !staged && p.prologue === "rmsnorm";
