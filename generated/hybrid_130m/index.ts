@@ -1970,8 +1970,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.0.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -1986,6 +1987,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -1998,11 +2002,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -2010,29 +2013,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -2092,8 +2118,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.0.mamba.out_proj",
@@ -2865,8 +2891,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.1.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -2881,6 +2908,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -2893,11 +2923,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -2905,29 +2934,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -2987,8 +3039,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.1.mamba.out_proj",
@@ -3760,8 +3812,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.2.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -3776,6 +3829,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -3788,11 +3844,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -3800,29 +3855,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -3882,8 +3960,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.2.mamba.out_proj",
@@ -4655,8 +4733,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.3.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -4671,6 +4750,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -4683,11 +4765,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -4695,29 +4776,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -4777,8 +4881,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.3.mamba.out_proj",
@@ -5550,8 +5654,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.4.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -5566,6 +5671,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -5578,11 +5686,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -5590,29 +5697,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -5672,8 +5802,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.4.mamba.out_proj",
@@ -7943,8 +8073,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.6.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -7959,6 +8090,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -7971,11 +8105,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -7983,29 +8116,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -8065,8 +8221,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.6.mamba.out_proj",
@@ -8838,8 +8994,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.7.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -8854,6 +9011,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -8866,11 +9026,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -8878,29 +9037,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -8960,8 +9142,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.7.mamba.out_proj",
@@ -9733,8 +9915,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.8.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -9749,6 +9932,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -9761,11 +9947,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -9773,29 +9958,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -9855,8 +10063,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.8.mamba.out_proj",
@@ -10628,8 +10836,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.9.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -10644,6 +10853,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -10656,11 +10868,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -10668,29 +10879,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -10750,8 +10984,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.9.mamba.out_proj",
@@ -11523,8 +11757,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.10.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -11539,6 +11774,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -11551,11 +11789,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -11563,29 +11800,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -11645,8 +11905,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.10.mamba.out_proj",
@@ -13916,8 +14176,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.12.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -13932,6 +14193,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -13944,11 +14208,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -13956,29 +14219,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -14038,8 +14324,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.12.mamba.out_proj",
@@ -14811,8 +15097,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.13.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -14827,6 +15114,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -14839,11 +15129,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -14851,29 +15140,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -14933,8 +15245,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.13.mamba.out_proj",
@@ -15706,8 +16018,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.14.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -15722,6 +16035,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -15734,11 +16050,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -15746,29 +16061,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -15828,8 +16166,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.14.mamba.out_proj",
@@ -16601,8 +16939,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.15.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -16617,6 +16956,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -16629,11 +16971,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -16641,29 +16982,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -16723,8 +17087,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.15.mamba.out_proj",
@@ -17496,8 +17860,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.16.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -17512,6 +17877,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -17524,11 +17892,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -17536,29 +17903,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -17618,8 +18008,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.16.mamba.out_proj",
@@ -19889,8 +20279,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.18.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -19905,6 +20296,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -19917,11 +20311,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -19929,29 +20322,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -20011,8 +20427,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.18.mamba.out_proj",
@@ -20784,8 +21200,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.19.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -20800,6 +21217,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -20812,11 +21232,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -20824,29 +21243,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -20906,8 +21348,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.19.mamba.out_proj",
@@ -21679,8 +22121,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.20.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -21695,6 +22138,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -21707,11 +22153,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -21719,29 +22164,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -21801,8 +22269,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.20.mamba.out_proj",
@@ -22574,8 +23042,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.21.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -22590,6 +23059,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -22602,11 +23074,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -22614,29 +23085,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -22696,8 +23190,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.21.mamba.out_proj",
@@ -23469,8 +23963,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.22.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -23485,6 +23980,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -23497,11 +23995,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -23509,29 +24006,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -23591,8 +24111,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 5, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        dispatch: { lTile: null, times: 48 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 0, rows: 2, stage: 16 },
       },
       {
         name: "layers.22.mamba.out_proj",
@@ -27050,7 +27570,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.0.mamba.out_proj",
@@ -27708,7 +28228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.1.mamba.out_proj",
@@ -28366,7 +28886,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.2.mamba.out_proj",
@@ -29024,7 +29544,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.3.mamba.out_proj",
@@ -29682,7 +30202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.4.mamba.out_proj",
@@ -31360,7 +31880,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.6.mamba.out_proj",
@@ -32018,7 +32538,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.7.mamba.out_proj",
@@ -32676,7 +33196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.8.mamba.out_proj",
@@ -33334,7 +33854,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.9.mamba.out_proj",
@@ -33992,7 +34512,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.10.mamba.out_proj",
@@ -35670,7 +36190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.12.mamba.out_proj",
@@ -36328,7 +36848,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.13.mamba.out_proj",
@@ -36986,7 +37506,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.14.mamba.out_proj",
@@ -37644,7 +38164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.15.mamba.out_proj",
@@ -38302,7 +38822,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.16.mamba.out_proj",
@@ -39980,7 +40500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.18.mamba.out_proj",
@@ -40638,7 +41158,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.19.mamba.out_proj",
@@ -41296,7 +41816,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.20.mamba.out_proj",
@@ -41954,7 +42474,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.21.mamba.out_proj",
@@ -42612,7 +43132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
       },
       {
         name: "layers.22.mamba.out_proj",

@@ -1538,7 +1538,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.0.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -1554,6 +1555,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -1566,11 +1570,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -1578,83 +1581,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -1715,7 +1965,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.0.mamba.out_proj",
@@ -2487,7 +2737,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.1.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -2503,6 +2754,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -2515,11 +2769,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -2527,83 +2780,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -2664,7 +3164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.1.mamba.out_proj",
@@ -3436,7 +3936,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.2.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -3452,6 +3953,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -3464,11 +3968,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -3476,83 +3979,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -3613,7 +4363,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.2.mamba.out_proj",
@@ -5883,7 +6633,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.4.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -5899,6 +6650,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -5911,11 +6665,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -5923,83 +6676,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -6060,7 +7060,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.4.mamba.out_proj",
@@ -6832,7 +7832,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.5.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -6848,6 +7849,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -6860,11 +7864,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -6872,83 +7875,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -7009,7 +8259,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.5.mamba.out_proj",
@@ -7781,7 +9031,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.6.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -7797,6 +9048,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -7809,11 +9063,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -7821,83 +9074,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -7958,7 +9458,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.6.mamba.out_proj",
@@ -10228,7 +11728,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.8.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -10244,6 +11745,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -10256,11 +11760,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -10268,83 +11771,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -10405,7 +12155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.8.mamba.out_proj",
@@ -11177,7 +12927,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.9.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -11193,6 +12944,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -11205,11 +12959,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -11217,83 +12970,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -11354,7 +13354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.9.mamba.out_proj",
@@ -12126,7 +14126,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.10.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -12142,6 +14143,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -12154,11 +14158,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -12166,83 +14169,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -12303,7 +14553,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.10.mamba.out_proj",
@@ -14573,7 +16823,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.12.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -14589,6 +16840,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -14601,11 +16855,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -14613,83 +16866,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -14750,7 +17250,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.12.mamba.out_proj",
@@ -15522,7 +18022,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.13.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -15538,6 +18039,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -15550,11 +18054,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -15562,83 +18065,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -15699,7 +18449,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.13.mamba.out_proj",
@@ -16471,7 +19221,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.14.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
+//   invocation: 4 (head, p) rows p .. p + 3, all L time steps; each row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64); dt, B_t and C_t read once for the 4
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
 //   workgroup: 64 rows; grid: 8 workgroups (H * P = 16 * 32)
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
@@ -16487,6 +19238,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 256>;
+var<workgroup> c_rows: array<vec4<f32>, 256>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -16499,11 +19253,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 512u) { return; }
+  let r = (wg * 16u + lid) * 4u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[302528u + (hi)]);
@@ -16511,83 +19264,330 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[302592u + (hi)];
   let gi = hi / 16u;
   let L = params.L;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[128u + (t) * 160u]);
-    acc = fma(s0, x_B_C[144u + (t) * 160u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[128u + (t) * 160u + (1u)]);
-    acc = fma(s1, x_B_C[144u + (t) * 160u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[128u + (t) * 160u + (2u)]);
-    acc = fma(s2, x_B_C[144u + (t) * 160u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[128u + (t) * 160u + (3u)]);
-    acc = fma(s3, x_B_C[144u + (t) * 160u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[128u + (t) * 160u + (4u)]);
-    acc = fma(s4, x_B_C[144u + (t) * 160u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[128u + (t) * 160u + (5u)]);
-    acc = fma(s5, x_B_C[144u + (t) * 160u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[128u + (t) * 160u + (6u)]);
-    acc = fma(s6, x_B_C[144u + (t) * 160u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[128u + (t) * 160u + (7u)]);
-    acc = fma(s7, x_B_C[144u + (t) * 160u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[128u + (t) * 160u + (8u)]);
-    acc = fma(s8, x_B_C[144u + (t) * 160u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[128u + (t) * 160u + (9u)]);
-    acc = fma(s9, x_B_C[144u + (t) * 160u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[128u + (t) * 160u + (10u)]);
-    acc = fma(s10, x_B_C[144u + (t) * 160u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[128u + (t) * 160u + (11u)]);
-    acc = fma(s11, x_B_C[144u + (t) * 160u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[128u + (t) * 160u + (12u)]);
-    acc = fma(s12, x_B_C[144u + (t) * 160u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[128u + (t) * 160u + (13u)]);
-    acc = fma(s13, x_B_C[144u + (t) * 160u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[128u + (t) * 160u + (14u)]);
-    acc = fma(s14, x_B_C[144u + (t) * 160u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[128u + (t) * 160u + (15u)]);
-    acc = fma(s15, x_B_C[144u + (t) * 160u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 512u + (hi) * 32u + (pi)] = yv * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+  var s0_0 = state[(hi) * 512u + (pi) * 16u];
+  var s1_0 = state[(hi) * 512u + (pi) * 16u + (1u)];
+  var s2_0 = state[(hi) * 512u + (pi) * 16u + (2u)];
+  var s3_0 = state[(hi) * 512u + (pi) * 16u + (3u)];
+  var s4_0 = state[(hi) * 512u + (pi) * 16u + (4u)];
+  var s5_0 = state[(hi) * 512u + (pi) * 16u + (5u)];
+  var s6_0 = state[(hi) * 512u + (pi) * 16u + (6u)];
+  var s7_0 = state[(hi) * 512u + (pi) * 16u + (7u)];
+  var s8_0 = state[(hi) * 512u + (pi) * 16u + (8u)];
+  var s9_0 = state[(hi) * 512u + (pi) * 16u + (9u)];
+  var s10_0 = state[(hi) * 512u + (pi) * 16u + (10u)];
+  var s11_0 = state[(hi) * 512u + (pi) * 16u + (11u)];
+  var s12_0 = state[(hi) * 512u + (pi) * 16u + (12u)];
+  var s13_0 = state[(hi) * 512u + (pi) * 16u + (13u)];
+  var s14_0 = state[(hi) * 512u + (pi) * 16u + (14u)];
+  var s15_0 = state[(hi) * 512u + (pi) * 16u + (15u)];
+  var s0_1 = state[(hi) * 512u + (pi + 1u) * 16u];
+  var s1_1 = state[(hi) * 512u + (pi + 1u) * 16u + (1u)];
+  var s2_1 = state[(hi) * 512u + (pi + 1u) * 16u + (2u)];
+  var s3_1 = state[(hi) * 512u + (pi + 1u) * 16u + (3u)];
+  var s4_1 = state[(hi) * 512u + (pi + 1u) * 16u + (4u)];
+  var s5_1 = state[(hi) * 512u + (pi + 1u) * 16u + (5u)];
+  var s6_1 = state[(hi) * 512u + (pi + 1u) * 16u + (6u)];
+  var s7_1 = state[(hi) * 512u + (pi + 1u) * 16u + (7u)];
+  var s8_1 = state[(hi) * 512u + (pi + 1u) * 16u + (8u)];
+  var s9_1 = state[(hi) * 512u + (pi + 1u) * 16u + (9u)];
+  var s10_1 = state[(hi) * 512u + (pi + 1u) * 16u + (10u)];
+  var s11_1 = state[(hi) * 512u + (pi + 1u) * 16u + (11u)];
+  var s12_1 = state[(hi) * 512u + (pi + 1u) * 16u + (12u)];
+  var s13_1 = state[(hi) * 512u + (pi + 1u) * 16u + (13u)];
+  var s14_1 = state[(hi) * 512u + (pi + 1u) * 16u + (14u)];
+  var s15_1 = state[(hi) * 512u + (pi + 1u) * 16u + (15u)];
+  var s0_2 = state[(hi) * 512u + (pi + 2u) * 16u];
+  var s1_2 = state[(hi) * 512u + (pi + 2u) * 16u + (1u)];
+  var s2_2 = state[(hi) * 512u + (pi + 2u) * 16u + (2u)];
+  var s3_2 = state[(hi) * 512u + (pi + 2u) * 16u + (3u)];
+  var s4_2 = state[(hi) * 512u + (pi + 2u) * 16u + (4u)];
+  var s5_2 = state[(hi) * 512u + (pi + 2u) * 16u + (5u)];
+  var s6_2 = state[(hi) * 512u + (pi + 2u) * 16u + (6u)];
+  var s7_2 = state[(hi) * 512u + (pi + 2u) * 16u + (7u)];
+  var s8_2 = state[(hi) * 512u + (pi + 2u) * 16u + (8u)];
+  var s9_2 = state[(hi) * 512u + (pi + 2u) * 16u + (9u)];
+  var s10_2 = state[(hi) * 512u + (pi + 2u) * 16u + (10u)];
+  var s11_2 = state[(hi) * 512u + (pi + 2u) * 16u + (11u)];
+  var s12_2 = state[(hi) * 512u + (pi + 2u) * 16u + (12u)];
+  var s13_2 = state[(hi) * 512u + (pi + 2u) * 16u + (13u)];
+  var s14_2 = state[(hi) * 512u + (pi + 2u) * 16u + (14u)];
+  var s15_2 = state[(hi) * 512u + (pi + 2u) * 16u + (15u)];
+  var s0_3 = state[(hi) * 512u + (pi + 3u) * 16u];
+  var s1_3 = state[(hi) * 512u + (pi + 3u) * 16u + (1u)];
+  var s2_3 = state[(hi) * 512u + (pi + 3u) * 16u + (2u)];
+  var s3_3 = state[(hi) * 512u + (pi + 3u) * 16u + (3u)];
+  var s4_3 = state[(hi) * 512u + (pi + 3u) * 16u + (4u)];
+  var s5_3 = state[(hi) * 512u + (pi + 3u) * 16u + (5u)];
+  var s6_3 = state[(hi) * 512u + (pi + 3u) * 16u + (6u)];
+  var s7_3 = state[(hi) * 512u + (pi + 3u) * 16u + (7u)];
+  var s8_3 = state[(hi) * 512u + (pi + 3u) * 16u + (8u)];
+  var s9_3 = state[(hi) * 512u + (pi + 3u) * 16u + (9u)];
+  var s10_3 = state[(hi) * 512u + (pi + 3u) * 16u + (10u)];
+  var s11_3 = state[(hi) * 512u + (pi + 3u) * 16u + (11u)];
+  var s12_3 = state[(hi) * 512u + (pi + 3u) * 16u + (12u)];
+  var s13_3 = state[(hi) * 512u + (pi + 3u) * 16u + (13u)];
+  var s14_3 = state[(hi) * 512u + (pi + 3u) * 16u + (14u)];
+  var s15_3 = state[(hi) * 512u + (pi + 3u) * 16u + (15u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 16u; i += 16u) { b_rows[i] = x_B_C[128u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    for (var i = lid; i < nt * 16u; i += 16u) { c_rows[i] = x_B_C[144u + (t0 + i / 16u) * 160u + (i % 16u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[1152u + (t) * 1168u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 640u + (hi) * 32u + (pi)) / 4u][((t) * 640u + (hi) * 32u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 1u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      let xv_2 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 2u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 2u)) % 4u];
+      let dx_2 = dtv * xv_2;
+      let xv_3 = x_B_C[((t) * 640u + (hi) * 32u + (pi + 3u)) / 4u][((t) * 640u + (hi) * 32u + (pi + 3u)) % 4u];
+      let dx_3 = dtv * xv_3;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      var acc_2 = vec4<f32>(0.0);
+      var acc_3 = vec4<f32>(0.0);
+      let b0 = b_rows[tt * 16u + 0u];
+      let c0 = c_rows[tt * 16u + 0u];
+      s0_0 = fma(vec4<f32>(dA), s0_0, dx_0 * b0);
+      acc_0 = fma(s0_0, c0, acc_0);
+      s0_1 = fma(vec4<f32>(dA), s0_1, dx_1 * b0);
+      acc_1 = fma(s0_1, c0, acc_1);
+      s0_2 = fma(vec4<f32>(dA), s0_2, dx_2 * b0);
+      acc_2 = fma(s0_2, c0, acc_2);
+      s0_3 = fma(vec4<f32>(dA), s0_3, dx_3 * b0);
+      acc_3 = fma(s0_3, c0, acc_3);
+      let b1 = b_rows[tt * 16u + 1u];
+      let c1 = c_rows[tt * 16u + 1u];
+      s1_0 = fma(vec4<f32>(dA), s1_0, dx_0 * b1);
+      acc_0 = fma(s1_0, c1, acc_0);
+      s1_1 = fma(vec4<f32>(dA), s1_1, dx_1 * b1);
+      acc_1 = fma(s1_1, c1, acc_1);
+      s1_2 = fma(vec4<f32>(dA), s1_2, dx_2 * b1);
+      acc_2 = fma(s1_2, c1, acc_2);
+      s1_3 = fma(vec4<f32>(dA), s1_3, dx_3 * b1);
+      acc_3 = fma(s1_3, c1, acc_3);
+      let b2 = b_rows[tt * 16u + 2u];
+      let c2 = c_rows[tt * 16u + 2u];
+      s2_0 = fma(vec4<f32>(dA), s2_0, dx_0 * b2);
+      acc_0 = fma(s2_0, c2, acc_0);
+      s2_1 = fma(vec4<f32>(dA), s2_1, dx_1 * b2);
+      acc_1 = fma(s2_1, c2, acc_1);
+      s2_2 = fma(vec4<f32>(dA), s2_2, dx_2 * b2);
+      acc_2 = fma(s2_2, c2, acc_2);
+      s2_3 = fma(vec4<f32>(dA), s2_3, dx_3 * b2);
+      acc_3 = fma(s2_3, c2, acc_3);
+      let b3 = b_rows[tt * 16u + 3u];
+      let c3 = c_rows[tt * 16u + 3u];
+      s3_0 = fma(vec4<f32>(dA), s3_0, dx_0 * b3);
+      acc_0 = fma(s3_0, c3, acc_0);
+      s3_1 = fma(vec4<f32>(dA), s3_1, dx_1 * b3);
+      acc_1 = fma(s3_1, c3, acc_1);
+      s3_2 = fma(vec4<f32>(dA), s3_2, dx_2 * b3);
+      acc_2 = fma(s3_2, c3, acc_2);
+      s3_3 = fma(vec4<f32>(dA), s3_3, dx_3 * b3);
+      acc_3 = fma(s3_3, c3, acc_3);
+      let b4 = b_rows[tt * 16u + 4u];
+      let c4 = c_rows[tt * 16u + 4u];
+      s4_0 = fma(vec4<f32>(dA), s4_0, dx_0 * b4);
+      acc_0 = fma(s4_0, c4, acc_0);
+      s4_1 = fma(vec4<f32>(dA), s4_1, dx_1 * b4);
+      acc_1 = fma(s4_1, c4, acc_1);
+      s4_2 = fma(vec4<f32>(dA), s4_2, dx_2 * b4);
+      acc_2 = fma(s4_2, c4, acc_2);
+      s4_3 = fma(vec4<f32>(dA), s4_3, dx_3 * b4);
+      acc_3 = fma(s4_3, c4, acc_3);
+      let b5 = b_rows[tt * 16u + 5u];
+      let c5 = c_rows[tt * 16u + 5u];
+      s5_0 = fma(vec4<f32>(dA), s5_0, dx_0 * b5);
+      acc_0 = fma(s5_0, c5, acc_0);
+      s5_1 = fma(vec4<f32>(dA), s5_1, dx_1 * b5);
+      acc_1 = fma(s5_1, c5, acc_1);
+      s5_2 = fma(vec4<f32>(dA), s5_2, dx_2 * b5);
+      acc_2 = fma(s5_2, c5, acc_2);
+      s5_3 = fma(vec4<f32>(dA), s5_3, dx_3 * b5);
+      acc_3 = fma(s5_3, c5, acc_3);
+      let b6 = b_rows[tt * 16u + 6u];
+      let c6 = c_rows[tt * 16u + 6u];
+      s6_0 = fma(vec4<f32>(dA), s6_0, dx_0 * b6);
+      acc_0 = fma(s6_0, c6, acc_0);
+      s6_1 = fma(vec4<f32>(dA), s6_1, dx_1 * b6);
+      acc_1 = fma(s6_1, c6, acc_1);
+      s6_2 = fma(vec4<f32>(dA), s6_2, dx_2 * b6);
+      acc_2 = fma(s6_2, c6, acc_2);
+      s6_3 = fma(vec4<f32>(dA), s6_3, dx_3 * b6);
+      acc_3 = fma(s6_3, c6, acc_3);
+      let b7 = b_rows[tt * 16u + 7u];
+      let c7 = c_rows[tt * 16u + 7u];
+      s7_0 = fma(vec4<f32>(dA), s7_0, dx_0 * b7);
+      acc_0 = fma(s7_0, c7, acc_0);
+      s7_1 = fma(vec4<f32>(dA), s7_1, dx_1 * b7);
+      acc_1 = fma(s7_1, c7, acc_1);
+      s7_2 = fma(vec4<f32>(dA), s7_2, dx_2 * b7);
+      acc_2 = fma(s7_2, c7, acc_2);
+      s7_3 = fma(vec4<f32>(dA), s7_3, dx_3 * b7);
+      acc_3 = fma(s7_3, c7, acc_3);
+      let b8 = b_rows[tt * 16u + 8u];
+      let c8 = c_rows[tt * 16u + 8u];
+      s8_0 = fma(vec4<f32>(dA), s8_0, dx_0 * b8);
+      acc_0 = fma(s8_0, c8, acc_0);
+      s8_1 = fma(vec4<f32>(dA), s8_1, dx_1 * b8);
+      acc_1 = fma(s8_1, c8, acc_1);
+      s8_2 = fma(vec4<f32>(dA), s8_2, dx_2 * b8);
+      acc_2 = fma(s8_2, c8, acc_2);
+      s8_3 = fma(vec4<f32>(dA), s8_3, dx_3 * b8);
+      acc_3 = fma(s8_3, c8, acc_3);
+      let b9 = b_rows[tt * 16u + 9u];
+      let c9 = c_rows[tt * 16u + 9u];
+      s9_0 = fma(vec4<f32>(dA), s9_0, dx_0 * b9);
+      acc_0 = fma(s9_0, c9, acc_0);
+      s9_1 = fma(vec4<f32>(dA), s9_1, dx_1 * b9);
+      acc_1 = fma(s9_1, c9, acc_1);
+      s9_2 = fma(vec4<f32>(dA), s9_2, dx_2 * b9);
+      acc_2 = fma(s9_2, c9, acc_2);
+      s9_3 = fma(vec4<f32>(dA), s9_3, dx_3 * b9);
+      acc_3 = fma(s9_3, c9, acc_3);
+      let b10 = b_rows[tt * 16u + 10u];
+      let c10 = c_rows[tt * 16u + 10u];
+      s10_0 = fma(vec4<f32>(dA), s10_0, dx_0 * b10);
+      acc_0 = fma(s10_0, c10, acc_0);
+      s10_1 = fma(vec4<f32>(dA), s10_1, dx_1 * b10);
+      acc_1 = fma(s10_1, c10, acc_1);
+      s10_2 = fma(vec4<f32>(dA), s10_2, dx_2 * b10);
+      acc_2 = fma(s10_2, c10, acc_2);
+      s10_3 = fma(vec4<f32>(dA), s10_3, dx_3 * b10);
+      acc_3 = fma(s10_3, c10, acc_3);
+      let b11 = b_rows[tt * 16u + 11u];
+      let c11 = c_rows[tt * 16u + 11u];
+      s11_0 = fma(vec4<f32>(dA), s11_0, dx_0 * b11);
+      acc_0 = fma(s11_0, c11, acc_0);
+      s11_1 = fma(vec4<f32>(dA), s11_1, dx_1 * b11);
+      acc_1 = fma(s11_1, c11, acc_1);
+      s11_2 = fma(vec4<f32>(dA), s11_2, dx_2 * b11);
+      acc_2 = fma(s11_2, c11, acc_2);
+      s11_3 = fma(vec4<f32>(dA), s11_3, dx_3 * b11);
+      acc_3 = fma(s11_3, c11, acc_3);
+      let b12 = b_rows[tt * 16u + 12u];
+      let c12 = c_rows[tt * 16u + 12u];
+      s12_0 = fma(vec4<f32>(dA), s12_0, dx_0 * b12);
+      acc_0 = fma(s12_0, c12, acc_0);
+      s12_1 = fma(vec4<f32>(dA), s12_1, dx_1 * b12);
+      acc_1 = fma(s12_1, c12, acc_1);
+      s12_2 = fma(vec4<f32>(dA), s12_2, dx_2 * b12);
+      acc_2 = fma(s12_2, c12, acc_2);
+      s12_3 = fma(vec4<f32>(dA), s12_3, dx_3 * b12);
+      acc_3 = fma(s12_3, c12, acc_3);
+      let b13 = b_rows[tt * 16u + 13u];
+      let c13 = c_rows[tt * 16u + 13u];
+      s13_0 = fma(vec4<f32>(dA), s13_0, dx_0 * b13);
+      acc_0 = fma(s13_0, c13, acc_0);
+      s13_1 = fma(vec4<f32>(dA), s13_1, dx_1 * b13);
+      acc_1 = fma(s13_1, c13, acc_1);
+      s13_2 = fma(vec4<f32>(dA), s13_2, dx_2 * b13);
+      acc_2 = fma(s13_2, c13, acc_2);
+      s13_3 = fma(vec4<f32>(dA), s13_3, dx_3 * b13);
+      acc_3 = fma(s13_3, c13, acc_3);
+      let b14 = b_rows[tt * 16u + 14u];
+      let c14 = c_rows[tt * 16u + 14u];
+      s14_0 = fma(vec4<f32>(dA), s14_0, dx_0 * b14);
+      acc_0 = fma(s14_0, c14, acc_0);
+      s14_1 = fma(vec4<f32>(dA), s14_1, dx_1 * b14);
+      acc_1 = fma(s14_1, c14, acc_1);
+      s14_2 = fma(vec4<f32>(dA), s14_2, dx_2 * b14);
+      acc_2 = fma(s14_2, c14, acc_2);
+      s14_3 = fma(vec4<f32>(dA), s14_3, dx_3 * b14);
+      acc_3 = fma(s14_3, c14, acc_3);
+      let b15 = b_rows[tt * 16u + 15u];
+      let c15 = c_rows[tt * 16u + 15u];
+      s15_0 = fma(vec4<f32>(dA), s15_0, dx_0 * b15);
+      acc_0 = fma(s15_0, c15, acc_0);
+      s15_1 = fma(vec4<f32>(dA), s15_1, dx_1 * b15);
+      acc_1 = fma(s15_1, c15, acc_1);
+      s15_2 = fma(vec4<f32>(dA), s15_2, dx_2 * b15);
+      acc_2 = fma(s15_2, c15, acc_2);
+      s15_3 = fma(vec4<f32>(dA), s15_3, dx_3 * b15);
+      acc_3 = fma(s15_3, c15, acc_3);
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      let yv_2 = dot(acc_2, vec4<f32>(1.0)) + d_h * xv_2;
+      let yv_3 = dot(acc_3, vec4<f32>(1.0)) + d_h * xv_3;
+      y[(t) * 512u + (hi) * 32u + (pi)] = yv_0 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 1u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 2u)] = yv_2 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 2u)]);
+      y[(t) * 512u + (hi) * 32u + (pi + 3u)] = yv_3 * silu(dt_z[(t) * 1168u + (hi) * 32u + (pi + 3u)]);
+    }
+    workgroupBarrier();
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
+  state[(hi) * 512u + (pi) * 16u] = s0_0;
+  state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+  state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+  state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+  state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+  state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+  state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+  state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+  state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+  state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+  state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+  state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+  state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+  state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+  state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+  state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+  state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+  state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+  state[(hi) * 512u + (pi + 2u) * 16u] = s0_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (1u)] = s1_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (2u)] = s2_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (3u)] = s3_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (4u)] = s4_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (5u)] = s5_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (6u)] = s6_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (7u)] = s7_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (8u)] = s8_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (9u)] = s9_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (10u)] = s10_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (11u)] = s11_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (12u)] = s12_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (13u)] = s13_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (14u)] = s14_2;
+  state[(hi) * 512u + (pi + 2u) * 16u + (15u)] = s15_2;
+  state[(hi) * 512u + (pi + 3u) * 16u] = s0_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (1u)] = s1_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (2u)] = s2_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (3u)] = s3_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (4u)] = s4_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (5u)] = s5_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (6u)] = s6_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (7u)] = s7_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (8u)] = s8_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (9u)] = s9_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (10u)] = s10_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (11u)] = s11_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (12u)] = s12_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (13u)] = s13_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (14u)] = s14_3;
+  state[(hi) * 512u + (pi + 3u) * 16u + (15u)] = s15_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 16,
         bindings: [
           {
             group: 0,
@@ -16648,7 +19648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: ["L"] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 16, unroll: 1, rows: 4, stage: 16 },
       },
       {
         name: "layers.14.mamba.out_proj",
@@ -19904,7 +22904,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.0.mamba.out_proj",
@@ -20616,7 +23616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.1.mamba.out_proj",
@@ -21328,7 +24328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.2.mamba.out_proj",
@@ -23060,7 +26060,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.4.mamba.out_proj",
@@ -23772,7 +26772,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.5.mamba.out_proj",
@@ -24484,7 +27484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.6.mamba.out_proj",
@@ -26216,7 +29216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.8.mamba.out_proj",
@@ -26928,7 +29928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.9.mamba.out_proj",
@@ -27640,7 +30640,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.10.mamba.out_proj",
@@ -29372,7 +32372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.12.mamba.out_proj",
@@ -30084,7 +33084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.13.mamba.out_proj",
@@ -30796,7 +33796,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 8 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
       },
       {
         name: "layers.14.mamba.out_proj",

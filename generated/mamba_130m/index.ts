@@ -2518,9 +2518,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.0.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -2536,6 +2537,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -2548,70 +2553,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -2682,8 +2851,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.0.mixer.out_proj",
@@ -3619,9 +3788,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.1.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -3637,6 +3807,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -3649,70 +3823,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -3783,8 +4121,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.1.mixer.out_proj",
@@ -4720,9 +5058,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.2.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -4738,6 +5077,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -4750,70 +5093,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -4884,8 +5391,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.2.mixer.out_proj",
@@ -5821,9 +6328,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.3.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -5839,6 +6347,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -5851,70 +6363,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -5985,8 +6661,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.3.mixer.out_proj",
@@ -6922,9 +7598,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.4.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -6940,6 +7617,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -6952,70 +7633,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -7086,8 +7931,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.4.mixer.out_proj",
@@ -8023,9 +8868,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.5.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -8041,6 +8887,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -8053,70 +8903,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -8187,8 +9201,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.5.mixer.out_proj",
@@ -9124,9 +10138,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.6.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -9142,6 +10157,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -9154,70 +10173,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -9288,8 +10471,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.6.mixer.out_proj",
@@ -10225,9 +11408,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.7.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -10243,6 +11427,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -10255,70 +11443,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -10389,8 +11741,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.7.mixer.out_proj",
@@ -11326,9 +12678,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.8.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -11344,6 +12697,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -11356,70 +12713,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -11490,8 +13011,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.8.mixer.out_proj",
@@ -12427,9 +13948,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.9.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -12445,6 +13967,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -12457,70 +13983,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -12591,8 +14281,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.9.mixer.out_proj",
@@ -13528,9 +15218,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.10.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -13546,6 +15237,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -13558,70 +15253,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -13692,8 +15551,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.10.mixer.out_proj",
@@ -14629,9 +16488,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.11.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -14647,6 +16507,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -14659,70 +16523,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -14793,8 +16821,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.11.mixer.out_proj",
@@ -15730,9 +17758,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.12.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -15748,6 +17777,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -15760,70 +17793,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -15894,8 +18091,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.12.mixer.out_proj",
@@ -16831,9 +19028,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.13.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -16849,6 +19047,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -16861,70 +19063,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -16995,8 +19361,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.13.mixer.out_proj",
@@ -17932,9 +20298,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.14.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -17950,6 +20317,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -17962,70 +20333,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -18096,8 +20631,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.14.mixer.out_proj",
@@ -19033,9 +21568,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.15.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -19051,6 +21587,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -19063,70 +21603,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -19197,8 +21901,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.15.mixer.out_proj",
@@ -20134,9 +22838,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.16.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -20152,6 +22857,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -20164,70 +22873,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -20298,8 +23171,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.16.mixer.out_proj",
@@ -21235,9 +24108,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.17.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -21253,6 +24127,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -21265,70 +24143,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -21399,8 +24441,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.17.mixer.out_proj",
@@ -22336,9 +25378,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.18.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -22354,6 +25397,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -22366,70 +25413,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -22500,8 +25711,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.18.mixer.out_proj",
@@ -23437,9 +26648,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.19.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -23455,6 +26667,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -23467,70 +26683,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -23601,8 +26981,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.19.mixer.out_proj",
@@ -24538,9 +27918,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.20.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -24556,6 +27937,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -24568,70 +27953,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -24702,8 +28251,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.20.mixer.out_proj",
@@ -25639,9 +29188,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.21.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -25657,6 +29207,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -25669,70 +29223,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -25803,8 +29521,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.21.mixer.out_proj",
@@ -26740,9 +30458,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.22.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -26758,6 +30477,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -26770,70 +30493,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -26904,8 +30791,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.22.mixer.out_proj",
@@ -27841,9 +31728,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   h       [1536,16], strides [16, 1] in state:layers.23.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 12 workgroups (Di = 1536)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
@@ -27859,6 +31747,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 192>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -27871,70 +31763,234 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 20u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 20u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 20u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 20u + (3u)], dw3, proj);
-    proj = fma(dt_B_C[(t) * 20u + (4u)], dw4, proj);
-    proj = fma(dt_B_C[(t) * 20u + (5u)], dw5, proj);
-    proj = fma(dt_B_C[(t) * 20u + (6u)], dw6, proj);
-    proj = fma(dt_B_C[(t) * 20u + (7u)], dw7, proj);
-    proj = fma(dt_B_C[(t) * 20u + (8u)], dw8, proj);
-    proj = fma(dt_B_C[(t) * 20u + (9u)], dw9, proj);
-    proj = fma(dt_B_C[(t) * 20u + (10u)], dw10, proj);
-    proj = fma(dt_B_C[(t) * 20u + (11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 1536u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u + (t) * 20u]);
-    acc = fma(s0, dt_B_C[16u + (t) * 20u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (t) * 20u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (t) * 20u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (t) * 20u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (t) * 20u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (t) * 20u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (t) * 20u + (3u)], acc);
-    y[(t) * 1536u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (t) * 3072u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(2590464u + (c_0)) / 4u][(2590464u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(2590464u + (c_1)) / 4u][(2590464u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(2590464u + (c_2)) / 4u][(2590464u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(2590464u + (c_3)) / 4u][(2590464u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(2564352u + (c_0)) / 4u][(2564352u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(2564352u + (c_1)) / 4u][(2564352u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(2564352u + (c_2)) / 4u][(2564352u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(2564352u + (c_3)) / 4u][(2564352u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (3u)];
+  let dw4_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (4u)];
+  let dw5_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (5u)];
+  let dw6_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (6u)];
+  let dw7_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (7u)];
+  let dw8_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (8u)];
+  let dw9_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (9u)];
+  let dw10_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (10u)];
+  let dw11_0 = dt_w_A_log_D_dt_bias[622656u + (c_0) * 12u + (11u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (3u)];
+  let dw4_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (4u)];
+  let dw5_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (5u)];
+  let dw6_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (6u)];
+  let dw7_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (7u)];
+  let dw8_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (8u)];
+  let dw9_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (9u)];
+  let dw10_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (10u)];
+  let dw11_1 = dt_w_A_log_D_dt_bias[622656u + (c_1) * 12u + (11u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (3u)];
+  let dw4_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (4u)];
+  let dw5_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (5u)];
+  let dw6_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (6u)];
+  let dw7_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (7u)];
+  let dw8_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (8u)];
+  let dw9_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (9u)];
+  let dw10_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (10u)];
+  let dw11_2 = dt_w_A_log_D_dt_bias[622656u + (c_2) * 12u + (11u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (3u)];
+  let dw4_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (4u)];
+  let dw5_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (5u)];
+  let dw6_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (6u)];
+  let dw7_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (7u)];
+  let dw8_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (8u)];
+  let dw9_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (9u)];
+  let dw10_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (10u)];
+  let dw11_3 = dt_w_A_log_D_dt_bias[622656u + (c_3) * 12u + (11u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 12u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 12u) * 20u + (i % 12u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[12u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[16u + (t0 + i / 4u) * 20u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 12u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 3u], dw3_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 4u], dw4_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 5u], dw5_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 6u], dw6_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 7u], dw7_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 8u], dw8_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 9u], dw9_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 10u], dw10_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 12u + 11u], dw11_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 1536u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 1536u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[1536u + (t) * 3072u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 12u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 3u], dw3_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 4u], dw4_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 5u], dw5_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 6u], dw6_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 7u], dw7_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 8u], dw8_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 9u], dw9_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 10u], dw10_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 12u + 11u], dw11_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 1536u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 1536u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[1536u + (t) * 3072u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 12u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 3u], dw3_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 4u], dw4_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 5u], dw5_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 6u], dw6_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 7u], dw7_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 8u], dw8_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 9u], dw9_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 10u], dw10_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 12u + 11u], dw11_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 1536u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 1536u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[1536u + (t) * 3072u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 12u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 3u], dw3_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 4u], dw4_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 5u], dw5_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 6u], dw6_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 7u], dw7_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 8u], dw8_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 9u], dw9_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 10u], dw10_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 12u + 11u], dw11_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 1536u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 1536u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[1536u + (t) * 3072u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 32,
         bindings: [
           {
             group: 0,
@@ -28005,8 +32061,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { group: 0, binding: 6, name: "params", access: "uniform", role: "uniform" },
         ],
         uniforms: { fields: ["L"] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 32, channels: 4, stage: 16 },
       },
       {
         name: "layers.23.mixer.out_proj",
@@ -30081,7 +34137,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.0.mixer.out_proj",
@@ -30888,7 +34944,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.1.mixer.out_proj",
@@ -31695,7 +35751,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.2.mixer.out_proj",
@@ -32502,7 +36558,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.3.mixer.out_proj",
@@ -33309,7 +37365,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.4.mixer.out_proj",
@@ -34116,7 +38172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.5.mixer.out_proj",
@@ -34923,7 +38979,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.6.mixer.out_proj",
@@ -35730,7 +39786,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.7.mixer.out_proj",
@@ -36537,7 +40593,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.8.mixer.out_proj",
@@ -37344,7 +41400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.9.mixer.out_proj",
@@ -38151,7 +42207,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.10.mixer.out_proj",
@@ -38958,7 +43014,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.11.mixer.out_proj",
@@ -39765,7 +43821,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.12.mixer.out_proj",
@@ -40572,7 +44628,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.13.mixer.out_proj",
@@ -41379,7 +45435,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.14.mixer.out_proj",
@@ -42186,7 +46242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.15.mixer.out_proj",
@@ -42993,7 +47049,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.16.mixer.out_proj",
@@ -43800,7 +47856,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.17.mixer.out_proj",
@@ -44607,7 +48663,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.18.mixer.out_proj",
@@ -45414,7 +49470,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.19.mixer.out_proj",
@@ -46221,7 +50277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.20.mixer.out_proj",
@@ -47028,7 +51084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.21.mixer.out_proj",
@@ -47835,7 +51891,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.22.mixer.out_proj",
@@ -48642,7 +52698,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ],
         uniforms: { fields: [] },
         dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
         name: "layers.23.mixer.out_proj",

@@ -34,6 +34,23 @@ describe("scan family", () => {
     it("selective_state_update (decode)", () => check({ ...c, S: 1 }, 1, vec));
   });
 
+  it("the prefill walk's default: several channels per invocation, rows staged", async () => {
+    const tg = scanGraph({ S: "L", Di: 40, N: 16, R: 48 });
+    const r = await runNode(tg.graph, tg.node, tg.feed(67, 3100));
+    expect(r.spec.schedule).toMatchObject({ channels: 4, stage: 16 });
+    expect(r.spec.wgsl).toContain("var<workgroup> dt_rows");
+    expect(r.errors[0], "y").toBeLessThanOrEqual(TOL);
+    expect(r.errors[1], "state").toBeLessThanOrEqual(TOL);
+  });
+
+  it("channels that a grid does not fill (ragged), short staged blocks, inner norms and unstaged rows agree", async () => {
+    // 36 channels, 2 per invocation, 8 invocations: 16 per workgroup, the third workgroup half empty.
+    await check({ S: "L", Di: 36, N: 16, R: 4 }, 67, 4, { channels: 2, workgroup: 8, stage: 3 });
+    await check({ S: "L", Di: 20, N: 64, R: 3, innerNorms: true }, 67, 4, { channels: 3, workgroup: 4, stage: 5 });
+    await check({ S: "L", Di: 10, N: 6, R: 2, innerNorms: true }, 7, 1, { channels: 4, workgroup: 2, stage: 0 });
+    await check({ S: "L", Di: 36, N: 16, R: 8 }, 1, 4, { channels: 4, workgroup: 4, stage: 16, dtRegisters: 0 });
+  });
+
   it("the scalar walks and the dt_proj row in memory agree with the defaults", async () => {
     await check({ S: "L", Di: 36, N: 16, R: 4, innerNorms: true }, 67, 1, { vec: 1, dtVec: 1 });
     await check({ S: "L", Di: 36, N: 16, R: 8, innerNorms: true }, 67, 4, { dtRegisters: 0 });

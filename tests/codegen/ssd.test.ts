@@ -74,13 +74,32 @@ describe("ssd family", () => {
     it("norm_gate decode, 8 rows per invocation", () => check({ S: 1, H: 2, P: 64, G: 1, N: 16, epilogue: "norm_gate" }, 1, 4, { workgroup: 8 }));
   });
 
+  describe("the prefill walk with several rows per invocation", () => {
+    // The defaults: 2 rows of a 128-wide state (private arrays), 16 invocations = half a head, B and C staged.
+    it.each([1, 16, 67])("N = 128, P = 64, B and C staged, L = %i", async (L) => {
+      const c: SsdCase = { S: "L", H: 2, P: 64, G: 1, N: 128, epilogue: "gate" };
+      const r = await runNode(ssdGraph(c).graph, ssdGraph(c).node, ssdGraph(c).feed(L, 4100 + L));
+      expect(r.spec.schedule).toMatchObject({ rows: 2, stage: 16, unroll: 0, workgroup: 16 });
+      expect(r.spec.wgsl).toContain("var<workgroup> b_rows");
+      expect(r.errors[0], "y").toBeLessThanOrEqual(TOL);
+      expect(r.errors[1], "state").toBeLessThanOrEqual(TOL);
+    });
+    it("rows that a grid does not fill (ragged), unstaged (two groups in a workgroup), unrolled", async () => {
+      // 6 heads of P = 4 in 2 groups: 4 rows per invocation, 8 invocations = 32 rows > 24.
+      await check({ S: "L", H: 6, P: 4, G: 2, N: 16, epilogue: "gate" }, 67, 4, { rows: 4, workgroup: 8, stage: 0 });
+      await check({ S: "L", H: 6, P: 4, G: 2, N: 16, epilogue: "none" }, 7, 4, { rows: 2, workgroup: 4, stage: 0 });
+    });
+    it("staged with short blocks: a stage of 3 tokens over L = 67", () => check({ S: "L", H: 4, P: 8, G: 1, N: 16, epilogue: "gate" }, 67, 4, { rows: 2, workgroup: 4, stage: 3 }));
+  });
+
   it("is generated under the WebGPU default limits, with the norm epilogues one workgroup per head", () => {
     for (const epilogue of ["none", "gate", "gate_norm", "norm_gate"] as const) {
       const tg = ssdGraph({ S: "L", H: 24, P: 64, G: 1, N: 128, epilogue });
       const spec = generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS);
       const norm = epilogue === "gate_norm" || epilogue === "norm_gate";
-      expect(spec.schedule).toMatchObject({ algo: 0, vec: 4, perHead: norm ? 1 : 0, unroll: 0 });
-      expect(spec.dispatch).toEqual({ lTile: null, times: norm ? 24 : (24 * 64) / 64 });
+      // The flat grid over rows: 2 rows of 128 state values per invocation, 16 invocations, B and C staged 16 tokens at a time.
+      expect(spec.schedule).toMatchObject({ algo: 0, vec: 4, perHead: norm ? 1 : 0, unroll: 0, rows: norm ? 1 : 2, stage: norm ? 0 : 16 });
+      expect(spec.dispatch).toEqual({ lTile: null, times: norm ? 24 : (24 * 64) / (16 * 2) });
       expect(spec.wgsl).toContain("sequential over t");
       expect(spec.wgsl.includes("storageBarrier")).toBe(norm);
     }

@@ -53,6 +53,14 @@ export interface SsdSchedule {
   readonly workgroup: number;
   /** Sequential: 1 the state row in named registers, the N loop unrolled; 0 a private array and a loop. */
   readonly unroll: 0 | 1;
+  /**
+   * Sequential, whole walk over rows: state rows per invocation (consecutive p of one head). Every
+   * token reads the group's B and C rows, the same for all the rows; a CPU adapter (lavapipe)
+   * runs such a uniform read lane by lane, so one invocation updating several rows reads them once.
+   */
+  readonly rows: number;
+  /** Sequential, whole walk over rows: tokens whose B, C rows a workgroup stages in workgroup memory at a time (0: none). */
+  readonly stage: number;
   /** Chunked: tokens per chunk (Q). */
   readonly chunk: number;
   /** Chunked: state rows (p) per workgroup; divides P, and a norm group divides it. */

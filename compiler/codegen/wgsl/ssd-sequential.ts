@@ -11,7 +11,10 @@
  * (ssd_state_update, S = 1) always uses it.
  *
  * Mapping (schedule `perHead`):
- *   0  rows: flat grid over the H * P rows, `workgroup` rows per workgroup (epilogues none, gate);
+ *   0  rows: flat grid over the H * P rows, `workgroup` invocations of `rows` consecutive rows
+ *      each (epilogues none, gate); the prefill walk takes several rows per invocation and stages
+ *      the B, C rows of `stage` tokens in workgroup memory when its rows lie in one group, since a
+ *      CPU adapter runs the uniform B, C reads lane by lane (ssd.ts ssdSchedule);
  *   1  heads: one workgroup per head, its invocations walk the head's P rows (p = lid, lid + WG,
  *      ...), write y (gated for gate_norm, raw for norm_gate), then one storageBarrier, then the
  *      workgroup normalises the head's (token, norm group) rows of y in place. Required by the
@@ -40,7 +43,7 @@ import { f32, lines, u32, wgsl } from "./template.ts";
 
 export function emitSsdSequential(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule, o: SsdOperands): KernelSpec {
   // The state row (N values of one channel) lives in `var` registers, beside a few vectors.
-  checkRegisters(req.node.op, `the state row of d_state = ${p.N} values in registers`, byteSize("f32", p.N + 4 * 4), req.node.spans);
+  checkRegisters(req.node.op, `the state row${s.rows > 1 ? `s of ${s.rows} rows` : ""} of d_state = ${p.N} values in registers`, byteSize("f32", s.rows * (p.N + 4 * 4)), req.node.spans);
   const { vec, perHead, workgroup: WG } = s;
   const unroll = s.unroll === 1;
   // chunk_state writes no y, hence no epilogue.
@@ -59,18 +62,29 @@ export function emitSsdSequential(req: KernelRequest<SsdOp>, p: SsdProblem, s: S
   const j = (k: number): string => wgsl`${u32(k)}`;
   const Q = p.slots?.Q ?? 0;
   // Where a state row (hi, pi) lives, lane group k (a u32 expression or a constant).
-  const rowAt = (where: "state" | "slot", k: string | number): string[] => {
+  // Rows per invocation and staged tokens (the whole walk over a flat grid of rows, ssdSchedule):
+  // row m of the invocation is (hi, pi + m); its registers carry the suffix `_m` (none with one row).
+  const R = s.rows;
+  const ST = s.stage;
+  invariant((phase === "whole" && perHead === 0) || (R === 1 && ST === 0), "only the whole walk over rows takes several rows per invocation or staged rows");
+  invariant(p.P % R === 0, "rows per invocation divide headdim");
+  invariant(ST === 0 || ((p.H / p.G) * p.P) % (WG * R) === 0, "a staged workgroup's rows read one group's B and C");
+  const sfx = (m: number): string => (R === 1 ? "" : `_${m}`);
+  const piOf = (m: number): string => (m === 0 ? "pi" : wgsl`pi + ${u32(m)}`);
+  const perRow = (f: (m: number) => string): string => range(R).map(f).join("\n");
+  const rowAt = (where: "state" | "slot", k: string | number, m = 0): string[] => {
     const kx = typeof k === "number" ? j(k) : k;
-    if (where === "state") return ["hi", "pi", kx];
+    if (where === "state") return ["hi", piOf(m), kx];
     return ["0u", wgsl`ci * ${u32(p.slots!.words / vec)} + (hi * ${u32(p.P)} + pi) * ${u32(NV)} + ${kx}`];
   };
-  const loadRow = (where: "state" | "slot", k: string | number): string => lanes(g(where === "state" ? "state" : "slots"), ...rowAt(where, k));
-  const storeRow = (a: Accessor, where: "state" | "slot", v: string, k: string | number): string => (vec === 4 ? a.store4(v, ...rowAt(where, k)) : a.store(v, ...rowAt(where, k)));
+  const loadRow = (where: "state" | "slot", k: string | number, m = 0): string => lanes(g(where === "state" ? "state" : "slots"), ...rowAt(where, k, m));
+  const storeRow = (a: Accessor, where: "state" | "slot", v: string, k: string | number, m = 0): string =>
+    vec === 4 ? a.store4(v, ...rowAt(where, k, m)) : a.store(v, ...rowAt(where, k, m));
 
   // What the recurrence stores per (t, row): y silu(z) for gate and gate_norm (normalised later),
   // plain y for none and norm_gate (gated after the norm).
   const gated = p.epilogue === "gate" || p.epilogue === "gate_norm";
-  const yValue = (): string => (gated ? `yv * silu(${g("z").load("t", "hi", "pi")})` : "yv");
+  const yValue = (m = 0): string => (gated ? `yv${sfx(m)} * silu(${g("z").load("t", "hi", piOf(m))})` : `yv${sfx(m)}`);
 
   // The row's state registers from `where` (named, or a private array).
   const loadState = (where: "state" | "slot"): string =>
@@ -84,23 +98,27 @@ export function emitSsdSequential(req: KernelRequest<SsdOp>, p: SsdProblem, s: S
         .map((k) => `var s${k}: ${V};`)
         .join("\n")
     : wgsl`var st: array<${V}, ${u32(NV)}>;`;
-  const storeState = (where: "state" | "slot"): string => {
+  const storeState = (where: "state" | "slot", m = 0): string => {
     const a = where === "slot" ? g("slots") : g(inPlace ? "state" : "new_state");
+    const x = sfx(m);
     return unroll
       ? range(NV)
-          .map((k) => storeRow(a, where, `s${k}`, k))
+          .map((k) => storeRow(a, where, `s${k}${x}`, k, m))
           .join("\n")
       : wgsl`for (var k = 0u; k < ${u32(NV)}; k++) {
-${lines([storeRow(a, where, "st[k]", "k")], 2)}
+${lines([storeRow(a, where, `st${x}[k]`, "k", m)], 2)}
 }`;
   };
   const init: Record<SsdPhase, () => string> = {
     whole: () =>
-      unroll
-        ? range(NV)
-            .map((k) => `var s${k} = ${loadRow("state", k)};`)
-            .join("\n")
-        : lines([declareState, loadState("state")]),
+      perRow((m) =>
+        unroll
+          ? range(NV)
+              .map((k) => `var s${k}${sfx(m)} = ${loadRow("state", k, m)};`)
+              .join("\n")
+          : wgsl`var st${sfx(m)}: array<${V}, ${u32(NV)}>;
+for (var k = 0u; k < ${u32(NV)}; k++) { st${sfx(m)}[k] = ${loadRow("state", "k", m)}; }`,
+      ),
     chunk_state: () =>
       unroll
         ? range(NV)
@@ -119,8 +137,11 @@ ${lines([loadState("state")], 2)}
 }`,
       ]),
   };
+  // Invocations past the last row (a grid that H * P does not fill) walk the last rows again and store nothing.
+  const ragged = R * WG > 1 && (p.H * p.P) % (R * WG) !== 0 && (R > 1 || ST > 0);
+  const guarded = (stmt: string): string => (ragged ? wgsl`if (live) {\n${lines([stmt], 2)}\n}` : stmt);
   const finish: Record<SsdPhase, () => string> = {
-    whole: () => storeState("state"),
+    whole: () => guarded(perRow((m) => storeState("state", m))),
     chunk_state: () =>
       lines([storeState("slot"), wgsl`if (pi == ${u32(0)}) { ${g("slots").store("dsum", "0u", wgsl`ci * ${u32(p.slots!.words)} + ${u32(p.H * p.P * p.N)} + hi`)} }`]),
     chunk_output: () => wgsl`if (ci + ${u32(1)} == nch) {
@@ -129,35 +150,64 @@ ${lines([storeState("state")], 2)}
   };
   const [t0, t1] = phase === "whole" ? ["0u", "L"] : ["t0", "t1"];
 
-  // The recurrence of one row (hi, pi): state in registers, the tokens [t0, t1), state written back.
-  const row = lines([
-    init[phase](),
-    !outputs && wgsl`var dsum = ${f32(0)};`,
-    wgsl`for (var t = ${t0}; t < ${t1}; t++) {
-${lines(
-  [
+  // B_t and C_t lane group k: from storage, or (staged) from the block of ST tokens in workgroup memory, index tt.
+  const bc = (name: "B" | "C", k: string): string => (ST > 0 ? wgsl`${name.toLowerCase()}_rows[tt * ${u32(NV)} + ${k}]` : lanes(g(name), "t", "gi", k));
+  // One token of the recurrence: every row's update shares dt, dA and each B, C lane group.
+  const step = lines([
     `let dtv = softplus(${g("dt").load("t", "hi")} + dt_b);`,
     !outputs && "dsum += dtv;",
     `let dA = exp(dtv * a_h);`,
-    `let xv = ${g("x").load("t", "hi", "pi")};`,
-    `let dx = dtv * xv;`,
-    outputs && wgsl`var acc = ${V}(${f32(0)});`,
+    perRow((m) => `let xv${sfx(m)} = ${g("x").load("t", "hi", piOf(m))};\nlet dx${sfx(m)} = dtv * xv${sfx(m)};`),
+    outputs && perRow((m) => wgsl`var acc${sfx(m)} = ${V}(${f32(0)});`),
     unroll
       ? range(NV)
-          .map((k) => `s${k} = fma(${V}(dA), s${k}, dx * ${lanes(g("B"), "t", "gi", j(k))});${outputs ? `\nacc = fma(s${k}, ${lanes(g("C"), "t", "gi", j(k))}, acc);` : ""}`)
+          .map((k) => {
+            const one = (b: string, c: string): string =>
+              perRow((m) => {
+                const x = sfx(m);
+                return `s${k}${x} = fma(${V}(dA), s${k}${x}, dx${x} * ${b});${outputs ? `\nacc${x} = fma(s${k}${x}, ${c}, acc${x});` : ""}`;
+              });
+            // With several rows each B, C lane group is read once for all of them.
+            return R === 1 ? one(bc("B", j(k)), outputs ? bc("C", j(k)) : "") : lines([`let b${k} = ${bc("B", j(k))};`, outputs && `let c${k} = ${bc("C", j(k))};`, one(`b${k}`, `c${k}`)]);
+          })
           .join("\n")
       : wgsl`for (var k = 0u; k < ${u32(NV)}; k++) {
-  let sk = fma(${V}(dA), st[k], dx * ${lanes(g("B"), "t", "gi", "k")});
-  st[k] = sk;${outputs ? `\n  acc = fma(sk, ${lanes(g("C"), "t", "gi", "k")}, acc);` : ""}
-}`,
-    outputs && `let yv = ${hsum("acc", vec)} + d_h * xv;`,
-    outputs && g("y").store(yValue(), "t", "hi", "pi"),
+${lines(
+  [
+    R > 1 && lines([`let bk = ${bc("B", "k")};`, outputs && `let ck = ${bc("C", "k")};`]),
+    perRow((m) => {
+      const x = sfx(m);
+      const [b, c] = R > 1 ? ["bk", "ck"] : [bc("B", "k"), outputs ? bc("C", "k") : ""];
+      return `let sk${x} = fma(${V}(dA), st${x}[k], dx${x} * ${b});\nst${x}[k] = sk${x};${outputs ? `\nacc${x} = fma(sk${x}, ${c}, acc${x});` : ""}`;
+    }),
   ],
   2,
 )}
 }`,
-    finish[phase](),
+    outputs && perRow((m) => `let yv${sfx(m)} = ${hsum(`acc${sfx(m)}`, vec)} + d_h * xv${sfx(m)};`),
+    outputs && guarded(perRow((m) => g("y").store(yValue(m), "t", "hi", piOf(m)))),
   ]);
+  // Staged: each block of ST tokens' B, C rows (of the workgroup's one group) is loaded once by the whole workgroup.
+  const fill = (name: "B" | "C"): string =>
+    wgsl`for (var i = lid; i < nt * ${u32(NV)}; i += ${u32(WG)}) { ${name.toLowerCase()}_rows[i] = ${lanes(g(name), `t0 + i / ${u32(NV)}`, "gi", `i % ${u32(NV)}`)}; }`;
+  const walk =
+    ST > 0
+      ? wgsl`for (var t0 = 0u; t0 < L; t0 += ${u32(ST)}) {
+  let nt = min(${u32(ST)}, L - t0);
+${lines([fill("B"), outputs && fill("C"), "workgroupBarrier();"], 2)}
+  for (var tt = 0u; tt < nt; tt++) {
+    let t = t0 + tt;
+${lines([step], 4)}
+  }
+  workgroupBarrier();
+}`
+      : wgsl`for (var t = ${t0}; t < ${t1}; t++) {
+${lines([step], 2)}
+}`;
+  const staged = ST > 0 && [`var<workgroup> b_rows: array<${V}, ${ST * NV}>;`, ...(outputs ? [`var<workgroup> c_rows: array<${V}, ${ST * NV}>;`] : [])].join("\n");
+
+  // The recurrence of the invocation's rows (hi, pi + m): state in registers, the tokens [t0, t1), state written back.
+  const row = lines([init[phase](), !outputs && wgsl`var dsum = ${f32(0)};`, walk, finish[phase]()]);
 
   const perHeadScalars = headScalars(p, o);
   // Chunk phases: the chunk count and this chunk's tokens; chunk_state skips the last chunk.
@@ -168,14 +218,22 @@ ${lines(
 if (ci ${phase === "chunk_state" ? "+ 1u >= nch" : ">= nch"}) { return; }
 let t0 = ci * ${u32(Q)};
 let t1 = min(L, t0 + ${u32(Q)});`;
-  const rowGroups = Math.ceil((p.H * p.P) / WG);
+  const rowGroups = Math.ceil((p.H * p.P) / (WG * R));
 
   let body: string;
   if (perHead === 0) {
     body = lines([
       phase !== "whole" && wgsl`let ci = wg / ${u32(rowGroups)};`,
-      phase === "whole" ? wgsl`let r = wg * ${u32(WG)} + lid;` : wgsl`let r = (wg % ${u32(rowGroups)}) * ${u32(WG)} + lid;`,
-      wgsl`if (r >= ${u32(p.H * p.P)}) { return; }`,
+      R === 1 && ST === 0
+        ? lines([
+            phase === "whole" ? wgsl`let r = wg * ${u32(WG)} + lid;` : wgsl`let r = (wg % ${u32(rowGroups)}) * ${u32(WG)} + lid;`,
+            wgsl`if (r >= ${u32(p.H * p.P)}) { return; }`,
+          ])
+        : ragged
+          ? wgsl`let rb = (wg * ${u32(WG)} + lid) * ${u32(R)};
+let live = rb < ${u32(p.H * p.P)};
+let r = min(rb, ${u32(p.H * p.P - R)});`
+          : wgsl`let r = (wg * ${u32(WG)} + lid) * ${u32(R)};`,
       wgsl`let hi = r / ${u32(p.P)};`,
       wgsl`let pi = r % ${u32(p.P)};`,
       perHeadScalars,
@@ -238,17 +296,20 @@ ${lines([row], 2)}
     ],
     threads: [
       phase === "whole"
-        ? `invocation: one (head, p) row, all ${T} time steps; the row's state in ${NV} ${V} ${unroll ? "registers, N loop unrolled" : "(a private array, N loop)"} (d_state = ${p.N})`
+        ? R === 1
+          ? `invocation: one (head, p) row, all ${T} time steps; the row's state in ${NV} ${V} ${unroll ? "registers, N loop unrolled" : "(a private array, N loop)"} (d_state = ${p.N})`
+          : `invocation: ${R} (head, p) rows p .. p + ${R - 1}, all ${T} time steps; each row's state in ${NV} ${V} ${unroll ? "registers, N loop unrolled" : "(a private array, N loop)"} (d_state = ${p.N}); dt, B_t and C_t read once for the ${R}`
         : `invocation: one (chunk, head, p) row, the chunk's Q = ${Q} time steps; the row's state in ${NV} ${V} ${unroll ? "registers, N loop unrolled" : "(a private array, N loop)"} (d_state = ${p.N})`,
+      ...(ST > 0 ? [`staged: the B, C rows of ${ST} tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)`] : []),
       (perHead === 0
-        ? `workgroup: ${WG} rows; grid: ${rowGroups} workgroups (H * P = ${p.H} * ${p.P})`
+        ? `workgroup: ${WG * R} rows; grid: ${rowGroups} workgroups (H * P = ${p.H} * ${p.P})`
         : `workgroup: one head (H = ${p.H} workgroups of ${WG}), rows p = lid, lid + ${WG}, ... of P = ${p.P}; ` +
           `then storageBarrier and the workgroup normalises the head's ${tokens} * ${p.P / NG} (token, group) rows of y in place`) +
         (phase === "whole" ? "" : `; per chunk: ceil(L / ${Q}) times that grid`),
     ],
   });
   const times = perHead === 0 ? rowGroups : p.H;
-  const decls = [...(outputs ? [siluFn("silu", "f32")] : []), SOFTPLUS];
+  const decls = [...(staged ? [staged] : []), ...(outputs ? [siluFn("silu", "f32")] : []), SOFTPLUS];
   return buildKernel({
     name: req.name,
     node: req.node,
@@ -260,6 +321,6 @@ ${lines([row], 2)}
     body,
     dispatch: { lTile: phase === "whole" ? null : Q, times },
     // What this algorithm reads of the schedule (the chunked fields do not apply).
-    schedule: { algo: s.algo, vec, perHead, workgroup: WG, unroll: s.unroll },
+    schedule: { algo: s.algo, vec, perHead, workgroup: WG, unroll: s.unroll, rows: R, stage: ST },
   });
 }

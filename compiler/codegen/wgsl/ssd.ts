@@ -32,9 +32,10 @@
  * every case. No GPU adapter was available to measure the other side.
  */
 import { invariant } from "../../diag/diagnostic.ts";
+import { byteSize } from "../../ir/types.ts";
 import { CodegenError, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import type { KernelRequest } from "../request.ts";
-import { pow2AtLeast } from "./common.ts";
+import { pow2AtLeast, range } from "./common.ts";
 import { chunkedBytes, emitSsdChunked } from "./ssd-chunked.ts";
 import { hasNorm, ssdOperands, ssdProblem, type SsdOp, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
 import { emitSsdSequential } from "./ssd-sequential.ts";
@@ -71,6 +72,19 @@ export function chunkedTiles(limits: KernelLimits, p: SsdProblem): { chunk: numb
  */
 export const DEFAULT_ALGO: 0 | 1 = 0;
 
+/**
+ * The sequential prefill walk's rows per invocation (at most MAX_ROWS, and at most STATE_VALUES
+ * state values each), its workgroup, and the tokens of B, C staged at a time. On lavapipe, a
+ * mamba2-130m layer's walk (N = 128, P = 64, L = 512): 1 row 217 ms, 1 row staged 163, 2 rows
+ * staged 100, 4 rows staged 63, 8 rows staged 78 ms (interleaved medians); but on a cold shader
+ * cache the pipeline took 18 s to compile with 1 row, 27 s with 2, 84 s with 4 and 273 s with 8,
+ * so N = 128 gets 2 rows.
+ */
+const MAX_ROWS = 4;
+const STATE_VALUES = 256;
+const ROWS_WORKGROUP = 16;
+const STAGE = 16;
+
 /** The schedule for `algo`; the chunked fields (chunk, ptile) are filled either way. */
 export function ssdSchedule(limits: KernelLimits, p: SsdProblem, algo: 0 | 1 = DEFAULT_ALGO): SsdSchedule {
   const wgMax = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
@@ -80,12 +94,21 @@ export function ssdSchedule(limits: KernelLimits, p: SsdProblem, algo: 0 | 1 = D
   const unroll = p.N / vec <= 16 ? 1 : 0;
   // Where nothing fits, emitting algo 1 reports the workgroup memory it would need.
   const tiles = chunkedTiles(limits, p) ?? { chunk: 8, ptile: p.P };
-  const base = { vec, unroll, ...tiles } as const;
+  const base = { vec, unroll, ...tiles, rows: 1, stage: 0 } as const;
   // Chunked: 64 invocations ran 5-10% faster than 128 on lavapipe.
   if (algo === 1 && p.phase === "whole") return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 64) };
   if (p.phase !== "whole") algo = 0;
   if (hasNorm(p.epilogue) && p.phase !== "chunk_state") return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 256, pow2AtLeast(p.P)) };
-  return { ...base, algo, perHead: 0, workgroup: Math.min(wgMax, 64, pow2AtLeast(p.H * p.P)) };
+  if (p.phase !== "whole" || p.S !== "L") return { ...base, algo, perHead: 0, workgroup: Math.min(wgMax, 64, pow2AtLeast(p.H * p.P)) };
+  // The prefill walk (the sequential kernels are chosen for small devices, build.ts scanFor):
+  // several rows per invocation, at most STATE_VALUES state values each, and B, C staged when the
+  // workgroup's rows lie in one group.
+  const rows = Math.max(1, ...range(Math.min(MAX_ROWS, Math.floor(STATE_VALUES / p.N))).map((i) => i + 1).filter((r) => p.P % r === 0));
+  const workgroup = Math.min(wgMax, ROWS_WORKGROUP, pow2AtLeast(Math.ceil((p.H * p.P) / rows)));
+  const rowBytes = byteSize("f32", 2 * p.N);
+  const oneGroup = ((p.H / p.G) * p.P) % (workgroup * rows) === 0;
+  const stage = oneGroup ? Math.min(STAGE, Math.floor(limits.maxComputeWorkgroupStorageSize / rowBytes)) : 0;
+  return { ...base, algo, perHead: 0, workgroup, rows, stage };
 }
 
 export function emitSsd(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule, limits: KernelLimits): KernelSpec {
@@ -97,5 +120,11 @@ export function emitSsd(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule
 
 export function generateSsd(req: KernelRequest<SsdOp>, limits: KernelLimits, override: Partial<SsdSchedule> = {}): KernelSpec {
   const p = ssdProblem(req);
-  return emitSsd(req, p, { ...ssdSchedule(limits, p, override.algo), ...override }, limits);
+  const s = { ...ssdSchedule(limits, p, override.algo), ...override };
+  // The defaults' rows and staging belong to the default grid: a per-head grid, another workgroup
+  // or rows that split a group's rows over workgroups take them only when asked.
+  const rows = override.rows ?? (s.perHead === 0 && p.P % s.rows === 0 ? s.rows : 1);
+  const oneGroup = ((p.H / p.G) * p.P) % (s.workgroup * rows) === 0;
+  const stage = override.stage ?? (s.perHead === 0 && oneGroup ? s.stage : 0);
+  return emitSsd(req, p, { ...s, rows, stage }, limits);
 }

@@ -20,8 +20,9 @@
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.1.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all L time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, all L time steps; each row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128); dt, B_t and C_t read once for the 2
+//   staged: the B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup (its rows share one group)
+//   workgroup: 32 rows; grid: 48 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -36,6 +37,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+var<workgroup> b_rows: array<vec4<f32>, 512>;
+var<workgroup> c_rows: array<vec4<f32>, 512>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -48,11 +52,10 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 16u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -60,23 +63,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = params.L;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (t) * 448u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (t) * 448u + (k)], acc);
+  var st_0: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_0[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
+  var st_1: array<vec4<f32>, 32u>;
+  for (var k = 0u; k < 32u; k++) { st_1[k] = state[(hi) * 2048u + (pi + 1u) * 32u + (k)]; }
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 32u; i += 16u) { b_rows[i] = x_B_C[384u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    for (var i = lid; i < nt * 32u; i += 16u) { c_rows[i] = x_B_C[416u + (t0 + i / 32u) * 448u + (i % 32u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let dtv = softplus(dt_z[3328u + (t) * 3352u + (hi)] + dt_b);
+      let dA = exp(dtv * a_h);
+      let xv_0 = x_B_C[((t) * 1792u + (hi) * 64u + (pi)) / 4u][((t) * 1792u + (hi) * 64u + (pi)) % 4u];
+      let dx_0 = dtv * xv_0;
+      let xv_1 = x_B_C[((t) * 1792u + (hi) * 64u + (pi + 1u)) / 4u][((t) * 1792u + (hi) * 64u + (pi + 1u)) % 4u];
+      let dx_1 = dtv * xv_1;
+      var acc_0 = vec4<f32>(0.0);
+      var acc_1 = vec4<f32>(0.0);
+      for (var k = 0u; k < 32u; k++) {
+        let bk = b_rows[tt * 32u + k];
+        let ck = c_rows[tt * 32u + k];
+        let sk_0 = fma(vec4<f32>(dA), st_0[k], dx_0 * bk);
+        st_0[k] = sk_0;
+        acc_0 = fma(sk_0, ck, acc_0);
+        let sk_1 = fma(vec4<f32>(dA), st_1[k], dx_1 * bk);
+        st_1[k] = sk_1;
+        acc_1 = fma(sk_1, ck, acc_1);
+      }
+      let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+      let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+      y[(t) * 1536u + (hi) * 64u + (pi)] = yv_0 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+      y[(t) * 1536u + (hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi + 1u)]);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(t) * 1536u + (hi) * 64u + (pi)] = yv * silu(dt_z[(t) * 3352u + (hi) * 64u + (pi)]);
+    workgroupBarrier();
   }
   for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    state[(hi) * 2048u + (pi) * 32u + (k)] = st_0[k];
+  }
+  for (var k = 0u; k < 32u; k++) {
+    state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = st_1[k];
   }
 }

@@ -19,9 +19,10 @@
 //   h       [512,16], strides [16, 1] in state:layers.2.ssm (written)
 //
 // threads:
-//   invocation: one channel c, all L time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   invocation: 4 channels cb + m * 32 (m < 4), all L time steps; each channel's A and h in 4 vec4<f32> registers (d_state = 16); B_t, C_t read once per step for all 4
 //   dt projection: R = 16 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 8 workgroups (Di = 512)
+//   staged: the dt, B, C rows of 16 tokens at a time in workgroup memory, loaded once by the workgroup
+//   workgroup: 128 channels; grid: 4 workgroups (Di = 512)
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
@@ -37,6 +38,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+var<workgroup> dt_rows: array<vec4<f32>, 64>;
+var<workgroup> b_rows: array<vec4<f32>, 64>;
+var<workgroup> c_rows: array<vec4<f32>, 64>;
+
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
@@ -49,48 +54,164 @@ fn softplus(v: f32) -> f32 {
   return log(u) * (e / (u - 1.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 512u) { return; }
+  let cb = wg * 128u + lid;
+  let c_0 = cb;
+  let c_1 = cb + 32u;
+  let c_2 = cb + 64u;
+  let c_3 = cb + 96u;
   let L = params.L;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(306432u + (c)) / 4u][(306432u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(297728u + (c)) / 4u][(297728u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u];
-  let dw1 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (3u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[(t) * 12u], dw0, proj);
-    proj = fma(dt_B_C[(t) * 12u + (1u)], dw1, proj);
-    proj = fma(dt_B_C[(t) * 12u + (2u)], dw2, proj);
-    proj = fma(dt_B_C[(t) * 12u + (3u)], dw3, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(t) * 512u + (c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u + (t) * 12u]);
-    acc = fma(s0, dt_B_C[8u + (t) * 12u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[4u + (t) * 12u + (1u)]);
-    acc = fma(s1, dt_B_C[8u + (t) * 12u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[4u + (t) * 12u + (2u)]);
-    acc = fma(s2, dt_B_C[8u + (t) * 12u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (t) * 12u + (3u)]);
-    acc = fma(s3, dt_B_C[8u + (t) * 12u + (3u)], acc);
-    y[(t) * 512u + (c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (t) * 1024u + (c)]);
+  let a0_0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_0) * 4u]);
+  var s0_0 = h[(c_0) * 4u];
+  let a1_0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_0) * 4u + (1u)]);
+  var s1_0 = h[(c_0) * 4u + (1u)];
+  let a2_0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_0) * 4u + (2u)]);
+  var s2_0 = h[(c_0) * 4u + (2u)];
+  let a3_0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_0) * 4u + (3u)]);
+  var s3_0 = h[(c_0) * 4u + (3u)];
+  let a0_1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_1) * 4u]);
+  var s0_1 = h[(c_1) * 4u];
+  let a1_1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_1) * 4u + (1u)]);
+  var s1_1 = h[(c_1) * 4u + (1u)];
+  let a2_1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_1) * 4u + (2u)]);
+  var s2_1 = h[(c_1) * 4u + (2u)];
+  let a3_1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_1) * 4u + (3u)]);
+  var s3_1 = h[(c_1) * 4u + (3u)];
+  let a0_2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_2) * 4u]);
+  var s0_2 = h[(c_2) * 4u];
+  let a1_2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_2) * 4u + (1u)]);
+  var s1_2 = h[(c_2) * 4u + (1u)];
+  let a2_2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_2) * 4u + (2u)]);
+  var s2_2 = h[(c_2) * 4u + (2u)];
+  let a3_2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_2) * 4u + (3u)]);
+  var s3_2 = h[(c_2) * 4u + (3u)];
+  let a0_3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_3) * 4u]);
+  var s0_3 = h[(c_3) * 4u];
+  let a1_3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_3) * 4u + (1u)]);
+  var s1_3 = h[(c_3) * 4u + (1u)];
+  let a2_3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_3) * 4u + (2u)]);
+  var s2_3 = h[(c_3) * 4u + (2u)];
+  let a3_3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c_3) * 4u + (3u)]);
+  var s3_3 = h[(c_3) * 4u + (3u)];
+  let d_skip_0 = dt_w_A_log_D_dt_bias[(306432u + (c_0)) / 4u][(306432u + (c_0)) % 4u];
+  let d_skip_1 = dt_w_A_log_D_dt_bias[(306432u + (c_1)) / 4u][(306432u + (c_1)) % 4u];
+  let d_skip_2 = dt_w_A_log_D_dt_bias[(306432u + (c_2)) / 4u][(306432u + (c_2)) % 4u];
+  let d_skip_3 = dt_w_A_log_D_dt_bias[(306432u + (c_3)) / 4u][(306432u + (c_3)) % 4u];
+  let dt_b_0 = dt_w_A_log_D_dt_bias[(297728u + (c_0)) / 4u][(297728u + (c_0)) % 4u];
+  let dt_b_1 = dt_w_A_log_D_dt_bias[(297728u + (c_1)) / 4u][(297728u + (c_1)) % 4u];
+  let dt_b_2 = dt_w_A_log_D_dt_bias[(297728u + (c_2)) / 4u][(297728u + (c_2)) % 4u];
+  let dt_b_3 = dt_w_A_log_D_dt_bias[(297728u + (c_3)) / 4u][(297728u + (c_3)) % 4u];
+  let dw0_0 = dt_w_A_log_D_dt_bias[72384u + (c_0) * 4u];
+  let dw1_0 = dt_w_A_log_D_dt_bias[72384u + (c_0) * 4u + (1u)];
+  let dw2_0 = dt_w_A_log_D_dt_bias[72384u + (c_0) * 4u + (2u)];
+  let dw3_0 = dt_w_A_log_D_dt_bias[72384u + (c_0) * 4u + (3u)];
+  let dw0_1 = dt_w_A_log_D_dt_bias[72384u + (c_1) * 4u];
+  let dw1_1 = dt_w_A_log_D_dt_bias[72384u + (c_1) * 4u + (1u)];
+  let dw2_1 = dt_w_A_log_D_dt_bias[72384u + (c_1) * 4u + (2u)];
+  let dw3_1 = dt_w_A_log_D_dt_bias[72384u + (c_1) * 4u + (3u)];
+  let dw0_2 = dt_w_A_log_D_dt_bias[72384u + (c_2) * 4u];
+  let dw1_2 = dt_w_A_log_D_dt_bias[72384u + (c_2) * 4u + (1u)];
+  let dw2_2 = dt_w_A_log_D_dt_bias[72384u + (c_2) * 4u + (2u)];
+  let dw3_2 = dt_w_A_log_D_dt_bias[72384u + (c_2) * 4u + (3u)];
+  let dw0_3 = dt_w_A_log_D_dt_bias[72384u + (c_3) * 4u];
+  let dw1_3 = dt_w_A_log_D_dt_bias[72384u + (c_3) * 4u + (1u)];
+  let dw2_3 = dt_w_A_log_D_dt_bias[72384u + (c_3) * 4u + (2u)];
+  let dw3_3 = dt_w_A_log_D_dt_bias[72384u + (c_3) * 4u + (3u)];
+  for (var t0 = 0u; t0 < L; t0 += 16u) {
+    let nt = min(16u, L - t0);
+    for (var i = lid; i < nt * 4u; i += 32u) { dt_rows[i] = dt_B_C[(t0 + i / 4u) * 12u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { b_rows[i] = dt_B_C[4u + (t0 + i / 4u) * 12u + (i % 4u)]; }
+    for (var i = lid; i < nt * 4u; i += 32u) { c_rows[i] = dt_B_C[8u + (t0 + i / 4u) * 12u + (i % 4u)]; }
+    workgroupBarrier();
+    for (var tt = 0u; tt < nt; tt++) {
+      let t = t0 + tt;
+      let b_t0 = b_rows[tt * 4u + 0u];
+      let b_t1 = b_rows[tt * 4u + 1u];
+      let b_t2 = b_rows[tt * 4u + 2u];
+      let b_t3 = b_rows[tt * 4u + 3u];
+      let c_t0 = c_rows[tt * 4u + 0u];
+      let c_t1 = c_rows[tt * 4u + 1u];
+      let c_t2 = c_rows[tt * 4u + 2u];
+      let c_t3 = c_rows[tt * 4u + 3u];
+      var proj_0 = vec4<f32>(0.0);
+      proj_0 = fma(dt_rows[tt * 4u + 0u], dw0_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 4u + 1u], dw1_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 4u + 2u], dw2_0, proj_0);
+      proj_0 = fma(dt_rows[tt * 4u + 3u], dw3_0, proj_0);
+      let delta_0 = softplus(dot(proj_0, vec4<f32>(1.0)) + dt_b_0);
+      let uv_0 = u[(t) * 512u + (c_0)];
+      let dx_0 = delta_0 * uv_0;
+      var acc_0 = vec4<f32>(0.0);
+      s0_0 = fma(exp(delta_0 * a0_0), s0_0, dx_0 * b_t0);
+      acc_0 = fma(s0_0, c_t0, acc_0);
+      s1_0 = fma(exp(delta_0 * a1_0), s1_0, dx_0 * b_t1);
+      acc_0 = fma(s1_0, c_t1, acc_0);
+      s2_0 = fma(exp(delta_0 * a2_0), s2_0, dx_0 * b_t2);
+      acc_0 = fma(s2_0, c_t2, acc_0);
+      s3_0 = fma(exp(delta_0 * a3_0), s3_0, dx_0 * b_t3);
+      acc_0 = fma(s3_0, c_t3, acc_0);
+      y[(t) * 512u + (c_0)] = (dot(acc_0, vec4<f32>(1.0)) + d_skip_0 * uv_0) * silu(z[512u + (t) * 1024u + (c_0)]);
+      var proj_1 = vec4<f32>(0.0);
+      proj_1 = fma(dt_rows[tt * 4u + 0u], dw0_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 4u + 1u], dw1_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 4u + 2u], dw2_1, proj_1);
+      proj_1 = fma(dt_rows[tt * 4u + 3u], dw3_1, proj_1);
+      let delta_1 = softplus(dot(proj_1, vec4<f32>(1.0)) + dt_b_1);
+      let uv_1 = u[(t) * 512u + (c_1)];
+      let dx_1 = delta_1 * uv_1;
+      var acc_1 = vec4<f32>(0.0);
+      s0_1 = fma(exp(delta_1 * a0_1), s0_1, dx_1 * b_t0);
+      acc_1 = fma(s0_1, c_t0, acc_1);
+      s1_1 = fma(exp(delta_1 * a1_1), s1_1, dx_1 * b_t1);
+      acc_1 = fma(s1_1, c_t1, acc_1);
+      s2_1 = fma(exp(delta_1 * a2_1), s2_1, dx_1 * b_t2);
+      acc_1 = fma(s2_1, c_t2, acc_1);
+      s3_1 = fma(exp(delta_1 * a3_1), s3_1, dx_1 * b_t3);
+      acc_1 = fma(s3_1, c_t3, acc_1);
+      y[(t) * 512u + (c_1)] = (dot(acc_1, vec4<f32>(1.0)) + d_skip_1 * uv_1) * silu(z[512u + (t) * 1024u + (c_1)]);
+      var proj_2 = vec4<f32>(0.0);
+      proj_2 = fma(dt_rows[tt * 4u + 0u], dw0_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 4u + 1u], dw1_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 4u + 2u], dw2_2, proj_2);
+      proj_2 = fma(dt_rows[tt * 4u + 3u], dw3_2, proj_2);
+      let delta_2 = softplus(dot(proj_2, vec4<f32>(1.0)) + dt_b_2);
+      let uv_2 = u[(t) * 512u + (c_2)];
+      let dx_2 = delta_2 * uv_2;
+      var acc_2 = vec4<f32>(0.0);
+      s0_2 = fma(exp(delta_2 * a0_2), s0_2, dx_2 * b_t0);
+      acc_2 = fma(s0_2, c_t0, acc_2);
+      s1_2 = fma(exp(delta_2 * a1_2), s1_2, dx_2 * b_t1);
+      acc_2 = fma(s1_2, c_t1, acc_2);
+      s2_2 = fma(exp(delta_2 * a2_2), s2_2, dx_2 * b_t2);
+      acc_2 = fma(s2_2, c_t2, acc_2);
+      s3_2 = fma(exp(delta_2 * a3_2), s3_2, dx_2 * b_t3);
+      acc_2 = fma(s3_2, c_t3, acc_2);
+      y[(t) * 512u + (c_2)] = (dot(acc_2, vec4<f32>(1.0)) + d_skip_2 * uv_2) * silu(z[512u + (t) * 1024u + (c_2)]);
+      var proj_3 = vec4<f32>(0.0);
+      proj_3 = fma(dt_rows[tt * 4u + 0u], dw0_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 4u + 1u], dw1_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 4u + 2u], dw2_3, proj_3);
+      proj_3 = fma(dt_rows[tt * 4u + 3u], dw3_3, proj_3);
+      let delta_3 = softplus(dot(proj_3, vec4<f32>(1.0)) + dt_b_3);
+      let uv_3 = u[(t) * 512u + (c_3)];
+      let dx_3 = delta_3 * uv_3;
+      var acc_3 = vec4<f32>(0.0);
+      s0_3 = fma(exp(delta_3 * a0_3), s0_3, dx_3 * b_t0);
+      acc_3 = fma(s0_3, c_t0, acc_3);
+      s1_3 = fma(exp(delta_3 * a1_3), s1_3, dx_3 * b_t1);
+      acc_3 = fma(s1_3, c_t1, acc_3);
+      s2_3 = fma(exp(delta_3 * a2_3), s2_3, dx_3 * b_t2);
+      acc_3 = fma(s2_3, c_t2, acc_3);
+      s3_3 = fma(exp(delta_3 * a3_3), s3_3, dx_3 * b_t3);
+      acc_3 = fma(s3_3, c_t3, acc_3);
+      y[(t) * 512u + (c_3)] = (dot(acc_3, vec4<f32>(1.0)) + d_skip_3 * uv_3) * silu(z[512u + (t) * 1024u + (c_3)]);
+    }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
+  h[(c_0) * 4u] = s0_0; h[(c_0) * 4u + (1u)] = s1_0; h[(c_0) * 4u + (2u)] = s2_0; h[(c_0) * 4u + (3u)] = s3_0;
+  h[(c_1) * 4u] = s0_1; h[(c_1) * 4u + (1u)] = s1_1; h[(c_1) * 4u + (2u)] = s2_1; h[(c_1) * 4u + (3u)] = s3_1;
+  h[(c_2) * 4u] = s0_2; h[(c_2) * 4u + (1u)] = s1_2; h[(c_2) * 4u + (2u)] = s2_2; h[(c_2) * 4u + (3u)] = s3_2;
+  h[(c_3) * 4u] = s0_3; h[(c_3) * 4u + (1u)] = s1_3; h[(c_3) * 4u + (2u)] = s2_3; h[(c_3) * 4u + (3u)] = s3_3;
 }
