@@ -27,9 +27,9 @@ export interface BuildOptions extends CompileOptions {
    */
   readonly f16?: "native" | "packed";
   /**
-   * The prefill scan kernels (Mamba-1 selective_scan, Mamba-2 ssd): `sequential` (default), one
-   * invocation per state row walking all L tokens (Di, or H * P, invocations: right for a small
-   * device such as lavapipe or an integrated GPU, and 2-3x faster there), or `chunked-parallel`
+   * The prefill scan kernels (Mamba-1 selective_scan, Mamba-2 ssd): `sequential` (default), each
+   * invocation walking a few state rows over all L tokens (Di / 4, or H * P / 2 at d_state 128,
+   * invocations: right for a small device such as lavapipe, and 3-6x faster there), or `chunked-parallel`
    * (passes/parallel-scan.ts): per-chunk states, a short scan over them, per-chunk outputs,
    * nc = ceil(L / 64) times the invocations, for a discrete GPU that a few thousand threads starve.
    * Decode is the same either way.
@@ -52,7 +52,7 @@ export interface BuildResult extends CompileResult {
 /**
  * The prefill scan for a device when the caller does not say, from the device's size as WebGPU
  * lets us see it: a fallback or software adapter (a CPU: lavapipe, SwiftShader, WARP) gets the
- * sequential kernels, which are 1.4-2.7x faster there (bench/scan-parallel.ts, L = 2048); any
+ * sequential kernels, which are 2.8-6.2x faster there (bench/scan-parallel.ts, L = 2048); any
  * other adapter, a GPU with thousands of invocations in flight, gets chunked-parallel, which
  * runs ceil(L / 64) times the invocations (D or H * P each for the sequential kernels).
  */

@@ -1987,8 +1987,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -2908,8 +2908,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -3829,8 +3829,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -4750,8 +4750,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -5671,8 +5671,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -8090,8 +8090,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -9011,8 +9011,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -9932,8 +9932,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -10853,8 +10853,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -11774,8 +11774,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -14193,8 +14193,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -15114,8 +15114,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -16035,8 +16035,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -16956,8 +16956,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -17877,8 +17877,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -20296,8 +20296,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -21217,8 +21217,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -22138,8 +22138,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -23059,8 +23059,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -23980,8 +23980,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 512>;
-var<workgroup> c_rows: array<vec4<f32>, 512>;
+var<workgroup> b_rows: array<vec4<f32>, 512u>;
+var<workgroup> c_rows: array<vec4<f32>, 512u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));

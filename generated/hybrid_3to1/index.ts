@@ -1555,8 +1555,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -2754,8 +2754,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -3953,8 +3953,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -6650,8 +6650,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -7849,8 +7849,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -9048,8 +9048,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -11745,8 +11745,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -12944,8 +12944,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -14143,8 +14143,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -16840,8 +16840,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -18039,8 +18039,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -19238,8 +19238,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));

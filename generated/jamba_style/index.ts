@@ -2276,9 +2276,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -3976,9 +3976,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -5676,9 +5676,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -7376,9 +7376,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -10546,9 +10546,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -12246,9 +12246,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -13946,9 +13946,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -15646,9 +15646,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -17346,9 +17346,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -19046,9 +19046,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -20746,9 +20746,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -23916,9 +23916,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -25616,9 +25616,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -27316,9 +27316,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));

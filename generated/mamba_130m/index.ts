@@ -2537,9 +2537,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -3807,9 +3807,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -5077,9 +5077,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -6347,9 +6347,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -7617,9 +7617,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -8887,9 +8887,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -10157,9 +10157,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -11427,9 +11427,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -12697,9 +12697,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -13967,9 +13967,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -15237,9 +15237,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -16507,9 +16507,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -17777,9 +17777,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -19047,9 +19047,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -20317,9 +20317,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -21587,9 +21587,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -22857,9 +22857,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -24127,9 +24127,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -25397,9 +25397,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -26667,9 +26667,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -27937,9 +27937,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -29207,9 +29207,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -30477,9 +30477,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -31747,9 +31747,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 192>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 192u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));

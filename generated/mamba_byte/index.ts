@@ -1673,9 +1673,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -2911,9 +2911,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -4149,9 +4149,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -5387,9 +5387,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -6625,9 +6625,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -7863,9 +7863,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -9101,9 +9101,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -10339,9 +10339,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -11577,9 +11577,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -12815,9 +12815,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -14053,9 +14053,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -15291,9 +15291,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 128>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 128u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));

@@ -67,7 +67,7 @@ describe("kernel description", () => {
     const req = requestFromGraph(tg.graph, tg.node, { name: "layers.0.mixer.scan", describeSpan: (sp) => `model.hyb:${sp.start + 1}` });
     const code = generateKernel(req, LIMITS16).wgsl;
     expect(code.startsWith("// kernel layers.0.mixer.scan: selective_scan {innerNormEps=null}\n")).toBe(true);
-    for (const part of ["// h[c, :] = exp(delta * A)", "// threads:", "//   invocation: one channel c"]) expect(code).toContain(part);
+    for (const part of ["// h[c, :] = exp(delta * A)", "// threads:", "//   invocation: 4 channels cb + m * 16", "//   staged: the dt, B, C rows of 16 tokens"]) expect(code).toContain(part);
     expect(code).toMatch(/^\/\/ {3}B +\[L,16\] at offset 4, strides \[36, 1\] in %\d+#0$/m);
     expect(code).toMatch(/^\/\/ from: model\.hyb:41$/m);
   });

@@ -8,6 +8,7 @@ import { generateKernel } from "../../compiler/codegen/index.ts";
 import { requestFromGraph } from "../../compiler/codegen/request.ts";
 import { f32, i32, lines, u32, wgsl } from "../../compiler/codegen/wgsl/template.ts";
 import { convGraph, linearGraph, scanGraph } from "./graphs.ts";
+import { ssdGraph } from "./ssd-graphs.ts";
 
 /** A WGSL float literal as we write them: digits with a `.` or an exponent, maybe parenthesized negative. */
 const FLOAT = /^(\(-)?(\d+\.\d+|\d+(\.\d+)?e[+-]?\d+)\)?$/;
@@ -63,6 +64,9 @@ describe("wgsl template", () => {
       convGraph({ S: 1, C: 30, W: 4, bias: false }),
       scanGraph({ S: "L", Di: 36, N: 16, R: 3, innerNorms: true }),
       scanGraph({ S: 1, Di: 8, N: 6, R: 1 }),
+      // The prefill walks' defaults: 4 channels or 2 rows per invocation, rows staged in workgroup memory.
+      scanGraph({ S: "L", Di: 40, N: 16, R: 48 }),
+      ssdGraph({ S: "L", H: 2, P: 64, G: 1, N: 128, epilogue: "gate" }),
     ];
     const BARE = /(?<![\w.]|[eE][+-])\d+(?![\w.])/g;
     expect("let a = b[3] * 2.0 + 1e-5 + c4 + 7u;".match(BARE)).toEqual(["3"]);

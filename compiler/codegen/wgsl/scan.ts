@@ -114,6 +114,7 @@ export function scanSchedule(limits: KernelLimits, p: ScanProblem): ScanSchedule
   if (p.phase !== "whole" || p.S !== "L") return { vec, dtVec, dtRegisters, workgroup: Math.min(wg, pow2AtLeast(p.Di)), channels: 1, stage: 0 };
   // At most 64 state values per invocation: more unrolled registers make the pipeline slow to compile
   // (lavapipe: d_state 128 x 4 channels took about a minute) for little more speed.
+  // (and at least 8 invocations for a narrow layer)
   const channels = Math.max(1, Math.min(CHANNELS, Math.floor(STATE_VALUES / p.N), Math.ceil(p.Di / 8)));
   const workgroup = Math.max(1, Math.min(wg / 2, pow2AtLeast(Math.ceil(p.Di / channels))));
   const rowBytes = byteSize("f32", p.R + 2 * p.N);
@@ -304,7 +305,7 @@ ${lines([step], 2)}
 }`;
   const staged =
     ST > 0 &&
-    [`var<workgroup> dt_rows: array<${vecType(dtVec)}, ${ST * RV}>;`, `var<workgroup> b_rows: array<${V}, ${ST * NV}>;`, ...(outputs ? [`var<workgroup> c_rows: array<${V}, ${ST * NV}>;`] : [])].join("\n");
+    [`var<workgroup> dt_rows: array<${vecType(dtVec)}, ${ST * RV}u>;`, `var<workgroup> b_rows: array<${V}, ${ST * NV}u>;`, ...(outputs ? [`var<workgroup> c_rows: array<${V}, ${ST * NV}u>;`] : [])].join("\n");
 
   const channelsSetup =
     CH === 1 && ST === 0

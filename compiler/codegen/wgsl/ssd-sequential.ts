@@ -204,7 +204,7 @@ ${lines([step], 4)}
       : wgsl`for (var t = ${t0}; t < ${t1}; t++) {
 ${lines([step], 2)}
 }`;
-  const staged = ST > 0 && [`var<workgroup> b_rows: array<${V}, ${ST * NV}>;`, ...(outputs ? [`var<workgroup> c_rows: array<${V}, ${ST * NV}>;`] : [])].join("\n");
+  const staged = ST > 0 && [`var<workgroup> b_rows: array<${V}, ${ST * NV}u>;`, ...(outputs ? [`var<workgroup> c_rows: array<${V}, ${ST * NV}u>;`] : [])].join("\n");
 
   // The recurrence of the invocation's rows (hi, pi + m): state in registers, the tokens [t0, t1), state written back.
   const row = lines([init[phase](), !outputs && wgsl`var dsum = ${f32(0)};`, walk, finish[phase]()]);

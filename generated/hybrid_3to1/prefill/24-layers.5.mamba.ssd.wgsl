@@ -37,8 +37,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-var<workgroup> b_rows: array<vec4<f32>, 256>;
-var<workgroup> c_rows: array<vec4<f32>, 256>;
+var<workgroup> b_rows: array<vec4<f32>, 256u>;
+var<workgroup> c_rows: array<vec4<f32>, 256u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));

@@ -38,9 +38,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> dt_rows: array<vec4<f32>, 64>;
-var<workgroup> b_rows: array<vec4<f32>, 64>;
-var<workgroup> c_rows: array<vec4<f32>, 64>;
+var<workgroup> dt_rows: array<vec4<f32>, 64u>;
+var<workgroup> b_rows: array<vec4<f32>, 64u>;
+var<workgroup> c_rows: array<vec4<f32>, 64u>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
