@@ -36,7 +36,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, vec4Aligned, type Accessor, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
-import { checkRegisters, hsum, lengthExpr, pow2AtLeast, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
+import { checkRegisters, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
 export type ScanOp = "selective_scan" | "selective_state_update" | "selective_scan_chunk_state" | "selective_scan_chunk_output";
@@ -195,13 +195,14 @@ let ${name}_s = inverseSqrt(${hsum(`${name}_q`, w)} / ${f32(n)} + ${f32(p.eps ??
     const raw = rowAt(name, vec, NV, j(k));
     return norms ? `${raw} * ${name}_s * ${lanes(g(`${name}_norm_w`), j(k))}` : raw;
   };
-  // With several channels or staged rows, B_t and C_t are read once per step into b_t{k}, c_t{k}.
-  const hoist = CH > 1 || ST > 0;
-  const bc = (name: "B" | "C", k: number): string => (hoist ? `${name.toLowerCase()}_t${k}` : bcRaw(name, k));
+  // With several channels or staged rows the walk has no early return (barriers), channels past Di
+  // are clamped, and B_t and C_t are read once per step into b_t{k}, c_t{k}.
+  const clamped = CH > 1 || ST > 0;
+  const bc = (name: "B" | "C", k: number): string => (clamped ? `${name.toLowerCase()}_t${k}` : bcRaw(name, k));
 
   const groups = Math.ceil(p.Di / (WG * CH));
   // Channels past Di (when WG * CH does not divide it) read channel Di - 1 and store nothing.
-  const ragged = p.Di % (WG * CH) !== 0;
+  const ragged = clamped && p.Di % (WG * CH) !== 0;
   const Q = chunk?.Q ?? 0;
   // Chunk phases: the slot's state element (c, k-th lane group) of chunk `ci`, in units of `vec` lanes.
   const slotIx = (ci: string, k: string | number): string =>
@@ -213,7 +214,7 @@ let ${name}_s = inverseSqrt(${hsum(`${name}_q`, w)} / ${f32(n)} + ${f32(p.eps ??
     return vec === 4 ? a.store4(v, ...at) : a.store(v, ...at);
   };
   const perChannel = (f: (m: number) => string): string => chans.map(f).join("\n");
-  const live = (m: number, stmt: string): string => (CH > 1 || ST > 0) && ragged ? `if (live${sfx(m)}) { ${stmt} }` : stmt;
+  const live = (m: number, stmt: string): string => (ragged ? `if (live${sfx(m)}) {\n${lines([stmt], 2)}\n}` : stmt);
   const aReg = (k: number, m = 0): string => `let a${k}${sfx(m)} = -exp(${lanes(g("A_log"), `c${sfx(m)}`, j(k))});`;
   const init: Record<ScanPhase, () => string> = {
     whole: () => perChannel((m) => range(NV).map((k) => `${aReg(k, m)}\nvar s${k}${sfx(m)} = ${loadState(g("h"), k, "h", m)};`).join("\n")),
@@ -241,7 +242,7 @@ ${lines([all((k) => `s${k} = ${loadState(g("h"), k, "h")};`)], 2)}
         m,
         range(NV)
           .map((k) => storeState(g(inPlace ? "h" : "new_h"), `s${k}${sfx(m)}`, k, "h", m))
-          .join(CH > 1 || ST > 0 ? " " : "\n"),
+          .join("\n"),
       ),
     );
   const finish: Record<ScanPhase, () => string> = {
@@ -281,8 +282,8 @@ let dx${x} = delta${x} * uv${x};`,
   };
   const step = lines([
     norms && [rowScale("dt", p.R, dtVec), rowScale("B", p.N, vec), outputs ? rowScale("C", p.N, vec) : ""].filter((x) => x !== "").join("\n"),
-    hoist && range(NV).map((k) => `let b_t${k} = ${bcRaw("B", k)};`).join("\n"),
-    hoist && outputs && range(NV).map((k) => `let c_t${k} = ${bcRaw("C", k)};`).join("\n"),
+    clamped && range(NV).map((k) => `let b_t${k} = ${bcRaw("B", k)};`).join("\n"),
+    clamped && outputs && range(NV).map((k) => `let c_t${k} = ${bcRaw("C", k)};`).join("\n"),
     perChannel(channelStep),
   ]);
   // Staged: each block of ST tokens' dt, B, C rows is loaded once by the whole workgroup, then
@@ -307,19 +308,18 @@ ${lines([step], 2)}
     ST > 0 &&
     [`var<workgroup> dt_rows: array<${vecType(dtVec)}, ${ST * RV}u>;`, `var<workgroup> b_rows: array<${V}, ${ST * NV}u>;`, ...(outputs ? [`var<workgroup> c_rows: array<${V}, ${ST * NV}u>;`] : [])].join("\n");
 
-  const channelsSetup =
-    CH === 1 && ST === 0
-      ? wgsl`let c = wg * ${u32(WG)} + lid;
-if (c >= ${u32(p.Di)}) { return; }`
-      : lines([
-          wgsl`let cb = wg * ${u32(WG * CH)} + lid;`,
-          perChannel((m) =>
-            ragged
-              ? wgsl`let live${sfx(m)} = cb${m === 0 ? "" : wgsl` + ${u32(m * WG)}`} < ${u32(p.Di)};
-let c${sfx(m)} = min(cb${m === 0 ? "" : wgsl` + ${u32(m * WG)}`}, ${u32(p.Di - 1)});`
-              : wgsl`let c${sfx(m)} = cb${m === 0 ? "" : wgsl` + ${u32(m * WG)}`};`,
-          ),
-        ]);
+  const channelsSetup = clamped
+    ? lines([
+        wgsl`let cb = wg * ${u32(WG * CH)} + lid;`,
+        perChannel((m) =>
+          ragged
+            ? wgsl`let live${sfx(m)} = ${plus("cb", m * WG)} < ${u32(p.Di)};
+let c${sfx(m)} = min(${plus("cb", m * WG)}, ${u32(p.Di - 1)});`
+            : wgsl`let c${sfx(m)} = ${plus("cb", m * WG)};`,
+        ),
+      ])
+    : wgsl`let c = wg * ${u32(WG)} + lid;
+if (c >= ${u32(p.Di)}) { return; }`;
   const body = lines([
     phase === "whole"
       ? wgsl`${channelsSetup}

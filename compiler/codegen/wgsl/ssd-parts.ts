@@ -69,6 +69,9 @@ export interface SsdSchedule {
 
 export const hasNorm = (e: SsdEpilogue): boolean => e === "gate_norm" || e === "norm_gate";
 
+/** Whether a flat grid's workgroups of `workgroup` invocations of `rows` rows each lie within one group (the same B, C). */
+export const rowsInOneGroup = (p: SsdProblem, workgroup: number, rows: number): boolean => ((p.H / p.G) * p.P) % (workgroup * rows) === 0;
+
 export function ssdProblem(req: KernelRequest<SsdOp>): SsdProblem {
   const node = req.node as NodeOf<SsdOp>;
   const a = node.attrs;

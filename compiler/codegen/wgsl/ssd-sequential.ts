@@ -37,8 +37,8 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelSpec } from "../kernel.ts";
 import type { Accessor } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
-import { checkRegisters, hsum, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
-import { epilogueText, hasNorm, headScalars, type SsdOp, type SsdOperands, type SsdPhase, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
+import { checkRegisters, hsum, plus, range, siluFn, SOFTPLUS, vecType } from "./common.ts";
+import { epilogueText, hasNorm, headScalars, rowsInOneGroup, type SsdOp, type SsdOperands, type SsdPhase, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 
 export function emitSsdSequential(req: KernelRequest<SsdOp>, p: SsdProblem, s: SsdSchedule, o: SsdOperands): KernelSpec {
@@ -68,9 +68,9 @@ export function emitSsdSequential(req: KernelRequest<SsdOp>, p: SsdProblem, s: S
   const ST = s.stage;
   invariant((phase === "whole" && perHead === 0) || (R === 1 && ST === 0), "only the whole walk over rows takes several rows per invocation or staged rows");
   invariant(p.P % R === 0, "rows per invocation divide headdim");
-  invariant(ST === 0 || ((p.H / p.G) * p.P) % (WG * R) === 0, "a staged workgroup's rows read one group's B and C");
+  invariant(ST === 0 || rowsInOneGroup(p, WG, R), "a staged workgroup's rows read one group's B and C");
   const sfx = (m: number): string => (R === 1 ? "" : `_${m}`);
-  const piOf = (m: number): string => (m === 0 ? "pi" : wgsl`pi + ${u32(m)}`);
+  const piOf = (m: number): string => plus("pi", m);
   const perRow = (f: (m: number) => string): string => range(R).map(f).join("\n");
   const rowAt = (where: "state" | "slot", k: string | number, m = 0): string[] => {
     const kx = typeof k === "number" ? j(k) : k;
@@ -138,7 +138,7 @@ ${lines([loadState("state")], 2)}
       ]),
   };
   // Invocations past the last row (a grid that H * P does not fill) walk the last rows again and store nothing.
-  const ragged = R * WG > 1 && (p.H * p.P) % (R * WG) !== 0 && (R > 1 || ST > 0);
+  const ragged = (R > 1 || ST > 0) && (p.H * p.P) % (R * WG) !== 0;
   const guarded = (stmt: string): string => (ragged ? wgsl`if (live) {\n${lines([stmt], 2)}\n}` : stmt);
   const finish: Record<SsdPhase, () => string> = {
     whole: () => guarded(perRow((m) => storeState("state", m))),

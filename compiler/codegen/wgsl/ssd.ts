@@ -35,9 +35,9 @@ import { invariant } from "../../diag/diagnostic.ts";
 import { byteSize } from "../../ir/types.ts";
 import { CodegenError, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import type { KernelRequest } from "../request.ts";
-import { pow2AtLeast, range } from "./common.ts";
+import { pow2AtLeast } from "./common.ts";
 import { chunkedBytes, emitSsdChunked } from "./ssd-chunked.ts";
-import { hasNorm, ssdOperands, ssdProblem, type SsdOp, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
+import { hasNorm, rowsInOneGroup, ssdOperands, ssdProblem, type SsdOp, type SsdProblem, type SsdSchedule } from "./ssd-parts.ts";
 import { emitSsdSequential } from "./ssd-sequential.ts";
 
 export type { SsdOp, SsdProblem, SsdSchedule } from "./ssd-parts.ts";
@@ -103,11 +103,10 @@ export function ssdSchedule(limits: KernelLimits, p: SsdProblem, algo: 0 | 1 = D
   // The prefill walk (the sequential kernels are chosen for small devices, build.ts scanFor):
   // several rows per invocation, at most STATE_VALUES state values each, and B, C staged when the
   // workgroup's rows lie in one group.
-  const rows = Math.max(1, ...range(Math.min(MAX_ROWS, Math.floor(STATE_VALUES / p.N))).map((i) => i + 1).filter((r) => p.P % r === 0));
+  let rows = Math.max(1, Math.min(MAX_ROWS, Math.floor(STATE_VALUES / p.N)));
+  while (p.P % rows !== 0) rows--;
   const workgroup = Math.min(wgMax, ROWS_WORKGROUP, pow2AtLeast(Math.ceil((p.H * p.P) / rows)));
-  const rowBytes = byteSize("f32", 2 * p.N);
-  const oneGroup = ((p.H / p.G) * p.P) % (workgroup * rows) === 0;
-  const stage = oneGroup ? Math.min(STAGE, Math.floor(limits.maxComputeWorkgroupStorageSize / rowBytes)) : 0;
+  const stage = rowsInOneGroup(p, workgroup, rows) ? Math.min(STAGE, Math.floor(limits.maxComputeWorkgroupStorageSize / byteSize("f32", 2 * p.N))) : 0;
   return { ...base, algo, perHead: 0, workgroup, rows, stage };
 }
 
@@ -123,8 +122,7 @@ export function generateSsd(req: KernelRequest<SsdOp>, limits: KernelLimits, ove
   const s = { ...ssdSchedule(limits, p, override.algo), ...override };
   // The defaults' rows and staging belong to the default grid: a per-head grid, another workgroup
   // or rows that split a group's rows over workgroups take them only when asked.
-  const rows = override.rows ?? (s.perHead === 0 && p.P % s.rows === 0 ? s.rows : 1);
-  const oneGroup = ((p.H / p.G) * p.P) % (s.workgroup * rows) === 0;
-  const stage = override.stage ?? (s.perHead === 0 && oneGroup ? s.stage : 0);
+  const rows = override.rows ?? (s.perHead === 0 ? s.rows : 1);
+  const stage = override.stage ?? (s.perHead === 0 && rowsInOneGroup(p, s.workgroup, rows) ? s.stage : 0);
   return emitSsd(req, p, { ...s, rows, stage }, limits);
 }
