@@ -58,6 +58,8 @@ const VARIANTS: readonly [string, Partial<LinearSchedule> | null][] = [
   ["coop T8 R8 TN4", { coop: 8, wgCols: 8, tileCols: 4 }],
   ["coop T4 R16 TN4", { coop: 4, wgCols: 16, tileCols: 4 }],
   ["coop T4 R16 TN4 chunked", { coop: 4, wgCols: 16, tileCols: 4, coopChunked: 1 }],
+  // Packed f16 read 4 halves per load (vec2<u32>) instead of the default's 8 (the schedule's `wide`; f32 reads 4 either way).
+  ["coop T4 R16 TN4 4 halves", { coop: 4, wgCols: 16, tileCols: 4, wide: 0 }],
   ["coop T2 R32 TN4", { coop: 2, wgCols: 32, tileCols: 4 }],
   ["coop T4 R16 TN8", { coop: 4, wgCols: 16, tileCols: 8 }],
   ["coop T4 R32 TN4", { coop: 4, wgCols: 32, tileCols: 4 }],

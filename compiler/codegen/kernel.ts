@@ -93,6 +93,15 @@ const UNPACK_HALVES4_DECL = `fn ${UNPACK_HALVES4}(w: vec2<u32>) -> vec4<f32> {
   return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
 }`;
 
+/**
+ * Halves [4 * hi, 4 * hi + 4) of a `vec4<u32>` word of 8 packed halves: a vec4 read (a norm's
+ * weights, say) of a binding that a GEMV reads 8 halves at a time (operands.ts `load8`).
+ */
+export const UNPACK_QUAD8 = "unpack_quad8";
+const UNPACK_QUAD8_DECL = `fn ${UNPACK_QUAD8}(w: vec4<u32>, hi: u32) -> vec4<f32> {
+  return ${UNPACK_HALVES4}(select(w.xy, w.zw, hi == 1u));
+}`;
+
 /** The complete module: header comment, uniform struct, bindings (from the spec), helpers, entry point. */
 export function assembleModule(p: ModuleParts): string {
   const struct = p.uniforms.fields.length > 0 && `struct Params {\n${p.uniforms.fields.map((f) => `  ${f}: u32,`).join("\n")}\n}`;
@@ -105,8 +114,10 @@ ${lines([p.body], 2)}
   const subgroups = (p.features ?? []).includes("subgroups") && "enable subgroups;\ndiagnostic(off, subgroup_uniformity);";
   const enable = bindingFeatures(p.bindings).includes("shader-f16") && "enable f16;";
   // Four packed halves read as one vec2<u32> word (operands.ts): loaded once, unpacked twice.
-  const halves = [...p.decls, p.body].some((t) => t.includes(`${UNPACK_HALVES4}(`)) && UNPACK_HALVES4_DECL;
-  const sections = [enable, subgroups, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), halves, ...p.decls, entry];
+  const uses = (fn: string): boolean => [...p.decls, p.body].some((t) => t.includes(`${fn}(`));
+  const quad8 = uses(UNPACK_QUAD8) && UNPACK_QUAD8_DECL;
+  const halves = (quad8 || uses(UNPACK_HALVES4)) && UNPACK_HALVES4_DECL;
+  const sections = [enable, subgroups, p.header.map((l) => (l === "" ? "//" : `// ${l}`)).join("\n"), struct, p.bindings.map(bindingDecl).join("\n"), ...windowHelpers(p.bindings), halves, quad8, ...p.decls, entry];
   return sections.filter((s): s is string => typeof s === "string" && s !== "").join("\n\n") + "\n";
 }
 

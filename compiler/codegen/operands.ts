@@ -8,12 +8,17 @@
  * or writes whole, aligned vec4s (`vec4Aligned`); otherwise f32. So no scalar is ever written
  * into a vec4 binding, which some backends would turn into a racy read-modify-write.
  *
+ * A packed f16 weight (two halves per u32) is bound as `vec2<u32>` words for vec4 reads, or as
+ * `vec4<u32>` words of 8 halves when a use reads it 8 at a time (`vec8`: the decode GEMV, whose
+ * loads then carry twice the weights; lavapipe runs a kernel's loads one by one, bytes or not).
+ *
  * Index arguments are WGSL u32 expressions, one per axis of the operand; offsets and strides
- * are constants baked into the expression. For `load4`/`store4` the last index counts vec4s.
+ * are constants baked into the expression. For `load4`/`store4` the last index counts vec4s,
+ * for `load8` octets.
  */
-import { DTYPES } from "../../runtime/artifact/dtypes.ts";
+import { DTYPES, type Lanes } from "../../runtime/artifact/dtypes.ts";
 import { invariant } from "../diag/diagnostic.ts";
-import { UNPACK_HALVES4, type BindingSpec, type UniformSpec } from "./kernel.ts";
+import { UNPACK_HALVES4, UNPACK_QUAD8, type BindingSpec, type UniformSpec } from "./kernel.ts";
 import type { OperandView } from "./request.ts";
 import { u32, wgsl } from "./wgsl/template.ts";
 
@@ -24,6 +29,8 @@ export interface OperandUse {
   readonly write: boolean;
   /** Whether the kernel accesses it as vec4 along the last axis (must be vec4Aligned). */
   readonly vec4: boolean;
+  /** Whether the kernel also reads it 8 elements at a time (`load8`): a packed f16 weight, octAligned, with `vec4`. */
+  readonly vec8?: boolean;
 }
 
 export interface Accessor {
@@ -35,18 +42,33 @@ export interface Accessor {
   load(...ix: string[]): string;
   /** vec4<f32> expression: elements [4 * last, 4 * last + 4) of the row; `last` counts vec4s. */
   load4(...ix: string[]): string;
+  /**
+   * vec4<u32> expression: the packed words of elements [8 * last, 8 * last + 8) of a packed f16
+   * row (`last` counts octets; unpack `.xy` and `.zw` with unpack_halves4). Only for a use marked `vec8`.
+   */
+  load8(...ix: string[]): string;
   /** A statement storing an f32. */
   store(value: string, ...ix: string[]): string;
   /** A statement storing a vec4<f32> at vec4 index `last`. */
   store4(value: string, ...ix: string[]): string;
 }
 
+/** Whether the view can be read as whole groups of `n`: n | offset, n | its last dim, n | every other stride. */
+function alignedTo(v: OperandView, n: number): boolean {
+  const last = v.shape.length - 1;
+  const size = v.shape[last];
+  if (typeof size !== "number" || size % n !== 0 || v.strides[last] !== 1 || v.offset % n !== 0) return false;
+  return v.shape.every((d, i) => i === last || d === 1 || v.strides[i]! % n === 0);
+}
+
 /** Whether the view can be read as whole vec4s: 4 | offset, 4 | its last dim, 4 | every other stride. */
 export function vec4Aligned(v: OperandView): boolean {
-  const last = v.shape.length - 1;
-  const n = v.shape[last];
-  if (typeof n !== "number" || n % 4 !== 0 || v.strides[last] !== 1 || v.offset % 4 !== 0) return false;
-  return v.shape.every((d, i) => i === last || d === 1 || v.strides[i]! % 4 === 0);
+  return alignedTo(v, 4);
+}
+
+/** Whether the view can be read 8 elements at a time (`load8`): a packed f16 buffer, 8 | offset, last dim and other strides. */
+export function octAligned(v: OperandView): boolean {
+  return v.buffer.packed === true && DTYPES[v.buffer.dtype].packed !== null && alignedTo(v, 8);
 }
 
 /** vec4 components by swizzle, so generated code has no untyped integer literals. */
@@ -55,7 +77,7 @@ export const LANES = ["x", "y", "z", "w"] as const;
 const isZero = (e: string): boolean => e === "0u";
 
 /** `offset + sum ix_d * stride_d` over axes that can be nonzero, stride scaled by 1/`unit`. */
-function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
+function affine(v: OperandView, ix: readonly string[], unit: Lanes): string {
   invariant(ix.length === v.shape.length, `operand of rank ${v.shape.length} indexed with ${ix.length} indices`);
   const last = ix.length - 1;
   invariant(v.offset % unit === 0, `offset ${v.offset} is not a multiple of ${unit}`);
@@ -63,8 +85,8 @@ function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
   if (v.offset !== 0) terms.push(wgsl`${u32(v.offset / unit)}`);
   ix.forEach((e, d) => {
     if (v.shape[d] === 1 || isZero(e)) return;
-    // In vec4 units the last index already counts vec4s (vec4Aligned: its stride is 1).
-    const stride = d === last && unit === 4 ? 1 : v.strides[d]! / unit;
+    // In vec4 (octet) units the last index already counts vec4s (octets): its stride is 1.
+    const stride = d === last && unit > 1 ? 1 : v.strides[d]! / unit;
     invariant(Number.isInteger(stride), `stride ${v.strides[d]} is not a multiple of ${unit}`);
     if (stride !== 0) terms.push(stride === 1 ? `(${e})` : wgsl`(${e}) * ${u32(stride)}`);
   });
@@ -72,15 +94,17 @@ function affine(v: OperandView, ix: readonly string[], unit: 1 | 4): string {
 }
 
 /**
- * The accessor of `view` in binding `binding` (array<vec4<f32>> when `vec4`). A windowed binding
+ * The accessor of `view` in binding `binding` (array<vec4<f32>> when `lanes` is 4). A windowed binding
  * (a weight over the binding limit) is read through its module helper `${binding}_at(i)`, which
  * picks the window holding element i (kernel.ts windowHelpers); it is never written.
  *
  * An f16 buffer (a weight stored in half precision) reads as f32 all the same: natively
  * (`f32(W[i])`, `vec4<f32>(W[j])`) or packed, two halves per u32 (`unpack2x16float(W[i / 2u])[i % 2u]`;
- * a vec4 read unpacks the two words of a `vec2<u32>`, loaded once, through kernel.ts UNPACK_HALVES4). It is never written (weights are read-only).
+ * a vec4 read unpacks the two words of a `vec2<u32>`, loaded once, through kernel.ts UNPACK_HALVES4,
+ * or half of a `vec4<u32>` (lanes 8) through UNPACK_QUAD8). It is never written (weights are read-only).
  */
-function accessor(binding: string, vec4: boolean, view: OperandView, windowed: boolean): Accessor {
+function accessor(binding: string, lanes: Lanes, view: OperandView, windowed: boolean): Accessor {
+  const vec4 = lanes > 1;
   const index = (...ix: string[]): string => affine(view, ix, 1);
   // Array element (word) `w` of the binding, in units of its declared element type.
   const word = (w: string): string => (windowed ? `${binding}_at(${w})` : `${binding}[${w}]`);
@@ -92,7 +116,7 @@ function accessor(binding: string, vec4: boolean, view: OperandView, windowed: b
   // Element i as an f32 expression.
   const scalar = (i: string): string => {
     if (packed) {
-      const w = vec4 ? `${word(`(${i}) / 4u`)}[((${i}) / 2u) % 2u]` : word(`(${i}) / 2u`);
+      const w = vec4 ? `${word(`(${i}) / ${lanes}u`)}[((${i}) / 2u) % ${lanes / 2}u]` : word(`(${i}) / 2u`);
       return `${packed.unpack}(${w})[(${i}) % 2u]`;
     }
     const e = vec4 ? `${word(`(${i}) / 4u`)}[(${i}) % 4u]` : word(i);
@@ -100,7 +124,7 @@ function accessor(binding: string, vec4: boolean, view: OperandView, windowed: b
   };
   // Elements [4j, 4j + 4) of a vec4 binding as a vec4<f32> expression.
   const quad = (j: string): string => {
-    if (packed) return `${UNPACK_HALVES4}(${word(j)})`;
+    if (packed) return lanes === 8 ? `${UNPACK_QUAD8}(${word(`(${j}) / 2u`)}, (${j}) % 2u)` : `${UNPACK_HALVES4}(${word(j)})`;
     return half ? `vec4<${format.compute}>(${word(j)})` : word(j);
   };
   const at = (...ix: string[]): string => {
@@ -121,6 +145,10 @@ function accessor(binding: string, vec4: boolean, view: OperandView, windowed: b
       // A scalar use sharing a read-only vec4 binding, or a half read: four element loads.
       if (vec4 || half) return `vec4<f32>(${[0, 1, 2, 3].map((k) => scalar(plus(i, k))).join(", ")})`;
       return `vec4<f32>(${word(i)}, ${word(`${i} + 1u`)}, ${word(`${i} + 2u`)}, ${word(`${i} + 3u`)})`;
+    },
+    load8: (...ix) => {
+      invariant(lanes === 8 && octAligned(view), `operand of ${binding} is not read 8 at a time`);
+      return word(affine(view, ix, 8));
     },
     store: (value, ...ix) => {
       invariant(!vec4 && !windowed && !half, `scalar store into vec4, windowed or f16 binding ${binding}`);
@@ -159,12 +187,16 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
     // Scalar reads from a vec4 array are fine (only scalar writes are not), so a read-only weight
     // buffer (a layer's tensors: a vec4 matrix next to a scalar bias) stays vec4 when any use is.
     const vec4 = g.every((u) => u.vec4) || (buffer.role === "weight" && !write && g.some((u) => u.vec4));
+    // Packed words of 8 halves when a use reads octets (its vec4 uses then unpack half a word).
+    const oct = g.some((u) => u.vec8 === true);
+    invariant(!oct || (vec4 && !write && g.every((u) => u.vec8 !== true || octAligned(u.view))), `operand of ${buffer.key} read 8 at a time is not a packed, octet-aligned read`);
+    const lanes: Lanes = oct ? 8 : vec4 ? 4 : 1;
     const base = {
       group: 0,
       name,
       access: write ? "read_write" : "read",
       dtype: buffer.dtype,
-      lanes: vec4 ? 4 : 1,
+      lanes,
       ...(buffer.packed ? { packed: true as const } : {}),
       role: buffer.role,
       buffer: buffer.key,
@@ -172,11 +204,12 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
     } as const;
     const windows = buffer.windows ?? [];
     invariant(windows.length === 0 || !write, `windowed buffer ${buffer.key} is written`);
+    invariant(lanes !== 8 || windows.every((w) => w.offset % 8 === 0 && w.elements % 8 === 0), `windows of ${buffer.key} are not whole octets`);
     if (windows.length <= 1) bindings.push({ ...base, binding: bindings.length, ...(windows.length === 1 ? { window: { ...windows[0]!, of: name } } : {}) });
     else windows.forEach((w, k) => bindings.push({ ...base, binding: bindings.length, name: `${name}_w${k}`, window: { ...w, of: name } }));
     for (const u of g) {
       invariant(!byName.has(u.name) || byName.get(u.name)!.binding === name, `operand name ${u.name} used for two buffers`);
-      byName.set(u.name, accessor(name, vec4, u.view, windows.length > 1));
+      byName.set(u.name, accessor(name, lanes, u.view, windows.length > 1));
     }
   }
   if (uniforms.fields.length > 0) bindings.push({ group: 0, binding: bindings.length, name: "params", access: "uniform", role: "uniform" });

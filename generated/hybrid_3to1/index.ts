@@ -1357,6 +1357,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -2267,6 +2268,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -2556,6 +2558,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3466,6 +3469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3755,6 +3759,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -4665,6 +4670,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5208,6 +5214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5669,6 +5676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -5923,6 +5931,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -6163,6 +6172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -6452,6 +6462,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7362,6 +7373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7651,6 +7663,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -8561,6 +8574,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -8850,6 +8864,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -9760,6 +9775,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -10303,6 +10319,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -10764,6 +10781,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11018,6 +11036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -11258,6 +11277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11547,6 +11567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -12457,6 +12478,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -12746,6 +12768,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -13656,6 +13679,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -13945,6 +13969,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -14855,6 +14880,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -15398,6 +15424,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -15859,6 +15886,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -16113,6 +16141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -16353,6 +16382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -16642,6 +16672,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -17552,6 +17583,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -17841,6 +17873,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -18751,6 +18784,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -19040,6 +19074,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -19950,6 +19985,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -20493,6 +20529,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -20954,6 +20991,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21208,6 +21246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -21448,6 +21487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21746,6 +21786,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
     ],
@@ -22559,6 +22600,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23094,6 +23136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23271,6 +23314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23806,6 +23850,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23983,6 +24028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24518,6 +24564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24753,6 +24800,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25201,6 +25249,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25383,6 +25432,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25538,6 +25588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25715,6 +25766,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26250,6 +26302,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26427,6 +26480,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26962,6 +27016,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27139,6 +27194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27674,6 +27730,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27909,6 +27966,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28357,6 +28415,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28539,6 +28598,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28694,6 +28754,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28871,6 +28932,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -29406,6 +29468,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -29583,6 +29646,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30118,6 +30182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30295,6 +30360,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30830,6 +30896,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31065,6 +31132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31513,6 +31581,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31695,6 +31764,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31850,6 +31920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32027,6 +32098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32562,6 +32634,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32739,6 +32812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33274,6 +33348,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33451,6 +33526,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33986,6 +34062,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34221,6 +34298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34669,6 +34747,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34851,6 +34930,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35006,6 +35086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35192,6 +35273,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
     ],

@@ -1850,6 +1850,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -2225,6 +2226,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -2779,6 +2781,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -3033,6 +3036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3273,6 +3277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -3562,6 +3567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3937,6 +3943,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4491,6 +4498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4745,6 +4753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -4985,6 +4994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -5274,6 +5284,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5649,6 +5660,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -6203,6 +6215,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -6457,6 +6470,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -6697,6 +6711,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -6986,6 +7001,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7361,6 +7377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -7915,6 +7932,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8169,6 +8187,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -8409,6 +8428,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8952,6 +8972,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -9385,6 +9406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9639,6 +9661,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -9879,6 +9902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -10168,6 +10192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -10543,6 +10568,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11097,6 +11123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11351,6 +11378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -11591,6 +11619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11880,6 +11909,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -12255,6 +12285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12809,6 +12840,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -13063,6 +13095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -13303,6 +13336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -13592,6 +13626,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -13967,6 +14002,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -14521,6 +14557,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -14775,6 +14812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -15015,6 +15053,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -15304,6 +15343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -15679,6 +15719,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -16233,6 +16274,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -16487,6 +16529,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -16727,6 +16770,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17016,6 +17060,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -17391,6 +17436,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17945,6 +17991,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18199,6 +18246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -18439,6 +18487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18728,6 +18777,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -19103,6 +19153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19657,6 +19708,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19911,6 +19963,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -20151,6 +20204,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -20440,6 +20494,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -20815,6 +20870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21369,6 +21425,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21623,6 +21680,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -21863,6 +21921,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22406,6 +22465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -22839,6 +22899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23093,6 +23154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -23333,6 +23395,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23622,6 +23685,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -23997,6 +24061,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24551,6 +24616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24805,6 +24871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -25045,6 +25112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25334,6 +25402,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -25709,6 +25778,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26263,6 +26333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26517,6 +26588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -26757,6 +26829,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27046,6 +27119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -27421,6 +27495,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27975,6 +28050,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28229,6 +28305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -28469,6 +28546,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28767,6 +28845,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
     ],
@@ -29606,6 +29685,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -29890,6 +29970,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30220,6 +30301,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30402,6 +30484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30557,6 +30640,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30734,6 +30818,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31018,6 +31103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31348,6 +31434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31530,6 +31617,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31685,6 +31773,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31862,6 +31951,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32146,6 +32236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32476,6 +32567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32658,6 +32750,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32813,6 +32906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32990,6 +33084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33274,6 +33369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33604,6 +33700,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33786,6 +33883,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -33941,6 +34039,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34176,6 +34275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34596,6 +34696,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34778,6 +34879,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34933,6 +35035,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35110,6 +35213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35394,6 +35498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35724,6 +35829,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35906,6 +36012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36061,6 +36168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36238,6 +36346,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36522,6 +36631,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36852,6 +36962,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37034,6 +37145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37189,6 +37301,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37366,6 +37479,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37650,6 +37764,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37980,6 +38095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38162,6 +38278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38317,6 +38434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38494,6 +38612,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38778,6 +38897,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39108,6 +39228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39290,6 +39411,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39445,6 +39567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39622,6 +39745,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39906,6 +40030,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40236,6 +40361,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40418,6 +40544,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40573,6 +40700,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40750,6 +40878,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41034,6 +41163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41364,6 +41494,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41546,6 +41677,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41701,6 +41833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41878,6 +42011,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42162,6 +42296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42492,6 +42627,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42674,6 +42810,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42829,6 +42966,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43064,6 +43202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43484,6 +43623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43666,6 +43806,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43821,6 +43962,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43998,6 +44140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44282,6 +44425,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44612,6 +44756,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44794,6 +44939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44949,6 +45095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45126,6 +45273,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45410,6 +45558,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45740,6 +45889,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45922,6 +46072,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46077,6 +46228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46254,6 +46406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46538,6 +46691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46868,6 +47022,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47050,6 +47205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47205,6 +47361,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47391,6 +47548,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
     ],

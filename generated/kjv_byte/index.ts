@@ -745,6 +745,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -1655,6 +1656,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -1944,6 +1946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -2854,6 +2857,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3397,6 +3401,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3858,6 +3863,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4147,6 +4153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5057,6 +5064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5346,6 +5354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -6256,6 +6265,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -6545,6 +6555,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7455,6 +7466,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7753,6 +7765,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
     ],
@@ -8238,6 +8251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8773,6 +8787,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8950,6 +8965,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9485,6 +9501,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9720,6 +9737,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -10168,6 +10186,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -10345,6 +10364,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -10880,6 +10900,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11057,6 +11078,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11592,6 +11614,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11769,6 +11792,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12304,6 +12328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12490,6 +12515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
     ],

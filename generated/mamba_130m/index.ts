@@ -2111,6 +2111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -2486,6 +2487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -3104,6 +3106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -3393,6 +3396,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -3768,6 +3772,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4386,6 +4391,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4675,6 +4681,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5050,6 +5057,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -5668,6 +5676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -5957,6 +5966,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -6332,6 +6342,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -6950,6 +6961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -7239,6 +7251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7614,6 +7627,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8232,6 +8246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8521,6 +8536,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -8896,6 +8912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9514,6 +9531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9803,6 +9821,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -10178,6 +10197,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -10796,6 +10816,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11085,6 +11106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -11460,6 +11482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12078,6 +12101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12367,6 +12391,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -12742,6 +12767,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -13360,6 +13386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -13649,6 +13676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -14024,6 +14052,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -14642,6 +14671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -14931,6 +14961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -15306,6 +15337,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -15924,6 +15956,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -16213,6 +16246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -16588,6 +16622,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17206,6 +17241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17495,6 +17531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -17870,6 +17907,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18488,6 +18526,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18777,6 +18816,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -19152,6 +19192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19770,6 +19811,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -20059,6 +20101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -20434,6 +20477,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21052,6 +21096,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21341,6 +21386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -21716,6 +21762,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22334,6 +22381,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22623,6 +22671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -22998,6 +23047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23616,6 +23666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23905,6 +23956,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -24280,6 +24332,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24898,6 +24951,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25187,6 +25241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -25562,6 +25617,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26180,6 +26236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26469,6 +26526,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -26844,6 +26902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27462,6 +27521,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -27751,6 +27811,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -28126,6 +28187,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -28744,6 +28806,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -29033,6 +29096,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -29408,6 +29472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30026,6 +30091,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -30315,6 +30381,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -30690,6 +30757,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31308,6 +31376,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -31597,6 +31666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -31972,6 +32042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32590,6 +32661,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -32888,6 +32960,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
     ],
@@ -33950,6 +34023,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34234,6 +34308,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34580,6 +34655,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -34757,6 +34833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35041,6 +35118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35387,6 +35465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35564,6 +35643,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -35848,6 +35928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36194,6 +36275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36371,6 +36453,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -36655,6 +36738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37001,6 +37085,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37178,6 +37263,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37462,6 +37548,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37808,6 +37895,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -37985,6 +38073,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38269,6 +38358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38615,6 +38705,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -38792,6 +38883,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39076,6 +39168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39422,6 +39515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39599,6 +39693,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -39883,6 +39978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40229,6 +40325,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40406,6 +40503,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -40690,6 +40788,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41036,6 +41135,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41213,6 +41313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41497,6 +41598,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -41843,6 +41945,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42020,6 +42123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42304,6 +42408,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42650,6 +42755,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -42827,6 +42933,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43111,6 +43218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43457,6 +43565,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43634,6 +43743,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -43918,6 +44028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44264,6 +44375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44441,6 +44553,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -44725,6 +44838,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45071,6 +45185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45248,6 +45363,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45532,6 +45648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -45878,6 +45995,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46055,6 +46173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46339,6 +46458,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46685,6 +46805,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -46862,6 +46983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47146,6 +47268,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47492,6 +47615,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47669,6 +47793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -47953,6 +48078,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -48299,6 +48425,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -48476,6 +48603,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -48760,6 +48888,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -49106,6 +49235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -49283,6 +49413,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -49567,6 +49698,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -49913,6 +50045,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -50090,6 +50223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -50374,6 +50508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -50720,6 +50855,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -50897,6 +51033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -51181,6 +51318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -51527,6 +51665,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -51704,6 +51843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -51988,6 +52128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -52334,6 +52475,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -52511,6 +52653,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -52795,6 +52938,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -53141,6 +53285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -53327,6 +53472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
     ],

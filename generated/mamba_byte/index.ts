@@ -1247,6 +1247,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -1622,6 +1623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -2208,6 +2210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -2497,6 +2500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -2872,6 +2876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -3458,6 +3463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -3747,6 +3753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -4122,6 +4129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4708,6 +4716,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -4997,6 +5006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -5372,6 +5382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -5958,6 +5969,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -6247,6 +6259,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -6622,6 +6635,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -7208,6 +7222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -7497,6 +7512,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -7872,6 +7888,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8458,6 +8475,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -8747,6 +8765,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -9122,6 +9141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9708,6 +9728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -9997,6 +10018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -10372,6 +10394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -10958,6 +10981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -11247,6 +11271,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -11622,6 +11647,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12208,6 +12234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -12497,6 +12524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -12872,6 +12900,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -13458,6 +13487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -13747,6 +13777,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -14122,6 +14153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -14708,6 +14740,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -14997,6 +15030,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
       {
@@ -15372,6 +15406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -15958,6 +15993,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -16256,6 +16292,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 1,
+          wide: 0,
         },
       },
     ],
@@ -16934,6 +16971,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17218,6 +17256,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17556,6 +17595,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -17733,6 +17773,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18017,6 +18058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18355,6 +18397,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18532,6 +18575,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -18816,6 +18860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19154,6 +19199,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19331,6 +19377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19615,6 +19662,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -19953,6 +20001,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -20130,6 +20179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -20414,6 +20464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -20752,6 +20803,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -20929,6 +20981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21213,6 +21266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21551,6 +21605,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -21728,6 +21783,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22012,6 +22068,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22350,6 +22407,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22527,6 +22585,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -22811,6 +22870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23149,6 +23209,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23326,6 +23387,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23610,6 +23672,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -23948,6 +24011,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24125,6 +24189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24409,6 +24474,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24747,6 +24813,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -24924,6 +24991,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25208,6 +25276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25546,6 +25615,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -25723,6 +25793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26007,6 +26078,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26345,6 +26417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
       {
@@ -26531,6 +26604,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
+          wide: 0,
         },
       },
     ],

@@ -15,7 +15,7 @@
  * f16 is a storage format: values stored in it (weights) are read as f32 and every op computes
  * in f32 (`compute`). A kernel reads f16 natively (`array<f16>`, `enable f16;`, needs the
  * shader-f16 feature) or, on any device, packed: two halves per u32 (`array<u32>`, or
- * `array<vec2<u32>>` for four at a time) unpacked by `unpack2x16float`. Either way the buffer
+ * `array<vec2<u32>>` for four at a time, `array<vec4<u32>>` for eight) unpacked by `unpack2x16float`. Either way the buffer
  * holds the same bytes, so the choice is the kernel's, recorded on its binding (`packed`).
  */
 
@@ -116,23 +116,27 @@ export function elementsIn(dtype: Dtype, bytes: number): number {
   return Math.floor(bytes / d.bytes) * d.block;
 }
 
+/** Elements per array element of a binding: 1 or 4 (`vec4`); 8 only packed (f16: a `vec4<u32>` of 8 halves). */
+export type Lanes = 1 | 4 | 8;
+
 /**
  * The WGSL element type of an array of `dtype` read `lanes` at a time: `f32`, `vec4<f32>`; packed
  * (a format with a packed form, read without its feature): the words holding `lanes` elements,
- * at least one word (f16: `u32` holds 2 for lanes 1, `vec2<u32>` holds 4).
+ * at least one word (f16: `u32` holds 2 for lanes 1, `vec2<u32>` holds 4, `vec4<u32>` holds 8).
  */
-export function wgslElement(dtype: Dtype, lanes: 1 | 4, packed = false): string {
+export function wgslElement(dtype: Dtype, lanes: Lanes, packed = false): string {
   const d = DTYPES[dtype];
   if (packed) {
     if (d.packed === null) throw new RangeError(`${dtype} has no packed form`);
     const words = Math.max(1, lanes / d.packed.per);
     return words === 1 ? d.packed.wgsl : `vec${words}<${d.packed.wgsl}>`;
   }
+  if (lanes === 8) throw new RangeError(`${dtype} is read at most 4 at a time unpacked`);
   return lanes === 1 ? d.wgsl : `vec${lanes}<${d.wgsl}>`;
 }
 
 /** Elements of `dtype` in one element of its WGSL array read `lanes` at a time (packed: per word, at least `per`). */
-export function elementsPerSlot(dtype: Dtype, lanes: 1 | 4, packed = false): number {
+export function elementsPerSlot(dtype: Dtype, lanes: Lanes, packed = false): number {
   const d = DTYPES[dtype];
   return packed && d.packed !== null ? Math.max(lanes, d.packed.per) : lanes;
 }

@@ -32,7 +32,7 @@ const storageBinding = v.object({
   name,
   access: v.picklist(["read", "read_write"]),
   dtype,
-  lanes: v.picklist([1, 4]),
+  lanes: v.picklist([1, 4, 8]),
   packed: v.optional(v.literal(true)),
   role: v.picklist(["weight", "state", "scratch", "io"]),
   buffer: name,

@@ -13,7 +13,7 @@
  *                    kernels in dispatch order, buffers, where the outputs lie, state slots, inputs
  *   KernelArtifact   one WGSL module with its bindings, uniforms and grid, as data
  */
-import type { Dtype } from "./dtypes.ts";
+import type { Dtype, Lanes } from "./dtypes.ts";
 
 export const ARTIFACT_FORMAT = "hybridc-artifact";
 /** Bumped whenever the shape or the meaning of an artifact changes. */
@@ -62,12 +62,13 @@ export interface StorageBindingSpec {
   /** The WGSL variable; the operands it holds, joined by `_` when views of one buffer share it. */
   readonly name: string;
   readonly access: "read" | "read_write";
-  /** The buffer's element format, read `lanes` at a time (`array<vec4<f32>>` is f32 in lanes of 4). */
+  /** The buffer's element format, read `lanes` at a time (`array<vec4<f32>>` is f32 in lanes of 4; 8 only packed). */
   readonly dtype: Dtype;
-  readonly lanes: 1 | 4;
+  readonly lanes: Lanes;
   /**
    * Read without the dtype's device feature: the module declares its packed words (f16: `u32`
-   * holding 2, `vec2<u32>` holding 4 for lanes 4) and unpacks them (dtypes.ts). Absent: native.
+   * holding 2, `vec2<u32>` holding 4 for lanes 4, `vec4<u32>` holding 8 for lanes 8) and unpacks
+   * them (dtypes.ts). Absent: native.
    */
   readonly packed?: true;
   readonly role: BufferRole;

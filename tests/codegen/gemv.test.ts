@@ -100,6 +100,60 @@ describe("cooperative decode GEMV", () => {
     });
   });
 
+  describe("f16 weights read 8 halves per load (schedule `wide`)", () => {
+    /** A layout with every weight in one layer buffer (W, the norm's weights and the bias side by side), except x's table and `alone`. */
+    const layerLayout =
+      (limitBytes: number, alone: readonly string[] = []) =>
+      (g: Graph): WeightLayout => {
+        const inLayer = (name: string): string => (name === "x.table" || alone.includes(name) ? name : `t.layers.0.${name}`);
+        const entries = g.nodes.flatMap((n) => (n.op === "weight" ? [{ name: inLayer(n.attrs.name), shape: n.attrs.type.shape as number[], dtype: "f16" as const }] : []));
+        const l = weightLayout(entries, { maxStorageBufferBindingSize: limitBytes });
+        return { ...l, of: (name) => l.of(inLayer(name)) };
+      };
+    const WIDE: readonly [string, Omit<LinearCase, "S">][] = [
+      ["rmsnorm, K = 40, N = 37 (prime)", { K: 40, outs: [37], prologue: "rmsnorm" }],
+      ["layernorm + bias + residual, K = 24, N = 13", { K: 24, outs: [13], prologue: "layernorm", bias: true, residual: true }],
+      ["swiglu + grouped rmsnorm + bias, K = 16, N = 29", { K: 16, outs: [29, 29], prologue: "rmsnorm", group: 8, bias: true, activation: "swiglu" }],
+    ];
+    // (a function: SUBGROUP_SHAPES is declared below this describe's body, which runs at collection)
+    const shapes = (): readonly (readonly [string, Record<string, number>])[] => [...SHAPES, ["subgroup lanes, the default shape", SUBGROUP_SHAPES[0]![1]]];
+    it.each(WIDE)("%s: every shape, norm weights and an odd bias in W's binding", async (_, c) => {
+      for (const [label, schedule] of shapes()) {
+        // The layer's tensors share W's binding: the norm's weights read as half words (unpack_quad8), the bias as single halves.
+        const r = await coop(c, schedule, 13, { graph: halfWeights, half: true, weights: layerLayout(1 << 20) });
+        expect(r.spec.schedule["wide"], label).toBe(1);
+        expect(r.spec.wgsl).toMatch(/var<storage, read> W\w*_norm_w\w*: array<vec4<u32>>;/);
+        expect(r.spec.wgsl).toContain("unpack_quad8(");
+        expectAll(r, TOL);
+      }
+    });
+
+    it("K = 20 (vec4, not whole octets) and a plain GEMV (x from storage) read 4 halves per load; `wide: 0` overrides", async () => {
+      const odd = await coop({ K: 20, outs: [9], prologue: "rmsnorm" }, SHAPES[0]![1], 5, { graph: halfWeights, half: true });
+      expect(odd.spec.schedule).toMatchObject({ vec: 4, wide: 0 });
+      expect(odd.spec.wgsl).toContain("array<vec2<u32>>");
+      expectAll(odd, TOL);
+      const plain = await coop({ K: 32, outs: [9], plain: true }, SHAPES[0]![1], 5, { graph: halfWeights, half: true });
+      expect(plain.spec.schedule).toMatchObject({ vec: 4, wide: 0 });
+      expectAll(plain, TOL);
+      const narrow = await coop(WIDE[0]![1], { ...SHAPES[0]![1], wide: 0 }, 13, { graph: halfWeights, half: true });
+      expect(narrow.spec.schedule["wide"]).toBe(0);
+      expect(narrow.spec.wgsl).not.toContain("array<vec4<u32>>");
+      expectAll(narrow, TOL);
+    });
+
+    it("a W bound as row windows of whole octets", async () => {
+      const c: Omit<LinearCase, "S"> = { K: 16, outs: [37], prologue: "rmsnorm", bias: true };
+      for (const [label, schedule] of shapes()) {
+        const r = await coop(c, schedule, 3, { graph: halfWeights, half: true, weights: layerLayout(512, ["W0"]), limits: { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 512 } });
+        expect(r.spec.schedule["wide"], label).toBe(1);
+        expect(r.spec.bindings.filter((b) => b.access !== "uniform" && b.window !== undefined).length, "W0 is bound as windows").toBeGreaterThan(1);
+        expect(r.spec.wgsl).toContain("fn W_at(i: u32) -> vec4<u32>");
+        expectAll(r, TOL);
+      }
+    });
+  });
+
   it.each([
     ["f32 vec4 W (37 x 16) in row windows of 8 rows", { K: 16, outs: [37], prologue: "rmsnorm" as const, bias: true }, 512, false],
     ["f32 scalar W (70 x 18) in row windows", { K: 18, outs: [70], residual: true }, 2400, false],

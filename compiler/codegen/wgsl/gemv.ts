@@ -10,7 +10,8 @@
  *   walk:      lane l reads loads k = l, l + T, l + 2T, ... of K (`strided`, coalesced), or the
  *              l-th contiguous range of ceil(KV / T) loads (`chunked`, what a CPU backend streams
  *              best), vec4 (f32, or packed f16 words through unpack2x16float) or scalar, into
- *              one register accumulator per (weight, column)
+ *              one register accumulator per (weight, column); packed f16 weights in octet-aligned
+ *              rows (schedule `wide`) are read 8 halves per load (a vec4<u32>: two vec4s of x per step)
  *   reduce:    every lane writes its partial sums to workgroup memory, one barrier, then one
  *              invocation per output sums the T partials of its column (log2 T barriers of a
  *              tree cost lavapipe more than T reads of a value that is in L1) and applies the
@@ -28,7 +29,8 @@
 import { invariant } from "../../diag/diagnostic.ts";
 import { byteSize } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { buildKernel, UNPACK_HALVES4, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { octAligned } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
 import { hsum, plus, range } from "./common.ts";
 import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
@@ -39,6 +41,11 @@ import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 /** Weights per segment at most (2 for swiglu). */
 function weightsPerColumn(p: LinearProblem): number {
   return p.activation === "swiglu" ? 2 : 1;
+}
+
+/** The header's words for a lane's loads of W. */
+function loadsOf(s: LinearSchedule): string {
+  return s.wide === 1 ? "loads of 8 packed halves (vec4<u32>)" : s.vec === 4 ? "vec4 loads" : "scalar loads";
 }
 
 /** Bytes of workgroup memory: the partial sums, and xn with the reduction's array when a norm is staged. */
@@ -55,6 +62,8 @@ interface GemvShape {
   readonly tilesOf: readonly number[];
   readonly totalTiles: number;
   readonly groups: number;
+  /** Loads along K of a weight row: KV, or KV / 2 when `wide` (8 halves per load). */
+  readonly KL: number;
   /**
    * Statements of segment `sg`'s tile `lt` (in scope): c0, the accumulators `acc{w}_{j}` (vec4 or
    * f32) and `loop` over k, each step reading xk and the TN columns' weights (edge tiles clamp).
@@ -71,8 +80,9 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
   invariant(T >= 1 && TN >= 1 && R >= 1, `${what}: lanes, tiles and columns must be positive`);
   const staged = p.prologue !== "none";
   invariant(s.stage === (staged ? 1 : 0), `the ${what} stages its norm prologue (and only a norm)`);
-  const parts = linearParts(p, vec);
-  const { ops, segs, V, ld } = parts;
+  const wide = s.wide === 1;
+  const parts = linearParts(p, vec, wide);
+  const { ops, segs, V, ld, KV } = parts;
   const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
   const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
   const n = (v: number): string => String(v);
@@ -80,16 +90,25 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
   const walk = (sg: Segment, loop: string): string => {
     const acc = (w: number, j: number): string => `acc${w}_${j}`;
     const last = wgsl`${u32(sg.width - 1)}`;
+    const column = (j: number): string => wgsl`min(${plus("c0", j)}, ${last})`;
+    // One load of W per (weight, column) and step: 4 elements (vec4 or packed vec2<u32>), or 8 packed halves (wide).
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
-        lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
+        wide
+          ? lines([
+              wgsl`let w${n(wi)}_${n(j)} = ${ops.get(parts.wName(w)).load8(column(j), "k")};`,
+              `${acc(wi, j)} = fma(xa, ${UNPACK_HALVES4}(w${wi}_${j}.xy), ${acc(wi, j)});`,
+              `${acc(wi, j)} = fma(xb, ${UNPACK_HALVES4}(w${wi}_${j}.zw), ${acc(wi, j)});`,
+            ])
+          : lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), column(j), "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
       ),
     );
+    const xAt = (i: string): string => (staged ? `xs[${i}]` : ld(x, "0u", i));
     return lines([
       wgsl`let c0 = lt * ${u32(TN)};`,
       sg.weights.flatMap((_, wi) => range(TN).map((j) => `var ${acc(wi, j)} = ${V}(${f32(0)});`)).join("\n"),
       wgsl`${loop} {
-  let xk = ${staged ? "xs[k]" : ld(x, "0u", "k")};
+${wide ? `  let xa = ${xAt("2u * k")};\n  let xb = ${xAt("2u * k + 1u")};` : `  let xk = ${xAt("k")};`}
 ${lines(step, 2)}
 }`,
     ]);
@@ -97,21 +116,21 @@ ${lines(step, 2)}
   const WG = R * T;
   const stage = staged ? ["let r0 = 0u;", "let rows = 1u;", parts.stage(0, WG), "workgroupBarrier();"] : [];
   const stageDecls = staged ? [wgsl`var<workgroup> xs: array<${V}, ${u32(parts.KV)}>;`, workgroupReduceDecl(WG)] : [];
-  return { parts, staged, WG, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), walk, stage, stageDecls };
+  return { parts, staged, WG, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), KL: wide ? KV / 2 : KV, walk, stage, stageDecls };
 }
 
 export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   if (s.subgroup === 1) return emitSubgroupGemv(req, p, s);
   const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
   invariant((T & (T - 1)) === 0, `cooperative GEMV: lanes ${T} must be a power of two`);
-  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK, stage, stageDecls } = gemvShape(p, s, "cooperative GEMV");
-  const { uses, uniforms, ops, segs, KV } = parts;
+  const { parts, staged, WG, tilesOf, totalTiles, groups, KL, walk: walkK, stage, stageDecls } = gemvShape(p, s, "cooperative GEMV");
+  const { uses, uniforms, ops, segs } = parts;
   const NW = weightsPerColumn(p);
   // Partial sum of (segment weight w, column j) of slot `slot`, lane `lane`: part[(w * TN + j) * WG + slot * T + lane].
-  const chunk = Math.ceil(KV / T);
+  const chunk = Math.ceil(KL / T);
   const loop = coopChunked
-    ? wgsl`for (var k = lane * ${u32(chunk)}; k < min(lane * ${u32(chunk)} + ${u32(chunk)}, ${u32(KV)}); k++)`
-    : wgsl`for (var k = lane; k < ${u32(KV)}; k += ${u32(T)})`;
+    ? wgsl`for (var k = lane * ${u32(chunk)}; k < min(lane * ${u32(chunk)} + ${u32(chunk)}, ${u32(KL)}); k++)`
+    : wgsl`for (var k = lane; k < ${u32(KL)}; k += ${u32(T)})`;
 
   const walk = (sg: Segment): string =>
     lines([walkK(sg, loop), sg.weights.flatMap((_, wi) => range(TN).map((j) => wgsl`part[${u32((wi * TN + j) * WG)} + lid] = ${hsum(`acc${wi}_${j}`, vec)};`)).join("\n")]);
@@ -147,7 +166,7 @@ ${lines([segmentBranches(segs, tilesOf, finish)], 4)}
   const header = kernelHeader(req, uses, {
     math: parts.math,
     threads: [
-      `cooperative GEMV: ${T} lanes per output column walk K = ${p.K} together in ${vec === 4 ? "vec4" : "scalar"} loads, ${coopChunked ? `each its own contiguous range of ${chunk}` : `strided by ${T} (adjacent lanes, adjacent memory)`}`,
+      `cooperative GEMV: ${T} lanes per output column walk K = ${p.K} together in ${loadsOf(s)}, ${coopChunked ? `each its own contiguous range of ${chunk}` : `strided by ${T} (adjacent lanes, adjacent memory)`}`,
       `workgroup: ${R} slots x ${T} lanes (${WG} invocations, lid = slot * ${T} + lane); a slot owns ${TN} column(s) of one segment; ${byteSize("f32", NW * TN * WG)} bytes of partial sums`,
       `grid: ${groups} workgroups; ${totalTiles} column tiles in all`,
       ...(staged
@@ -193,7 +212,14 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
   while (T * R > wgMax && R > 1) R = Math.max(1, Math.floor(R / 2));
   while (T * R > wgMax && T > 1) T /= 2;
   if (gemvBytes(p, T, R, tileCols) > limits.maxComputeWorkgroupStorageSize / 2) return null;
-  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0, shareStats: 0 };
+  // Packed f16 weights whose rows hold whole octets, x staged in workgroup memory (a norm
+  // prologue): 8 halves per load. lavapipe, bench/gemv.ts (21 rounds): in_proj 768 -> 3072 with
+  // its norm 7% faster than 4 halves per load; with x read from storage (out_proj 1536 -> 768,
+  // the MLP's down 2048 -> 768) 16% slower, so those read 4. A whole f16 decode step, interleaved
+  // with the 4-halves build, two runs: mamba-130m 2-11% faster, hybrid-130m 0-5%; reading every
+  // GEMV's weights 8 at a time was no faster than this.
+  const wide = vec === 4 && p.prologue !== "none" && p.W.every(octAligned) ? 1 : 0;
+  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0, shareStats: 0, wide };
 }
 
 /**
@@ -212,12 +238,12 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
  */
 function emitSubgroupGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   const { vec, tileCols: TN, wgCols: R, coopChunked } = s;
-  const { parts, staged, WG, tilesOf, totalTiles, groups, walk: walkK, stage, stageDecls } = gemvShape(p, s, "subgroup GEMV");
-  const { uses, uniforms, ops, segs, KV } = parts;
+  const { parts, staged, WG, tilesOf, totalTiles, groups, KL, walk: walkK, stage, stageDecls } = gemvShape(p, s, "subgroup GEMV");
+  const { uses, uniforms, ops, segs } = parts;
   const loop = coopChunked
-    ? wgsl`let span = (${u32(KV)} + width - 1u) / width;
-for (var k = rank * span; k < min(rank * span + span, ${u32(KV)}); k++)`
-    : wgsl`for (var k = rank; k < ${u32(KV)}; k += width)`;
+    ? wgsl`let span = (${u32(KL)} + width - 1u) / width;
+for (var k = rank * span; k < min(rank * span + span, ${u32(KL)}); k++)`
+    : wgsl`for (var k = rank; k < ${u32(KL)}; k += width)`;
 
   const walk = (sg: Segment): string => {
     const columns = range(TN).map((j) => {
@@ -254,7 +280,7 @@ ${lines([segmentBranches(segs, tilesOf, walk)], 2)}
   const header = kernelHeader(req, uses, {
     math: parts.math,
     threads: [
-      `subgroup GEMV: the active invocations of a subgroup (however many) walk K = ${p.K} of a tile's ${TN} column(s) together in ${vec === 4 ? "vec4" : "scalar"} loads, ${coopChunked ? "each its own contiguous range" : "strided by their count"}, lane = rank among them (subgroupExclusiveAdd)`,
+      `subgroup GEMV: the active invocations of a subgroup (however many) walk K = ${p.K} of a tile's ${TN} column(s) together in ${loadsOf(s)}, ${coopChunked ? "each its own contiguous range" : "strided by their count"}, lane = rank among them (subgroupExclusiveAdd)`,
       `workgroup: ${WG} invocations; its ${R} column tiles are handed to subgroups one at a time (atomicAdd on a workgroup counter)`,
       `grid: ${groups} workgroups; ${totalTiles} column tiles in all`,
       ...(staged

@@ -70,7 +70,7 @@ import type { NodeOf } from "../../ir/graph.ts";
 import { byteSize, type Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
-import { bindOperands, vec4Aligned, type Accessor, type BoundOperands, type OperandUse } from "../operands.ts";
+import { bindOperands, octAligned, vec4Aligned, type Accessor, type BoundOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
@@ -134,6 +134,13 @@ export interface LinearSchedule {
    * barrier), instead of every invocation reading its rows' whole K again for the statistics.
    */
   readonly shareStats: 0 | 1;
+  /**
+   * Cooperative, packed f16 weights (two halves per u32): 1 when each load reads 8 halves of W
+   * (a vec4<u32> word, two vec4s of x per step) instead of 4 (vec2<u32>): half the loads for the
+   * same bytes, and on a GPU a 16-byte load per lane instead of 8. The default takes it with a
+   * staged norm prologue (gemvSchedule has the figures).
+   */
+  readonly wide: 0 | 1;
 }
 
 /** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
@@ -192,7 +199,7 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const wgRows = decode ? 1 : Math.max(1, Math.floor(wg / wgCols));
   // Shared statistics: wgRows * tileRows rows x G groups x wgCols parts, within a quarter of the adapter's workgroup memory.
   const shareStats = stage === 0 && p.prologue === "rmsnorm" && sharedStatsBytes(p, tileRows, wgCols, wgRows) <= limits.maxComputeWorkgroupStorageSize / 4 ? 1 : 0;
-  return { vec, tileRows, tileCols, wgCols, wgRows, stage, coop: 0, coopChunked: 0, subgroup: 0, shareStats };
+  return { vec, tileRows, tileCols, wgCols, wgRows, stage, coop: 0, coopChunked: 0, subgroup: 0, shareStats, wide: 0 };
 }
 
 /** Bytes of workgroup memory for shared norm statistics: a partial sum per (row of the workgroup, group, part). */
@@ -238,8 +245,10 @@ export interface LinearParts {
   readonly math: readonly string[];
 }
 
-export function linearParts(p: LinearProblem, vec: 1 | 4): LinearParts {
+/** `wide`: the weights are read 8 packed halves at a time as well (operands.ts load8; the cooperative GEMV). */
+export function linearParts(p: LinearProblem, vec: 1 | 4, wide = false): LinearParts {
   invariant(vec === 1 || (p.K % 4 === 0 && p.group % 4 === 0), "vec4 linear needs K and the norm group divisible by 4");
+  invariant(!wide || (vec === 4 && p.W.every(octAligned)), "reading 8 halves at a time needs packed f16 weights in octet-aligned rows");
   const V = vecType(vec);
   const KV = p.K / vec;
   const GV = p.group / vec;
@@ -250,7 +259,7 @@ export function linearParts(p: LinearProblem, vec: 1 | 4): LinearParts {
   const bName = (i: number): string => (one ? "bias" : `bias${i}`);
   const uses: OperandUse[] = [
     { name: "x", view: p.x, write: false, vec4: vec === 4 },
-    ...p.W.map((view, i) => ({ name: wName(i), view, write: false, vec4: vec === 4 })),
+    ...p.W.map((view, i) => ({ name: wName(i), view, write: false, vec4: vec === 4, vec8: wide })),
     ...(p.normW ? [{ name: "norm_w", view: p.normW, write: false, vec4: vec === 4 }] : []),
     ...(p.normB ? [{ name: "norm_b", view: p.normB, write: false, vec4: vec === 4 }] : []),
     ...(p.bias ?? []).map((view, i) => ({ name: bName(i), view, write: false, vec4: false })),
@@ -331,6 +340,7 @@ export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: Li
   const staged = s.stage === 1;
   const WG = wgCols * wgRows;
   invariant(!staged || (p.prologue !== "none" && wgRows === 1), "a staged prologue needs a norm and one row of tiles per workgroup");
+  invariant(s.wide === 0, "the tiled schedule reads 4 elements per load");
   const parts = linearParts(p, vec);
   const { uses, uniforms, ops, segs, V, KV, ld, rowOf } = parts;
   const GV = p.group / vec;
