@@ -27,12 +27,21 @@ export interface BuildOptions extends CompileOptions {
    */
   readonly f16?: "native" | "packed";
   /**
-   * The prefill scan kernels (Mamba-1 selective_scan, Mamba-2 ssd): `sequential` (default), each
+   * The kind of device the kernels' parallelism is sized for: `cpu` (default; a few cores, as
+   * lavapipe: the sequential prefill scans, decode GEMVs of 16 column tiles per workgroup) or
+   * `gpu` (thousands of invocations in flight: the chunk-parallel prefill scans unless `scan`
+   * says otherwise, and decode GEMVs with 32 lanes (or a subgroup) per tile and 4 tiles per
+   * workgroup, so that a projection spreads over hundreds of workgroups). Device-bound builds take
+   * it from the adapter (targetFor).
+   */
+  readonly target?: Target;
+  /**
+   * The prefill scan kernels (Mamba-1 selective_scan, Mamba-2 ssd): `sequential` (default for `cpu`), each
    * invocation walking a few state rows over all L tokens (Di / 4, or H * P / 2 at d_state 128,
    * invocations: right for a small device such as lavapipe, and 3-6x faster there), or `chunked-parallel`
    * (passes/parallel-scan.ts): per-chunk states, a short scan over them, per-chunk outputs,
-   * nc = ceil(L / 64) times the invocations, for a discrete GPU that a few thousand threads starve.
-   * Decode is the same either way.
+   * nc = ceil(L / 64) times the invocations, for a discrete GPU that a few thousand threads starve
+   * (the default for target `gpu`). Decode is the same either way.
    */
   readonly scan?: ScanAlgorithm;
   /**
@@ -49,17 +58,32 @@ export interface BuildResult extends CompileResult {
   readonly artifacts: readonly ModelArtifact[];
 }
 
+/** What a build sizes its kernels' parallelism for (BuildOptions.target). */
+export type Target = "cpu" | "gpu";
+
 /**
- * The prefill scan for a device when the caller does not say, from the device's size as WebGPU
- * lets us see it: a fallback or software adapter (a CPU: lavapipe, SwiftShader, WARP) gets the
- * sequential kernels, which are 2.8-6.2x faster there (bench/scan-parallel.ts, L = 2048); any
- * other adapter, a GPU with thousands of invocations in flight, gets chunked-parallel, which
- * runs ceil(L / 64) times the invocations (D or H * P each for the sequential kernels).
+ * The target of a device-bound build, from the device's size as WebGPU lets us see it: a fallback
+ * or software adapter (a CPU: lavapipe, SwiftShader, WARP), or one that does not say, is `cpu`;
+ * any other adapter is a GPU with thousands of invocations in flight.
  */
-export function scanFor(device: GPUDevice): ScanAlgorithm {
+export function targetFor(device: GPUDevice): Target {
   const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (info === undefined) return "sequential";
-  return info.isFallbackAdapter || info.architecture === "software" ? "sequential" : "chunked-parallel";
+  if (info === undefined) return "cpu";
+  return info.isFallbackAdapter || info.architecture === "software" ? "cpu" : "gpu";
+}
+
+/**
+ * The prefill scan for a target when the caller does not say: the sequential kernels on a CPU,
+ * where they are 2.8-6.2x faster (bench/scan-parallel.ts, L = 2048), chunked-parallel on a GPU,
+ * which runs ceil(L / 64) times the invocations (D or H * P each for the sequential kernels).
+ */
+export function scanOf(target: Target): ScanAlgorithm {
+  return target === "gpu" ? "chunked-parallel" : "sequential";
+}
+
+/** The prefill scan of a device-bound build when the caller does not say: scanOf(targetFor(device)). */
+export function scanFor(device: GPUDevice): ScanAlgorithm {
+  return scanOf(targetFor(device));
 }
 
 /** Whether a device-bound build uses subgroup operations: when the device was created with the `subgroups` feature. */

@@ -9,7 +9,7 @@
  */
 import { parseArtifact } from "../runtime/artifact/parse.ts";
 import type { ModelArtifact } from "../runtime/artifact/types.ts";
-import { BuildError, kernelLimits, problemDiagnostics, type BuildOptions, type BuildResult } from "./build.ts";
+import { BuildError, kernelLimits, problemDiagnostics, scanOf, type BuildOptions, type BuildResult } from "./build.ts";
 import type { ResolvedModel } from "./check/model.ts";
 import { modelArtifact, type ArtifactProblem } from "./codegen/artifact.ts";
 import { compile } from "./compile.ts";
@@ -58,7 +58,16 @@ export function buildModel(
     const { line, col } = source.lineCol(s.start);
     return `${file}:${line}:${col}`;
   };
-  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true, ...(options.scan ? { scan: options.scan } : {}) }), { limits: kernelLimits(options.limits), locate, source: file, ...(options.f16 ? { f16: options.f16 } : {}), ...(options.subgroups ? { subgroups: true } : {}) });
+  const target = options.target ?? "cpu";
+  const scan = options.scan ?? scanOf(target);
+  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true, scan }), {
+    limits: kernelLimits(options.limits),
+    locate,
+    source: file,
+    ...(options.f16 ? { f16: options.f16 } : {}),
+    ...(options.subgroups ? { subgroups: true } : {}),
+    ...(target === "gpu" ? { gpu: true } : {}),
+  });
   if (!r.ok) return r;
   // Through the runtime's own validation: what the compiler emits is what the runtime accepts.
   try {
@@ -76,7 +85,7 @@ export function artifactOf(model: ResolvedModel, source: SourceFile, options: Om
 }
 
 export { compile, type CompileOptions, type CompileResult } from "./compile.ts";
-export { BuildError, kernelLimits, scanFor, subgroupsFor, type BuildOptions, type BuildResult } from "./build.ts";
+export { BuildError, kernelLimits, scanFor, scanOf, subgroupsFor, targetFor, type BuildOptions, type BuildResult, type Target } from "./build.ts";
 export type { ResolvedModel } from "./check/model.ts";
 export type { Diagnostic } from "./diag/diagnostic.ts";
 export { SourceFile } from "./diag/source.ts";

@@ -7,7 +7,7 @@
 import type { ModelArtifact } from "../runtime/artifact/types.ts";
 import { GpuRuntime } from "../runtime/device.ts";
 import { loadModel, type HybridModel, type LoadOptions, type ModelWeights } from "../runtime/model.ts";
-import { scanFor, subgroupsFor, type BuildOptions } from "./build.ts";
+import { subgroupsFor, targetFor, type BuildOptions } from "./build.ts";
 import type { ResolvedModel } from "./check/model.ts";
 import type { SourceFile } from "./diag/source.ts";
 import { artifactOf } from "./index.ts";
@@ -30,7 +30,15 @@ function f16For(_device: GPUDevice): "native" | "packed" {
 /** The artifact of `model` for this device (or `options.limits`); BuildError when it cannot be built. */
 export function artifactFor(device: GPUDevice | GpuRuntime, model: ResolvedModel, source: SourceFile, options: Omit<LoadSpecOptions, keyof LoadOptions> = {}): ModelArtifact {
   const d = device instanceof GpuRuntime ? device.device : device;
-  return artifactOf(model, source, { limits: options.limits ?? d.limits, fuse: options.fuse ?? true, f16: options.f16 ?? f16For(d), scan: options.scan ?? scanFor(d), subgroups: options.subgroups ?? subgroupsFor(d) });
+  return artifactOf(model, source, {
+    limits: options.limits ?? d.limits,
+    fuse: options.fuse ?? true,
+    f16: options.f16 ?? f16For(d),
+    // The scans follow the target unless the caller names them (BuildOptions.scan).
+    target: options.target ?? targetFor(d),
+    ...(options.scan ? { scan: options.scan } : {}),
+    subgroups: options.subgroups ?? subgroupsFor(d),
+  });
 }
 
 /** Build `model` for the device and load it (see runtime/model.ts loadModel for the options). */

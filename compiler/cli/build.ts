@@ -16,7 +16,7 @@ import { bindLength } from "../ir/bind-length.ts";
 import type { Graph } from "../ir/graph.ts";
 import { printGraph } from "../ir/print.ts";
 import { PASSES } from "../passes/index.ts";
-import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, scanOption, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
+import { COLOR, COLOR_HELP, EXIT, HELP, UsageError, err, errorsCode, makeDirOrFail, onPath, out, pretty, readAll, scanOption, targetOption, worst, writeFileOrFail, type Command, type ExitCode, type Invocation } from "./shared.ts";
 
 export const build: Command = {
   help: `Usage: hybridc build [options] FILE... -o DIR
@@ -54,10 +54,14 @@ Options:
 --dump-after PASS      (ir) print the programs as they are after PASS instead
                        (passes, in order: ${PASSES.map((p) => p.name).join(", ")})
 --no-fuse              skip the fusion passes (the primitive-op programs, after DCE)
---scan ALGO            prefill scan kernels: sequential (default; one invocation per state row
-                       walks all L tokens: small devices, lavapipe) or chunked-parallel (per-chunk
-                       states, a scan over them, per-chunk outputs: ceil(L / 64) times the
-                       invocations, for a discrete GPU)
+--target KIND          what the kernels' parallelism is sized for: cpu (default; a few cores, as
+                       lavapipe) or gpu (thousands of invocations: chunk-parallel prefill scans,
+                       decode GEMVs of 4 tiles x 32 lanes per workgroup); \`hybridc run\` and
+                       loadSpec take it from the adapter
+--scan ALGO            prefill scan kernels: sequential (the cpu default; one invocation per
+                       state row walks all L tokens: small devices, lavapipe) or chunked-parallel
+                       (the gpu default; per-chunk states, a scan over them, per-chunk outputs:
+                       ceil(L / 64) times the invocations, for a discrete GPU)
 --subgroups            decode GEMVs sum their lanes with subgroupAdd (the build then needs a
                        device with the \`subgroups\` feature; \`hybridc run\` and loadSpec use it
                        whenever the device has it)
@@ -74,6 +78,7 @@ unreadable file, or a DIR that is not safe to write into or cannot be written.`,
     limit: { type: "string", multiple: true },
     "dump-after": { type: "string" },
     "no-fuse": { type: "boolean" },
+    target: { type: "string" },
     scan: { type: "string" },
     subgroups: { type: "boolean" },
     length: { type: "string" },
@@ -230,14 +235,15 @@ Options:
 --force                write into a non-empty directory that holds no earlier build
 --limit NAME=N         generate for a device whose limit NAME is N (see \`hybridc build --help\`)
 --no-fuse              skip the fusion passes
---scan ALGO            prefill scan kernels: sequential (default) or chunked-parallel
+--target KIND          cpu (default) or gpu: what the kernels' parallelism is sized for
+--scan ALGO            prefill scan kernels: sequential (the cpu default) or chunked-parallel
 --subgroups            decode GEMVs reduce with subgroupAdd (needs the \`subgroups\` feature)
 ${COLOR_HELP}
 -h, --help             show this help
 
 Exit status: 0 ok, 1 errors (in the spec, or a kernel that cannot be generated), 2 usage error,
 unreadable file, or a directory that is not safe to write into or cannot be written.`,
-  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, scan: { type: "string" }, subgroups: { type: "boolean" }, ...COLOR, help: HELP },
+  options: { out: { type: "string", short: "o" }, emit: { type: "string" }, force: { type: "boolean" }, limit: { type: "string", multiple: true }, "no-fuse": { type: "boolean" }, target: { type: "string" }, scan: { type: "string" }, subgroups: { type: "boolean" }, ...COLOR, help: HELP },
   arity: [1, Infinity],
   run: (inv) => {
     const dir = inv.values["out"] as string | undefined;
@@ -263,7 +269,7 @@ async function writeBuilds(inv: Invocation, outFor: (path: string) => string, co
   const built: { artifact: ModelArtifact; path: string; dir: string }[] = [];
   let result = code;
   for (const s of sources) {
-    const r = buildSpec(s.text, { path: s.path, limits, fuse, ...scanOption(inv, command), ...(inv.values["subgroups"] === true ? { subgroups: true } : {}) });
+    const r = buildSpec(s.text, { path: s.path, limits, fuse, ...targetOption(inv, command), ...scanOption(inv, command), ...(inv.values["subgroups"] === true ? { subgroups: true } : {}) });
     err(pretty(r.diagnostics, inv.color));
     result = worst(result, errorsCode(r.diagnostics));
     built.push(...r.artifacts.map((artifact) => ({ artifact, path: s.path, dir: outFor(s.path) })));

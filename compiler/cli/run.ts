@@ -15,7 +15,7 @@ import { problemDiagnostics } from "../build.ts";
 import type { ResolvedModel } from "../check/model.ts";
 import { closestNames } from "../check/suggest.ts";
 import { weightArtifacts } from "../codegen/artifact.ts";
-import { buildModel, compile, scanFor, subgroupsFor } from "../index.ts";
+import { buildModel, compile, subgroupsFor, targetFor } from "../index.ts";
 import { NonFiniteWeightError } from "../../runtime/memory.ts";
 import { ContextError, loadModel, NonFiniteError, type HybridModel, type LoadProgress } from "../../runtime/model.ts";
 import { checkCheckpoint, encodeSafetensors, randomCheckpoint, renderProblem, WeightError, type Checkpoint } from "../../runtime/weights/index.ts";
@@ -421,7 +421,7 @@ async function runModel(inv: Invocation, args: RunArgs, { path, text }: { path: 
   }
   // Built for this device's limits (larger workgroups, fewer splits); a kernel that cannot be
   // generated is a diagnostic at the spec's line, as `hybridc build` reports it.
-  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, scan: args.scan ?? scanFor(device), subgroups: subgroupsFor(device) });
+  const built = buildModel(model, r.source, { limits: device.limits, fuse: args.fuse, target: targetFor(device), ...(args.scan ? { scan: args.scan } : {}), subgroups: subgroupsFor(device) });
   if (!built.ok) {
     void ckpt.close();
     err(pretty(problemDiagnostics(r.source, built.problems), inv.color));

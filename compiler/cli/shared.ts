@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
 import type { Diagnostic } from "../diag/diagnostic.ts";
 import type { ScanAlgorithm } from "../passes/index.ts";
+import { scanOf, type Target } from "../build.ts";
 import { renderDiagnostic } from "../diag/render.ts";
 
 export const EXIT = { ok: 0, errors: 1, usage: 2, internal: 3 } as const;
@@ -188,9 +189,21 @@ export function takeInterrupt(): boolean {
 }
 
 /** `--scan ALGO` as build options (none when absent: sequential). */
+/** `--target cpu|gpu` (commands that have it); absent: {} (the build's default, cpu). */
+export function targetOption(inv: Invocation, command: string | undefined): { target?: Target } {
+  const target = inv.values["target"] as string | undefined;
+  if (target === undefined) return {};
+  if (target !== "cpu" && target !== "gpu") throw new UsageError(`unknown --target '${target}' (expected cpu or gpu)`, command);
+  return { target };
+}
+
+/** `--scan ALGO`; absent: the target's (`--target gpu`: chunked-parallel), else {} (sequential). */
 export function scanOption(inv: Invocation, command: string | undefined): { scan?: ScanAlgorithm } {
   const scan = inv.values["scan"] as string | undefined;
-  if (scan === undefined) return {};
+  if (scan === undefined) {
+    const { target } = targetOption(inv, command);
+    return target === undefined ? {} : { scan: scanOf(target) };
+  }
   if (scan !== "sequential" && scan !== "chunked-parallel") throw new UsageError(`unknown --scan '${scan}' (expected sequential or chunked-parallel)`, command);
   return { scan };
 }

@@ -78,6 +78,8 @@ export interface ArtifactOptions {
   readonly f16?: F16Mode;
   /** Kernels may use subgroup operations (the device has the `subgroups` feature); default false. */
   readonly subgroups?: boolean;
+  /** Size the kernels' parallelism for a GPU (BuildOptions.target `gpu`); default false (a CPU adapter). */
+  readonly gpu?: boolean;
   /** Kernels remembered across calls (memo.ts; a fresh one per program by default), or false to generate every kernel afresh (tests). */
   readonly memo?: KernelMemo | false;
 }
@@ -128,7 +130,7 @@ function generate(g: Graph, k: KernelInfo, options: ArtifactOptions, locate: (s:
   }
   let req;
   try {
-    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}), ...(options.f16 ? { f16: options.f16 } : {}), ...(options.subgroups ? { subgroups: true } : {}) });
+    req = requestFromGraph(g, k.node, { name: k.name, describeSpan: locate, ...(options.weights ? { weights: options.weights } : {}), ...(options.f16 ? { f16: options.f16 } : {}), ...(options.subgroups ? { subgroups: true } : {}), ...(options.gpu ? { gpu: true } : {}) });
   } catch (e) {
     if (!(e instanceof CodegenError)) throw e;
     // A weight over the binding limit that cannot be split into row windows is a limits problem; the rest are layouts.

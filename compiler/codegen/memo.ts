@@ -25,7 +25,7 @@ export function signature(req: KernelRequest, limits: KernelLimits): { readonly 
     const { key: bufferKey, ...buffer } = v.buffer;
     return { b: slot(bufferKey), buffer, shape: v.shape, offset: v.offset, strides: v.strides, baseOffset: v.baseOffset };
   });
-  return { key: JSON.stringify([req.node.op, req.node.attrs, views, limits, req.subgroups === true]), buffers };
+  return { key: JSON.stringify([req.node.op, req.node.attrs, views, limits, req.subgroups === true, req.gpu === true]), buffers };
 }
 
 const plainSpan = (s: Span): string => `offsets ${s.start}-${s.end}`;

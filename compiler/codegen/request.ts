@@ -69,6 +69,11 @@ export interface KernelRequest<K extends OpName = OpName> {
    * decode GEMV then reduces its lanes with subgroupAdd (gemv.ts). Absent: no subgroup operations.
    */
   readonly subgroups?: boolean;
+  /**
+   * The build is sized for a GPU (BuildOptions.target `gpu`): a decode GEMV gives each column
+   * tile 32 lanes (or a subgroup) and a workgroup 4 tiles (linear-family.ts). Absent: a CPU adapter.
+   */
+  readonly gpu?: boolean;
 }
 
 function roleOf(s: Storage): BufferRole {
@@ -125,6 +130,8 @@ export function requestFromGraph<K extends OpName>(
     readonly f16?: F16Mode;
     /** Whether the kernel may use subgroup operations (default false). */
     readonly subgroups?: boolean;
+    /** Whether the kernel is sized for a GPU (default false). */
+    readonly gpu?: boolean;
   } = {},
 ): KernelRequest<K> {
   const node = g.nodes[id] as NodeOf<K> | undefined;
@@ -167,6 +174,7 @@ export function requestFromGraph<K extends OpName>(
     results: node.results.map((_, index) => view({ node: id, index })),
     ...(options.describeSpan ? { describeSpan: options.describeSpan } : {}),
     ...(options.subgroups ? { subgroups: true } : {}),
+    ...(options.gpu ? { gpu: true } : {}),
   };
 }
 

@@ -2,9 +2,12 @@
  * `--scan chunked-parallel` (passes/parallel-scan.ts) on the command line, spawned as a user runs
  * it: `inspect` counts two more prefill dispatches per scan layer and the same decode program,
  * `build --dump-after parallel-scan` shows the three phases, and the option's usage errors
- * (`run --scan` on the GPU: tests/runtime/cli-scan.test.ts).
+ * (`run --scan` on the GPU: tests/runtime/cli-scan.test.ts); and `build --target gpu`, which
+ * takes the chunk-parallel scans and the GPU-shaped decode GEMVs unless --scan says otherwise.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -57,5 +60,43 @@ describe("hybridc --scan", () => {
     const off = hybridc(["build", "--dump-after", "parallel-scan", SPECS[0]!]);
     expect(off.code).toBe(2);
     expect(off.stderr).toMatch(/that pass runs only with --scan chunked-parallel/);
+  });
+});
+
+describe("hybridc build --target", () => {
+  interface Manifest {
+    prefill: { call: { name: string; op: string }[] };
+    decode: { call: { name: string; op: string; schedule: Record<string, number>; dispatch: { times: number } }[] };
+  }
+  const manifestOf = (args: readonly string[]): Manifest => {
+    const dir = mkdtempSync(join(tmpdir(), "hybridc-target-"));
+    try {
+      const r = hybridc(["build", "-o", dir, ...args, SPECS[0]!]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(join(dir, "mamba_byte", "manifest.json"), "utf8")) as Manifest;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const inProj = (m: Manifest) => m.decode.call.find((k) => k.name === "layers.0.mixer.in_proj")!;
+
+  it("gpu: chunk-parallel prefill scans and decode GEMVs of 4 tiles x 32 lanes; --scan still chooses the scans", () => {
+    const cpu = manifestOf([]);
+    const gpu = manifestOf(["--target", "gpu"]);
+    expect(inProj(cpu).schedule).toMatchObject({ coop: 4, wgCols: 16, tileCols: 4 });
+    expect(inProj(gpu).schedule).toMatchObject({ coop: 32, wgCols: 4, tileCols: 2 });
+    expect(inProj(gpu).dispatch.times).toBeGreaterThan(inProj(cpu).dispatch.times);
+    expect(cpu.prefill.call.some((k) => k.op === "selective_scan")).toBe(true);
+    expect(gpu.prefill.call.some((k) => k.op === "selective_scan")).toBe(false);
+    expect(gpu.prefill.call.some((k) => k.op === "selective_scan_chunk_state")).toBe(true);
+    const sequential = manifestOf(["--target", "gpu", "--scan", "sequential"]);
+    expect(sequential.prefill.call.some((k) => k.op === "selective_scan")).toBe(true);
+    expect(inProj(sequential).schedule).toMatchObject({ coop: 32 });
+  });
+
+  it("an unknown target is a usage error", () => {
+    const bad = hybridc(["build", "--target", "tpu", SPECS[0]!]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown --target 'tpu' \(expected cpu or gpu\)/);
   });
 });

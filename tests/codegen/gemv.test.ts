@@ -281,6 +281,46 @@ describe("decode GEMV with subgroup reductions", () => {
   }, 600_000);
 });
 
+describe("a build for a GPU (target `gpu`)", () => {
+  it("shapes the decode GEMVs 4 tiles x 32 lanes a workgroup (2 columns a tile, 1 for swiglu), subgroups or not; 4 decode steps of a hybrid match interp", async () => {
+    const s = spec(MODELS[1]![1]);
+    const m: ResolvedModel = s.model;
+    const f32: Record<string, Float32Array> = {};
+    const f64: Record<string, Float64Array> = {};
+    for (const [n, a] of Object.entries(randomWeights(m, 13))) {
+      f32[n] = Float32Array.from(a);
+      f64[n] = Float64Array.from(f32[n]!);
+    }
+    for (const subgroups of [false, true]) {
+      const artifact = await built(s, { target: "gpu", subgroups });
+      const { memory, decode, destroy } = await programsOf(artifact, f32, []);
+      try {
+        const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
+        expect(linears.length).toBeGreaterThan(0);
+        for (const k of linears) {
+          const swiglu = k.wgsl.includes("silu(");
+          expect(k.schedule, k.name).toMatchObject({ coop: 32, wgCols: 4, tileCols: swiglu ? 1 : 2, subgroup: subgroups ? 1 : 0 });
+          expect(k.workgroupSize).toBe(128);
+        }
+        await decodeMatchesInterp(m, f64, memory, decode);
+      } finally {
+        destroy();
+      }
+    }
+  }, 600_000);
+
+  it("mamba-130m's in_proj: 384 workgroups instead of the CPU shape's 48", async () => {
+    const { readFileSync } = await import("node:fs");
+    const s = spec(readFileSync(new URL("../../specs/mamba-130m.hyb", import.meta.url), "utf8"));
+    const grid = async (target: "cpu" | "gpu"): Promise<number> => {
+      const k = (await built(s, { target })).decode.call.find((c) => c.name === "layers.0.mixer.in_proj")!;
+      return k.dispatch.times;
+    };
+    expect(await grid("cpu")).toBe(48);
+    expect(await grid("gpu")).toBe(384);
+  });
+});
+
 /** 4 decode steps from zero state on the GPU against the float64 interpreter of the decode graph. */
 async function decodeMatchesInterp(m: ResolvedModel, f64: Record<string, Float64Array>, memory: GpuModelMemory, decode: GpuProgram): Promise<void> {
   memory.resetState();

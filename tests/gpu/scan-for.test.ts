@@ -1,15 +1,24 @@
 /**
- * scanFor (compiler/build.ts): the prefill scan a device-bound build picks when the caller does
- * not say: sequential on a CPU adapter (fallback or software), chunked-parallel on a GPU. The
- * test adapter here (lavapipe) is a CPU, so the suite's device-bound builds keep the sequential kernels.
+ * targetFor and scanFor (compiler/build.ts): what a device-bound build sizes its kernels for when
+ * the caller does not say: `cpu` and the sequential scans on a CPU adapter (fallback or software),
+ * `gpu` and the chunk-parallel ones on a GPU. The test adapter here (lavapipe) is a CPU, so the
+ * suite's device-bound builds keep the CPU kernels.
  */
 import { describe, expect, it } from "vitest";
-import { scanFor } from "../../compiler/index.ts";
+import { scanFor, scanOf, targetFor } from "../../compiler/index.ts";
 import { getDevice } from "./device.ts";
 
 const withInfo = (info: Partial<GPUAdapterInfo> | undefined): GPUDevice => ({ adapterInfo: info }) as unknown as GPUDevice;
 
-describe("scanFor", () => {
+describe("targetFor, scanFor", () => {
+  it("a CPU adapter (fallback or software), or one that does not say, is the cpu target; any other a gpu", () => {
+    expect(targetFor(withInfo({ isFallbackAdapter: true, architecture: "" }))).toBe("cpu");
+    expect(targetFor(withInfo({ isFallbackAdapter: false, architecture: "software" }))).toBe("cpu");
+    expect(targetFor(withInfo({ isFallbackAdapter: false, vendor: "nvidia", architecture: "hopper" }))).toBe("gpu");
+    expect(targetFor(withInfo(undefined))).toBe("cpu");
+    expect([scanOf("cpu"), scanOf("gpu")]).toEqual(["sequential", "chunked-parallel"]);
+  });
+
   it("a CPU adapter (fallback or software) gets sequential, a GPU chunked-parallel", () => {
     expect(scanFor(withInfo({ isFallbackAdapter: true, architecture: "" }))).toBe("sequential");
     expect(scanFor(withInfo({ isFallbackAdapter: false, architecture: "software" }))).toBe("sequential");
@@ -25,5 +34,6 @@ describe("scanFor", () => {
     const cpu = info.isFallbackAdapter || info.architecture === "software";
     if (/llvmpipe|swiftshader/i.test(`${info.description} ${info.device}`)) expect(cpu).toBe(true);
     expect(scanFor(device)).toBe(cpu ? "sequential" : "chunked-parallel");
+    expect(targetFor(device)).toBe(cpu ? "cpu" : "gpu");
   });
 });

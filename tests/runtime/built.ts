@@ -26,7 +26,7 @@ export function spec(text: string, path = "test.hyb"): Spec {
 /** The artifact of `s` for the test device's limits (or `options.limits`). */
 export async function built(s: Spec, options: Omit<BuildOptions, "path"> = {}): Promise<ModelArtifact> {
   const rt = await runtime();
-  return artifactOf(s.model, s.source, { limits: options.limits ?? rt.device.limits, ...(options.fuse !== undefined ? { fuse: options.fuse } : {}), ...(options.f16 ? { f16: options.f16 } : {}), ...(options.scan ? { scan: options.scan } : {}), ...(options.subgroups ? { subgroups: true } : {}) });
+  return artifactOf(s.model, s.source, { limits: options.limits ?? rt.device.limits, ...(options.fuse !== undefined ? { fuse: options.fuse } : {}), ...(options.f16 ? { f16: options.f16 } : {}), ...(options.scan ? { scan: options.scan } : {}), ...(options.subgroups ? { subgroups: true } : {}), ...(options.target ? { target: options.target } : {}) });
 }
 
 export interface Loaded {

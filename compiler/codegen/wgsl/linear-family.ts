@@ -15,14 +15,26 @@ const DECODE_KIND: "tiled" | "coop" = "coop";
 const COOP = { lanes: 4, slots: 16, tileCols: 4, chunked: false } as const;
 
 /**
+ * The shape for a GPU (BuildOptions.target `gpu`): a warp of 32 lanes (or, with subgroups, one
+ * subgroup) per tile of 2 columns, 4 tiles per workgroup. COOP's 16 tiles of 4 columns a
+ * workgroup suit lavapipe's two cores (the staged norm and x's loads amortized over 64 columns),
+ * but give mamba-130m's in_proj (3072 columns) 48 workgroups, fewer than an H200's 132
+ * multiprocessors; this one gives it 384 workgroups of 4 warps. Not measured on a GPU yet (none
+ * was lent); on lavapipe 32 lanes per column ran at 0.1-0.5x of the tiled decode (linear.ts).
+ */
+const COOP_GPU = { lanes: 32, slots: 4, tileCols: 2, chunked: false } as const;
+
+/**
  * The schedule of `kind` (default: cooperative for decode, tiled for prefill); a cooperative one
  * that does not fit stays tiled. With `subgroups` (the request's: the device has the feature and
- * the build uses it) the cooperative GEMV sums its lanes with subgroupAdd (gemv.ts), same shape.
+ * the build uses it) the cooperative GEMV sums its lanes with subgroupAdd (gemv.ts), same shape;
+ * with `gpu` it takes COOP_GPU's shape.
  */
-export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop", subgroups = false): LinearSchedule {
+export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop", subgroups = false, gpu = false): LinearSchedule {
   const tiled = tiledSchedule(limits, p);
   if (p.S === 1 && (kind ?? DECODE_KIND) === "coop") {
-    const c = gemvSchedule(limits, p, tiled.vec, COOP.lanes, COOP.slots, p.activation === "swiglu" ? COOP.tileCols / 2 : COOP.tileCols, COOP.chunked);
+    const shape = gpu ? COOP_GPU : COOP;
+    const c = gemvSchedule(limits, p, tiled.vec, shape.lanes, shape.slots, p.activation === "swiglu" ? shape.tileCols / 2 : shape.tileCols, shape.chunked);
     if (c) return { ...c, subgroup: subgroups ? 1 : 0 } as LinearSchedule;
   }
   return tiled;
@@ -32,7 +44,7 @@ export function generateLinear(req: KernelRequest<LinearOp>, limits: KernelLimit
   const p = linearProblem(req);
   // Overriding `coop` switches schedule kinds: the other fields default to that kind's. A
   // cooperative schedule the problem cannot take (prefill; workgroup memory) stays tiled.
-  const base = linearSchedule(limits, p, override.coop === undefined ? undefined : override.coop > 0 ? "coop" : "tiled", req.subgroups === true);
+  const base = linearSchedule(limits, p, override.coop === undefined ? undefined : override.coop > 0 ? "coop" : "tiled", req.subgroups === true, req.gpu === true);
   const { coop, coopChunked, subgroup, ...rest } = override;
   const s = { ...base, ...(base.coop > 0 || coop === undefined ? override : rest) };
   return s.coop > 0 ? emitGemv(req, p, s) : emitLinear(req, p, s);
