@@ -261,12 +261,7 @@ describe("decode GEMV with subgroup reductions", () => {
   it("is the decode default of a build with subgroups, and 4 decode steps of a hybrid match interp", async () => {
     const s = spec(MODELS[1]![1]);
     const m: ResolvedModel = s.model;
-    const f32: Record<string, Float32Array> = {};
-    const f64: Record<string, Float64Array> = {};
-    for (const [n, a] of Object.entries(randomWeights(m, 13))) {
-      f32[n] = Float32Array.from(a);
-      f64[n] = Float64Array.from(f32[n]!);
-    }
+    const { f32, f64 } = weightsOf(m);
     const artifact = await built(s, { subgroups: true });
     expect(artifact.features).toContain("subgroups");
     const { memory, decode, destroy } = await programsOf(artifact, f32, []);
@@ -285,12 +280,7 @@ describe("a build for a GPU (target `gpu`)", () => {
   it("shapes the decode GEMVs 4 tiles x 32 lanes a workgroup (2 columns a tile, 1 for swiglu), subgroups or not; 4 decode steps of a hybrid match interp", async () => {
     const s = spec(MODELS[1]![1]);
     const m: ResolvedModel = s.model;
-    const f32: Record<string, Float32Array> = {};
-    const f64: Record<string, Float64Array> = {};
-    for (const [n, a] of Object.entries(randomWeights(m, 13))) {
-      f32[n] = Float32Array.from(a);
-      f64[n] = Float64Array.from(f32[n]!);
-    }
+    const { f32, f64 } = weightsOf(m);
     for (const subgroups of [false, true]) {
       const artifact = await built(s, { target: "gpu", subgroups });
       const { memory, decode, destroy } = await programsOf(artifact, f32, []);
@@ -320,6 +310,17 @@ describe("a build for a GPU (target `gpu`)", () => {
     expect(await grid("gpu")).toBe(384);
   });
 });
+
+/** Random weights of `m` (seed 13) as the GPU gets them (f32) and the same values in float64 for the interpreter. */
+function weightsOf(m: ResolvedModel): { f32: Record<string, Float32Array>; f64: Record<string, Float64Array> } {
+  const f32: Record<string, Float32Array> = {};
+  const f64: Record<string, Float64Array> = {};
+  for (const [n, a] of Object.entries(randomWeights(m, 13))) {
+    f32[n] = Float32Array.from(a);
+    f64[n] = Float64Array.from(f32[n]!);
+  }
+  return { f32, f64 };
+}
 
 /** 4 decode steps from zero state on the GPU against the float64 interpreter of the decode graph. */
 async function decodeMatchesInterp(m: ResolvedModel, f64: Record<string, Float64Array>, memory: GpuModelMemory, decode: GpuProgram): Promise<void> {
@@ -367,12 +368,7 @@ const MODELS: readonly [string, string][] = [
 describe.each(MODELS)("decode steps of %s", (_, text) => {
   const s = spec(text);
   const m: ResolvedModel = s.model;
-  const f32: Record<string, Float32Array> = {};
-  const f64: Record<string, Float64Array> = {};
-  for (const [n, a] of Object.entries(randomWeights(m, 13))) {
-    f32[n] = Float32Array.from(a);
-    f64[n] = Float64Array.from(f32[n]!);
-  }
+  const { f32, f64 } = weightsOf(m);
   let memory: GpuModelMemory;
   let decode: GpuProgram;
 
