@@ -32,7 +32,7 @@
 import { loadavg } from "node:os";
 import { workgroupCount } from "../compiler/codegen/index.ts";
 import type { SourceFile } from "../compiler/diag/source.ts";
-import { buildModel, type ResolvedModel } from "../compiler/index.ts";
+import { buildModel, subgroupsFor, targetFor, type ResolvedModel } from "../compiler/index.ts";
 import type { ModelArtifact, ProgramArtifact } from "../runtime/artifact/types.ts";
 import { GpuModelMemory, GpuProgram, lengthLimit } from "../runtime/program.ts";
 import { profileLaunches, type Profile } from "./gpu-profile.ts";
@@ -94,9 +94,9 @@ const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x
 const ratio = (unfused: number, fused: number) => `${(unfused / fused).toFixed(2)}x`;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
-/** The model built for the bench device (fused or `--no-fuse`), or why it cannot be built. */
+/** The model built for the bench device as `hybridc run` builds it (its limits, target and subgroups; fused or `--no-fuse`), or why it cannot be built. */
 function artifactOrReason(spec: BenchSpec, device: GPUDevice, fuse: boolean): ModelArtifact | string {
-  const r = buildModel(spec.model, spec.source, { limits: device.limits, fuse });
+  const r = buildModel(spec.model, spec.source, { limits: device.limits, fuse, target: targetFor(device), subgroups: subgroupsFor(device) });
   return r.ok ? r.artifact : `not buildable (${r.problems.map((p) => `${p.code} ${p.message}`).join("; ")})`;
 }
 

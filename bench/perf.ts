@@ -19,6 +19,9 @@
  *             runtime runs it.
  *   specs     per canonical spec: build time, dispatches per layer per decode token (by block
  *             kind), moved bytes / minimum.
+ * Every build is made for this device as `hybridc run` and loadSpec make it: its limits, its
+ * target (targetFor: a CPU adapter's shapes, or a GPU's) and subgroups when it has them; the
+ * kernel comparisons name their scan algorithm.
  * Medians over repeats; the adapter and the load average are printed (the machine is shared).
  * `--quick` (or HYBRIDC_BENCH_QUICK=1) uses fewer steps and repeats and a smaller roofline
  * buffer: a few minutes on the 2-core VM.
@@ -26,7 +29,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { buildModel, compile, programs, type ResolvedModel, type ScanAlgorithm } from "../compiler/index.ts";
+import { buildModel, compile, programs, subgroupsFor, targetFor, type ResolvedModel, type ScanAlgorithm } from "../compiler/index.ts";
 import type { Graph } from "../compiler/ir/graph.ts";
 import { kernelsOf } from "../compiler/plan/kernels.ts";
 import { storage } from "../compiler/plan/storage.ts";
@@ -87,7 +90,14 @@ function compileText(text: string, path: string): Compiled {
 const withDtype = (text: string, dtype: "f32" | "f16") => text.replace(/d_model = (\d+)/, `d_model = $1\n  dtype = ${dtype}`);
 
 function artifact(c: Compiled, device: GPUDevice, options: { fuse?: boolean; f16?: "native" | "packed"; scan?: ScanAlgorithm } = {}): ModelArtifact {
-  const r = buildModel(c.model, c.source, { limits: device.limits, fuse: options.fuse ?? true, ...(options.f16 ? { f16: options.f16 } : {}), ...(options.scan ? { scan: options.scan } : {}) });
+  const r = buildModel(c.model, c.source, {
+    limits: device.limits,
+    fuse: options.fuse ?? true,
+    target: targetFor(device),
+    subgroups: subgroupsFor(device),
+    ...(options.f16 ? { f16: options.f16 } : {}),
+    ...(options.scan ? { scan: options.scan } : {}),
+  });
   if (!r.ok) throw new Error(`not buildable: ${r.problems.map((p) => `${p.code} ${p.message}`).join("; ")}`);
   return r.artifact;
 }
@@ -271,8 +281,8 @@ async function kernelPair(rt: BenchRuntime, roof: Roof, name: string, text: stri
   let memory: GpuModelMemory | null = null;
   const timed: Timed[] = [];
   try {
-    // fused, unfused, and for a scan layer fused with the chunk-parallel scans.
-    const builds = [{ fuse: true }, { fuse: false }, ...(scan ? [{ fuse: true, scan: "chunked-parallel" as const }] : [])];
+    // fused (sequential scans, whatever the target), unfused, and for a scan layer fused with the chunk-parallel scans.
+    const builds = [{ fuse: true, scan: "sequential" as const }, { fuse: false, scan: "sequential" as const }, ...(scan ? [{ fuse: true, scan: "chunked-parallel" as const }] : [])];
     for (const options of builds) {
       const a = artifact(compiled, rt.device, options);
       memory ??= await GpuModelMemory.upload(rt, a, randomCheckpoint(a, SEED));
