@@ -56,9 +56,10 @@
  * TN = 4 columns per slot is what pays on lavapipe (x loaded once for 4 FMAs, the staged norm
  * amortized over 64 columns a workgroup); T = 32, R = 2, TN = 1 (a warp per column, the shape a
  * discrete GPU wants) runs at 0.1-0.5x of the tiled decode here, and chunked lanes (each lane its
- * own range of K) at 0.5-1.0x. A discrete GPU would want T = 32 (or the subgroup size) and
- * `subgroupAdd` in place of the workgroup-memory partials: a device class flag in KernelLimits
- * (and the `subgroups` feature in the artifact and the device request) would pick it; not built.
+ * own range of K) at 0.5-1.0x. A discrete GPU wants T = 32 (or the subgroup size) and
+ * `subgroupAdd` in place of the workgroup-memory partials: a build for one (BuildOptions.target
+ * `gpu`, the request's `gpu`) takes linear-family.ts COOP_GPU's shape, with subgroups when the
+ * build has them; not yet timed on a GPU.
  * Weights: a layer's W and bias share one buffer (plan/weights.ts), so one binding (vec4 when W
  * is read as vec4; the bias then reads scalars from it). A W over maxStorageBufferBindingSize
  * (a large LM head) is bound as row windows of its buffer and read through the window helper
