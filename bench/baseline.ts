@@ -13,7 +13,8 @@ import type { ResolvedModel } from "../compiler/check/model.ts";
 import type { Checkpoint } from "../runtime/weights/checkpoint.ts";
 import { encodeSafetensors } from "../runtime/weights/safetensors.ts";
 
-export const PYTHON = "/usr/bin/python3";
+/** Debian's python3 (python3-torch); HYBRIDC_BENCH_PYTHON names another (a lent GPU machine's, tools/device-kit). */
+export const PYTHON = process.env["HYBRIDC_BENCH_PYTHON"] || "/usr/bin/python3";
 export const INSTALL = "PyTorch baseline not run: Debian's python3-torch is missing (install it with `sudo apt-get install python3-torch python3-numpy`, then rerun `npm run bench`)";
 
 export interface BaselineRun {
@@ -26,7 +27,7 @@ export interface BaselineRun {
   readonly firstToken: number;
 }
 
-/** Whether /usr/bin/python3 imports torch; the reason when not. */
+/** Whether PYTHON imports torch; the reason when not. */
 export function torchMissing(): string | null {
   const r = spawnSync(PYTHON, ["-c", "import torch, numpy"], { encoding: "utf8" });
   return r.status === 0 ? null : INSTALL;
