@@ -22448,11 +22448,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %181#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -22476,20 +22476,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -22506,46 +22498,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -22588,15 +22578,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -22972,11 +22962,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %196#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -23001,20 +22991,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -23031,46 +23013,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -23124,15 +23104,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -23162,11 +23142,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %197#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -23190,20 +23170,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -23220,46 +23192,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -23302,15 +23272,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -23686,11 +23656,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %212#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -23715,20 +23685,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -23745,46 +23707,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -23838,15 +23798,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -23876,11 +23836,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %213#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -23904,20 +23864,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -23934,46 +23886,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -24016,15 +23966,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -24400,11 +24350,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %228#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -24429,20 +24379,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -24459,46 +24401,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -24552,15 +24492,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -24592,11 +24532,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %229#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:9:3, hybrid-3to1.hyb:12:23
 
@@ -24620,20 +24560,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -24650,102 +24582,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -24788,15 +24740,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -25276,11 +25228,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,768], strides [768, 1] in %236#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 24 workgroups; 384 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 6 workgroups (flat wg = row block * 6 + col block); 384 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:10:3, hybrid-3to1.hyb:12:30
 
@@ -25308,20 +25260,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 6u) * 64u + lid % 64u;
+  let rt = (wg / 6u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -25338,46 +25282,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 384u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 768u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -25420,15 +25352,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
+        dispatch: { lTile: null, times: 6 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -25614,11 +25546,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %238#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -25642,20 +25574,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -25672,46 +25596,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -25754,15 +25676,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -26138,11 +26060,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %253#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -26167,20 +26089,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26197,46 +26111,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -26290,15 +26202,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -26328,11 +26240,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %254#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -26356,20 +26268,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26386,46 +26290,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -26468,15 +26370,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -26852,11 +26754,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %269#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -26881,20 +26783,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26911,46 +26805,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -27004,15 +26896,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -27042,11 +26934,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %270#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -27070,20 +26962,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27100,46 +26984,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -27182,15 +27064,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -27566,11 +27448,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %285#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -27595,20 +27477,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27625,46 +27499,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -27718,15 +27590,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -27758,11 +27630,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %286#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:9:3, hybrid-3to1.hyb:12:23
 
@@ -27786,20 +27658,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -27816,102 +27680,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -27954,15 +27838,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -28442,11 +28326,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,768], strides [768, 1] in %293#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 24 workgroups; 384 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 6 workgroups (flat wg = row block * 6 + col block); 384 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:10:3, hybrid-3to1.hyb:12:30
 
@@ -28474,20 +28358,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 6u) * 64u + lid % 64u;
+  let rt = (wg / 6u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -28504,46 +28380,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 384u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 768u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -28586,15 +28450,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
+        dispatch: { lTile: null, times: 6 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -28780,11 +28644,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %295#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -28808,20 +28672,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -28838,46 +28694,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -28920,15 +28774,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -29304,11 +29158,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %310#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -29333,20 +29187,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -29363,46 +29209,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -29456,15 +29300,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -29494,11 +29338,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %311#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -29522,20 +29366,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -29552,46 +29388,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -29634,15 +29468,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -30018,11 +29852,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %326#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -30047,20 +29881,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30077,46 +29903,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -30170,15 +29994,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -30208,11 +30032,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %327#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -30236,20 +30060,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30266,46 +30082,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -30348,15 +30162,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -30732,11 +30546,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %342#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -30761,20 +30575,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30791,46 +30597,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -30884,15 +30688,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -30924,11 +30728,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %343#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:9:3, hybrid-3to1.hyb:12:23
 
@@ -30952,20 +30756,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -30982,102 +30778,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -31120,15 +30936,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -31608,11 +31424,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,768], strides [768, 1] in %350#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 24 workgroups; 384 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 6 workgroups (flat wg = row block * 6 + col block); 384 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:10:3, hybrid-3to1.hyb:12:30
 
@@ -31640,20 +31456,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 6u) * 64u + lid % 64u;
+  let rt = (wg / 6u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -31670,46 +31478,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 384u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 768u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -31752,15 +31548,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
+        dispatch: { lTile: null, times: 6 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -31946,11 +31742,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %352#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -31974,20 +31770,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -32004,46 +31792,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -32086,15 +31872,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -32470,11 +32256,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %367#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -32499,20 +32285,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -32529,46 +32307,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -32622,15 +32398,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -32660,11 +32436,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %368#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -32688,20 +32464,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -32718,46 +32486,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -32800,15 +32566,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -33184,11 +32950,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %383#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -33213,20 +32979,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33243,46 +33001,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -33336,15 +33092,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -33374,11 +33130,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1168], strides [1168, 1] in %384#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 19 workgroups; 292 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 5 workgroups (flat wg = row block * 5 + col block); 292 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -33402,20 +33158,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 5u) * 64u + lid % 64u;
+  let rt = (wg / 5u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33432,46 +33180,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 292u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 292u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1168u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -33514,15 +33260,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 19 },
+        dispatch: { lTile: null, times: 5 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -33898,11 +33644,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,256], strides [256, 1] in %399#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
@@ -33927,20 +33673,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -33957,46 +33695,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -34050,15 +33786,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -34090,11 +33826,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %400#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:9:3, hybrid-3to1.hyb:12:23
 
@@ -34118,20 +33854,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -34148,102 +33876,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -34286,15 +34034,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -34774,11 +34522,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,768], strides [768, 1] in %407#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 24 workgroups; 384 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 6 workgroups (flat wg = row block * 6 + col block); 384 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:10:3, hybrid-3to1.hyb:12:30
 
@@ -34806,20 +34554,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 6u) * 64u + lid % 64u;
+  let rt = (wg / 6u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -34836,46 +34576,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 384u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 384u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 768u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -34918,15 +34646,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
+        dispatch: { lTile: null, times: 6 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -35109,11 +34837,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: hybrid-3to1.hyb:3:1
 
@@ -35138,20 +34866,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -35168,46 +34888,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -35261,15 +34979,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,

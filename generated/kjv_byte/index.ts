@@ -8099,11 +8099,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %67#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 15 workgroups; 227 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
@@ -8127,20 +8127,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -8157,46 +8149,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 908u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -8239,15 +8229,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 15 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -8623,11 +8613,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %82#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 3 workgroups; 48 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
@@ -8652,20 +8642,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -8682,46 +8664,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 96u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 96u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -8775,15 +8755,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -8813,11 +8793,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %83#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 15 workgroups; 227 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
@@ -8841,20 +8821,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -8871,46 +8843,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 908u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -8953,15 +8923,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 15 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -9337,11 +9307,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %98#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 3 workgroups; 48 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
@@ -9366,20 +9336,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -9396,46 +9358,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 96u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 96u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -9489,15 +9449,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -9529,11 +9489,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,576], strides [576, 1] in %99#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 9 workgroups; 144 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 3 workgroups (flat wg = row block * 3 + col block); 144 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:19:3, kjv-byte.hyb:21:23
 
@@ -9557,20 +9517,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 3u) * 64u + lid % 64u;
+  let rt = (wg / 3u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -9587,102 +9539,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 144u) {
-      if (ct < 48u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 96u) {
-        let lt = ct - 48u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 96u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 144u) { return; }
+  if (ct < 48u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 144u) {
-      if (ct < 48u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 96u) {
-        let lt = ct - 48u;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c + 192u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 96u;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c + 384u)] = lanes(at); }
-      }
+  else if (ct < 96u) {
+    let lt = ct - 48u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 96u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -9725,15 +9697,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 9 },
+        dispatch: { lTile: null, times: 3 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -10212,11 +10184,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %106#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 15 workgroups; 227 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
@@ -10240,20 +10212,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -10270,46 +10234,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 908u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -10352,15 +10314,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 15 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -10736,11 +10698,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %121#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 3 workgroups; 48 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
@@ -10765,20 +10727,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -10795,46 +10749,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 96u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 96u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -10888,15 +10840,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -10926,11 +10878,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %122#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 15 workgroups; 227 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
@@ -10954,20 +10906,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -10984,46 +10928,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 908u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -11066,15 +11008,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 15 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -11450,11 +11392,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %137#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 3 workgroups; 48 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
@@ -11479,20 +11421,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -11509,46 +11443,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 96u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 96u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -11602,15 +11534,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -11640,11 +11572,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,908], strides [908, 1] in %138#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 15 workgroups; 227 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 227 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
@@ -11668,20 +11600,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -11698,46 +11622,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 227u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 227u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 908u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -11780,15 +11702,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 15 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -12164,11 +12086,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y        [1,192], strides [192, 1] in %153#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 384 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 3 workgroups; 48 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1792 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 48 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
@@ -12193,20 +12115,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -12223,46 +12137,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 48u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 96u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 96u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 48u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 192u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
     }
   }
 }
@@ -12316,15 +12228,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -12351,11 +12263,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1024 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: kjv-byte.hyb:11:1
 
@@ -12380,20 +12292,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -12410,46 +12314,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 48u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 48u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -12503,15 +12405,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,

@@ -16819,11 +16819,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %149#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -16847,20 +16847,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -16877,46 +16869,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -16959,15 +16949,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -17621,11 +17611,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %160#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -17649,20 +17639,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17679,46 +17661,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -17761,15 +17741,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -18423,11 +18403,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %171#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -18451,20 +18431,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -18481,46 +18453,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -18563,15 +18533,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -19225,11 +19195,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %182#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -19253,20 +19223,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19283,46 +19245,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -19365,15 +19325,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -20027,11 +19987,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %193#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -20055,20 +20015,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20085,46 +20037,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -20167,15 +20117,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -20829,11 +20779,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %204#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -20857,20 +20807,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20887,46 +20829,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -20969,15 +20909,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -21631,11 +21571,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %215#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -21659,20 +21599,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -21689,46 +21621,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -21771,15 +21701,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -22433,11 +22363,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %226#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -22461,20 +22391,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -22491,46 +22413,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -22573,15 +22493,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -23235,11 +23155,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %237#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -23263,20 +23183,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -23293,46 +23205,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -23375,15 +23285,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -24037,11 +23947,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %248#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -24065,20 +23975,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -24095,46 +23997,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -24177,15 +24077,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -24839,11 +24739,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %259#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -24867,20 +24767,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -24897,46 +24789,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -24979,15 +24869,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -25641,11 +25531,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,2048], strides [2048, 1] in %270#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
@@ -25669,20 +25559,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -25699,46 +25581,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 2048u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -25781,15 +25661,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -26440,11 +26320,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: mamba-byte.hyb:3:1
 
@@ -26469,20 +26349,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -26499,46 +26371,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W[(min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[(min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[(min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[(min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W[(min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W[(min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W[(min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W[(min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -26592,15 +26462,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,

@@ -14365,11 +14365,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %113#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 16 workgroups; 256 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -14393,20 +14393,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -14423,46 +14415,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1024u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -14505,15 +14495,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -15160,11 +15150,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %124#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -15192,20 +15182,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -15222,46 +15204,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -15304,15 +15274,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -15500,11 +15470,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %126#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -15528,20 +15498,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -15558,102 +15520,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -15696,15 +15678,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -16184,11 +16166,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %133#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -16216,20 +16198,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -16246,46 +16220,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -16328,15 +16290,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -16522,11 +16484,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %135#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 16 workgroups; 256 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -16550,20 +16512,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -16580,46 +16534,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1024u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -16662,15 +16614,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -17317,11 +17269,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %146#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -17349,20 +17301,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17379,46 +17323,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -17461,15 +17393,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -17657,11 +17589,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %148#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -17685,20 +17617,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -17715,102 +17639,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -17853,15 +17797,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -18341,11 +18285,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %155#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -18373,20 +18317,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -18403,46 +18339,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -18485,15 +18409,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -18679,11 +18603,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %157#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 16 workgroups; 256 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -18707,20 +18631,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -18737,46 +18653,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1024u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -18819,15 +18733,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -19474,11 +19388,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %168#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -19506,20 +19420,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19536,46 +19442,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -19618,15 +19512,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -19814,11 +19708,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %170#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -19842,20 +19736,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -19872,102 +19758,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -20010,15 +19916,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -20498,11 +20404,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %177#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -20530,20 +20436,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20560,46 +20458,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -20642,15 +20528,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -20836,11 +20722,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %179#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 16 workgroups; 256 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -20864,20 +20750,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -20894,46 +20772,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1024u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -20976,15 +20852,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
+        dispatch: { lTile: null, times: 4 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -21631,11 +21507,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %190#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:23
 
@@ -21663,20 +21539,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -21693,46 +21561,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -21775,15 +21631,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -21971,11 +21827,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,384], strides [384, 1] in %192#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 6 workgroups; 96 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 2 workgroups (flat wg = row block * 2 + col block); 96 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:9:3, samba-style.hyb:12:28
 
@@ -21999,20 +21855,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 2u) * 64u + lid % 64u;
+  let rt = (wg / 2u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -22029,102 +21877,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-      else {
-        let lt = ct - 80u;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+  if (r0 >= rows || ct >= 96u) { return; }
+  if (ct < 64u) {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 96u) {
-      if (ct < 64u) {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
-      else if (ct < 80u) {
-        let lt = ct - 64u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 256u)] = lanes(at); }
-      }
-      else {
-        let lt = ct - 80u;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c + 320u)] = lanes(at); }
-      }
+  else if (ct < 80u) {
+    let lt = ct - 64u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+    }
+  }
+  else {
+    let lt = ct - 80u;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -22167,15 +22035,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
+        dispatch: { lTile: null, times: 2 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -22655,11 +22523,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,1024], strides [1024, 1] in %199#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 2 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 32 workgroups; 512 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:10:3, samba-style.hyb:12:35
 
@@ -22687,20 +22555,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -22717,46 +22577,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c0 = lt * 2u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc1_0 = vec4<f32>(0.0);
-        var acc1_1 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-          acc1_0 = fma(xk, w1_0, acc1_0);
-          let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc1_1 = fma(xk, w1_1, acc1_1);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc1_0, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc1_1, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 32u; f += 64u) {
-    let ct = wg * 16u + f / 2u;
-    let j = f % 2u;
-    let at = j * 64u + (f / 2u) * 4u;
-    let r = 0u;
-    if (ct < 512u) {
-      {
-        let lt = ct;
-        let c = lt * 2u + j;
-        if (c < 1024u) { y[(c)] = silu(lanes(at)) * lanes(at + 128u); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
     }
   }
 }
@@ -22799,15 +22647,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 32 },
+        dispatch: { lTile: null, times: 8 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 2,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,
@@ -22990,11 +22838,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:3:1
 
@@ -23019,20 +22867,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -23049,46 +22889,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
@@ -23142,15 +22980,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
+        dispatch: { lTile: null, times: 1 },
         schedule: {
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 64,
           wgRows: 1,
           stage: 1,
-          coop: 4,
+          coop: 0,
           coopChunked: 0,
           subgroup: 0,
           shareStats: 0,

@@ -44,11 +44,14 @@ describe("hybridc build --subgroups", () => {
   const [plain, sg] = [manifest("plain"), manifest("sg")];
   const isLinear = (k: Kernel): boolean => k.op === "linear" || k.op === "fused_linear";
 
-  it("makes every decode GEMV a subgroup reduction, and says the build needs the feature", () => {
+  it("makes every cooperative decode GEMV a subgroup reduction, and says the build needs the feature", () => {
     expect(plain.features).not.toContain("subgroups");
     expect(sg.features).toContain("subgroups");
-    const gemvs = sg.decode.call.filter(isLinear);
+    // A CPU build (the default target) takes the tiled GEMV behind a staged norm: no lanes to reduce.
+    const [gemvs, tiled] = [sg.decode.call.filter((k) => isLinear(k) && k.schedule["coop"]! > 0), sg.decode.call.filter((k) => isLinear(k) && k.schedule["coop"] === 0)];
     expect(gemvs.length).toBeGreaterThan(0);
+    expect(tiled.length).toBeGreaterThan(0);
+    for (const k of tiled) expect([k.schedule["stage"], k.schedule["subgroup"], k.features], k.name).toEqual([1, 0, undefined]);
     for (const k of gemvs) {
       expect(k.schedule["subgroup"], k.name).toBe(1);
       expect(k.features, k.name).toEqual(["subgroups"]);
@@ -68,6 +71,8 @@ describe("hybridc build --subgroups", () => {
   it("reads back with the kernels' features", async () => {
     const a = await readArtifact(join(tmp, "sg", "hybrid_3to1"));
     expect(a.features).toContain("subgroups");
-    expect(a.decode.call.filter((k) => k.op === "linear" || k.op === "fused_linear").every((k) => k.features?.includes("subgroups"))).toBe(true);
+    const gemvs = a.decode.call.filter((k) => k.op === "linear" || k.op === "fused_linear");
+    for (const k of gemvs) expect(k.features?.includes("subgroups") ?? false, k.name).toBe(k.schedule["coop"]! > 0);
+    expect(gemvs.some((k) => k.schedule["coop"]! > 0)).toBe(true);
   });
 });

@@ -7,7 +7,8 @@
  * norm staged), bias, residual, activations (swiglu's two weights), several weights side by
  * side, x through a window; f16 weights read packed; a weight bound as row windows; the
  * schedule's fallbacks (workgroup memory, workgroup size); and whole decode steps of tiny
- * models whose decode GEMVs are cooperative, logits against the float64 reference.
+ * models (a CPU build: tiled GEMVs behind a staged norm, cooperative ones elsewhere; a GPU
+ * build: all cooperative), logits against the float64 reference.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, type KernelLimits } from "../../compiler/codegen/index.ts";
@@ -116,7 +117,8 @@ describe("cooperative decode GEMV", () => {
       ["swiglu + grouped rmsnorm + bias, K = 16, N = 29", { K: 16, outs: [29, 29], prologue: "rmsnorm", group: 8, bias: true, activation: "swiglu" }],
     ];
     // (a function: SUBGROUP_SHAPES is declared below this describe's body, which runs at collection)
-    const shapes = (): readonly (readonly [string, Record<string, number>])[] => [...SHAPES, ["subgroup lanes, the default shape", SUBGROUP_SHAPES[0]![1]]];
+    // ...and the tiled decode, which stages the norm too (a CPU build's default behind a norm).
+    const shapes = (): readonly (readonly [string, Record<string, number>])[] => [...SHAPES, ["subgroup lanes, the default shape", SUBGROUP_SHAPES[0]![1]], ["tiled, staged", { coop: 0 }]];
     it.each(WIDE)("%s: every shape, norm weights and an odd bias in W's binding", async (_, c) => {
       for (const [label, schedule] of shapes()) {
         // The layer's tensors share W's binding: the norm's weights read as half words (unpack_quad8), the bias as single halves.
@@ -136,10 +138,15 @@ describe("cooperative decode GEMV", () => {
       const plain = await coop({ K: 32, outs: [9], plain: true }, SHAPES[0]![1], 5, { graph: halfWeights, half: true });
       expect(plain.spec.schedule).toMatchObject({ vec: 4, wide: 0 });
       expectAll(plain, TOL);
-      const narrow = await coop(WIDE[0]![1], { ...SHAPES[0]![1], wide: 0 }, 13, { graph: halfWeights, half: true });
-      expect(narrow.spec.schedule["wide"]).toBe(0);
-      expect(narrow.spec.wgsl).not.toContain("array<vec4<u32>>");
-      expectAll(narrow, TOL);
+      for (const schedule of [{ ...SHAPES[0]![1], wide: 0 }, { coop: 0, wide: 0 }] as Record<string, number>[]) {
+        const narrow = await coop(WIDE[0]![1], schedule, 13, { graph: halfWeights, half: true });
+        expect(narrow.spec.schedule).toMatchObject(schedule);
+        expect(narrow.spec.wgsl).not.toContain("array<vec4<u32>>");
+        expectAll(narrow, TOL);
+      }
+      const tiledOdd = await coop({ K: 20, outs: [9], prologue: "rmsnorm" }, { coop: 0 }, 5, { graph: halfWeights, half: true });
+      expect(tiledOdd.spec.schedule).toMatchObject({ coop: 0, stage: 1, vec: 4, wide: 0 });
+      expectAll(tiledOdd, TOL);
     });
 
     it("a W bound as row windows of whole octets", async () => {
@@ -268,7 +275,9 @@ describe("decode GEMV with subgroup reductions", () => {
     try {
       const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
       expect(linears.length).toBeGreaterThan(0);
-      for (const k of linears) expect(k.schedule["subgroup"], k.name).toBe(1);
+      // Cooperative GEMVs sum with subgroupAdd; behind a staged norm a CPU build's GEMV is tiled (no lanes to reduce).
+      for (const k of linears) expect(k.schedule["subgroup"], k.name).toBe(k.schedule["stage"] === 1 ? 0 : 1);
+      expect(linears.some((k) => k.schedule["subgroup"] === 1)).toBe(true);
       await decodeMatchesInterp(m, f64, memory, decode);
     } finally {
       destroy();
@@ -299,14 +308,14 @@ describe("a build for a GPU (target `gpu`)", () => {
     }
   }, 600_000);
 
-  it("mamba-130m's in_proj: 384 workgroups instead of the CPU shape's 48", async () => {
+  it("mamba-130m's in_proj: 384 workgroups instead of a CPU build's 12 (tiled, 4 columns an invocation)", async () => {
     const { readFileSync } = await import("node:fs");
     const s = spec(readFileSync(new URL("../../specs/mamba-130m.hyb", import.meta.url), "utf8"));
     const grid = async (target: "cpu" | "gpu"): Promise<number> => {
       const k = (await built(s, { target })).decode.call.find((c) => c.name === "layers.0.mixer.in_proj")!;
       return k.dispatch.times;
     };
-    expect(await grid("cpu")).toBe(48);
+    expect(await grid("cpu")).toBe(12);
     expect(await grid("gpu")).toBe(384);
   });
 });
@@ -376,10 +385,12 @@ describe.each(MODELS)("decode steps of %s", (_, text) => {
     ({ memory, decode } = await programsOf(await built(s), f32, []));
   }, 600_000);
 
-  it("uses the cooperative GEMV for every linear, and 4 decode steps match interp", async () => {
+  it("takes the tiled GEMV behind a staged norm and the cooperative one elsewhere (a CPU build), and 4 decode steps match interp", async () => {
     const linears = decode.specs.filter((k) => k.op === "linear" || k.op === "fused_linear");
-    expect(linears.length).toBeGreaterThan(0);
-    for (const k of linears) expect(k.schedule["coop"], k.name).toBeGreaterThan(0);
+    const staged = linears.filter((k) => k.schedule["stage"] === 1);
+    expect(staged.length).toBeGreaterThan(0);
+    expect(staged.length).toBeLessThan(linears.length);
+    for (const k of linears) expect(k.schedule["coop"], k.name).toBe(k.schedule["stage"] === 1 ? 0 : 4);
     await decodeMatchesInterp(m, f64, memory, decode);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The linear family's generator (`linear`, `fused_linear`): the problem (linear.ts), the
- * schedule, then the kernel: the tiled one (linear.ts) or, for decode by default, the cooperative
- * GEMV (gemv.ts; the choice and its measurements are in linear.ts's header). Kept apart from both
+ * schedule, then the kernel: the tiled one (linear.ts) or, for decode, the cooperative GEMV
+ * (gemv.ts; the choice and its measurements are in linear.ts's header). Kept apart from both
  * so that gemv.ts builds on linear.ts's shared parts without an import cycle.
  */
 import type { KernelLimits, KernelSpec } from "../kernel.ts";
@@ -9,8 +9,15 @@ import type { KernelRequest } from "../request.ts";
 import { emitGemv, gemvSchedule } from "./gemv.ts";
 import { emitLinear, linearProblem, tiledSchedule, type LinearOp, type LinearProblem, type LinearSchedule } from "./linear.ts";
 
-/** The decode schedule kind by default (measured on lavapipe: see linear.ts's header). */
-const DECODE_KIND: "tiled" | "coop" = "coop";
+/**
+ * The decode schedule kind by default (measured on lavapipe: see linear.ts's header). A build for
+ * a GPU: cooperative. A build for a CPU: tiled where the tiled schedule stages a norm prologue
+ * (its invocations all read xn[k] at the same k, one load for a SIMD group, where cooperative
+ * lanes read T different k of it), cooperative otherwise (x read from storage).
+ */
+function decodeKind(tiled: LinearSchedule, gpu: boolean): "tiled" | "coop" {
+  return !gpu && tiled.stage === 1 ? "tiled" : "coop";
+}
 /** The cooperative GEMV's default shape: lanes per column, slots per workgroup, columns per slot (halved for swiglu), lane layout. */
 const COOP = { lanes: 4, slots: 16, tileCols: 4, chunked: false } as const;
 
@@ -25,14 +32,14 @@ const COOP = { lanes: 4, slots: 16, tileCols: 4, chunked: false } as const;
 const COOP_GPU = { lanes: 32, slots: 4, tileCols: 2, chunked: false } as const;
 
 /**
- * The schedule of `kind` (default: cooperative for decode, tiled for prefill); a cooperative one
+ * The schedule of `kind` (default: decodeKind's for decode, tiled for prefill); a cooperative one
  * that does not fit stays tiled. With `subgroups` (the request's: the device has the feature and
  * the build uses it) the cooperative GEMV sums its lanes with subgroupAdd (gemv.ts), same shape;
  * with `gpu` it takes COOP_GPU's shape.
  */
 export function linearSchedule(limits: KernelLimits, p: LinearProblem, kind?: "tiled" | "coop", subgroups = false, gpu = false): LinearSchedule {
   const tiled = tiledSchedule(limits, p);
-  if (p.S === 1 && (kind ?? DECODE_KIND) === "coop") {
+  if (p.S === 1 && (kind ?? decodeKind(tiled, gpu)) === "coop") {
     const shape = gpu ? COOP_GPU : COOP;
     const c = gemvSchedule(limits, p, tiled.vec, shape.lanes, shape.slots, p.activation === "swiglu" ? shape.tileCols / 2 : shape.tileCols, shape.chunked);
     if (c) return { ...c, subgroup: subgroups ? 1 : 0 } as LinearSchedule;

@@ -28,14 +28,19 @@
  * invocation, except a staged decode: 1 x 4, 1 x 2 for swiglu, see linearSchedule), the
  * workgroup's shape in tiles, and whether the prologue is staged (decode with a norm prologue
  * when K f32 of xn plus the reduction's WG f32 fit in half of maxComputeWorkgroupStorageSize;
- * else recomputed). The staged generator itself takes any TM with one row of tiles.
+ * else recomputed). The staged generator itself takes any TM with one row of tiles. A staged
+ * decode reads packed f16 weights 8 halves per load (`wide`, as the cooperative GEMV does) when
+ * their rows are whole octets: 1.04-1.09x the 4-halves read on lavapipe (in_proj, swiglu, LM
+ * head; 21 rounds, 3 December).
  * Decode (S = 1) has a second schedule, the cooperative GEMV (gemv.ts, `coop` = T > 0): T lanes
  * per output column walk K together (adjacent lanes read adjacent memory of one row of W: what a
  * GPU coalesces, and split-K within one kernel for a long K or a few outputs), R slots of TN
  * columns per workgroup, the T partial sums reduced in workgroup memory after one barrier, the
- * norm prologue staged as above. Rule: decode takes it, T = 4, R = 16, TN = 4 (2 for swiglu),
- * lanes strided, whenever its workgroup memory (xn, the reduction's and the partials') fits in
- * half of the adapter's; else the tiled decode. Overrides: `{ coop: 0 }` selects the tiled decode,
+ * norm prologue staged as above. Rule (linear-family.ts decodeKind): a build for a GPU takes it
+ * for every decode GEMV; a build for a CPU (the default target) takes the tiled decode where that
+ * stages a norm prologue, and the cooperative GEMV where x comes from storage. The cooperative
+ * shape on a CPU: T = 4, R = 16, TN = 4 (2 for swiglu), lanes strided, whenever its workgroup
+ * memory (xn, the reduction's and the partials') fits in half of the adapter's; else tiled. Overrides: `{ coop: 0 }` selects the tiled decode,
  * `{ coop: T, wgCols: R, tileCols: TN, coopChunked }` a cooperative shape, `subgroup: 1` its
  * subgroup-reduction form (gemv.ts; the default when the request has `subgroups`).
  * Measured (bench/gemv.ts, lavapipe on the 2-core VM, shared with other jobs (load 2-13), so one
@@ -49,6 +54,14 @@
  *   hybrid-130m swiglu 768 -> 2 x 2048 (TN 2)   1.02-1.30 | 1.03-1.65
  *   hybrid-130m down 2048 -> 768 + residual     1.12-1.78 | 0.78-1.38
  * (T2 R32 TN4 and T2 R64 TN4 measure about the same, better on the f16 LM head in the last run.)
+ * Measured again on 3 December, on another VM, 21 rounds a run: behind a staged norm the tiled
+ * decode ran 1.06-1.12x the cooperative one in f32 (in_proj, LM head, swiglu; three runs) and,
+ * reading 8 halves per load, 1.04-1.11x in f16; with x read from storage (out_proj, x_proj, MLP
+ * down) neither won beyond the noise. Whole decodes, interleaved, tiled behind the norms against
+ * all cooperative: mamba-130m f32 1.08-1.16x tok/s over four runs, hybrid-130m f32 1.12-1.19x;
+ * f16 1.06-1.07x (CPU time per token, which the host's other tenants move less: 1.10-1.21x and
+ * 1.09-1.11x). Hence the CPU rule above. In the tiled walk every invocation reads xn[k] at the
+ * same k; the cooperative lanes read T different ones.
  * Whole decode steps (tok/s, cooperative / tiled, interleaved in one process, four runs of 5-9
  * rounds; geometric means): mamba-130m f32 1.08, f16 1.01; hybrid-130m f32 0.99, f16 0.98: on
  * par within this machine's noise (per-run ratios 0.86-1.45); at low load (2) both decodes reach
@@ -70,7 +83,7 @@ import type { LinearActivation } from "../../ir/fused-ops.ts";
 import type { NodeOf } from "../../ir/graph.ts";
 import { byteSize, type Dim } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { buildKernel, CodegenError, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
+import { buildKernel, CodegenError, UNPACK_HALVES4, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, octAligned, vec4Aligned, type Accessor, type BoundOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
 import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
@@ -189,18 +202,20 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const stage = decode && p.prologue !== "none" && stageBytes(p.K, 1, wg) <= limits.maxComputeWorkgroupStorageSize / 2 ? 1 : 0;
   const tileRows = decode ? 1 : 4;
   // swiglu keeps two accumulators per output: halve the tile's columns to stay in registers.
-  const wide = p.activation === "swiglu" ? 2 : 4;
-  // A staged decode takes `wide` columns per invocation: the barriers cost lavapipe a fixed
+  const cols = p.activation === "swiglu" ? 2 : 4;
+  // A staged decode takes `cols` columns per invocation: the barriers cost lavapipe a fixed
   // amount per invocation, which one column of work does not amortize (measured: 1 x 1 staged
   // ~1.7x the plain GEMV, 1 x 4 on par with it).
-  const tileCols = decode && stage === 0 ? 1 : wide;
+  const tileCols = decode && stage === 0 ? 1 : cols;
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
   const wgRows = decode ? 1 : Math.max(1, Math.floor(wg / wgCols));
   // Shared statistics: wgRows * tileRows rows x G groups x wgCols parts, within a quarter of the adapter's workgroup memory.
   const shareStats = stage === 0 && p.prologue === "rmsnorm" && sharedStatsBytes(p, tileRows, wgCols, wgRows) <= limits.maxComputeWorkgroupStorageSize / 4 ? 1 : 0;
-  return { vec, tileRows, tileCols, wgCols, wgRows, stage, coop: 0, coopChunked: 0, subgroup: 0, shareStats, wide: 0 };
+  // A staged decode reads packed f16 weights 8 halves per load when every row is whole octets (as the cooperative GEMV does).
+  const wide = stage === 1 && vec === 4 && p.W.every(octAligned) ? 1 : 0;
+  return { vec, tileRows, tileCols, wgCols, wgRows, stage, coop: 0, coopChunked: 0, subgroup: 0, shareStats, wide };
 }
 
 /** Bytes of workgroup memory for shared norm statistics: a partial sum per (row of the workgroup, group, part). */
@@ -341,8 +356,10 @@ export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: Li
   const staged = s.stage === 1;
   const WG = wgCols * wgRows;
   invariant(!staged || (p.prologue !== "none" && wgRows === 1), "a staged prologue needs a norm and one row of tiles per workgroup");
-  invariant(s.wide === 0, "the tiled schedule reads 4 elements per load");
-  const parts = linearParts(p, vec);
+  // wide: a staged decode row reads packed f16 weights 8 halves per load (two vec4s of xn per step).
+  const wide = s.wide === 1;
+  invariant(!wide || (staged && TM === 1), "the tiled schedule reads 8 halves per load only in a staged decode (one row)");
+  const parts = linearParts(p, vec, wide);
   const { uses, uniforms, ops, segs, V, KV, ld, rowOf } = parts;
   const GV = p.group / vec;
   const G = p.K / p.group;
@@ -415,12 +432,19 @@ for (var g = 0u; g < ${u32(G)}; g++) {
   const segment = (sg: Segment): string => {
     const acc = (w: number, i: number, j: number): string => `acc${w}_${i}_${j}`;
     const last = wgsl`${u32(sg.width - 1)}`;
+    const column = (j: number): string => wgsl`min(${plus("c0", j)}, ${last})`;
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
-        [
-          wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), wgsl`min(${plus("c0", j)}, ${last})`, "k")};`,
-          ...range(TM).map((i) => `${acc(wi, i, j)} = fma(x${i}, w${wi}_${j}, ${acc(wi, i, j)});`),
-        ].join("\n"),
+        wide
+          ? [
+              wgsl`let w${n(wi)}_${n(j)} = ${ops.get(parts.wName(w)).load8(column(j), "k")};`,
+              `${acc(wi, 0, j)} = fma(xa, ${UNPACK_HALVES4}(w${wi}_${j}.xy), ${acc(wi, 0, j)});`,
+              `${acc(wi, 0, j)} = fma(xb, ${UNPACK_HALVES4}(w${wi}_${j}.zw), ${acc(wi, 0, j)});`,
+            ].join("\n")
+          : [
+              wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), column(j), "k")};`,
+              ...range(TM).map((i) => `${acc(wi, i, j)} = fma(x${i}, w${wi}_${j}, ${acc(wi, i, j)});`),
+            ].join("\n"),
       ),
     );
     const store = (i: number, j: number): string => {
@@ -434,11 +458,8 @@ for (var g = 0u; g < ${u32(G)}; g++) {
     return lines([
       wgsl`let c0 = lt * ${u32(TN)};`,
       sg.weights.flatMap((_, wi) => range(TM).flatMap((i) => range(TN).map((j) => `var ${acc(wi, i, j)} = ${V}(${f32(0)});`))).join("\n"),
-      wgsl`for (var k = 0u; k < ${u32(KV)}; k++) {
-${lines(
-  range(TM).map((i) => `let x${i} = ${normalized(i)};`),
-  2,
-)}
+      wgsl`for (var k = 0u; k < ${u32(wide ? KV / 2 : KV)}; k++) {
+${lines(wide ? ["let xa = xs[2u * k];", "let xb = xs[2u * k + 1u];"] : range(TM).map((i) => `let x${i} = ${normalized(i)};`), 2)}
 ${lines(step, 2)}
 }`,
       range(TM)
@@ -470,7 +491,7 @@ ${lines(step, 2)}
   const header = kernelHeader(req, uses, {
     math: parts.math,
     threads: [
-      `invocation: a ${TM} x ${TN} register tile of one segment (rows r0 = ${TM} * rt.., cols ${TN} * lt..), walking K = ${p.K} in ${vec === 4 ? "vec4" : "scalar"} steps`,
+      `invocation: a ${TM} x ${TN} register tile of one segment (rows r0 = ${TM} * rt.., cols ${TN} * lt..), walking K = ${p.K} in ${wide ? "steps of 8 packed halves (one vec4<u32> load)" : vec === 4 ? "vec4 steps" : "scalar steps"}`,
       `workgroup: ${wgCols} col tiles x ${wgRows} row tiles (${WG} invocations); ${staged ? `xn of its ${TM} rows in workgroup memory (${stageBytes(p.K, TM, WG)} bytes with the reduction's)` : "no workgroup memory"}`,
       `grid: ${p.S === "L" ? `ceil(L / ${TM * wgRows}) x ` : ""}${times} workgroups (flat wg = row block * ${times} + col block); ${totalTiles} col tiles in all`,
       ...(p.prologue === "none"

@@ -12,11 +12,11 @@
 //   y      [1,1024], strides [1024, 1] in %135#0 (written)
 //
 // threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 16 workgroups; 256 column tiles in all
-//   the workgroup normalizes x once: per group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
@@ -40,20 +40,12 @@ fn reduce(v: f32, lid: u32) -> f32 {
   return r;
 }
 
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  let r0 = 0u;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
   let rows = 1u;
   {
     let r = min(r0, rows - 1u);
@@ -70,46 +62,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
   {
-    let ct = wg * 16u + slot;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 64u; k += 4u) {
-          let xk = xs[k];
-          let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 256u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 1024u) { y[(c)] = lanes(at); }
-      }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
     }
   }
 }
