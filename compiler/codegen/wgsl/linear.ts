@@ -40,9 +40,10 @@
  * for every decode GEMV; a build for a CPU (the default target) takes the tiled decode where that
  * stages a norm prologue, and the cooperative GEMV where x comes from storage. The cooperative
  * shape on a CPU: T = 4, R = 16, TN = 4 (2 for swiglu), lanes strided, whenever its workgroup
- * memory (xn, the reduction's and the partials') fits in half of the adapter's; else tiled. Overrides: `{ coop: 0 }` selects the tiled decode,
- * `{ coop: T, wgCols: R, tileCols: TN, coopChunked }` a cooperative shape, `subgroup: 1` its
- * subgroup-reduction form (gemv.ts; the default when the request has `subgroups`).
+ * memory (xn, the reduction's and the partials') fits in half of the adapter's; else tiled.
+ * Overrides: `{ coop: 0 }` selects the tiled decode, `{ coop: T, wgCols: R, tileCols: TN,
+ * coopChunked }` a cooperative shape, `subgroup: 1` its subgroup-reduction form (gemv.ts; the
+ * default when the request has `subgroups`).
  * Measured (bench/gemv.ts, lavapipe on the 2-core VM, shared with other jobs (load 2-13), so one
  * run's figures swing up to 2x; per run medians of 7-11 rounds, each after a 64 MiB read that
  * evicts the L3; time of the tiled decode / time of the cooperative default, the range over 2-4
