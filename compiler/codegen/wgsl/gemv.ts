@@ -29,12 +29,12 @@
 import { invariant } from "../../diag/diagnostic.ts";
 import { byteSize } from "../../ir/types.ts";
 import { kernelHeader } from "../header.ts";
-import { buildKernel, UNPACK_HALVES4, type KernelLimits, type KernelSpec } from "../kernel.ts";
+import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { octAligned } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
 import { hsum, plus, range } from "./common.ts";
 import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
-import { linearParts, segmentBranches } from "./linear.ts";
+import { linearParts, segmentBranches, wideStep } from "./linear.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
@@ -95,11 +95,7 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
         wide
-          ? lines([
-              wgsl`let w${n(wi)}_${n(j)} = ${ops.get(parts.wName(w)).load8(column(j), "k")};`,
-              `${acc(wi, j)} = fma(xa, ${UNPACK_HALVES4}(w${wi}_${j}.xy), ${acc(wi, j)});`,
-              `${acc(wi, j)} = fma(xb, ${UNPACK_HALVES4}(w${wi}_${j}.zw), ${acc(wi, j)});`,
-            ])
+          ? wideStep(parts, w, column(j), `w${wi}_${j}`, acc(wi, j))
           : lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), column(j), "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
       ),
     );

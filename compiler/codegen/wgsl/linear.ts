@@ -262,6 +262,19 @@ export interface LinearParts {
   readonly math: readonly string[];
 }
 
+/**
+ * One K step of a `wide` walk (8 packed halves of W a load) over column `col` of weight `w`: the
+ * load into `name`, then two FMAs into `acc` with `xa` and `xb`, the step's two vec4s of x. Both
+ * decode schedules (tiled staged, cooperative) walk with it.
+ */
+export function wideStep(parts: LinearParts, w: number, col: string, name: string, acc: string): string {
+  return lines([
+    wgsl`let ${name} = ${parts.ops.get(parts.wName(w)).load8(col, "k")};`,
+    `${acc} = fma(xa, ${UNPACK_HALVES4}(${name}.xy), ${acc});`,
+    `${acc} = fma(xb, ${UNPACK_HALVES4}(${name}.zw), ${acc});`,
+  ]);
+}
+
 /** `wide`: the weights are read 8 packed halves at a time as well (operands.ts load8; the cooperative GEMV). */
 export function linearParts(p: LinearProblem, vec: 1 | 4, wide = false): LinearParts {
   invariant(vec === 1 || (p.K % 4 === 0 && p.group % 4 === 0), "vec4 linear needs K and the norm group divisible by 4");
@@ -437,11 +450,7 @@ for (var g = 0u; g < ${u32(G)}; g++) {
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
         wide
-          ? [
-              wgsl`let w${n(wi)}_${n(j)} = ${ops.get(parts.wName(w)).load8(column(j), "k")};`,
-              `${acc(wi, 0, j)} = fma(xa, ${UNPACK_HALVES4}(w${wi}_${j}.xy), ${acc(wi, 0, j)});`,
-              `${acc(wi, 0, j)} = fma(xb, ${UNPACK_HALVES4}(w${wi}_${j}.zw), ${acc(wi, 0, j)});`,
-            ].join("\n")
+          ? wideStep(parts, w, column(j), `w${wi}_${j}`, acc(wi, 0, j))
           : [
               wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), column(j), "k")};`,
               ...range(TM).map((i) => `${acc(wi, i, j)} = fma(x${i}, w${wi}_${j}, ${acc(wi, i, j)});`),
