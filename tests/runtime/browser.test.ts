@@ -57,10 +57,12 @@ beforeAll(async () => {
   // localhost is a secure context, which navigator.gpu requires; root needs --no-sandbox.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--enable-unsafe-webgpu", "--no-sandbox"] });
   const page = await browser.newPage();
+  // Playwright's 30 s default is tight on a loaded machine (CI runs other GPU files beside this).
+  page.setDefaultTimeout(300_000);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`http://localhost:${(server.address() as AddressInfo).port}/`);
-  await page.waitForFunction(() => "runPortableJob" in globalThis, undefined, { timeout: 60_000 }).catch(() => {
+  await page.waitForFunction(() => "runPortableJob" in globalThis, undefined, { timeout: 300_000 }).catch(() => {
     throw new Error(`the page did not load its script: ${errors.join("; ") || "no page error"}`);
   });
     // Modules only: SwiftShader compiles each pipeline eagerly (5,780 took 4 min here); Deno

@@ -17,7 +17,7 @@
  * The app's sources are typechecked by `npm run typecheck` (tsc -p examples/web), not here.
  * HYBRIDC_WEB_SCREENSHOT=PATH saves a screenshot of the page mid-generation (the README's).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,7 +47,10 @@ const WEIGHTS_SPEC = "hybrid-3to1";
 const TRAINED = "kjv-byte";
 
 let dir: string;
+let filesDir: string;
 let weights: Uint8Array;
+/** `weights` as a file (model.safetensors in a temporary directory), for the form's file input. */
+let weightsPath: string;
 let server: StaticServer;
 let browser: Browser;
 let context: BrowserContext;
@@ -117,6 +120,7 @@ async function settle(page: Page): Promise<PageResult> {
 /** Open the app with URL parameters in a new page of `ctx` and wait for it to finish. */
 async function visit(params: Record<string, string | number>, ctx: BrowserContext = context): Promise<PageResult> {
   const page = await ctx.newPage();
+  page.setDefaultTimeout(PAGE_TIMEOUT);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   try {
@@ -152,6 +156,9 @@ beforeAll(async () => {
   // As `npm run web:build` does, into a temporary directory.
   await viteBuild({ configFile: join(ROOT, "examples", "web", "vite.config.ts"), logLevel: "warn", build: { outDir: dir, emptyOutDir: true } });
   weights = await weightsFile(WEIGHTS_SPEC, SEED);
+  filesDir = mkdtempSync(join(tmpdir(), "hybridc-web-files-"));
+  weightsPath = join(filesDir, "model.safetensors");
+  writeFileSync(weightsPath, weights);
   // A checkpoint of another shape: the page must name the tensors that do not fit.
   const wrong = encodeSafetensors([{ name: "model.embed_tokens.weight", shape: [3, 4], dtype: "F32", data: new Float32Array(12) }]);
   server = await serveStatic(
@@ -163,12 +170,15 @@ beforeAll(async () => {
   );
   browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU });
   context = await browser.newContext({ viewport: { width: 1100, height: 860 } });
+  // Playwright's 30 s default for actions is tight on a loaded machine; never tight here.
+  context.setDefaultTimeout(PAGE_TIMEOUT);
 }, 600_000);
 
 afterAll(async () => {
   await browser?.close();
   await server?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  if (filesDir) rmSync(filesDir, { recursive: true, force: true });
 });
 
 describe("the web app in Chromium", () => {
@@ -214,7 +224,7 @@ describe("the web app in Chromium", () => {
         await page.goto(server.origin);
         await page.waitForFunction('!document.getElementById("generate").disabled', undefined, { timeout: PAGE_TIMEOUT });
         await page.click("#forget");
-        await page.waitForFunction('/^forgot [1-9]\\d* cached weights files?$/.test(document.getElementById("status").textContent)', undefined, { timeout: 30_000 });
+        await page.waitForFunction('/^forgot [1-9]\\d* cached weights files?$/.test(document.getElementById("status").textContent)', undefined, { timeout: PAGE_TIMEOUT });
         expect(await page.evaluate('caches.open("hybridc-weights-v1").then((c) => c.keys()).then((k) => k.length)')).toBe(0);
       } finally {
         await page.close();
@@ -232,7 +242,9 @@ describe("the web app in Chromium", () => {
         await page.waitForFunction('!document.getElementById("generate").disabled', undefined, { timeout: PAGE_TIMEOUT });
         await page.selectOption("#spec", WEIGHTS_SPEC);
         await page.check('input[name="weights"][value="file"]');
-        await page.setInputFiles("#file", { name: "model.safetensors", mimeType: "application/octet-stream", buffer: Buffer.from(weights) });
+        // A path, not a buffer: Playwright hands a local browser the path, where a 33 MB buffer
+        // crosses the protocol as base64 (9 s on a quiet machine, past 30 s on a busy one).
+        await page.setInputFiles("#file", weightsPath);
         await page.fill("#prompt", PROMPT);
         await page.fill("#max-tokens", String(TOKENS));
         await page.fill("#temperature", "0");
