@@ -27501,8 +27501,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.0.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -27527,8 +27527,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -27536,24 +27535,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -27617,8 +27621,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.0.mamba.out_proj",
@@ -28141,8 +28145,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.1.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -28167,8 +28171,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -28176,24 +28179,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -28257,8 +28265,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.1.mamba.out_proj",
@@ -28781,8 +28789,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.2.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -28807,8 +28815,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -28816,24 +28823,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -28897,8 +28909,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.2.mamba.out_proj",
@@ -29421,8 +29433,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.3.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -29447,8 +29459,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -29456,24 +29467,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -29537,8 +29553,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.3.mamba.out_proj",
@@ -30061,8 +30077,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.4.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -30087,8 +30103,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -30096,24 +30111,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -30177,8 +30197,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.4.mamba.out_proj",
@@ -31717,8 +31737,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.6.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -31743,8 +31763,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -31752,24 +31771,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -31833,8 +31857,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.6.mamba.out_proj",
@@ -32357,8 +32381,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.7.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -32383,8 +32407,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -32392,24 +32415,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -32473,8 +32501,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.7.mamba.out_proj",
@@ -32997,8 +33025,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.8.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -33023,8 +33051,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -33032,24 +33059,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -33113,8 +33145,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.8.mamba.out_proj",
@@ -33637,8 +33669,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.9.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -33663,8 +33695,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -33672,24 +33703,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -33753,8 +33789,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.9.mamba.out_proj",
@@ -34277,8 +34313,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.10.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -34303,8 +34339,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -34312,24 +34347,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -34393,8 +34433,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.10.mamba.out_proj",
@@ -35933,8 +35973,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.12.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -35959,8 +35999,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -35968,24 +36007,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -36049,8 +36093,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.12.mamba.out_proj",
@@ -36573,8 +36617,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.13.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -36599,8 +36643,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -36608,24 +36651,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -36689,8 +36737,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.13.mamba.out_proj",
@@ -37213,8 +37261,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.14.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -37239,8 +37287,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -37248,24 +37295,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -37329,8 +37381,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.14.mamba.out_proj",
@@ -37853,8 +37905,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.15.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -37879,8 +37931,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -37888,24 +37939,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -37969,8 +38025,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.15.mamba.out_proj",
@@ -38493,8 +38549,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.16.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -38519,8 +38575,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -38528,24 +38583,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -38609,8 +38669,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.16.mamba.out_proj",
@@ -40149,8 +40209,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.18.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -40175,8 +40235,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -40184,24 +40243,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -40265,8 +40329,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.18.mamba.out_proj",
@@ -40789,8 +40853,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.19.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -40815,8 +40879,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -40824,24 +40887,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -40905,8 +40973,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.19.mamba.out_proj",
@@ -41429,8 +41497,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.20.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -41455,8 +41523,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -41464,24 +41531,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -41545,8 +41617,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.20.mamba.out_proj",
@@ -42069,8 +42141,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.21.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -42095,8 +42167,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -42104,24 +42175,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -42185,8 +42261,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.21.mamba.out_proj",
@@ -42709,8 +42785,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.22.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -42735,8 +42811,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -42744,24 +42819,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -42825,8 +42905,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
       },
       {
         name: "layers.22.mamba.out_proj",

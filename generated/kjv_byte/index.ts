@@ -8416,8 +8416,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.0.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
-//   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 16 vec4<f32> (each loaded, updated and stored in turn, N loop unrolled; d_state = 64); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 3 workgroups (H * P = 12 * 32)
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
@@ -8442,8 +8442,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 384u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[177152u + (hi)]);
@@ -8451,79 +8450,148 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[177216u + (hi)];
   let gi = hi / 12u;
   let L = 1u;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[96u]);
-    acc = fma(s0, x_B_C[112u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[96u + (1u)]);
-    acc = fma(s1, x_B_C[112u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[96u + (2u)]);
-    acc = fma(s2, x_B_C[112u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[96u + (3u)]);
-    acc = fma(s3, x_B_C[112u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[96u + (4u)]);
-    acc = fma(s4, x_B_C[112u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[96u + (5u)]);
-    acc = fma(s5, x_B_C[112u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[96u + (6u)]);
-    acc = fma(s6, x_B_C[112u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[96u + (7u)]);
-    acc = fma(s7, x_B_C[112u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[96u + (8u)]);
-    acc = fma(s8, x_B_C[112u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[96u + (9u)]);
-    acc = fma(s9, x_B_C[112u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[96u + (10u)]);
-    acc = fma(s10, x_B_C[112u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[96u + (11u)]);
-    acc = fma(s11, x_B_C[112u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[96u + (12u)]);
-    acc = fma(s12, x_B_C[112u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[96u + (13u)]);
-    acc = fma(s13, x_B_C[112u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[96u + (14u)]);
-    acc = fma(s14, x_B_C[112u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[96u + (15u)]);
-    acc = fma(s15, x_B_C[112u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 32u + (pi)] = yv * silu(dt_z[(hi) * 32u + (pi)]);
+    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
+    let b0 = x_B_C[96u];
+    let c0 = x_B_C[112u];
+    let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
+    state[(hi) * 512u + (pi) * 16u] = s0_0;
+    acc_0 = fma(s0_0, c0, acc_0);
+    let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
+    state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+    acc_1 = fma(s0_1, c0, acc_1);
+    let b1 = x_B_C[96u + (1u)];
+    let c1 = x_B_C[112u + (1u)];
+    let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
+    state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+    acc_0 = fma(s1_0, c1, acc_0);
+    let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
+    state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+    acc_1 = fma(s1_1, c1, acc_1);
+    let b2 = x_B_C[96u + (2u)];
+    let c2 = x_B_C[112u + (2u)];
+    let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
+    state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+    acc_0 = fma(s2_0, c2, acc_0);
+    let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
+    state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+    acc_1 = fma(s2_1, c2, acc_1);
+    let b3 = x_B_C[96u + (3u)];
+    let c3 = x_B_C[112u + (3u)];
+    let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
+    state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+    acc_0 = fma(s3_0, c3, acc_0);
+    let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
+    state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+    acc_1 = fma(s3_1, c3, acc_1);
+    let b4 = x_B_C[96u + (4u)];
+    let c4 = x_B_C[112u + (4u)];
+    let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
+    state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+    acc_0 = fma(s4_0, c4, acc_0);
+    let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
+    state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+    acc_1 = fma(s4_1, c4, acc_1);
+    let b5 = x_B_C[96u + (5u)];
+    let c5 = x_B_C[112u + (5u)];
+    let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
+    state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+    acc_0 = fma(s5_0, c5, acc_0);
+    let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
+    state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+    acc_1 = fma(s5_1, c5, acc_1);
+    let b6 = x_B_C[96u + (6u)];
+    let c6 = x_B_C[112u + (6u)];
+    let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
+    state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+    acc_0 = fma(s6_0, c6, acc_0);
+    let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
+    state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+    acc_1 = fma(s6_1, c6, acc_1);
+    let b7 = x_B_C[96u + (7u)];
+    let c7 = x_B_C[112u + (7u)];
+    let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
+    state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+    acc_0 = fma(s7_0, c7, acc_0);
+    let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
+    state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+    acc_1 = fma(s7_1, c7, acc_1);
+    let b8 = x_B_C[96u + (8u)];
+    let c8 = x_B_C[112u + (8u)];
+    let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
+    state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+    acc_0 = fma(s8_0, c8, acc_0);
+    let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
+    state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+    acc_1 = fma(s8_1, c8, acc_1);
+    let b9 = x_B_C[96u + (9u)];
+    let c9 = x_B_C[112u + (9u)];
+    let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
+    state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+    acc_0 = fma(s9_0, c9, acc_0);
+    let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
+    state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+    acc_1 = fma(s9_1, c9, acc_1);
+    let b10 = x_B_C[96u + (10u)];
+    let c10 = x_B_C[112u + (10u)];
+    let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
+    state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+    acc_0 = fma(s10_0, c10, acc_0);
+    let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
+    state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+    acc_1 = fma(s10_1, c10, acc_1);
+    let b11 = x_B_C[96u + (11u)];
+    let c11 = x_B_C[112u + (11u)];
+    let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
+    state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+    acc_0 = fma(s11_0, c11, acc_0);
+    let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
+    state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+    acc_1 = fma(s11_1, c11, acc_1);
+    let b12 = x_B_C[96u + (12u)];
+    let c12 = x_B_C[112u + (12u)];
+    let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
+    state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+    acc_0 = fma(s12_0, c12, acc_0);
+    let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
+    state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+    acc_1 = fma(s12_1, c12, acc_1);
+    let b13 = x_B_C[96u + (13u)];
+    let c13 = x_B_C[112u + (13u)];
+    let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
+    state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+    acc_0 = fma(s13_0, c13, acc_0);
+    let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
+    state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+    acc_1 = fma(s13_1, c13, acc_1);
+    let b14 = x_B_C[96u + (14u)];
+    let c14 = x_B_C[112u + (14u)];
+    let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
+    state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+    acc_0 = fma(s14_0, c14, acc_0);
+    let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
+    state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+    acc_1 = fma(s14_1, c14, acc_1);
+    let b15 = x_B_C[96u + (15u)];
+    let c15 = x_B_C[112u + (15u)];
+    let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
+    state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+    acc_0 = fma(s15_0, c15, acc_0);
+    let s15_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (15u)], dx_1 * b15);
+    state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+    acc_1 = fma(s15_1, c15, acc_1);
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
 }
 `,
         entryPoint: "main",
@@ -8586,8 +8654,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 2, stage: 0 },
       },
       {
         name: "layers.0.mamba.out_proj",
@@ -9110,8 +9178,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.1.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
-//   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 16 vec4<f32> (each loaded, updated and stored in turn, N loop unrolled; d_state = 64); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 3 workgroups (H * P = 12 * 32)
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
@@ -9136,8 +9204,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 384u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[177152u + (hi)]);
@@ -9145,79 +9212,148 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[177216u + (hi)];
   let gi = hi / 12u;
   let L = 1u;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[96u]);
-    acc = fma(s0, x_B_C[112u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[96u + (1u)]);
-    acc = fma(s1, x_B_C[112u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[96u + (2u)]);
-    acc = fma(s2, x_B_C[112u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[96u + (3u)]);
-    acc = fma(s3, x_B_C[112u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[96u + (4u)]);
-    acc = fma(s4, x_B_C[112u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[96u + (5u)]);
-    acc = fma(s5, x_B_C[112u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[96u + (6u)]);
-    acc = fma(s6, x_B_C[112u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[96u + (7u)]);
-    acc = fma(s7, x_B_C[112u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[96u + (8u)]);
-    acc = fma(s8, x_B_C[112u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[96u + (9u)]);
-    acc = fma(s9, x_B_C[112u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[96u + (10u)]);
-    acc = fma(s10, x_B_C[112u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[96u + (11u)]);
-    acc = fma(s11, x_B_C[112u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[96u + (12u)]);
-    acc = fma(s12, x_B_C[112u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[96u + (13u)]);
-    acc = fma(s13, x_B_C[112u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[96u + (14u)]);
-    acc = fma(s14, x_B_C[112u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[96u + (15u)]);
-    acc = fma(s15, x_B_C[112u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 32u + (pi)] = yv * silu(dt_z[(hi) * 32u + (pi)]);
+    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
+    let b0 = x_B_C[96u];
+    let c0 = x_B_C[112u];
+    let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
+    state[(hi) * 512u + (pi) * 16u] = s0_0;
+    acc_0 = fma(s0_0, c0, acc_0);
+    let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
+    state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+    acc_1 = fma(s0_1, c0, acc_1);
+    let b1 = x_B_C[96u + (1u)];
+    let c1 = x_B_C[112u + (1u)];
+    let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
+    state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+    acc_0 = fma(s1_0, c1, acc_0);
+    let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
+    state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+    acc_1 = fma(s1_1, c1, acc_1);
+    let b2 = x_B_C[96u + (2u)];
+    let c2 = x_B_C[112u + (2u)];
+    let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
+    state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+    acc_0 = fma(s2_0, c2, acc_0);
+    let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
+    state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+    acc_1 = fma(s2_1, c2, acc_1);
+    let b3 = x_B_C[96u + (3u)];
+    let c3 = x_B_C[112u + (3u)];
+    let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
+    state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+    acc_0 = fma(s3_0, c3, acc_0);
+    let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
+    state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+    acc_1 = fma(s3_1, c3, acc_1);
+    let b4 = x_B_C[96u + (4u)];
+    let c4 = x_B_C[112u + (4u)];
+    let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
+    state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+    acc_0 = fma(s4_0, c4, acc_0);
+    let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
+    state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+    acc_1 = fma(s4_1, c4, acc_1);
+    let b5 = x_B_C[96u + (5u)];
+    let c5 = x_B_C[112u + (5u)];
+    let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
+    state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+    acc_0 = fma(s5_0, c5, acc_0);
+    let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
+    state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+    acc_1 = fma(s5_1, c5, acc_1);
+    let b6 = x_B_C[96u + (6u)];
+    let c6 = x_B_C[112u + (6u)];
+    let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
+    state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+    acc_0 = fma(s6_0, c6, acc_0);
+    let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
+    state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+    acc_1 = fma(s6_1, c6, acc_1);
+    let b7 = x_B_C[96u + (7u)];
+    let c7 = x_B_C[112u + (7u)];
+    let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
+    state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+    acc_0 = fma(s7_0, c7, acc_0);
+    let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
+    state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+    acc_1 = fma(s7_1, c7, acc_1);
+    let b8 = x_B_C[96u + (8u)];
+    let c8 = x_B_C[112u + (8u)];
+    let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
+    state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+    acc_0 = fma(s8_0, c8, acc_0);
+    let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
+    state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+    acc_1 = fma(s8_1, c8, acc_1);
+    let b9 = x_B_C[96u + (9u)];
+    let c9 = x_B_C[112u + (9u)];
+    let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
+    state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+    acc_0 = fma(s9_0, c9, acc_0);
+    let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
+    state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+    acc_1 = fma(s9_1, c9, acc_1);
+    let b10 = x_B_C[96u + (10u)];
+    let c10 = x_B_C[112u + (10u)];
+    let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
+    state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+    acc_0 = fma(s10_0, c10, acc_0);
+    let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
+    state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+    acc_1 = fma(s10_1, c10, acc_1);
+    let b11 = x_B_C[96u + (11u)];
+    let c11 = x_B_C[112u + (11u)];
+    let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
+    state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+    acc_0 = fma(s11_0, c11, acc_0);
+    let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
+    state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+    acc_1 = fma(s11_1, c11, acc_1);
+    let b12 = x_B_C[96u + (12u)];
+    let c12 = x_B_C[112u + (12u)];
+    let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
+    state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+    acc_0 = fma(s12_0, c12, acc_0);
+    let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
+    state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+    acc_1 = fma(s12_1, c12, acc_1);
+    let b13 = x_B_C[96u + (13u)];
+    let c13 = x_B_C[112u + (13u)];
+    let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
+    state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+    acc_0 = fma(s13_0, c13, acc_0);
+    let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
+    state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+    acc_1 = fma(s13_1, c13, acc_1);
+    let b14 = x_B_C[96u + (14u)];
+    let c14 = x_B_C[112u + (14u)];
+    let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
+    state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+    acc_0 = fma(s14_0, c14, acc_0);
+    let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
+    state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+    acc_1 = fma(s14_1, c14, acc_1);
+    let b15 = x_B_C[96u + (15u)];
+    let c15 = x_B_C[112u + (15u)];
+    let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
+    state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+    acc_0 = fma(s15_0, c15, acc_0);
+    let s15_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (15u)], dx_1 * b15);
+    state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+    acc_1 = fma(s15_1, c15, acc_1);
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
 }
 `,
         entryPoint: "main",
@@ -9280,8 +9416,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 2, stage: 0 },
       },
       {
         name: "layers.1.mamba.out_proj",
@@ -10501,8 +10637,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.3.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
-//   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 16 vec4<f32> (each loaded, updated and stored in turn, N loop unrolled; d_state = 64); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 3 workgroups (H * P = 12 * 32)
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
@@ -10527,8 +10663,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 384u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[177152u + (hi)]);
@@ -10536,79 +10671,148 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[177216u + (hi)];
   let gi = hi / 12u;
   let L = 1u;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[96u]);
-    acc = fma(s0, x_B_C[112u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[96u + (1u)]);
-    acc = fma(s1, x_B_C[112u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[96u + (2u)]);
-    acc = fma(s2, x_B_C[112u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[96u + (3u)]);
-    acc = fma(s3, x_B_C[112u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[96u + (4u)]);
-    acc = fma(s4, x_B_C[112u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[96u + (5u)]);
-    acc = fma(s5, x_B_C[112u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[96u + (6u)]);
-    acc = fma(s6, x_B_C[112u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[96u + (7u)]);
-    acc = fma(s7, x_B_C[112u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[96u + (8u)]);
-    acc = fma(s8, x_B_C[112u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[96u + (9u)]);
-    acc = fma(s9, x_B_C[112u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[96u + (10u)]);
-    acc = fma(s10, x_B_C[112u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[96u + (11u)]);
-    acc = fma(s11, x_B_C[112u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[96u + (12u)]);
-    acc = fma(s12, x_B_C[112u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[96u + (13u)]);
-    acc = fma(s13, x_B_C[112u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[96u + (14u)]);
-    acc = fma(s14, x_B_C[112u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[96u + (15u)]);
-    acc = fma(s15, x_B_C[112u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 32u + (pi)] = yv * silu(dt_z[(hi) * 32u + (pi)]);
+    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
+    let b0 = x_B_C[96u];
+    let c0 = x_B_C[112u];
+    let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
+    state[(hi) * 512u + (pi) * 16u] = s0_0;
+    acc_0 = fma(s0_0, c0, acc_0);
+    let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
+    state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+    acc_1 = fma(s0_1, c0, acc_1);
+    let b1 = x_B_C[96u + (1u)];
+    let c1 = x_B_C[112u + (1u)];
+    let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
+    state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+    acc_0 = fma(s1_0, c1, acc_0);
+    let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
+    state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+    acc_1 = fma(s1_1, c1, acc_1);
+    let b2 = x_B_C[96u + (2u)];
+    let c2 = x_B_C[112u + (2u)];
+    let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
+    state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+    acc_0 = fma(s2_0, c2, acc_0);
+    let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
+    state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+    acc_1 = fma(s2_1, c2, acc_1);
+    let b3 = x_B_C[96u + (3u)];
+    let c3 = x_B_C[112u + (3u)];
+    let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
+    state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+    acc_0 = fma(s3_0, c3, acc_0);
+    let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
+    state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+    acc_1 = fma(s3_1, c3, acc_1);
+    let b4 = x_B_C[96u + (4u)];
+    let c4 = x_B_C[112u + (4u)];
+    let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
+    state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+    acc_0 = fma(s4_0, c4, acc_0);
+    let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
+    state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+    acc_1 = fma(s4_1, c4, acc_1);
+    let b5 = x_B_C[96u + (5u)];
+    let c5 = x_B_C[112u + (5u)];
+    let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
+    state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+    acc_0 = fma(s5_0, c5, acc_0);
+    let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
+    state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+    acc_1 = fma(s5_1, c5, acc_1);
+    let b6 = x_B_C[96u + (6u)];
+    let c6 = x_B_C[112u + (6u)];
+    let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
+    state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+    acc_0 = fma(s6_0, c6, acc_0);
+    let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
+    state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+    acc_1 = fma(s6_1, c6, acc_1);
+    let b7 = x_B_C[96u + (7u)];
+    let c7 = x_B_C[112u + (7u)];
+    let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
+    state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+    acc_0 = fma(s7_0, c7, acc_0);
+    let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
+    state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+    acc_1 = fma(s7_1, c7, acc_1);
+    let b8 = x_B_C[96u + (8u)];
+    let c8 = x_B_C[112u + (8u)];
+    let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
+    state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+    acc_0 = fma(s8_0, c8, acc_0);
+    let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
+    state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+    acc_1 = fma(s8_1, c8, acc_1);
+    let b9 = x_B_C[96u + (9u)];
+    let c9 = x_B_C[112u + (9u)];
+    let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
+    state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+    acc_0 = fma(s9_0, c9, acc_0);
+    let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
+    state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+    acc_1 = fma(s9_1, c9, acc_1);
+    let b10 = x_B_C[96u + (10u)];
+    let c10 = x_B_C[112u + (10u)];
+    let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
+    state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+    acc_0 = fma(s10_0, c10, acc_0);
+    let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
+    state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+    acc_1 = fma(s10_1, c10, acc_1);
+    let b11 = x_B_C[96u + (11u)];
+    let c11 = x_B_C[112u + (11u)];
+    let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
+    state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+    acc_0 = fma(s11_0, c11, acc_0);
+    let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
+    state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+    acc_1 = fma(s11_1, c11, acc_1);
+    let b12 = x_B_C[96u + (12u)];
+    let c12 = x_B_C[112u + (12u)];
+    let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
+    state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+    acc_0 = fma(s12_0, c12, acc_0);
+    let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
+    state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+    acc_1 = fma(s12_1, c12, acc_1);
+    let b13 = x_B_C[96u + (13u)];
+    let c13 = x_B_C[112u + (13u)];
+    let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
+    state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+    acc_0 = fma(s13_0, c13, acc_0);
+    let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
+    state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+    acc_1 = fma(s13_1, c13, acc_1);
+    let b14 = x_B_C[96u + (14u)];
+    let c14 = x_B_C[112u + (14u)];
+    let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
+    state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+    acc_0 = fma(s14_0, c14, acc_0);
+    let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
+    state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+    acc_1 = fma(s14_1, c14, acc_1);
+    let b15 = x_B_C[96u + (15u)];
+    let c15 = x_B_C[112u + (15u)];
+    let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
+    state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+    acc_0 = fma(s15_0, c15, acc_0);
+    let s15_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (15u)], dx_1 * b15);
+    state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+    acc_1 = fma(s15_1, c15, acc_1);
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
 }
 `,
         entryPoint: "main",
@@ -10671,8 +10875,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 2, stage: 0 },
       },
       {
         name: "layers.3.mamba.out_proj",
@@ -11195,8 +11399,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.4.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
-//   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 16 vec4<f32> (each loaded, updated and stored in turn, N loop unrolled; d_state = 64); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 3 workgroups (H * P = 12 * 32)
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
@@ -11221,8 +11425,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 384u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[177152u + (hi)]);
@@ -11230,79 +11433,148 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[177216u + (hi)];
   let gi = hi / 12u;
   let L = 1u;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[96u]);
-    acc = fma(s0, x_B_C[112u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[96u + (1u)]);
-    acc = fma(s1, x_B_C[112u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[96u + (2u)]);
-    acc = fma(s2, x_B_C[112u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[96u + (3u)]);
-    acc = fma(s3, x_B_C[112u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[96u + (4u)]);
-    acc = fma(s4, x_B_C[112u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[96u + (5u)]);
-    acc = fma(s5, x_B_C[112u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[96u + (6u)]);
-    acc = fma(s6, x_B_C[112u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[96u + (7u)]);
-    acc = fma(s7, x_B_C[112u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[96u + (8u)]);
-    acc = fma(s8, x_B_C[112u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[96u + (9u)]);
-    acc = fma(s9, x_B_C[112u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[96u + (10u)]);
-    acc = fma(s10, x_B_C[112u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[96u + (11u)]);
-    acc = fma(s11, x_B_C[112u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[96u + (12u)]);
-    acc = fma(s12, x_B_C[112u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[96u + (13u)]);
-    acc = fma(s13, x_B_C[112u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[96u + (14u)]);
-    acc = fma(s14, x_B_C[112u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[96u + (15u)]);
-    acc = fma(s15, x_B_C[112u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 32u + (pi)] = yv * silu(dt_z[(hi) * 32u + (pi)]);
+    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
+    let b0 = x_B_C[96u];
+    let c0 = x_B_C[112u];
+    let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
+    state[(hi) * 512u + (pi) * 16u] = s0_0;
+    acc_0 = fma(s0_0, c0, acc_0);
+    let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
+    state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+    acc_1 = fma(s0_1, c0, acc_1);
+    let b1 = x_B_C[96u + (1u)];
+    let c1 = x_B_C[112u + (1u)];
+    let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
+    state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+    acc_0 = fma(s1_0, c1, acc_0);
+    let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
+    state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+    acc_1 = fma(s1_1, c1, acc_1);
+    let b2 = x_B_C[96u + (2u)];
+    let c2 = x_B_C[112u + (2u)];
+    let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
+    state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+    acc_0 = fma(s2_0, c2, acc_0);
+    let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
+    state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+    acc_1 = fma(s2_1, c2, acc_1);
+    let b3 = x_B_C[96u + (3u)];
+    let c3 = x_B_C[112u + (3u)];
+    let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
+    state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+    acc_0 = fma(s3_0, c3, acc_0);
+    let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
+    state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+    acc_1 = fma(s3_1, c3, acc_1);
+    let b4 = x_B_C[96u + (4u)];
+    let c4 = x_B_C[112u + (4u)];
+    let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
+    state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+    acc_0 = fma(s4_0, c4, acc_0);
+    let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
+    state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+    acc_1 = fma(s4_1, c4, acc_1);
+    let b5 = x_B_C[96u + (5u)];
+    let c5 = x_B_C[112u + (5u)];
+    let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
+    state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+    acc_0 = fma(s5_0, c5, acc_0);
+    let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
+    state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+    acc_1 = fma(s5_1, c5, acc_1);
+    let b6 = x_B_C[96u + (6u)];
+    let c6 = x_B_C[112u + (6u)];
+    let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
+    state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+    acc_0 = fma(s6_0, c6, acc_0);
+    let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
+    state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+    acc_1 = fma(s6_1, c6, acc_1);
+    let b7 = x_B_C[96u + (7u)];
+    let c7 = x_B_C[112u + (7u)];
+    let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
+    state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+    acc_0 = fma(s7_0, c7, acc_0);
+    let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
+    state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+    acc_1 = fma(s7_1, c7, acc_1);
+    let b8 = x_B_C[96u + (8u)];
+    let c8 = x_B_C[112u + (8u)];
+    let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
+    state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+    acc_0 = fma(s8_0, c8, acc_0);
+    let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
+    state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+    acc_1 = fma(s8_1, c8, acc_1);
+    let b9 = x_B_C[96u + (9u)];
+    let c9 = x_B_C[112u + (9u)];
+    let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
+    state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+    acc_0 = fma(s9_0, c9, acc_0);
+    let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
+    state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+    acc_1 = fma(s9_1, c9, acc_1);
+    let b10 = x_B_C[96u + (10u)];
+    let c10 = x_B_C[112u + (10u)];
+    let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
+    state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+    acc_0 = fma(s10_0, c10, acc_0);
+    let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
+    state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+    acc_1 = fma(s10_1, c10, acc_1);
+    let b11 = x_B_C[96u + (11u)];
+    let c11 = x_B_C[112u + (11u)];
+    let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
+    state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+    acc_0 = fma(s11_0, c11, acc_0);
+    let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
+    state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+    acc_1 = fma(s11_1, c11, acc_1);
+    let b12 = x_B_C[96u + (12u)];
+    let c12 = x_B_C[112u + (12u)];
+    let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
+    state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+    acc_0 = fma(s12_0, c12, acc_0);
+    let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
+    state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+    acc_1 = fma(s12_1, c12, acc_1);
+    let b13 = x_B_C[96u + (13u)];
+    let c13 = x_B_C[112u + (13u)];
+    let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
+    state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+    acc_0 = fma(s13_0, c13, acc_0);
+    let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
+    state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+    acc_1 = fma(s13_1, c13, acc_1);
+    let b14 = x_B_C[96u + (14u)];
+    let c14 = x_B_C[112u + (14u)];
+    let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
+    state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+    acc_0 = fma(s14_0, c14, acc_0);
+    let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
+    state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+    acc_1 = fma(s14_1, c14, acc_1);
+    let b15 = x_B_C[96u + (15u)];
+    let c15 = x_B_C[112u + (15u)];
+    let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
+    state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+    acc_0 = fma(s15_0, c15, acc_0);
+    let s15_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (15u)], dx_1 * b15);
+    state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+    acc_1 = fma(s15_1, c15, acc_1);
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
 }
 `,
         entryPoint: "main",
@@ -11365,8 +11637,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 2, stage: 0 },
       },
       {
         name: "layers.4.mamba.out_proj",
@@ -11889,8 +12161,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.5.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 16 vec4<f32> registers, N loop unrolled (d_state = 64)
-//   workgroup: 64 rows; grid: 6 workgroups (H * P = 12 * 32)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 16 vec4<f32> (each loaded, updated and stored in turn, N loop unrolled; d_state = 64); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 3 workgroups (H * P = 12 * 32)
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
@@ -11915,8 +12187,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 384u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 32u;
   let pi = r % 32u;
   let a_h = -exp(A_log_D_dt_bias[177152u + (hi)]);
@@ -11924,79 +12195,148 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[177216u + (hi)];
   let gi = hi / 12u;
   let L = 1u;
-  var s0 = state[(hi) * 512u + (pi) * 16u];
-  var s1 = state[(hi) * 512u + (pi) * 16u + (1u)];
-  var s2 = state[(hi) * 512u + (pi) * 16u + (2u)];
-  var s3 = state[(hi) * 512u + (pi) * 16u + (3u)];
-  var s4 = state[(hi) * 512u + (pi) * 16u + (4u)];
-  var s5 = state[(hi) * 512u + (pi) * 16u + (5u)];
-  var s6 = state[(hi) * 512u + (pi) * 16u + (6u)];
-  var s7 = state[(hi) * 512u + (pi) * 16u + (7u)];
-  var s8 = state[(hi) * 512u + (pi) * 16u + (8u)];
-  var s9 = state[(hi) * 512u + (pi) * 16u + (9u)];
-  var s10 = state[(hi) * 512u + (pi) * 16u + (10u)];
-  var s11 = state[(hi) * 512u + (pi) * 16u + (11u)];
-  var s12 = state[(hi) * 512u + (pi) * 16u + (12u)];
-  var s13 = state[(hi) * 512u + (pi) * 16u + (13u)];
-  var s14 = state[(hi) * 512u + (pi) * 16u + (14u)];
-  var s15 = state[(hi) * 512u + (pi) * 16u + (15u)];
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(vec4<f32>(dA), s0, dx * x_B_C[96u]);
-    acc = fma(s0, x_B_C[112u], acc);
-    s1 = fma(vec4<f32>(dA), s1, dx * x_B_C[96u + (1u)]);
-    acc = fma(s1, x_B_C[112u + (1u)], acc);
-    s2 = fma(vec4<f32>(dA), s2, dx * x_B_C[96u + (2u)]);
-    acc = fma(s2, x_B_C[112u + (2u)], acc);
-    s3 = fma(vec4<f32>(dA), s3, dx * x_B_C[96u + (3u)]);
-    acc = fma(s3, x_B_C[112u + (3u)], acc);
-    s4 = fma(vec4<f32>(dA), s4, dx * x_B_C[96u + (4u)]);
-    acc = fma(s4, x_B_C[112u + (4u)], acc);
-    s5 = fma(vec4<f32>(dA), s5, dx * x_B_C[96u + (5u)]);
-    acc = fma(s5, x_B_C[112u + (5u)], acc);
-    s6 = fma(vec4<f32>(dA), s6, dx * x_B_C[96u + (6u)]);
-    acc = fma(s6, x_B_C[112u + (6u)], acc);
-    s7 = fma(vec4<f32>(dA), s7, dx * x_B_C[96u + (7u)]);
-    acc = fma(s7, x_B_C[112u + (7u)], acc);
-    s8 = fma(vec4<f32>(dA), s8, dx * x_B_C[96u + (8u)]);
-    acc = fma(s8, x_B_C[112u + (8u)], acc);
-    s9 = fma(vec4<f32>(dA), s9, dx * x_B_C[96u + (9u)]);
-    acc = fma(s9, x_B_C[112u + (9u)], acc);
-    s10 = fma(vec4<f32>(dA), s10, dx * x_B_C[96u + (10u)]);
-    acc = fma(s10, x_B_C[112u + (10u)], acc);
-    s11 = fma(vec4<f32>(dA), s11, dx * x_B_C[96u + (11u)]);
-    acc = fma(s11, x_B_C[112u + (11u)], acc);
-    s12 = fma(vec4<f32>(dA), s12, dx * x_B_C[96u + (12u)]);
-    acc = fma(s12, x_B_C[112u + (12u)], acc);
-    s13 = fma(vec4<f32>(dA), s13, dx * x_B_C[96u + (13u)]);
-    acc = fma(s13, x_B_C[112u + (13u)], acc);
-    s14 = fma(vec4<f32>(dA), s14, dx * x_B_C[96u + (14u)]);
-    acc = fma(s14, x_B_C[112u + (14u)], acc);
-    s15 = fma(vec4<f32>(dA), s15, dx * x_B_C[96u + (15u)]);
-    acc = fma(s15, x_B_C[112u + (15u)], acc);
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 32u + (pi)] = yv * silu(dt_z[(hi) * 32u + (pi)]);
+    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
+    let b0 = x_B_C[96u];
+    let c0 = x_B_C[112u];
+    let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
+    state[(hi) * 512u + (pi) * 16u] = s0_0;
+    acc_0 = fma(s0_0, c0, acc_0);
+    let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
+    state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
+    acc_1 = fma(s0_1, c0, acc_1);
+    let b1 = x_B_C[96u + (1u)];
+    let c1 = x_B_C[112u + (1u)];
+    let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
+    state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
+    acc_0 = fma(s1_0, c1, acc_0);
+    let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
+    state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
+    acc_1 = fma(s1_1, c1, acc_1);
+    let b2 = x_B_C[96u + (2u)];
+    let c2 = x_B_C[112u + (2u)];
+    let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
+    state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
+    acc_0 = fma(s2_0, c2, acc_0);
+    let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
+    state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
+    acc_1 = fma(s2_1, c2, acc_1);
+    let b3 = x_B_C[96u + (3u)];
+    let c3 = x_B_C[112u + (3u)];
+    let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
+    state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
+    acc_0 = fma(s3_0, c3, acc_0);
+    let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
+    state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
+    acc_1 = fma(s3_1, c3, acc_1);
+    let b4 = x_B_C[96u + (4u)];
+    let c4 = x_B_C[112u + (4u)];
+    let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
+    state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
+    acc_0 = fma(s4_0, c4, acc_0);
+    let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
+    state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
+    acc_1 = fma(s4_1, c4, acc_1);
+    let b5 = x_B_C[96u + (5u)];
+    let c5 = x_B_C[112u + (5u)];
+    let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
+    state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
+    acc_0 = fma(s5_0, c5, acc_0);
+    let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
+    state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
+    acc_1 = fma(s5_1, c5, acc_1);
+    let b6 = x_B_C[96u + (6u)];
+    let c6 = x_B_C[112u + (6u)];
+    let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
+    state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
+    acc_0 = fma(s6_0, c6, acc_0);
+    let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
+    state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
+    acc_1 = fma(s6_1, c6, acc_1);
+    let b7 = x_B_C[96u + (7u)];
+    let c7 = x_B_C[112u + (7u)];
+    let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
+    state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
+    acc_0 = fma(s7_0, c7, acc_0);
+    let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
+    state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
+    acc_1 = fma(s7_1, c7, acc_1);
+    let b8 = x_B_C[96u + (8u)];
+    let c8 = x_B_C[112u + (8u)];
+    let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
+    state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
+    acc_0 = fma(s8_0, c8, acc_0);
+    let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
+    state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
+    acc_1 = fma(s8_1, c8, acc_1);
+    let b9 = x_B_C[96u + (9u)];
+    let c9 = x_B_C[112u + (9u)];
+    let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
+    state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
+    acc_0 = fma(s9_0, c9, acc_0);
+    let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
+    state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
+    acc_1 = fma(s9_1, c9, acc_1);
+    let b10 = x_B_C[96u + (10u)];
+    let c10 = x_B_C[112u + (10u)];
+    let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
+    state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
+    acc_0 = fma(s10_0, c10, acc_0);
+    let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
+    state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
+    acc_1 = fma(s10_1, c10, acc_1);
+    let b11 = x_B_C[96u + (11u)];
+    let c11 = x_B_C[112u + (11u)];
+    let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
+    state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
+    acc_0 = fma(s11_0, c11, acc_0);
+    let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
+    state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
+    acc_1 = fma(s11_1, c11, acc_1);
+    let b12 = x_B_C[96u + (12u)];
+    let c12 = x_B_C[112u + (12u)];
+    let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
+    state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
+    acc_0 = fma(s12_0, c12, acc_0);
+    let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
+    state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
+    acc_1 = fma(s12_1, c12, acc_1);
+    let b13 = x_B_C[96u + (13u)];
+    let c13 = x_B_C[112u + (13u)];
+    let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
+    state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
+    acc_0 = fma(s13_0, c13, acc_0);
+    let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
+    state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
+    acc_1 = fma(s13_1, c13, acc_1);
+    let b14 = x_B_C[96u + (14u)];
+    let c14 = x_B_C[112u + (14u)];
+    let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
+    state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
+    acc_0 = fma(s14_0, c14, acc_0);
+    let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
+    state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
+    acc_1 = fma(s14_1, c14, acc_1);
+    let b15 = x_B_C[96u + (15u)];
+    let c15 = x_B_C[112u + (15u)];
+    let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
+    state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
+    acc_0 = fma(s15_0, c15, acc_0);
+    let s15_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (15u)], dx_1 * b15);
+    state[(hi) * 512u + (pi + 1u) * 16u + (15u)] = s15_1;
+    acc_1 = fma(s15_1, c15, acc_1);
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
   }
-  state[(hi) * 512u + (pi) * 16u] = s0;
-  state[(hi) * 512u + (pi) * 16u + (1u)] = s1;
-  state[(hi) * 512u + (pi) * 16u + (2u)] = s2;
-  state[(hi) * 512u + (pi) * 16u + (3u)] = s3;
-  state[(hi) * 512u + (pi) * 16u + (4u)] = s4;
-  state[(hi) * 512u + (pi) * 16u + (5u)] = s5;
-  state[(hi) * 512u + (pi) * 16u + (6u)] = s6;
-  state[(hi) * 512u + (pi) * 16u + (7u)] = s7;
-  state[(hi) * 512u + (pi) * 16u + (8u)] = s8;
-  state[(hi) * 512u + (pi) * 16u + (9u)] = s9;
-  state[(hi) * 512u + (pi) * 16u + (10u)] = s10;
-  state[(hi) * 512u + (pi) * 16u + (11u)] = s11;
-  state[(hi) * 512u + (pi) * 16u + (12u)] = s12;
-  state[(hi) * 512u + (pi) * 16u + (13u)] = s13;
-  state[(hi) * 512u + (pi) * 16u + (14u)] = s14;
-  state[(hi) * 512u + (pi) * 16u + (15u)] = s15;
 }
 `,
         entryPoint: "main",
@@ -12059,8 +12399,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 1, stage: 0 },
+        dispatch: { lTile: null, times: 3 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 1, rows: 2, stage: 0 },
       },
       {
         name: "layers.5.mamba.out_proj",

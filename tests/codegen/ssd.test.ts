@@ -74,6 +74,28 @@ describe("ssd family", () => {
     it("norm_gate decode, 8 rows per invocation", () => check({ S: 1, H: 2, P: 64, G: 1, N: 16, epilogue: "norm_gate" }, 1, 4, { workgroup: 8 }));
   });
 
+  describe("decode streams the state (each lane group loaded, updated and stored in turn)", () => {
+    it("1 row, 4 rows that the grid does not fill (ragged), a looped N = 16, an unrolled N = 128, scalar N = 6", async () => {
+      await check({ S: 1, H: 4, P: 8, G: 2, N: 128, epilogue: "gate" }, 1, 4, { rows: 1 });
+      // 6 heads of P = 4: 4 rows per invocation, 8 invocations = 32 rows > 24.
+      await check({ S: 1, H: 6, P: 4, G: 2, N: 16, epilogue: "gate" }, 1, 4, { rows: 4, workgroup: 8 });
+      await check({ S: 1, H: 6, P: 4, G: 2, N: 16, epilogue: "none" }, 1, 4, { rows: 2, workgroup: 4, unroll: 0 });
+      await check({ S: 1, H: 2, P: 8, G: 1, N: 128, epilogue: "gate" }, 1, 4, { unroll: 1 });
+      await check({ S: 1, H: 2, P: 4, G: 1, N: 6, epilogue: "gate" }, 1, 1, { rows: 2 });
+    });
+    it("by default: 2 rows per invocation on the flat grid, one head per workgroup for the norms, no state row held", () => {
+      for (const epilogue of ["none", "gate", "gate_norm", "norm_gate"] as const) {
+        const tg = ssdGraph({ S: 1, H: 24, P: 64, G: 1, N: 128, epilogue });
+        const spec = generateKernel(requestFromGraph(tg.graph, tg.node), DEFAULT_LIMITS);
+        const norm = epilogue === "gate_norm" || epilogue === "norm_gate";
+        expect(spec.schedule).toMatchObject({ algo: 0, vec: 4, perHead: norm ? 1 : 0, rows: norm ? 1 : 2, stage: 0 });
+        expect(spec.dispatch).toEqual({ lTile: null, times: norm ? 24 : (24 * 64) / (64 * 2) });
+        expect(spec.wgsl).toContain("state streamed in 32 vec4<f32>");
+        expect(spec.wgsl).not.toMatch(/var st\w*: array/);
+      }
+    });
+  });
+
   describe("the prefill walk with several rows per invocation", () => {
     // The defaults: 2 rows of a 128-wide state (private arrays), 16 invocations = half a head, B and C staged.
     it.each([1, 16, 67])("N = 128, P = 64, B and C staged, L = %i", async (L) => {

@@ -8,7 +8,8 @@
  *   (none | y silu(z) | rmsnorm(y silu(z)) w | rmsnorm(y) w silu(z), norm groups of normGroup | P)
  *
  *   algo 0  sequential (ssd-sequential.ts): one invocation per (head, p) row walks all L tokens,
- *           H * P invocations in all. Decode always.
+ *           H * P invocations in all. Decode always (2 rows an invocation, the state streamed
+ *           through rather than held).
  *   algo 1  chunked (ssd-chunked.ts): the SSD block form, one workgroup per (head, tile of
  *           `ptile` rows) walking chunks of `chunk` tokens, Q x Q and Q x N tiles in workgroup
  *           memory, every phase parallel over a tile's grid.
@@ -81,6 +82,12 @@ export const DEFAULT_ALGO: 0 | 1 = 0;
  * so N = 128 gets 2 rows.
  */
 const MAX_ROWS = 4;
+/**
+ * Decode's rows per invocation: mamba2-130m's update (N = 128, P = 64) on lavapipe, the state
+ * streamed, interleaved medians over 41-81 rounds in three runs: 2 rows 0.89-0.94x the time of 1;
+ * 4 and 8 rows within the noise of 2.
+ */
+const DECODE_ROWS = 2;
 const STATE_VALUES = 256;
 const ROWS_WORKGROUP = 16;
 const STAGE = 16;
@@ -99,7 +106,12 @@ export function ssdSchedule(limits: KernelLimits, p: SsdProblem, algo: 0 | 1 = D
   if (algo === 1 && p.phase === "whole") return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 64) };
   if (p.phase !== "whole") algo = 0;
   if (hasNorm(p.epilogue) && p.phase !== "chunk_state") return { ...base, algo, perHead: 1, workgroup: Math.min(wgMax, 256, pow2AtLeast(p.P)) };
-  if (p.phase !== "whole" || p.S !== "L") return { ...base, algo, perHead: 0, workgroup: Math.min(wgMax, 64, pow2AtLeast(p.H * p.P)) };
+  if (p.phase !== "whole") return { ...base, algo, perHead: 0, workgroup: Math.min(wgMax, 64, pow2AtLeast(p.H * p.P)) };
+  // Decode (one token, the state streamed): DECODE_ROWS rows per invocation read B and C once for both.
+  if (p.S !== "L") {
+    const rows = p.P % DECODE_ROWS === 0 ? DECODE_ROWS : 1;
+    return { ...base, algo, perHead: 0, rows, workgroup: Math.min(wgMax, 64, pow2AtLeast(Math.ceil((p.H * p.P) / rows))) };
+  }
   // The prefill walk (the sequential kernels are chosen for small devices, build.ts scanFor):
   // several rows per invocation, at most STATE_VALUES state values each, and B, C staged when the
   // workgroup's rows lie in one group.

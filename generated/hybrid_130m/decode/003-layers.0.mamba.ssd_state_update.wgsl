@@ -19,8 +19,8 @@
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.0.ssm (written)
 //
 // threads:
-//   invocation: one (head, p) row, all 1 time steps; the row's state in 32 vec4<f32> (a private array, N loop) (d_state = 128)
-//   workgroup: 64 rows; grid: 24 workgroups (H * P = 24 * 64)
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
@@ -45,8 +45,7 @@ fn softplus(v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let r = wg * 64u + lid;
-  if (r >= 1536u) { return; }
+  let r = (wg * 64u + lid) * 2u;
   let hi = r / 64u;
   let pi = r % 64u;
   let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
@@ -54,23 +53,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let d_h = A_log_D_dt_bias[2584192u + (hi)];
   let gi = hi / 24u;
   let L = 1u;
-  var st: array<vec4<f32>, 32u>;
-  for (var k = 0u; k < 32u; k++) { st[k] = state[(hi) * 2048u + (pi) * 32u + (k)]; }
   for (var t = 0u; t < L; t++) {
     let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx = dtv * xv;
-    var acc = vec4<f32>(0.0);
+    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let sk = fma(vec4<f32>(dA), st[k], dx * x_B_C[384u + (k)]);
-      st[k] = sk;
-      acc = fma(sk, x_B_C[416u + (k)], acc);
+      let bk = x_B_C[384u + (k)];
+      let ck = x_B_C[416u + (k)];
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
     }
-    let yv = dot(acc, vec4<f32>(1.0)) + d_h * xv;
-    y[(hi) * 64u + (pi)] = yv * silu(dt_z[(hi) * 64u + (pi)]);
-  }
-  for (var k = 0u; k < 32u; k++) {
-    state[(hi) * 2048u + (pi) * 32u + (k)] = st[k];
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
   }
 }
