@@ -32,6 +32,7 @@ export const GENERATORS = {
   attention_decode_partial: generateAttentionPartial,
   attention_merge: generateAttentionMerge,
   fused_linear: generateLinear,
+  linear_conv_update: generateLinear,
   conv1d_silu: generateConv,
   conv1d_silu_update: generateConv,
   selective_scan: generateScan,
@@ -69,7 +70,7 @@ export const GENERATORS = {
 } as const satisfies { readonly [K in CodegenOp]: Generator<K> };
 
 /** The ops that have a generator. */
-export type CodegenOp = "linear" | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge" | "fused_linear" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
+export type CodegenOp = "linear" | "attention" | "attention_decode" | "attention_decode_partial" | "attention_merge" | "fused_linear" | "linear_conv_update" | "conv1d_silu" | "conv1d_silu_update" | "selective_scan" | "selective_state_update"
   | "ssd" | "ssd_state_update"
   | "selective_scan_chunk_state" | "selective_scan_chunk_output" | "scan_state_pass" | "ssd_chunk_state" | "ssd_chunk_output"
   | "embedding"

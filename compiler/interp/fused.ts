@@ -10,7 +10,7 @@ import { SCAN_CHUNK_KERNELS } from "./scan-chunks.ts";
 
 export const FUSED_KERNELS = {
   ...MAMBA_KERNELS, // selective_scan, conv1d_silu, ssd, ... (mamba.ts)
-  ...NORM_KERNELS, // rmsnorm_gated, add_rmsnorm, fused_linear (norms.ts)
+  ...NORM_KERNELS, // rmsnorm_gated, add_rmsnorm, fused_linear, linear_conv_update (norms.ts)
   ...SCAN_CHUNK_KERNELS, // the chunk-parallel scan phases (scan-chunks.ts)
   attention,
   attention_decode: attention,

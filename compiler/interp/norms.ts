@@ -1,5 +1,5 @@
 /**
- * The fused norm and linear kernels (rmsnorm_gated, add_rmsnorm, fused_linear), in float64,
+ * The fused norm and linear kernels (rmsnorm_gated, add_rmsnorm, fused_linear, linear_conv_update), in float64,
  * written from the equations of reference/semantics.md (rmsnorm, rmsnorm_gated, Linear).
  */
 import { assertNever } from "../diag/diagnostic.ts";
@@ -99,6 +99,39 @@ const fusedLinear: Kernel<"fused_linear"> = (ins, a, ctx) => {
   return [{ shape: ctx.out[0]!, data: y }];
 };
 
+/**
+ * linear_conv_update, one row: y = fused_linear(x, ...) (no activation, no residual); then for
+ * each conv channel c = 0..C-1, z = y[convStart + c] and the kernel width W:
+ *   y[convStart + c] = silu(sum_{k < W-1} w[c, k] * state[c, k + 1] + w[c, W-1] * z + bias[c])
+ *   state'[c, :]     = [state[c, 1], ..., state[c, W-1], z]
+ * (conv1d_silu_update at S = 1: the window ending at the new token.)
+ */
+const linearConvUpdate: Kernel<"linear_conv_update"> = (ins, a, ctx) => {
+  const n = ins.length - (a.convBias ? 3 : 2);
+  const [y] = fusedLinear(ins.slice(0, n), { ...a, activation: "none", residual: false }, ctx);
+  const state = ins[n]!;
+  const w = ins[n + 1]!.data;
+  const bias = a.convBias ? ins[n + 2]!.data : null;
+  const W = state.shape[1]!;
+  const out = Float64Array.from(y!.data);
+  const next = new Float64Array(state.data.length);
+  for (let c = 0; c < a.convWidth; c++) {
+    const z = y!.data[a.convStart + c]!;
+    let acc = bias === null ? 0 : bias[c]!;
+    for (let k = 0; k < W - 1; k++) {
+      acc += w[c * W + k]! * state.data[c * W + k + 1]!;
+      next[c * W + k] = state.data[c * W + k + 1]!;
+    }
+    acc += w[c * W + W - 1]! * z;
+    next[c * W + W - 1] = z;
+    out[a.convStart + c] = silu(acc);
+  }
+  return [
+    { shape: ctx.out[0]!, data: out },
+    { shape: ctx.out[1]!, data: next },
+  ];
+};
+
 /** y = act(z); for swiglu z holds the gate then the up half, each y.length wide. */
 function activate(act: LinearActivation, z: Float64Array, y: Float64Array): void {
   switch (act) {
@@ -126,4 +159,5 @@ export const NORM_KERNELS = {
   rmsnorm_gated: rmsnormGated,
   add_rmsnorm: addRmsnorm,
   fused_linear: fusedLinear,
-} satisfies { readonly [K in "rmsnorm_gated" | "add_rmsnorm" | "fused_linear"]: Kernel<K> };
+  linear_conv_update: linearConvUpdate,
+} satisfies { readonly [K in "rmsnorm_gated" | "add_rmsnorm" | "fused_linear" | "linear_conv_update"]: Kernel<K> };

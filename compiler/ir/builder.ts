@@ -11,6 +11,16 @@ import { arityOf, InferError, OPS, type InputRole, type OpAttrs, type OpDef, typ
 import type { Shape, TensorType } from "./types.ts";
 import { typeToString } from "./types.ts";
 
+/** A fused_linear's operands by role (GraphBuilder.fusedLinear); `norm` is the prologue's weight (and bias for layernorm). */
+export interface FusedLinearArgs {
+  readonly x: ValueRef;
+  readonly W: readonly ValueRef[];
+  readonly norm?: { kind: "rmsnorm"; w: ValueRef; eps: number; group: number } | { kind: "layernorm"; w: ValueRef; b: ValueRef; eps: number };
+  readonly bias?: readonly ValueRef[];
+  readonly activation?: OpAttrs["fused_linear"]["activation"];
+  readonly residual?: ValueRef;
+}
+
 export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private spans: readonly Span[] = [];
@@ -202,27 +212,36 @@ export class GraphBuilder {
    * act([norm(x) W_i^T + bias_i]_i) + residual over the weights W (one bias per weight);
    * `norm` is the prologue's weight (and bias for layernorm).
    */
-  fusedLinear(a: {
-    x: ValueRef;
-    W: readonly ValueRef[];
-    norm?: { kind: "rmsnorm"; w: ValueRef; eps: number; group: number } | { kind: "layernorm"; w: ValueRef; b: ValueRef; eps: number };
-    bias?: readonly ValueRef[];
-    activation?: OpAttrs["fused_linear"]["activation"];
-    residual?: ValueRef;
-  }): ValueRef {
+  fusedLinear(a: FusedLinearArgs): ValueRef {
+    return this.one("fused_linear", ...this.linearOperands(a));
+  }
+  /**
+   * linear_conv_update (decode): the fused_linear of `a` (no activation, no residual) whose
+   * columns [start, start + width) go through the conv step and SiLU, with its new state.
+   */
+  linearConvUpdate(a: FusedLinearArgs, conv: { state: ValueRef; w: ValueRef; bias: ValueRef | null; start: number; width: number }): [y: ValueRef, state: ValueRef] {
+    const [ins, attrs] = this.linearOperands(a);
+    ins.push(conv.state, conv.w);
+    if (conv.bias !== null) ins.push(conv.bias);
+    return this.two("linear_conv_update", ins, { ...attrs, convStart: conv.start, convWidth: conv.width, convBias: conv.bias !== null });
+  }
+  private linearOperands(a: FusedLinearArgs): [ValueRef[], OpAttrs["fused_linear"]] {
     const ins = [a.x, ...a.W];
     if (a.norm !== undefined) ins.push(...(a.norm.kind === "layernorm" ? [a.norm.w, a.norm.b] : [a.norm.w]));
     if (a.bias !== undefined) ins.push(...a.bias);
     if (a.residual !== undefined) ins.push(a.residual);
-    return this.one("fused_linear", ins, {
-      weights: a.W.length,
-      prologue: a.norm?.kind ?? "none",
-      eps: a.norm?.eps ?? null,
-      normGroup: a.norm === undefined ? null : a.norm.kind === "rmsnorm" ? a.norm.group : this.typeOf(a.x).shape.at(-1) as number,
-      bias: a.bias !== undefined,
-      activation: a.activation ?? "none",
-      residual: a.residual !== undefined,
-    });
+    return [
+      ins,
+      {
+        weights: a.W.length,
+        prologue: a.norm?.kind ?? "none",
+        eps: a.norm?.eps ?? null,
+        normGroup: a.norm === undefined ? null : a.norm.kind === "rmsnorm" ? a.norm.group : (this.typeOf(a.x).shape.at(-1) as number),
+        bias: a.bias !== undefined,
+        activation: a.activation ?? "none",
+        residual: a.residual !== undefined,
+      },
+    ];
   }
   /** attention, or attention_decode when the sequence dim is 1 (decode). */
   attention(

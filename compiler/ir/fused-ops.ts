@@ -68,6 +68,13 @@ export interface FusedOpAttrs {
     readonly activation: LinearActivation;
     readonly residual: boolean;
   };
+  /**
+   * Decode only (one row): a fused_linear without activation or residual whose output columns
+   * [convStart, convStart + convWidth) go through the depthwise causal conv step and SiLU of
+   * conv1d_silu_update (its state shifted by the new column values) before they are stored.
+   * Mamba's in_proj followed by its conv: one kernel, the raw columns never stored.
+   */
+  linear_conv_update: FusedOpAttrs["fused_linear"] & { readonly convStart: number; readonly convWidth: number; readonly convBias: boolean };
 }
 
 /**
@@ -182,6 +189,44 @@ function convSilu<K extends "conv1d_silu" | "conv1d_silu_update">(doc: string, s
   };
 }
 
+/** fused_linear's inputs: x, W_1..W_n, the prologue's norm weight (and bias), the biases, the residual. */
+function linearArity(a: FusedOpAttrs["fused_linear"]): number {
+  return 1 + a.weights + (a.prologue === "rmsnorm" ? 1 : a.prologue === "layernorm" ? 2 : 0) + (a.bias ? a.weights : 0) + (a.residual ? 1 : 0);
+}
+
+/** fused_linear's type rule (also linear_conv_update's, over its first inputs). */
+function linearInfer(ins: readonly TensorType[], a: FusedOpAttrs["fused_linear"]): TensorType[] {
+  const n = expectInt(a.weights, 1, "weights");
+  const x = ins[0]!;
+  expectFloat(x, "x");
+  const inp = channels(x, "x");
+  const outs = ins.slice(1, 1 + n).map((W, i) => {
+    expectSameDtype(x, W, "linear");
+    const o = expectStaticDim(dims2(W, `weight ${i}`)[0], "out_features");
+    expectShape(W, [o, inp], `weight ${i}`);
+    return o;
+  });
+  const out: Shape = [...x.shape.slice(0, -1), activatedWidth(a.activation, outs)];
+  let k = 1 + n;
+  const next = (what: string, shape: Shape): void => {
+    const t = ins[k++]!;
+    expectSameDtype(x, t, what);
+    expectShape(t, shape, what);
+  };
+  if (a.prologue === "none") {
+    if (a.eps !== null || a.normGroup !== null) fail("prologue none takes eps = normGroup = none");
+  } else if (a.prologue === "rmsnorm" || a.prologue === "layernorm") {
+    expectPositive(a.eps, "eps");
+    groupOf(inp, a.normGroup);
+    if (a.prologue === "layernorm" && a.normGroup !== inp) fail(`layernorm normalises the whole row: normGroup must be ${inp}`);
+    next("norm weight", [inp]);
+    if (a.prologue === "layernorm") next("norm bias", [inp]);
+  } else fail(`unknown prologue ${String(a.prologue)}`);
+  if (a.bias) outs.forEach((o, i) => next(`bias ${i}`, [o]));
+  if (a.residual) next("residual", out);
+  return [computed(x, out)];
+}
+
 /** ssd's type rule (also its chunk-parallel phases', chunk-ops.ts). */
 export function ssdInfer(ins: readonly TensorType[], a: SsdAttrs & { readonly chunk?: number }, step: boolean): TensorType[] {
   const [x, dt, Alog, B, C, D, dtBias, h0, z, w] = ins;
@@ -290,43 +335,43 @@ const FUSED_OPS_TABLE = {
   },
   fused_linear: {
     kind: "contraction",
-    arity: (a) => 1 + a.weights + (a.prologue === "rmsnorm" ? 1 : a.prologue === "layernorm" ? 2 : 0) + (a.bias ? a.weights : 0) + (a.residual ? 1 : 0),
+    arity: linearArity,
     attrs: ["weights", "prologue", "eps", "normGroup", "bias", "activation", "residual"],
     doc:
       "y = act([z_1 | ... | z_n]) + residual, z_i = norm(x) W_i^T + bias_i, norm = the prologue (rmsnorm per group of normGroup " +
       "channels, or layernorm over the row, recomputed from the row by the kernel) or none, act = none | gelu | relu2 (relu^2) | " +
       "swiglu (silu(z_1) * z_2, n = 2);  inputs (x [..., in], W_1..W_n [out_i, in] [, norm_w [in] [, norm_b [in]]] " +
       "[, bias_1..bias_n [out_i]] [, residual [..., out]]) -> [..., out], out = sum out_i (swiglu: out_1)",
+    infer: linearInfer,
+  },
+  linear_conv_update: {
+    kind: "contraction",
+    arity: (a) => linearArity(a) + (a.convBias ? 3 : 2),
+    attrs: ["weights", "prologue", "eps", "normGroup", "bias", "activation", "residual", "convStart", "convWidth", "convBias"],
+    doc:
+      "(y, state') with y = fused_linear(x, ...) {activation = none, residual = false} for one row, except that its columns " +
+      "[convStart, convStart + convWidth) hold silu(conv1d_silu_update of them: sum_k w[c, k] * [state[c, 1:] | z[c]][k] + bias[c]) " +
+      "and state' = [state[c, 1:] | z[c]];  inputs (fused_linear's [, ..., conv state [C, W], conv w [C, W] [, conv bias [C]]])",
     infer: (ins, a) => {
-      const n = expectInt(a.weights, 1, "weights");
-      const x = ins[0]!;
-      expectFloat(x, "x");
-      const inp = channels(x, "x");
-      const outs = ins.slice(1, 1 + n).map((W, i) => {
-        expectSameDtype(x, W, "linear");
-        const o = expectStaticDim(dims2(W, `weight ${i}`)[0], "out_features");
-        expectShape(W, [o, inp], `weight ${i}`);
-        return o;
-      });
-      const out: Shape = [...x.shape.slice(0, -1), activatedWidth(a.activation, outs)];
-      let k = 1 + n;
-      const next = (what: string, shape: Shape): void => {
-        const t = ins[k++]!;
-        expectSameDtype(x, t, what);
-        expectShape(t, shape, what);
-      };
-      if (a.prologue === "none") {
-        if (a.eps !== null || a.normGroup !== null) fail("prologue none takes eps = normGroup = none");
-      } else if (a.prologue === "rmsnorm" || a.prologue === "layernorm") {
-        expectPositive(a.eps, "eps");
-        groupOf(inp, a.normGroup);
-        if (a.prologue === "layernorm" && a.normGroup !== inp) fail(`layernorm normalises the whole row: normGroup must be ${inp}`);
-        next("norm weight", [inp]);
-        if (a.prologue === "layernorm") next("norm bias", [inp]);
-      } else fail(`unknown prologue ${String(a.prologue)}`);
-      if (a.bias) outs.forEach((o, i) => next(`bias ${i}`, [o]));
-      if (a.residual) next("residual", out);
-      return [computed(x, out)];
+      if (a.activation !== "none" || a.residual) fail("linear_conv_update takes activation = none and residual = false");
+      const n = linearArity(a);
+      const [y] = linearInfer(ins.slice(0, n), a);
+      const [S, out] = dims2(y!, "y");
+      expectDim(S, 1, "linear_conv_update sequence length");
+      const C = expectInt(a.convWidth, 1, "convWidth");
+      const start = expectInt(a.convStart, 0, "convStart");
+      if (start + C > expectStaticDim(out, "output width")) fail(`conv columns [${start}, ${start + C}) do not fit the output width ${String(out)}`);
+      const [state, w, bias] = ins.slice(n);
+      const width = expectStaticDim(dims2(w!, "conv weight")[1], "kernel width");
+      expectShape(w!, [C, width], "conv weight");
+      expectShape(state!, [C, width], "conv state");
+      expectSameDtype(y!, state!, "conv state");
+      expectSameDtype(y!, w!, "conv weight");
+      if (a.convBias) {
+        expectSameDtype(y!, bias!, "conv bias");
+        expectShape(bias!, [C], "conv bias");
+      }
+      return [y!, state!];
     },
   },
 } as const satisfies { readonly [K in FusedOp]: OpDef<K> };

@@ -32,9 +32,12 @@
  *     after every fusion that adds a part to a single projection, since the merged op takes no
  *     residual and no activation. An attention block is then 5 kernels: norm + qkv, attention,
  *     o_proj + residual, norm + gate/up + SwiGLU, down + residual.
- *  8. split-decode-attention last: a schedule, not a fusion of its own; it cuts each decode
+ *  8. fuse-linear-conv (decode) after every linear fusion: it takes the finished in_proj (norm
+ *     prologue, bias) as it is and adds the conv step and SiLU to its epilogue (linear_conv_update),
+ *     which then takes no further part; a Mamba decode layer is one kernel shorter.
+ *  9. split-decode-attention last: a schedule, not a fusion of its own; it cuts each decode
  *     attention over a long cache into a partial kernel per key block and a merge (flash-decoding).
- *  9. parallel-scan, only with `scan: "chunked-parallel"`: a schedule too; it splits each fused
+ * 10. parallel-scan, only with `scan: "chunked-parallel"`: a schedule too; it splits each fused
  *     prefill scan (selective_scan, ssd) into per-chunk kernels, so it runs after the scan fusions
  *     have built them (and after everything else, which never matches the split ops).
  *  LayerNorm models get the prologue (fused_linear {prologue=layernorm}); there is no
@@ -46,6 +49,7 @@ import { fuseActivationEpilogue } from "./fuse-activation-epilogue.ts";
 import { fuseAddNorm } from "./fuse-add-norm.ts";
 import { fuseAttention } from "./fuse-attention.ts";
 import { fuseConvAct } from "./fuse-conv-act.ts";
+import { fuseLinearConv } from "./fuse-linear-conv.ts";
 import { fuseLinearEpilogue } from "./fuse-linear-epilogue.ts";
 import { fuseNormPrologue } from "./fuse-norm-prologue.ts";
 import { fuseParallelLinears } from "./fuse-parallel-linears.ts";
@@ -63,6 +67,7 @@ export {
   fuseAddNorm,
   fuseAttention,
   fuseConvAct,
+  fuseLinearConv,
   fuseLinearEpilogue,
   fuseNormPrologue,
   fuseParallelLinears,
@@ -83,6 +88,7 @@ export const PASSES: readonly Pass[] = [
   fuseNormPrologue, // norms read only by projections into each projection's prologue
   fuseActivationEpilogue, // silu(gate) * up, gelu, relu^2 into the projection epilogue (gate + up: one op)
   fuseParallelLinears, // projections of one input and prologue (q, k, v) -> one op, outputs as slices
+  fuseLinearConv, // decode: the conv step and SiLU into the epilogue of the projection that feeds it (Mamba's in_proj)
   splitDecodeAttention, // decode attention over several key blocks -> partial per block + merge (flash-decoding)
   parallelScan, // scan = chunked-parallel only: prefill scans -> per-chunk state, state pass, per-chunk output
 ];

@@ -4,7 +4,7 @@
  * so the linear fusions (fuse-linear-epilogue, fuse-norm-prologue, fuse-activation-epilogue,
  * fuse-parallel-linears) add one part at a time to either op.
  */
-import type { GraphBuilder } from "../ir/builder.ts";
+import type { FusedLinearArgs, GraphBuilder } from "../ir/builder.ts";
 import type { LinearActivation } from "../ir/fused-ops.ts";
 import type { Node, NodeOf, ValueRef } from "../ir/graph.ts";
 import { sameRef } from "./pass.ts";
@@ -69,12 +69,17 @@ export function refill<R, S>(p: LinearParts<R>, values: S[]): LinearParts<S> {
 /** Emits `p` as a fused_linear (a plain linear when it has one weight and no part to fuse). */
 export function emitLinear(b: GraphBuilder, p: LinearParts): ValueRef {
   if (p.W.length === 1 && p.norm === null && p.bias === null && p.activation === "none" && p.residual === null) return b.linear(p.x, p.W[0]!);
-  return b.fusedLinear({
+  return b.fusedLinear(linearArgs(p));
+}
+
+/** `p` as the builder's fused_linear arguments. */
+export function linearArgs(p: LinearParts): FusedLinearArgs {
+  return {
     x: p.x,
     W: p.W,
     ...(p.norm === null ? {} : { norm: p.norm }),
     ...(p.bias === null ? {} : { bias: p.bias }),
     activation: p.activation,
     ...(p.residual === null ? {} : { residual: p.residual }),
-  });
+  };
 }

@@ -7,7 +7,8 @@
  *   scope  `layers.{i}` from the layer of the weights it reads (or of its operands, for a node
  *          that reads no weight); empty for the model-level embedding, final norm and LM head
  *   label  the module path inside the layer of what the kernel reads: a projection by its
- *          matrices (`mixer.in_proj`, `self_attn.q_proj+k_proj+v_proj`), a norm or conv by its
+ *          matrices (`mixer.in_proj`, `self_attn.q_proj+k_proj+v_proj`; with the conv step in its
+ *          epilogue `mixer.in_proj+conv1d`), a norm or conv by its
  *          tensor (`norm`, `mixer.conv1d`), another fused op by the op inside its modules'
  *          common parent (`mixer.selective_scan`); a product with the embedding matrix (a tied
  *          LM head) is `lm_head`; a kernel that reads no weight is named by its op
@@ -94,8 +95,11 @@ function label(n: Node, weightOf: (r: ValueRef) => Extract<Node, { op: "weight" 
   // A projection is named by its matrices (norm + in_proj -> `mixer.in_proj`; parallel
   // projections -> `self_attn.q_proj+k_proj+v_proj`); any other fused op by the one module it
   // reads (`mixer.conv1d`), or by the op inside the modules' common parent (`mixer.selective_scan`).
-  const isProjection = n.op === "fused_linear";
-  const paths = unique((isProjection ? weights.filter((w) => w.attrs.type.shape.length === 2) : weights).map(modulePath)).filter((p) => p !== "");
+  // A projection with the conv step in its epilogue adds the conv's module: `mixer.in_proj+conv1d`.
+  const isProjection = n.op === "fused_linear" || n.op === "linear_conv_update";
+  const convW = n.op === "linear_conv_update" ? weightOf(n.inputs[n.inputs.length - (n.attrs.convBias ? 2 : 1)]!) : null;
+  const matrices = [...weights.filter((w) => w.attrs.type.shape.length === 2), ...(convW ? [convW] : [])];
+  const paths = unique((isProjection ? matrices : weights).map(modulePath)).filter((p) => p !== "");
   if (paths.length === 0) return n.op;
   if (paths.length === 1) return paths[0]!;
   const parent = commonParent(paths);

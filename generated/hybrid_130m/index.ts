@@ -27162,26 +27162,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mamba.in_proj",
-        op: "fused_linear",
-        node: 269,
+        name: "layers.0.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 270,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %268#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.0
-//   norm_w [768], strides [1] in weight:model.layers.0
-//   y      [1,3352], strides [3352, 1] in %269#0 (written)
+//   x          [1,768], strides [768, 1] in %268#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.0
+//   norm_w     [768], strides [1] in weight:model.layers.0
+//   y          [1,3352], strides [3352, 1] in %270#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.0
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.0
+//   conv_state [1792,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -27193,8 +27198,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -27229,7 +27239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -27244,34 +27254,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -27293,7 +27339,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -27309,8 +27355,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%270#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -27330,151 +27387,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 274,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %269#0
-//   state [1792,4], strides [4, 1] in state:layers.0.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.0
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.0
-//   y     [1,1792], strides [1792, 1] in %274#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%269#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.0",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%274#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 282,
+        node: 281,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -27488,16 +27403,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %274#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %269#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %270#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %270#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.0
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %274#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %274#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %270#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %270#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.0
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.0
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.0.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %269#0
-//   y       [1,24,64], strides [1536, 64, 1] in %282#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %270#0
+//   y       [1,24,64], strides [1536, 64, 1] in %281#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -27506,11 +27421,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -27536,17 +27450,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -27556,8 +27470,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -27567,28 +27481,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%274#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%270#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -27599,7 +27502,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -27610,13 +27513,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%282#0",
+            buffer: "%281#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -27627,7 +27530,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.out_proj",
         op: "fused_linear",
-        node: 284,
+        node: 283,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -27641,11 +27544,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %282#0
+//   x        [1,1536], strides [1536, 1] in %281#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.0
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.0
 //   residual [1,768], strides [768, 1] in %268#0
-//   y        [1,768], strides [768, 1] in %284#0 (written)
+//   y        [1,768], strides [768, 1] in %283#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -27752,7 +27655,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%282#0",
+            buffer: "%281#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -27785,7 +27688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%284#0",
+            buffer: "%283#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -27806,26 +27709,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.in_proj",
-        op: "fused_linear",
+        name: "layers.1.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 285,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.1.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %284#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.1
-//   norm_w [768], strides [1] in weight:model.layers.1
-//   y      [1,3352], strides [3352, 1] in %285#0 (written)
+//   x          [1,768], strides [768, 1] in %283#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.1
+//   norm_w     [768], strides [1] in weight:model.layers.1
+//   y          [1,3352], strides [3352, 1] in %285#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.1.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.1
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.1
+//   conv_state [1792,4], strides [4, 1] in state:layers.1.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -27837,8 +27745,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -27873,7 +27786,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -27888,34 +27801,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -27931,13 +27880,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%284#0",
+            buffer: "%283#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -27955,6 +27904,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%285#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.1.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -27974,151 +27934,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 290,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.1.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %285#0
-//   state [1792,4], strides [4, 1] in state:layers.1.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.1
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.1
-//   y     [1,1792], strides [1792, 1] in %290#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.1.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%285#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.1.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.1",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%290#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.1.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 298,
+        node: 296,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -28132,16 +27950,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %290#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %285#0
 //   dt      [1,24] at offset 3328, strides [3352, 1] in %285#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.1
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %290#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %290#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %285#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %285#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.1
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.1
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.1.ssm
 //   z       [1,24,64], strides [1536, 64, 1] in %285#0
-//   y       [1,24,64], strides [1536, 64, 1] in %298#0 (written)
+//   y       [1,24,64], strides [1536, 64, 1] in %296#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.1.ssm (written)
 //
 // threads:
@@ -28150,11 +27968,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -28180,17 +27997,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -28200,8 +28017,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -28211,18 +28028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%290#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
@@ -28232,7 +28038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -28243,7 +28049,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -28254,13 +28060,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%298#0",
+            buffer: "%296#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -28271,7 +28077,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mamba.out_proj",
         op: "fused_linear",
-        node: 300,
+        node: 298,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -28285,11 +28091,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %298#0
+//   x        [1,1536], strides [1536, 1] in %296#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.1
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.1
-//   residual [1,768], strides [768, 1] in %284#0
-//   y        [1,768], strides [768, 1] in %300#0 (written)
+//   residual [1,768], strides [768, 1] in %283#0
+//   y        [1,768], strides [768, 1] in %298#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -28396,7 +28202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%298#0",
+            buffer: "%296#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -28418,7 +28224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%284#0",
+            buffer: "%283#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -28429,7 +28235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%300#0",
+            buffer: "%298#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -28450,26 +28256,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.in_proj",
-        op: "fused_linear",
-        node: 301,
+        name: "layers.2.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 300,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.2.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.2.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %300#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.2
-//   norm_w [768], strides [1] in weight:model.layers.2
-//   y      [1,3352], strides [3352, 1] in %301#0 (written)
+//   x          [1,768], strides [768, 1] in %298#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.2
+//   norm_w     [768], strides [1] in weight:model.layers.2
+//   y          [1,3352], strides [3352, 1] in %300#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.2.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.2
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.2
+//   conv_state [1792,4], strides [4, 1] in state:layers.2.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -28481,8 +28292,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -28517,7 +28333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -28532,34 +28348,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -28575,13 +28427,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%300#0",
+            buffer: "%298#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -28597,8 +28449,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%301#0",
+            buffer: "%300#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.2.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -28618,151 +28481,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 306,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.2.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %301#0
-//   state [1792,4], strides [4, 1] in state:layers.2.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.2
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.2
-//   y     [1,1792], strides [1792, 1] in %306#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.2.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%301#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.2.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.2",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%306#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.2.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 314,
+        node: 311,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -28776,16 +28497,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %306#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %301#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %300#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %300#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.2
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %306#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %306#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %300#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %300#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.2
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.2
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.2.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %301#0
-//   y       [1,24,64], strides [1536, 64, 1] in %314#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %300#0
+//   y       [1,24,64], strides [1536, 64, 1] in %311#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.2.ssm (written)
 //
 // threads:
@@ -28794,11 +28515,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -28824,17 +28544,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -28844,8 +28564,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -28855,28 +28575,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%306#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%301#0",
+            buffer: "%300#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -28887,7 +28596,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -28898,13 +28607,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%314#0",
+            buffer: "%311#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -28915,7 +28624,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mamba.out_proj",
         op: "fused_linear",
-        node: 316,
+        node: 313,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -28929,11 +28638,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %314#0
+//   x        [1,1536], strides [1536, 1] in %311#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.2
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.2
-//   residual [1,768], strides [768, 1] in %300#0
-//   y        [1,768], strides [768, 1] in %316#0 (written)
+//   residual [1,768], strides [768, 1] in %298#0
+//   y        [1,768], strides [768, 1] in %313#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -29040,7 +28749,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%314#0",
+            buffer: "%311#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -29062,7 +28771,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%300#0",
+            buffer: "%298#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -29073,7 +28782,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%316#0",
+            buffer: "%313#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -29094,26 +28803,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mamba.in_proj",
-        op: "fused_linear",
-        node: 317,
+        name: "layers.3.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 315,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.3.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.3.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %316#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.3
-//   norm_w [768], strides [1] in weight:model.layers.3
-//   y      [1,3352], strides [3352, 1] in %317#0 (written)
+//   x          [1,768], strides [768, 1] in %313#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.3
+//   norm_w     [768], strides [1] in weight:model.layers.3
+//   y          [1,3352], strides [3352, 1] in %315#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.3.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.3
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.3
+//   conv_state [1792,4], strides [4, 1] in state:layers.3.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -29125,8 +28839,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -29161,7 +28880,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -29176,34 +28895,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -29219,13 +28974,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%316#0",
+            buffer: "%313#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -29241,8 +28996,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%317#0",
+            buffer: "%315#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.3.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -29262,151 +29028,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 322,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.3.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %317#0
-//   state [1792,4], strides [4, 1] in state:layers.3.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.3
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.3
-//   y     [1,1792], strides [1792, 1] in %322#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.3.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%317#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.3.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.3",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%322#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.3.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 330,
+        node: 326,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -29420,16 +29044,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %322#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %317#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %315#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %315#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.3
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %322#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %322#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %315#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %315#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.3
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.3
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.3.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %317#0
-//   y       [1,24,64], strides [1536, 64, 1] in %330#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %315#0
+//   y       [1,24,64], strides [1536, 64, 1] in %326#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.3.ssm (written)
 //
 // threads:
@@ -29438,11 +29062,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -29468,17 +29091,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -29488,8 +29111,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -29499,28 +29122,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%322#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%317#0",
+            buffer: "%315#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -29531,7 +29143,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -29542,13 +29154,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%330#0",
+            buffer: "%326#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -29559,7 +29171,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mamba.out_proj",
         op: "fused_linear",
-        node: 332,
+        node: 328,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -29573,11 +29185,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %330#0
+//   x        [1,1536], strides [1536, 1] in %326#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.3
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.3
-//   residual [1,768], strides [768, 1] in %316#0
-//   y        [1,768], strides [768, 1] in %332#0 (written)
+//   residual [1,768], strides [768, 1] in %313#0
+//   y        [1,768], strides [768, 1] in %328#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -29684,7 +29296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%330#0",
+            buffer: "%326#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -29706,7 +29318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%316#0",
+            buffer: "%313#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -29717,7 +29329,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%332#0",
+            buffer: "%328#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -29738,26 +29350,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.in_proj",
-        op: "fused_linear",
-        node: 333,
+        name: "layers.4.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 330,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.4.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.4.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %332#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.4
-//   norm_w [768], strides [1] in weight:model.layers.4
-//   y      [1,3352], strides [3352, 1] in %333#0 (written)
+//   x          [1,768], strides [768, 1] in %328#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.4
+//   norm_w     [768], strides [1] in weight:model.layers.4
+//   y          [1,3352], strides [3352, 1] in %330#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.4.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.4
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.4
+//   conv_state [1792,4], strides [4, 1] in state:layers.4.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -29769,8 +29386,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -29805,7 +29427,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -29820,34 +29442,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -29863,13 +29521,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%332#0",
+            buffer: "%328#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -29885,8 +29543,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%333#0",
+            buffer: "%330#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.4.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -29906,151 +29575,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 338,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.4.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %333#0
-//   state [1792,4], strides [4, 1] in state:layers.4.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.4
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.4
-//   y     [1,1792], strides [1792, 1] in %338#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.4.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%333#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.4.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.4",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%338#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.4.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 346,
+        node: 341,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -30064,16 +29591,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %338#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %333#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %330#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %330#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.4
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %338#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %338#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %330#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %330#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.4
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.4
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.4.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %333#0
-//   y       [1,24,64], strides [1536, 64, 1] in %346#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %330#0
+//   y       [1,24,64], strides [1536, 64, 1] in %341#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.4.ssm (written)
 //
 // threads:
@@ -30082,11 +29609,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -30112,17 +29638,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -30132,8 +29658,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -30143,28 +29669,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%338#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%333#0",
+            buffer: "%330#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -30175,7 +29690,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -30186,13 +29701,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%346#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -30203,7 +29718,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mamba.out_proj",
         op: "fused_linear",
-        node: 348,
+        node: 343,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -30217,11 +29732,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %346#0
+//   x        [1,1536], strides [1536, 1] in %341#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.4
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.4
-//   residual [1,768], strides [768, 1] in %332#0
-//   y        [1,768], strides [768, 1] in %348#0 (written)
+//   residual [1,768], strides [768, 1] in %328#0
+//   y        [1,768], strides [768, 1] in %343#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -30328,7 +29843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%346#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -30350,7 +29865,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%332#0",
+            buffer: "%328#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -30361,7 +29876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%343#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -30384,7 +29899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 349,
+        node: 344,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -30398,12 +29913,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0), (768, 256, W1), (1024, 256, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %348#0
+//   x      [1,768], strides [768, 1] in %343#0
 //   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.5
 //   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.5
 //   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.5
 //   norm_w [768], strides [1] in weight:model.layers.5
-//   y      [1,1280], strides [1280, 1] in %349#0 (written)
+//   y      [1,1280], strides [1280, 1] in %344#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -30587,7 +30102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%343#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -30609,7 +30124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 1280 },
           },
         ],
@@ -30632,7 +30147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 353,
+        node: 348,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -30645,12 +30160,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,768], strides [1280, 1] in %349#0
-//   k    [1,256] at offset 768, strides [1280, 1] in %349#0
-//   v    [1,256] at offset 1024, strides [1280, 1] in %349#0
+//   q    [1,768], strides [1280, 1] in %344#0
+//   k    [1,256] at offset 768, strides [1280, 1] in %344#0
+//   v    [1,256] at offset 1024, strides [1280, 1] in %344#0
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.5.k
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.5.v
-//   part [64,12,66], strides [792, 66, 1] in %353#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %348#0 (written)
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.5.k (written)
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.5.v (written)
 //
@@ -30799,7 +30314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 1280 },
           },
           {
@@ -30832,7 +30347,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%353#0",
+            buffer: "%348#0",
             elements: { perL: 0, fixed: 50688 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -30844,7 +30359,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.attention_merge",
         op: "attention_merge",
-        node: 354,
+        node: 349,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -30855,8 +30370,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 64 blocks with l_b > 0, M = their max m_b;  part [64, 12, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [64,12,66], strides [792, 66, 1] in %353#0
-//   o    [1,768], strides [768, 1] in %354#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %348#0
+//   o    [1,768], strides [768, 1] in %349#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 64 blocks; workgroup: 64 invocations over the flat [1, 768] grid
@@ -30903,7 +30418,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%353#0",
+            buffer: "%348#0",
             elements: { perL: 0, fixed: 50688 },
           },
           {
@@ -30914,7 +30429,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%354#0",
+            buffer: "%349#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -30925,7 +30440,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.self_attn.o_proj",
         op: "fused_linear",
-        node: 355,
+        node: 350,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -30939,10 +30454,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %354#0
+//   x        [1,768], strides [768, 1] in %349#0
 //   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.5
-//   residual [1,768], strides [768, 1] in %348#0
-//   y        [1,768], strides [768, 1] in %355#0 (written)
+//   residual [1,768], strides [768, 1] in %343#0
+//   y        [1,768], strides [768, 1] in %350#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -31025,7 +30540,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%354#0",
+            buffer: "%349#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -31047,7 +30562,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%343#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -31058,7 +30573,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%355#0",
+            buffer: "%350#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -31081,7 +30596,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 356,
+        node: 351,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -31095,11 +30610,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 2048, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %355#0
+//   x      [1,768], strides [768, 1] in %350#0
 //   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.5
 //   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.5
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.5
-//   y      [1,2048], strides [2048, 1] in %356#0 (written)
+//   y      [1,2048], strides [2048, 1] in %351#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
@@ -31199,7 +30714,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%355#0",
+            buffer: "%350#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -31221,7 +30736,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%356#0",
+            buffer: "%351#0",
             elements: { perL: 0, fixed: 2048 },
           },
         ],
@@ -31244,7 +30759,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.feed_forward.down_proj",
         op: "fused_linear",
-        node: 357,
+        node: 352,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -31258,10 +30773,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,2048], strides [2048, 1] in %356#0
+//   x        [1,2048], strides [2048, 1] in %351#0
 //   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.5
-//   residual [1,768], strides [768, 1] in %355#0
-//   y        [1,768], strides [768, 1] in %357#0 (written)
+//   residual [1,768], strides [768, 1] in %350#0
+//   y        [1,768], strides [768, 1] in %352#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -31344,7 +30859,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%356#0",
+            buffer: "%351#0",
             elements: { perL: 0, fixed: 2048 },
           },
           {
@@ -31366,7 +30881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%355#0",
+            buffer: "%350#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -31377,7 +30892,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%352#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -31398,26 +30913,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.in_proj",
-        op: "fused_linear",
-        node: 358,
+        name: "layers.6.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 354,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.6.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.6.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %357#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.6
-//   norm_w [768], strides [1] in weight:model.layers.6
-//   y      [1,3352], strides [3352, 1] in %358#0 (written)
+//   x          [1,768], strides [768, 1] in %352#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.6
+//   norm_w     [768], strides [1] in weight:model.layers.6
+//   y          [1,3352], strides [3352, 1] in %354#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.6.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.6
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.6
+//   conv_state [1792,4], strides [4, 1] in state:layers.6.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -31429,8 +30949,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -31465,7 +30990,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -31480,34 +31005,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -31523,13 +31084,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%352#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -31545,8 +31106,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%358#0",
+            buffer: "%354#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.6.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -31566,151 +31138,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 363,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.6.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %358#0
-//   state [1792,4], strides [4, 1] in state:layers.6.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.6
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.6
-//   y     [1,1792], strides [1792, 1] in %363#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.6.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%358#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.6.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.6",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%363#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.6.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 371,
+        node: 365,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -31724,16 +31154,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %363#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %358#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %354#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %354#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.6
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %363#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %363#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %354#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %354#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.6
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.6
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.6.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %358#0
-//   y       [1,24,64], strides [1536, 64, 1] in %371#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %354#0
+//   y       [1,24,64], strides [1536, 64, 1] in %365#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.6.ssm (written)
 //
 // threads:
@@ -31742,11 +31172,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -31772,17 +31201,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -31792,8 +31221,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -31803,28 +31232,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%363#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%358#0",
+            buffer: "%354#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -31835,7 +31253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -31846,13 +31264,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%371#0",
+            buffer: "%365#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -31863,7 +31281,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mamba.out_proj",
         op: "fused_linear",
-        node: 373,
+        node: 367,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -31877,11 +31295,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %371#0
+//   x        [1,1536], strides [1536, 1] in %365#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.6
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.6
-//   residual [1,768], strides [768, 1] in %357#0
-//   y        [1,768], strides [768, 1] in %373#0 (written)
+//   residual [1,768], strides [768, 1] in %352#0
+//   y        [1,768], strides [768, 1] in %367#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -31988,7 +31406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%371#0",
+            buffer: "%365#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -32010,7 +31428,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%352#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -32021,7 +31439,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%373#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -32042,26 +31460,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mamba.in_proj",
-        op: "fused_linear",
-        node: 374,
+        name: "layers.7.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 369,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.7.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.7.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %373#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.7
-//   norm_w [768], strides [1] in weight:model.layers.7
-//   y      [1,3352], strides [3352, 1] in %374#0 (written)
+//   x          [1,768], strides [768, 1] in %367#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.7
+//   norm_w     [768], strides [1] in weight:model.layers.7
+//   y          [1,3352], strides [3352, 1] in %369#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.7.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.7
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.7
+//   conv_state [1792,4], strides [4, 1] in state:layers.7.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -32073,8 +31496,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -32109,7 +31537,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -32124,34 +31552,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -32167,13 +31631,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%373#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -32189,8 +31653,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%374#0",
+            buffer: "%369#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.7.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -32210,151 +31685,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 379,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.7.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %374#0
-//   state [1792,4], strides [4, 1] in state:layers.7.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.7
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.7
-//   y     [1,1792], strides [1792, 1] in %379#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.7.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%374#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.7.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.7",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%379#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.7.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 387,
+        node: 380,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -32368,16 +31701,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %379#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %374#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %369#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %369#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.7
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %379#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %379#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %369#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %369#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.7
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.7
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.7.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %374#0
-//   y       [1,24,64], strides [1536, 64, 1] in %387#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %369#0
+//   y       [1,24,64], strides [1536, 64, 1] in %380#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.7.ssm (written)
 //
 // threads:
@@ -32386,11 +31719,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -32416,17 +31748,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -32436,8 +31768,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -32447,28 +31779,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%379#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%374#0",
+            buffer: "%369#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -32479,7 +31800,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -32490,13 +31811,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%387#0",
+            buffer: "%380#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -32507,7 +31828,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mamba.out_proj",
         op: "fused_linear",
-        node: 389,
+        node: 382,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -32521,11 +31842,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %387#0
+//   x        [1,1536], strides [1536, 1] in %380#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.7
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.7
-//   residual [1,768], strides [768, 1] in %373#0
-//   y        [1,768], strides [768, 1] in %389#0 (written)
+//   residual [1,768], strides [768, 1] in %367#0
+//   y        [1,768], strides [768, 1] in %382#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -32632,7 +31953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%387#0",
+            buffer: "%380#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -32654,7 +31975,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%373#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -32665,7 +31986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%389#0",
+            buffer: "%382#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -32686,26 +32007,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mamba.in_proj",
-        op: "fused_linear",
-        node: 390,
+        name: "layers.8.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 384,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.8.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.8.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %389#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.8
-//   norm_w [768], strides [1] in weight:model.layers.8
-//   y      [1,3352], strides [3352, 1] in %390#0 (written)
+//   x          [1,768], strides [768, 1] in %382#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.8
+//   norm_w     [768], strides [1] in weight:model.layers.8
+//   y          [1,3352], strides [3352, 1] in %384#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.8.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.8
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.8
+//   conv_state [1792,4], strides [4, 1] in state:layers.8.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -32717,8 +32043,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -32753,7 +32084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -32768,34 +32099,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -32811,13 +32178,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%389#0",
+            buffer: "%382#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -32833,8 +32200,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%384#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.8.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -32854,151 +32232,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 395,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.8.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %390#0
-//   state [1792,4], strides [4, 1] in state:layers.8.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.8
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.8
-//   y     [1,1792], strides [1792, 1] in %395#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.8.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%390#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.8.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.8",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%395#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.8.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 403,
+        node: 395,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -33012,16 +32248,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %395#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %390#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %384#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %384#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.8
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %395#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %395#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %384#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %384#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.8
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.8
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.8.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %390#0
-//   y       [1,24,64], strides [1536, 64, 1] in %403#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %384#0
+//   y       [1,24,64], strides [1536, 64, 1] in %395#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.8.ssm (written)
 //
 // threads:
@@ -33030,11 +32266,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -33060,17 +32295,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -33080,8 +32315,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -33091,28 +32326,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%395#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%384#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -33123,7 +32347,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -33134,13 +32358,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%403#0",
+            buffer: "%395#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -33151,7 +32375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mamba.out_proj",
         op: "fused_linear",
-        node: 405,
+        node: 397,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -33165,11 +32389,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %403#0
+//   x        [1,1536], strides [1536, 1] in %395#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.8
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.8
-//   residual [1,768], strides [768, 1] in %389#0
-//   y        [1,768], strides [768, 1] in %405#0 (written)
+//   residual [1,768], strides [768, 1] in %382#0
+//   y        [1,768], strides [768, 1] in %397#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -33276,7 +32500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%403#0",
+            buffer: "%395#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -33298,7 +32522,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%389#0",
+            buffer: "%382#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -33309,7 +32533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%405#0",
+            buffer: "%397#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -33330,26 +32554,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mamba.in_proj",
-        op: "fused_linear",
-        node: 406,
+        name: "layers.9.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 399,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.9.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.9.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %405#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.9
-//   norm_w [768], strides [1] in weight:model.layers.9
-//   y      [1,3352], strides [3352, 1] in %406#0 (written)
+//   x          [1,768], strides [768, 1] in %397#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.9
+//   norm_w     [768], strides [1] in weight:model.layers.9
+//   y          [1,3352], strides [3352, 1] in %399#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.9.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.9
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.9
+//   conv_state [1792,4], strides [4, 1] in state:layers.9.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -33361,8 +32590,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -33397,7 +32631,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -33412,34 +32646,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -33455,13 +32725,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%405#0",
+            buffer: "%397#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -33477,8 +32747,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%406#0",
+            buffer: "%399#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -33498,151 +32779,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 411,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.9.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %406#0
-//   state [1792,4], strides [4, 1] in state:layers.9.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.9
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.9
-//   y     [1,1792], strides [1792, 1] in %411#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.9.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%406#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.9.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.9",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%411#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.9.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 419,
+        node: 410,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -33656,16 +32795,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %411#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %406#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %399#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %399#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.9
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %411#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %411#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %399#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %399#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.9
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.9
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.9.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %406#0
-//   y       [1,24,64], strides [1536, 64, 1] in %419#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %399#0
+//   y       [1,24,64], strides [1536, 64, 1] in %410#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.9.ssm (written)
 //
 // threads:
@@ -33674,11 +32813,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -33704,17 +32842,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -33724,8 +32862,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -33735,28 +32873,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%411#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%406#0",
+            buffer: "%399#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -33767,7 +32894,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -33778,13 +32905,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%419#0",
+            buffer: "%410#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -33795,7 +32922,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.9.mamba.out_proj",
         op: "fused_linear",
-        node: 421,
+        node: 412,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -33809,11 +32936,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %419#0
+//   x        [1,1536], strides [1536, 1] in %410#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.9
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.9
-//   residual [1,768], strides [768, 1] in %405#0
-//   y        [1,768], strides [768, 1] in %421#0 (written)
+//   residual [1,768], strides [768, 1] in %397#0
+//   y        [1,768], strides [768, 1] in %412#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -33920,7 +33047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%419#0",
+            buffer: "%410#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -33942,7 +33069,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%405#0",
+            buffer: "%397#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -33953,7 +33080,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%421#0",
+            buffer: "%412#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -33974,26 +33101,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mamba.in_proj",
-        op: "fused_linear",
-        node: 422,
+        name: "layers.10.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 414,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.10.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.10.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %421#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.10
-//   norm_w [768], strides [1] in weight:model.layers.10
-//   y      [1,3352], strides [3352, 1] in %422#0 (written)
+//   x          [1,768], strides [768, 1] in %412#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.10
+//   norm_w     [768], strides [1] in weight:model.layers.10
+//   y          [1,3352], strides [3352, 1] in %414#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.10.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.10
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.10
+//   conv_state [1792,4], strides [4, 1] in state:layers.10.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -34005,8 +33137,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -34041,7 +33178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -34056,34 +33193,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -34099,13 +33272,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%421#0",
+            buffer: "%412#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -34121,8 +33294,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%422#0",
+            buffer: "%414#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.10.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -34142,151 +33326,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 427,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.10.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %422#0
-//   state [1792,4], strides [4, 1] in state:layers.10.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.10
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.10
-//   y     [1,1792], strides [1792, 1] in %427#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.10.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%422#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.10.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.10",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%427#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.10.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 435,
+        node: 425,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -34300,16 +33342,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %427#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %422#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %414#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %414#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.10
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %427#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %427#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %414#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %414#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.10
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.10
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.10.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %422#0
-//   y       [1,24,64], strides [1536, 64, 1] in %435#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %414#0
+//   y       [1,24,64], strides [1536, 64, 1] in %425#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.10.ssm (written)
 //
 // threads:
@@ -34318,11 +33360,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -34348,17 +33389,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -34368,8 +33409,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -34379,28 +33420,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%427#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%422#0",
+            buffer: "%414#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -34411,7 +33441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -34422,13 +33452,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%435#0",
+            buffer: "%425#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -34439,7 +33469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.10.mamba.out_proj",
         op: "fused_linear",
-        node: 437,
+        node: 427,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -34453,11 +33483,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %435#0
+//   x        [1,1536], strides [1536, 1] in %425#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.10
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.10
-//   residual [1,768], strides [768, 1] in %421#0
-//   y        [1,768], strides [768, 1] in %437#0 (written)
+//   residual [1,768], strides [768, 1] in %412#0
+//   y        [1,768], strides [768, 1] in %427#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -34564,7 +33594,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%435#0",
+            buffer: "%425#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -34586,7 +33616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%421#0",
+            buffer: "%412#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -34597,7 +33627,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%437#0",
+            buffer: "%427#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -34620,7 +33650,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 438,
+        node: 428,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -34634,12 +33664,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0), (768, 256, W1), (1024, 256, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %437#0
+//   x      [1,768], strides [768, 1] in %427#0
 //   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.11
 //   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.11
 //   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.11
 //   norm_w [768], strides [1] in weight:model.layers.11
-//   y      [1,1280], strides [1280, 1] in %438#0 (written)
+//   y      [1,1280], strides [1280, 1] in %428#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -34823,7 +33853,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%437#0",
+            buffer: "%427#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -34845,7 +33875,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%438#0",
+            buffer: "%428#0",
             elements: { perL: 0, fixed: 1280 },
           },
         ],
@@ -34868,7 +33898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 442,
+        node: 432,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -34881,12 +33911,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,768], strides [1280, 1] in %438#0
-//   k    [1,256] at offset 768, strides [1280, 1] in %438#0
-//   v    [1,256] at offset 1024, strides [1280, 1] in %438#0
+//   q    [1,768], strides [1280, 1] in %428#0
+//   k    [1,256] at offset 768, strides [1280, 1] in %428#0
+//   v    [1,256] at offset 1024, strides [1280, 1] in %428#0
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.11.k
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.11.v
-//   part [64,12,66], strides [792, 66, 1] in %442#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %432#0 (written)
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.11.k (written)
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.11.v (written)
 //
@@ -35035,7 +34065,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%438#0",
+            buffer: "%428#0",
             elements: { perL: 0, fixed: 1280 },
           },
           {
@@ -35068,7 +34098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%442#0",
+            buffer: "%432#0",
             elements: { perL: 0, fixed: 50688 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -35080,7 +34110,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.attention_merge",
         op: "attention_merge",
-        node: 443,
+        node: 433,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -35091,8 +34121,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 64 blocks with l_b > 0, M = their max m_b;  part [64, 12, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [64,12,66], strides [792, 66, 1] in %442#0
-//   o    [1,768], strides [768, 1] in %443#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %432#0
+//   o    [1,768], strides [768, 1] in %433#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 64 blocks; workgroup: 64 invocations over the flat [1, 768] grid
@@ -35139,7 +34169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%442#0",
+            buffer: "%432#0",
             elements: { perL: 0, fixed: 50688 },
           },
           {
@@ -35150,7 +34180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%443#0",
+            buffer: "%433#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -35161,7 +34191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.self_attn.o_proj",
         op: "fused_linear",
-        node: 444,
+        node: 434,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -35175,10 +34205,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %443#0
+//   x        [1,768], strides [768, 1] in %433#0
 //   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.11
-//   residual [1,768], strides [768, 1] in %437#0
-//   y        [1,768], strides [768, 1] in %444#0 (written)
+//   residual [1,768], strides [768, 1] in %427#0
+//   y        [1,768], strides [768, 1] in %434#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35261,7 +34291,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%443#0",
+            buffer: "%433#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -35283,7 +34313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%437#0",
+            buffer: "%427#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -35294,7 +34324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%444#0",
+            buffer: "%434#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -35317,7 +34347,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 445,
+        node: 435,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -35331,11 +34361,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 2048, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %444#0
+//   x      [1,768], strides [768, 1] in %434#0
 //   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.11
 //   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.11
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.11
-//   y      [1,2048], strides [2048, 1] in %445#0 (written)
+//   y      [1,2048], strides [2048, 1] in %435#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
@@ -35435,7 +34465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%444#0",
+            buffer: "%434#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -35457,7 +34487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%445#0",
+            buffer: "%435#0",
             elements: { perL: 0, fixed: 2048 },
           },
         ],
@@ -35480,7 +34510,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.feed_forward.down_proj",
         op: "fused_linear",
-        node: 446,
+        node: 436,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -35494,10 +34524,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,2048], strides [2048, 1] in %445#0
+//   x        [1,2048], strides [2048, 1] in %435#0
 //   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.11
-//   residual [1,768], strides [768, 1] in %444#0
-//   y        [1,768], strides [768, 1] in %446#0 (written)
+//   residual [1,768], strides [768, 1] in %434#0
+//   y        [1,768], strides [768, 1] in %436#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35580,7 +34610,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%445#0",
+            buffer: "%435#0",
             elements: { perL: 0, fixed: 2048 },
           },
           {
@@ -35602,7 +34632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%444#0",
+            buffer: "%434#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -35613,7 +34643,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%446#0",
+            buffer: "%436#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -35634,26 +34664,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.12.mamba.in_proj",
-        op: "fused_linear",
-        node: 447,
+        name: "layers.12.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 438,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.12.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.12.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %446#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.12
-//   norm_w [768], strides [1] in weight:model.layers.12
-//   y      [1,3352], strides [3352, 1] in %447#0 (written)
+//   x          [1,768], strides [768, 1] in %436#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.12
+//   norm_w     [768], strides [1] in weight:model.layers.12
+//   y          [1,3352], strides [3352, 1] in %438#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.12.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.12
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.12
+//   conv_state [1792,4], strides [4, 1] in state:layers.12.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -35665,8 +34700,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -35701,7 +34741,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -35716,34 +34756,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -35759,13 +34835,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%446#0",
+            buffer: "%436#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -35781,8 +34857,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%447#0",
+            buffer: "%438#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.12.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -35802,151 +34889,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.12.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 452,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.12.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %447#0
-//   state [1792,4], strides [4, 1] in state:layers.12.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.12
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.12
-//   y     [1,1792], strides [1792, 1] in %452#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.12.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%447#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.12.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.12",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%452#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.12.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 460,
+        node: 449,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -35960,16 +34905,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %452#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %447#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %438#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %438#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.12
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %452#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %452#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %438#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %438#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.12
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.12
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.12.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %447#0
-//   y       [1,24,64], strides [1536, 64, 1] in %460#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %438#0
+//   y       [1,24,64], strides [1536, 64, 1] in %449#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.12.ssm (written)
 //
 // threads:
@@ -35978,11 +34923,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -36008,17 +34952,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -36028,8 +34972,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -36039,28 +34983,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%452#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%447#0",
+            buffer: "%438#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -36071,7 +35004,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -36082,13 +35015,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%460#0",
+            buffer: "%449#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -36099,7 +35032,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.mamba.out_proj",
         op: "fused_linear",
-        node: 462,
+        node: 451,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -36113,11 +35046,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %460#0
+//   x        [1,1536], strides [1536, 1] in %449#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.12
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.12
-//   residual [1,768], strides [768, 1] in %446#0
-//   y        [1,768], strides [768, 1] in %462#0 (written)
+//   residual [1,768], strides [768, 1] in %436#0
+//   y        [1,768], strides [768, 1] in %451#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -36224,7 +35157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%460#0",
+            buffer: "%449#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -36246,7 +35179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%446#0",
+            buffer: "%436#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -36257,7 +35190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%462#0",
+            buffer: "%451#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -36278,26 +35211,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.in_proj",
-        op: "fused_linear",
-        node: 463,
+        name: "layers.13.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 453,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.13.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.13.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %462#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.13
-//   norm_w [768], strides [1] in weight:model.layers.13
-//   y      [1,3352], strides [3352, 1] in %463#0 (written)
+//   x          [1,768], strides [768, 1] in %451#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.13
+//   norm_w     [768], strides [1] in weight:model.layers.13
+//   y          [1,3352], strides [3352, 1] in %453#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.13.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.13
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.13
+//   conv_state [1792,4], strides [4, 1] in state:layers.13.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -36309,8 +35247,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -36345,7 +35288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -36360,34 +35303,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -36403,13 +35382,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%462#0",
+            buffer: "%451#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -36425,8 +35404,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%463#0",
+            buffer: "%453#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.13.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -36446,151 +35436,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 468,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.13.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %463#0
-//   state [1792,4], strides [4, 1] in state:layers.13.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.13
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.13
-//   y     [1,1792], strides [1792, 1] in %468#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.13.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%463#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.13.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.13",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%468#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.13.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 476,
+        node: 464,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -36604,16 +35452,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %468#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %463#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %453#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %453#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.13
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %468#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %468#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %453#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %453#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.13
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.13
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.13.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %463#0
-//   y       [1,24,64], strides [1536, 64, 1] in %476#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %453#0
+//   y       [1,24,64], strides [1536, 64, 1] in %464#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.13.ssm (written)
 //
 // threads:
@@ -36622,11 +35470,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -36652,17 +35499,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -36672,8 +35519,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -36683,28 +35530,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%468#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%463#0",
+            buffer: "%453#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -36715,7 +35551,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -36726,13 +35562,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%476#0",
+            buffer: "%464#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -36743,7 +35579,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.13.mamba.out_proj",
         op: "fused_linear",
-        node: 478,
+        node: 466,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -36757,11 +35593,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %476#0
+//   x        [1,1536], strides [1536, 1] in %464#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.13
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.13
-//   residual [1,768], strides [768, 1] in %462#0
-//   y        [1,768], strides [768, 1] in %478#0 (written)
+//   residual [1,768], strides [768, 1] in %451#0
+//   y        [1,768], strides [768, 1] in %466#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -36868,7 +35704,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%476#0",
+            buffer: "%464#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -36890,7 +35726,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%462#0",
+            buffer: "%451#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -36901,7 +35737,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%478#0",
+            buffer: "%466#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -36922,26 +35758,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mamba.in_proj",
-        op: "fused_linear",
-        node: 479,
+        name: "layers.14.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 468,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.14.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.14.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %478#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.14
-//   norm_w [768], strides [1] in weight:model.layers.14
-//   y      [1,3352], strides [3352, 1] in %479#0 (written)
+//   x          [1,768], strides [768, 1] in %466#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.14
+//   norm_w     [768], strides [1] in weight:model.layers.14
+//   y          [1,3352], strides [3352, 1] in %468#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.14.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.14
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.14
+//   conv_state [1792,4], strides [4, 1] in state:layers.14.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -36953,8 +35794,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -36989,7 +35835,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -37004,34 +35850,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -37047,13 +35929,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%478#0",
+            buffer: "%466#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -37069,8 +35951,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%479#0",
+            buffer: "%468#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.14.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -37090,151 +35983,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 484,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.14.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %479#0
-//   state [1792,4], strides [4, 1] in state:layers.14.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.14
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.14
-//   y     [1,1792], strides [1792, 1] in %484#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.14.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%479#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.14.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%484#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.14.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 492,
+        node: 479,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -37248,16 +35999,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %484#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %479#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %468#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %468#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.14
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %484#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %484#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %468#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %468#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.14
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.14
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.14.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %479#0
-//   y       [1,24,64], strides [1536, 64, 1] in %492#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %468#0
+//   y       [1,24,64], strides [1536, 64, 1] in %479#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.14.ssm (written)
 //
 // threads:
@@ -37266,11 +36017,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -37296,17 +36046,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -37316,8 +36066,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -37327,28 +36077,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%484#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%479#0",
+            buffer: "%468#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -37359,7 +36098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -37370,13 +36109,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%492#0",
+            buffer: "%479#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -37387,7 +36126,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.14.mamba.out_proj",
         op: "fused_linear",
-        node: 494,
+        node: 481,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -37401,11 +36140,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %492#0
+//   x        [1,1536], strides [1536, 1] in %479#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.14
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.14
-//   residual [1,768], strides [768, 1] in %478#0
-//   y        [1,768], strides [768, 1] in %494#0 (written)
+//   residual [1,768], strides [768, 1] in %466#0
+//   y        [1,768], strides [768, 1] in %481#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -37512,7 +36251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%492#0",
+            buffer: "%479#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -37534,7 +36273,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%478#0",
+            buffer: "%466#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -37545,7 +36284,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%494#0",
+            buffer: "%481#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -37566,26 +36305,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.15.mamba.in_proj",
-        op: "fused_linear",
-        node: 495,
+        name: "layers.15.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 483,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.15.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.15.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %494#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.15
-//   norm_w [768], strides [1] in weight:model.layers.15
-//   y      [1,3352], strides [3352, 1] in %495#0 (written)
+//   x          [1,768], strides [768, 1] in %481#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.15
+//   norm_w     [768], strides [1] in weight:model.layers.15
+//   y          [1,3352], strides [3352, 1] in %483#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.15.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.15
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.15
+//   conv_state [1792,4], strides [4, 1] in state:layers.15.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -37597,8 +36341,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -37633,7 +36382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -37648,34 +36397,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -37691,13 +36476,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%494#0",
+            buffer: "%481#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -37713,8 +36498,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%495#0",
+            buffer: "%483#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.15.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -37734,151 +36530,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.15.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 500,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.15.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %495#0
-//   state [1792,4], strides [4, 1] in state:layers.15.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.15
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.15
-//   y     [1,1792], strides [1792, 1] in %500#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.15.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%495#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.15.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.15",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%500#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.15.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 508,
+        node: 494,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -37892,16 +36546,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %500#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %495#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %483#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %483#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.15
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %500#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %500#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %483#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %483#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.15
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.15
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.15.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %495#0
-//   y       [1,24,64], strides [1536, 64, 1] in %508#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %483#0
+//   y       [1,24,64], strides [1536, 64, 1] in %494#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.15.ssm (written)
 //
 // threads:
@@ -37910,11 +36564,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -37940,17 +36593,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -37960,8 +36613,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -37971,28 +36624,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%500#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%495#0",
+            buffer: "%483#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -38003,7 +36645,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -38014,13 +36656,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%508#0",
+            buffer: "%494#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -38031,7 +36673,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.mamba.out_proj",
         op: "fused_linear",
-        node: 510,
+        node: 496,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -38045,11 +36687,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %508#0
+//   x        [1,1536], strides [1536, 1] in %494#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.15
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.15
-//   residual [1,768], strides [768, 1] in %494#0
-//   y        [1,768], strides [768, 1] in %510#0 (written)
+//   residual [1,768], strides [768, 1] in %481#0
+//   y        [1,768], strides [768, 1] in %496#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -38156,7 +36798,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%508#0",
+            buffer: "%494#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -38178,7 +36820,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%494#0",
+            buffer: "%481#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -38189,7 +36831,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%510#0",
+            buffer: "%496#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -38210,26 +36852,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.16.mamba.in_proj",
-        op: "fused_linear",
-        node: 511,
+        name: "layers.16.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 498,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.16.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.16.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %510#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.16
-//   norm_w [768], strides [1] in weight:model.layers.16
-//   y      [1,3352], strides [3352, 1] in %511#0 (written)
+//   x          [1,768], strides [768, 1] in %496#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.16
+//   norm_w     [768], strides [1] in weight:model.layers.16
+//   y          [1,3352], strides [3352, 1] in %498#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.16.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.16
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.16
+//   conv_state [1792,4], strides [4, 1] in state:layers.16.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -38241,8 +36888,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -38277,7 +36929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -38292,34 +36944,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -38335,13 +37023,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%510#0",
+            buffer: "%496#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -38357,8 +37045,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%511#0",
+            buffer: "%498#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.16.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -38378,151 +37077,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.16.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 516,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.16.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %511#0
-//   state [1792,4], strides [4, 1] in state:layers.16.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.16
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.16
-//   y     [1,1792], strides [1792, 1] in %516#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.16.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%511#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.16.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.16",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%516#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.16.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 524,
+        node: 509,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -38536,16 +37093,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %516#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %511#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %498#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %498#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.16
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %516#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %516#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %498#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %498#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.16
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.16
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.16.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %511#0
-//   y       [1,24,64], strides [1536, 64, 1] in %524#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %498#0
+//   y       [1,24,64], strides [1536, 64, 1] in %509#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.16.ssm (written)
 //
 // threads:
@@ -38554,11 +37111,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -38584,17 +37140,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -38604,8 +37160,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -38615,28 +37171,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%516#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%511#0",
+            buffer: "%498#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -38647,7 +37192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -38658,13 +37203,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%524#0",
+            buffer: "%509#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -38675,7 +37220,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.16.mamba.out_proj",
         op: "fused_linear",
-        node: 526,
+        node: 511,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -38689,11 +37234,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %524#0
+//   x        [1,1536], strides [1536, 1] in %509#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.16
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.16
-//   residual [1,768], strides [768, 1] in %510#0
-//   y        [1,768], strides [768, 1] in %526#0 (written)
+//   residual [1,768], strides [768, 1] in %496#0
+//   y        [1,768], strides [768, 1] in %511#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -38800,7 +37345,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%524#0",
+            buffer: "%509#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -38822,7 +37367,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%510#0",
+            buffer: "%496#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -38833,7 +37378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%526#0",
+            buffer: "%511#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -38856,7 +37401,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 527,
+        node: 512,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -38870,12 +37415,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0), (768, 256, W1), (1024, 256, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %526#0
+//   x      [1,768], strides [768, 1] in %511#0
 //   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.17
 //   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.17
 //   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.17
 //   norm_w [768], strides [1] in weight:model.layers.17
-//   y      [1,1280], strides [1280, 1] in %527#0 (written)
+//   y      [1,1280], strides [1280, 1] in %512#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -39059,7 +37604,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%526#0",
+            buffer: "%511#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -39081,7 +37626,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%527#0",
+            buffer: "%512#0",
             elements: { perL: 0, fixed: 1280 },
           },
         ],
@@ -39104,7 +37649,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 531,
+        node: 516,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -39117,12 +37662,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,768], strides [1280, 1] in %527#0
-//   k    [1,256] at offset 768, strides [1280, 1] in %527#0
-//   v    [1,256] at offset 1024, strides [1280, 1] in %527#0
+//   q    [1,768], strides [1280, 1] in %512#0
+//   k    [1,256] at offset 768, strides [1280, 1] in %512#0
+//   v    [1,256] at offset 1024, strides [1280, 1] in %512#0
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.17.k
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.17.v
-//   part [64,12,66], strides [792, 66, 1] in %531#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %516#0 (written)
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.17.k (written)
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.17.v (written)
 //
@@ -39271,7 +37816,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%527#0",
+            buffer: "%512#0",
             elements: { perL: 0, fixed: 1280 },
           },
           {
@@ -39304,7 +37849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%531#0",
+            buffer: "%516#0",
             elements: { perL: 0, fixed: 50688 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -39316,7 +37861,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.attention_merge",
         op: "attention_merge",
-        node: 532,
+        node: 517,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -39327,8 +37872,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 64 blocks with l_b > 0, M = their max m_b;  part [64, 12, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [64,12,66], strides [792, 66, 1] in %531#0
-//   o    [1,768], strides [768, 1] in %532#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %516#0
+//   o    [1,768], strides [768, 1] in %517#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 64 blocks; workgroup: 64 invocations over the flat [1, 768] grid
@@ -39375,7 +37920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%531#0",
+            buffer: "%516#0",
             elements: { perL: 0, fixed: 50688 },
           },
           {
@@ -39386,7 +37931,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%532#0",
+            buffer: "%517#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -39397,7 +37942,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.self_attn.o_proj",
         op: "fused_linear",
-        node: 533,
+        node: 518,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -39411,10 +37956,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %532#0
+//   x        [1,768], strides [768, 1] in %517#0
 //   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.17
-//   residual [1,768], strides [768, 1] in %526#0
-//   y        [1,768], strides [768, 1] in %533#0 (written)
+//   residual [1,768], strides [768, 1] in %511#0
+//   y        [1,768], strides [768, 1] in %518#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39497,7 +38042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%532#0",
+            buffer: "%517#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -39519,7 +38064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%526#0",
+            buffer: "%511#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -39530,7 +38075,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%533#0",
+            buffer: "%518#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -39553,7 +38098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 534,
+        node: 519,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -39567,11 +38112,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 2048, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %533#0
+//   x      [1,768], strides [768, 1] in %518#0
 //   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.17
 //   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.17
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.17
-//   y      [1,2048], strides [2048, 1] in %534#0 (written)
+//   y      [1,2048], strides [2048, 1] in %519#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
@@ -39671,7 +38216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%533#0",
+            buffer: "%518#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -39693,7 +38238,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%534#0",
+            buffer: "%519#0",
             elements: { perL: 0, fixed: 2048 },
           },
         ],
@@ -39716,7 +38261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.feed_forward.down_proj",
         op: "fused_linear",
-        node: 535,
+        node: 520,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -39730,10 +38275,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,2048], strides [2048, 1] in %534#0
+//   x        [1,2048], strides [2048, 1] in %519#0
 //   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.17
-//   residual [1,768], strides [768, 1] in %533#0
-//   y        [1,768], strides [768, 1] in %535#0 (written)
+//   residual [1,768], strides [768, 1] in %518#0
+//   y        [1,768], strides [768, 1] in %520#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39816,7 +38361,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%534#0",
+            buffer: "%519#0",
             elements: { perL: 0, fixed: 2048 },
           },
           {
@@ -39838,7 +38383,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%533#0",
+            buffer: "%518#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -39849,7 +38394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%535#0",
+            buffer: "%520#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -39870,26 +38415,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.18.mamba.in_proj",
-        op: "fused_linear",
-        node: 536,
+        name: "layers.18.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 522,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.18.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.18.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %535#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.18
-//   norm_w [768], strides [1] in weight:model.layers.18
-//   y      [1,3352], strides [3352, 1] in %536#0 (written)
+//   x          [1,768], strides [768, 1] in %520#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.18
+//   norm_w     [768], strides [1] in weight:model.layers.18
+//   y          [1,3352], strides [3352, 1] in %522#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.18.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.18
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.18
+//   conv_state [1792,4], strides [4, 1] in state:layers.18.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -39901,8 +38451,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -39937,7 +38492,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -39952,34 +38507,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -39995,13 +38586,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%535#0",
+            buffer: "%520#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -40017,8 +38608,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%536#0",
+            buffer: "%522#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.18.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -40038,151 +38640,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.18.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 541,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.18.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %536#0
-//   state [1792,4], strides [4, 1] in state:layers.18.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.18
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.18
-//   y     [1,1792], strides [1792, 1] in %541#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.18.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%536#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.18.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.18",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%541#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.18.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 549,
+        node: 533,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -40196,16 +38656,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %541#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %536#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %522#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %522#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.18
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %541#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %541#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %522#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %522#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.18
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.18
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.18.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %536#0
-//   y       [1,24,64], strides [1536, 64, 1] in %549#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %522#0
+//   y       [1,24,64], strides [1536, 64, 1] in %533#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.18.ssm (written)
 //
 // threads:
@@ -40214,11 +38674,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -40244,17 +38703,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -40264,8 +38723,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -40275,28 +38734,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%541#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%536#0",
+            buffer: "%522#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -40307,7 +38755,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -40318,13 +38766,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%549#0",
+            buffer: "%533#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -40335,7 +38783,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.18.mamba.out_proj",
         op: "fused_linear",
-        node: 551,
+        node: 535,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -40349,11 +38797,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %549#0
+//   x        [1,1536], strides [1536, 1] in %533#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.18
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.18
-//   residual [1,768], strides [768, 1] in %535#0
-//   y        [1,768], strides [768, 1] in %551#0 (written)
+//   residual [1,768], strides [768, 1] in %520#0
+//   y        [1,768], strides [768, 1] in %535#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -40460,7 +38908,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%549#0",
+            buffer: "%533#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -40472,6 +38920,553 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             lanes: 4,
             role: "weight",
             buffer: "weight:model.layers.18",
+            elements: { perL: 0, fixed: 3765440 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%520#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%535#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 3 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.19.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 537,
+        spans: [
+          { start: 224, end: 303 },
+          { start: 417, end: 420 },
+        ],
+        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
+        wgsl: `// kernel layers.19.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
+// column segments (start, width, weights): (0, 3352, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x          [1,768], strides [768, 1] in %535#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.19
+//   norm_w     [768], strides [1] in weight:model.layers.19
+//   y          [1,3352], strides [3352, 1] in %537#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.19.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.19
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.19
+//   conv_state [1792,4], strides [4, 1] in state:layers.19.conv (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
+//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 192u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 14u) * 64u + lid % 64u;
+  let rt = (wg / 14u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 838u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 192u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%535#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W_norm_w_conv_w_conv_b",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.19",
+            elements: { perL: 0, fixed: 3765440 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%537#0",
+            elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.19.conv",
+            elements: { perL: 0, fixed: 7168 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 14 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.19.mamba.ssd_state_update",
+        op: "ssd_state_update",
+        node: 548,
+        spans: [
+          { start: 224, end: 303 },
+          { start: 417, end: 420 },
+        ],
+        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
+        wgsl: `// kernel layers.19.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
+//
+// dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
+// s[h, p, :] = exp(dt_t * A) * s[h, p, :] + (dt_t * x[t, h, p]) * B[t, g, :]
+// y[t, h, p] = sum_n s[h, p, n] * C[t, g, n] + D[h] * x[t, h, p];  s written back after the last t (in place)
+// out = y * silu(z[t, h, p])
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %537#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %537#0
+//   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.19
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %537#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %537#0
+//   D       [24] at offset 2584192, strides [1] in weight:model.layers.19
+//   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.19
+//   state   [24,64,128], strides [8192, 128, 1] in state:layers.19.ssm
+//   z       [1,24,64], strides [1536, 64, 1] in %537#0
+//   y       [1,24,64], strides [1536, 64, 1] in %548#0 (written)
+//   state   [24,64,128], strides [8192, 128, 1] in state:layers.19.ssm (written)
+//
+// threads:
+//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
+//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
+//
+// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
+
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let r = (wg * 64u + lid) * 2u;
+  let hi = r / 64u;
+  let pi = r % 64u;
+  let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
+  let dt_b = A_log_D_dt_bias[2584064u + (hi)];
+  let d_h = A_log_D_dt_bias[2584192u + (hi)];
+  let gi = hi / 24u;
+  let L = 1u;
+  for (var t = 0u; t < L; t++) {
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dA = exp(dtv * a_h);
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let dx_0 = dtv * xv_0;
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let dx_1 = dtv * xv_1;
+    var acc_0 = vec4<f32>(0.0);
+    var acc_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 32u; k++) {
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
+      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
+      acc_0 = fma(sk_0, ck, acc_0);
+      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
+      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
+      acc_1 = fma(sk_1, ck, acc_1);
+    }
+    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
+    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x_dt_B_C_z",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%537#0",
+            elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "A_log_D_dt_bias",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "weight",
+            buffer: "weight:model.layers.19",
+            elements: { perL: 0, fixed: 3765440 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.19.ssm",
+            elements: { perL: 0, fixed: 196608 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%548#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 12 },
+        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
+      },
+      {
+        name: "layers.19.mamba.out_proj",
+        op: "fused_linear",
+        node: 550,
+        spans: [
+          { start: 224, end: 303 },
+          { start: 417, end: 420 },
+        ],
+        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
+        wgsl: `// kernel layers.19.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=1536, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 1536 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// column segments (start, width, weights): (0, 768, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,1536], strides [1536, 1] in %548#0
+//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.19
+//   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.19
+//   residual [1,768], strides [768, 1] in %535#0
+//   y        [1,768], strides [768, 1] in %550#0 (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
+//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> xs: array<vec4<f32>, 384u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 3u) * 64u + lid % 64u;
+  let rt = (wg / 3u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 384u + lid; k < (g + 1u) * 384u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 1536.0 + 0.00001);
+      for (var k = g * 384u + lid; k < (g + 1u) * 384u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w[646064u + (k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 192u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 384u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%548#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W_norm_w",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.19",
             elements: { perL: 0, fixed: 3765440 },
           },
           {
@@ -40493,7 +39488,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%551#0",
+            buffer: "%550#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -40514,26 +39509,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.19.mamba.in_proj",
-        op: "fused_linear",
+        name: "layers.20.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 552,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.19.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.20.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %551#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.19
-//   norm_w [768], strides [1] in weight:model.layers.19
-//   y      [1,3352], strides [3352, 1] in %552#0 (written)
+//   x          [1,768], strides [768, 1] in %550#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.20
+//   norm_w     [768], strides [1] in weight:model.layers.20
+//   y          [1,3352], strides [3352, 1] in %552#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.20.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.20
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.20
+//   conv_state [1792,4], strides [4, 1] in state:layers.20.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -40545,653 +39545,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 192u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 14u) * 64u + lid % 64u;
-  let rt = (wg / 14u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 838u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%551#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.19",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%552#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 14 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.19.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 557,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.19.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %552#0
-//   state [1792,4], strides [4, 1] in state:layers.19.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.19
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.19
-//   y     [1,1792], strides [1792, 1] in %557#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.19.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%552#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.19.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.19",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%557#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
-        name: "layers.19.mamba.ssd_state_update",
-        op: "ssd_state_update",
-        node: 565,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.19.mamba.ssd_state_update: ssd_state_update {epilogue="gate", normGroup=null, eps=null}
-//
-// dt_t = softplus(dt[t, h] + dt_bias[h]),  A = -exp(A_log[h]),  g = h / (H / G)
-// s[h, p, :] = exp(dt_t * A) * s[h, p, :] + (dt_t * x[t, h, p]) * B[t, g, :]
-// y[t, h, p] = sum_n s[h, p, n] * C[t, g, n] + D[h] * x[t, h, p];  s written back after the last t (in place)
-// out = y * silu(z[t, h, p])
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %557#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %552#0
-//   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.19
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %557#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %557#0
-//   D       [24] at offset 2584192, strides [1] in weight:model.layers.19
-//   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.19
-//   state   [24,64,128], strides [8192, 128, 1] in state:layers.19.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %552#0
-//   y       [1,24,64], strides [1536, 64, 1] in %565#0 (written)
-//   state   [24,64,128], strides [8192, 128, 1] in state:layers.19.ssm (written)
-//
-// threads:
-//   invocation: 2 (head, p) rows p .. p + 1, one time step; each row's state streamed in 32 vec4<f32> (each loaded, updated and stored in turn; d_state = 128); dt, B_t and C_t read once for the 2
-//   workgroup: 128 rows; grid: 12 workgroups (H * P = 24 * 64)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let u = 1.0 + e;
-  if (u == 1.0) { return e; }
-  return log(u) * (e / (u - 1.0));
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let r = (wg * 64u + lid) * 2u;
-  let hi = r / 64u;
-  let pi = r % 64u;
-  let a_h = -exp(A_log_D_dt_bias[2584128u + (hi)]);
-  let dt_b = A_log_D_dt_bias[2584064u + (hi)];
-  let d_h = A_log_D_dt_bias[2584192u + (hi)];
-  let gi = hi / 24u;
-  let L = 1u;
-  for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
-    let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
-    let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
-    let dx_1 = dtv * xv_1;
-    var acc_0 = vec4<f32>(0.0);
-    var acc_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
-      let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
-      state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
-      acc_0 = fma(sk_0, ck, acc_0);
-      let sk_1 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi + 1u) * 32u + (k)], dx_1 * bk);
-      state[(hi) * 2048u + (pi + 1u) * 32u + (k)] = sk_1;
-      acc_1 = fma(sk_1, ck, acc_1);
-    }
-    let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
-    let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%557#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%552#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "A_log_D_dt_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "weight",
-            buffer: "weight:model.layers.19",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "state",
-            buffer: "state:layers.19.ssm",
-            elements: { perL: 0, fixed: 196608 },
-          },
-          {
-            group: 0,
-            binding: 4,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%565#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: { algo: 0, vec: 4, perHead: 0, workgroup: 64, unroll: 0, rows: 2, stage: 0 },
-      },
-      {
-        name: "layers.19.mamba.out_proj",
-        op: "fused_linear",
-        node: 567,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.19.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=1536, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 1536 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 768, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %565#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.19
-//   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.19
-//   residual [1,768], strides [768, 1] in %551#0
-//   y        [1,768], strides [768, 1] in %567#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (6400 bytes with the reduction's)
-//   grid: 3 workgroups (flat wg = row block * 3 + col block); 192 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 384u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 3u) * 64u + lid % 64u;
-  let rt = (wg / 3u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 384u + lid; k < (g + 1u) * 384u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 1536.0 + 0.00001);
-      for (var k = g * 384u + lid; k < (g + 1u) * 384u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[646064u + (k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 192u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 384u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 768u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%565#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.19",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%551#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%567#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.20.mamba.in_proj",
-        op: "fused_linear",
-        node: 568,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.20.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 3352, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %567#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.20
-//   norm_w [768], strides [1] in weight:model.layers.20
-//   y      [1,3352], strides [3352, 1] in %568#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 14 workgroups (flat wg = row block * 14 + col block); 838 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
 var<workgroup> red: array<f32, 64u>;
@@ -41225,7 +39586,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -41240,34 +39601,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -41283,13 +39680,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%567#0",
+            buffer: "%550#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -41305,8 +39702,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%568#0",
+            buffer: "%552#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.20.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -41326,151 +39734,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.20.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 573,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.20.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %568#0
-//   state [1792,4], strides [4, 1] in state:layers.20.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.20
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.20
-//   y     [1,1792], strides [1792, 1] in %573#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.20.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%568#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.20.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.20",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%573#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.20.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 581,
+        node: 563,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -41484,16 +39750,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %573#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %568#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %552#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %552#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.20
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %573#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %573#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %552#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %552#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.20
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.20
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.20.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %568#0
-//   y       [1,24,64], strides [1536, 64, 1] in %581#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %552#0
+//   y       [1,24,64], strides [1536, 64, 1] in %563#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.20.ssm (written)
 //
 // threads:
@@ -41502,11 +39768,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -41532,17 +39797,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -41552,8 +39817,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -41563,28 +39828,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%573#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%568#0",
+            buffer: "%552#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -41595,7 +39849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -41606,13 +39860,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%581#0",
+            buffer: "%563#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -41623,7 +39877,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.20.mamba.out_proj",
         op: "fused_linear",
-        node: 583,
+        node: 565,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -41637,11 +39891,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %581#0
+//   x        [1,1536], strides [1536, 1] in %563#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.20
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.20
-//   residual [1,768], strides [768, 1] in %567#0
-//   y        [1,768], strides [768, 1] in %583#0 (written)
+//   residual [1,768], strides [768, 1] in %550#0
+//   y        [1,768], strides [768, 1] in %565#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -41748,7 +40002,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%581#0",
+            buffer: "%563#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -41770,7 +40024,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%567#0",
+            buffer: "%550#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -41781,7 +40035,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%583#0",
+            buffer: "%565#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -41802,26 +40056,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.21.mamba.in_proj",
-        op: "fused_linear",
-        node: 584,
+        name: "layers.21.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 567,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.21.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.21.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %583#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.21
-//   norm_w [768], strides [1] in weight:model.layers.21
-//   y      [1,3352], strides [3352, 1] in %584#0 (written)
+//   x          [1,768], strides [768, 1] in %565#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.21
+//   norm_w     [768], strides [1] in weight:model.layers.21
+//   y          [1,3352], strides [3352, 1] in %567#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.21.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.21
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.21
+//   conv_state [1792,4], strides [4, 1] in state:layers.21.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -41833,8 +40092,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -41869,7 +40133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -41884,34 +40148,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -41927,13 +40227,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%583#0",
+            buffer: "%565#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -41949,8 +40249,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%584#0",
+            buffer: "%567#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.21.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -41970,151 +40281,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.21.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 589,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.21.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %584#0
-//   state [1792,4], strides [4, 1] in state:layers.21.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.21
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.21
-//   y     [1,1792], strides [1792, 1] in %589#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.21.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%584#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.21.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.21",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%589#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.21.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 597,
+        node: 578,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -42128,16 +40297,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %589#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %584#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %567#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %567#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.21
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %589#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %589#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %567#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %567#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.21
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.21
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.21.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %584#0
-//   y       [1,24,64], strides [1536, 64, 1] in %597#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %567#0
+//   y       [1,24,64], strides [1536, 64, 1] in %578#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.21.ssm (written)
 //
 // threads:
@@ -42146,11 +40315,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -42176,17 +40344,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -42196,8 +40364,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -42207,28 +40375,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%589#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%584#0",
+            buffer: "%567#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -42239,7 +40396,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -42250,13 +40407,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%597#0",
+            buffer: "%578#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -42267,7 +40424,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.21.mamba.out_proj",
         op: "fused_linear",
-        node: 599,
+        node: 580,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -42281,11 +40438,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %597#0
+//   x        [1,1536], strides [1536, 1] in %578#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.21
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.21
-//   residual [1,768], strides [768, 1] in %583#0
-//   y        [1,768], strides [768, 1] in %599#0 (written)
+//   residual [1,768], strides [768, 1] in %565#0
+//   y        [1,768], strides [768, 1] in %580#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -42392,7 +40549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%597#0",
+            buffer: "%578#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -42414,7 +40571,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%583#0",
+            buffer: "%565#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -42425,7 +40582,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%599#0",
+            buffer: "%580#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -42446,26 +40603,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.22.mamba.in_proj",
-        op: "fused_linear",
-        node: 600,
+        name: "layers.22.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 582,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
         ],
         locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.22.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.22.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=1536, convWidth=1792, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [1536, 3328) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3352, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %599#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.22
-//   norm_w [768], strides [1] in weight:model.layers.22
-//   y      [1,3352], strides [3352, 1] in %600#0 (written)
+//   x          [1,768], strides [768, 1] in %580#0
+//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.22
+//   norm_w     [768], strides [1] in weight:model.layers.22
+//   y          [1,3352], strides [3352, 1] in %582#0 (written)
+//   conv_state [1792,4], strides [4, 1] in state:layers.22.conv
+//   conv_w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.22
+//   conv_b     [1792] at offset 2582272, strides [1] in weight:model.layers.22
+//   conv_state [1792,4], strides [4, 1] in state:layers.22.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -42477,8 +40639,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -42513,7 +40680,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -42528,34 +40695,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3352u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3352u) { if (c >= 1536u && c < 3328u) {
+      let ch = c - 1536u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2582272u + (ch)) / 4u][(2582272u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[643776u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -42571,13 +40774,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%599#0",
+            buffer: "%580#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -42593,8 +40796,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%600#0",
+            buffer: "%582#0",
             elements: { perL: 0, fixed: 3352 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.22.conv",
+            elements: { perL: 0, fixed: 7168 },
           },
         ],
         uniforms: { fields: [] },
@@ -42614,151 +40828,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.22.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 605,
-        spans: [
-          { start: 224, end: 303 },
-          { start: 417, end: 420 },
-        ],
-        locations: ["hybrid-130m.hyb:8:3", "hybrid-130m.hyb:12:17"],
-        wgsl: `// kernel layers.22.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1792] at offset 1536, strides [3352, 1] in %600#0
-//   state [1792,4], strides [4, 1] in state:layers.22.conv
-//   w     [1792,4] at offset 2575104, strides [4, 1] in weight:model.layers.22
-//   bias  [1792] at offset 2582272, strides [1] in weight:model.layers.22
-//   y     [1,1792], strides [1792, 1] in %605#0 (written)
-//   state [1792,4], strides [4, 1] in state:layers.22.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 7 (flat wg = chunk * 7 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[384u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 7u) * 64u + lid;
-  let t0 = (wg / 7u) * 3u;
-  let L = 1u;
-  if (cg >= 448u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2575104u + (c) * 4u) / 4u][(2575104u + (c) * 4u) % 4u], w_bias[(2575104u + (c + 1u) * 4u) / 4u][(2575104u + (c + 1u) * 4u) % 4u], w_bias[(2575104u + (c + 2u) * 4u) / 4u][(2575104u + (c + 2u) * 4u) % 4u], w_bias[(2575104u + (c + 3u) * 4u) / 4u][(2575104u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (1u)) / 4u][(2575104u + (c) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (1u)) / 4u][(2575104u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (1u)) / 4u][(2575104u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (1u)) / 4u][(2575104u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (2u)) / 4u][(2575104u + (c) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (2u)) / 4u][(2575104u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (2u)) / 4u][(2575104u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (2u)) / 4u][(2575104u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2575104u + (c) * 4u + (3u)) / 4u][(2575104u + (c) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 1u) * 4u + (3u)) / 4u][(2575104u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 2u) * 4u + (3u)) / 4u][(2575104u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2575104u + (c + 3u) * 4u + (3u)) / 4u][(2575104u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[384u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[645568u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%600#0",
-            elements: { perL: 0, fixed: 3352 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.22.conv",
-            elements: { perL: 0, fixed: 7168 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.22",
-            elements: { perL: 0, fixed: 3765440 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%605#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 7 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.22.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 613,
+        node: 593,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -42772,16 +40844,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,24,64], strides [1536, 64, 1] in %605#0
-//   dt      [1,24] at offset 3328, strides [3352, 1] in %600#0
+//   x       [1,24,64] at offset 1536, strides [1536, 64, 1] in %582#0
+//   dt      [1,24] at offset 3328, strides [3352, 1] in %582#0
 //   A_log   [24] at offset 2584128, strides [1] in weight:model.layers.22
-//   B       [1,1,128] at offset 1536, strides [128, 128, 1] in %605#0
-//   C       [1,1,128] at offset 1664, strides [128, 128, 1] in %605#0
+//   B       [1,1,128] at offset 3072, strides [128, 128, 1] in %582#0
+//   C       [1,1,128] at offset 3200, strides [128, 128, 1] in %582#0
 //   D       [24] at offset 2584192, strides [1] in weight:model.layers.22
 //   dt_bias [24] at offset 2584064, strides [1] in weight:model.layers.22
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.22.ssm
-//   z       [1,24,64], strides [1536, 64, 1] in %600#0
-//   y       [1,24,64], strides [1536, 64, 1] in %613#0 (written)
+//   z       [1,24,64], strides [1536, 64, 1] in %582#0
+//   y       [1,24,64], strides [1536, 64, 1] in %593#0 (written)
 //   state   [24,64,128], strides [8192, 128, 1] in state:layers.22.ssm (written)
 //
 // threads:
@@ -42790,11 +40862,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -42820,17 +40891,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = x_B_C[384u + (k)];
-      let ck = x_B_C[416u + (k)];
+      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
+      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -42840,8 +40911,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(dt_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
   }
 }
 `,
@@ -42851,28 +40922,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%605#0",
-            elements: { perL: 0, fixed: 1792 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%600#0",
+            buffer: "%582#0",
             elements: { perL: 0, fixed: 3352 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -42883,7 +40943,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -42894,13 +40954,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%613#0",
+            buffer: "%593#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -42911,7 +40971,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.22.mamba.out_proj",
         op: "fused_linear",
-        node: 615,
+        node: 595,
         spans: [
           { start: 224, end: 303 },
           { start: 417, end: 420 },
@@ -42925,11 +40985,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %613#0
+//   x        [1,1536], strides [1536, 1] in %593#0
 //   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.22
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.22
-//   residual [1,768], strides [768, 1] in %599#0
-//   y        [1,768], strides [768, 1] in %615#0 (written)
+//   residual [1,768], strides [768, 1] in %580#0
+//   y        [1,768], strides [768, 1] in %595#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 1536 in vec4 steps
@@ -43036,7 +41096,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%613#0",
+            buffer: "%593#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -43058,7 +41118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%599#0",
+            buffer: "%580#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43069,7 +41129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%615#0",
+            buffer: "%595#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -43092,7 +41152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 616,
+        node: 596,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -43106,12 +41166,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0), (768, 256, W1), (1024, 256, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %615#0
+//   x      [1,768], strides [768, 1] in %595#0
 //   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.23
 //   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.23
 //   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.23
 //   norm_w [768], strides [1] in weight:model.layers.23
-//   y      [1,1280], strides [1280, 1] in %616#0 (written)
+//   y      [1,1280], strides [1280, 1] in %596#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -43295,7 +41355,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%615#0",
+            buffer: "%595#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43317,7 +41377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%616#0",
+            buffer: "%596#0",
             elements: { perL: 0, fixed: 1280 },
           },
         ],
@@ -43340,7 +41400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 620,
+        node: 600,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -43353,12 +41413,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,768], strides [1280, 1] in %616#0
-//   k    [1,256] at offset 768, strides [1280, 1] in %616#0
-//   v    [1,256] at offset 1024, strides [1280, 1] in %616#0
+//   q    [1,768], strides [1280, 1] in %596#0
+//   k    [1,256] at offset 768, strides [1280, 1] in %596#0
+//   v    [1,256] at offset 1024, strides [1280, 1] in %596#0
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.23.k
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.23.v
-//   part [64,12,66], strides [792, 66, 1] in %620#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %600#0 (written)
 //   kc   [8192,4,64], strides [256, 64, 1] in state:layers.23.k (written)
 //   vc   [8192,4,64], strides [256, 64, 1] in state:layers.23.v (written)
 //
@@ -43507,7 +41567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%616#0",
+            buffer: "%596#0",
             elements: { perL: 0, fixed: 1280 },
           },
           {
@@ -43540,7 +41600,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%620#0",
+            buffer: "%600#0",
             elements: { perL: 0, fixed: 50688 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -43552,7 +41612,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.attention_merge",
         op: "attention_merge",
-        node: 621,
+        node: 601,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -43563,8 +41623,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 64 blocks with l_b > 0, M = their max m_b;  part [64, 12, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [64,12,66], strides [792, 66, 1] in %620#0
-//   o    [1,768], strides [768, 1] in %621#0 (written)
+//   part [64,12,66], strides [792, 66, 1] in %600#0
+//   o    [1,768], strides [768, 1] in %601#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 64 blocks; workgroup: 64 invocations over the flat [1, 768] grid
@@ -43611,7 +41671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%620#0",
+            buffer: "%600#0",
             elements: { perL: 0, fixed: 50688 },
           },
           {
@@ -43622,7 +41682,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%621#0",
+            buffer: "%601#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -43633,7 +41693,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.self_attn.o_proj",
         op: "fused_linear",
-        node: 622,
+        node: 602,
         spans: [
           { start: 306, end: 363 },
           { start: 423, end: 427 },
@@ -43647,10 +41707,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %621#0
+//   x        [1,768], strides [768, 1] in %601#0
 //   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.23
-//   residual [1,768], strides [768, 1] in %615#0
-//   y        [1,768], strides [768, 1] in %622#0 (written)
+//   residual [1,768], strides [768, 1] in %595#0
+//   y        [1,768], strides [768, 1] in %602#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -43733,7 +41793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%621#0",
+            buffer: "%601#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43755,7 +41815,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%615#0",
+            buffer: "%595#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43766,7 +41826,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%622#0",
+            buffer: "%602#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -43789,7 +41849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 623,
+        node: 603,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -43803,11 +41863,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 2048, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %622#0
+//   x      [1,768], strides [768, 1] in %602#0
 //   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.23
 //   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.23
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.23
-//   y      [1,2048], strides [2048, 1] in %623#0 (written)
+//   y      [1,2048], strides [2048, 1] in %603#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
@@ -43907,7 +41967,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%622#0",
+            buffer: "%602#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43929,7 +41989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%623#0",
+            buffer: "%603#0",
             elements: { perL: 0, fixed: 2048 },
           },
         ],
@@ -43952,7 +42012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.feed_forward.down_proj",
         op: "fused_linear",
-        node: 624,
+        node: 604,
         spans: [
           { start: 366, end: 399 },
           { start: 430, end: 433 },
@@ -43966,10 +42026,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,2048], strides [2048, 1] in %623#0
+//   x        [1,2048], strides [2048, 1] in %603#0
 //   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.23
-//   residual [1,768], strides [768, 1] in %622#0
-//   y        [1,768], strides [768, 1] in %624#0 (written)
+//   residual [1,768], strides [768, 1] in %602#0
+//   y        [1,768], strides [768, 1] in %604#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 2048 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -44052,7 +42112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%623#0",
+            buffer: "%603#0",
             elements: { perL: 0, fixed: 2048 },
           },
           {
@@ -44074,7 +42134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%622#0",
+            buffer: "%602#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -44085,7 +42145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%624#0",
+            buffer: "%604#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -44108,7 +42168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 625,
+        node: 605,
         spans: [{ start: 152, end: 444 }],
         locations: ["hybrid-130m.hyb:3:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
@@ -44119,7 +42179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %624#0
+//   x      [1,768], strides [768, 1] in %604#0
 //   W      [256,768], strides [768, 1] in weight:model.embed_tokens.weight
 //   norm_w [768], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -44229,7 +42289,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%624#0",
+            buffer: "%604#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -44288,11 +42348,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { key: "weight:model.embed_tokens.weight", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 196608 } },
       { key: "arena:0", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1536 } },
       { key: "weight:model.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 3765440 } },
-      { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 50688 } },
+      { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 3352 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 7168 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1792 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 196608 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1792 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 50688 } },
       { key: "weight:model.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 3765440 } },
       { key: "state:layers.1.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 7168 } },
       { key: "state:layers.1.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 196608 } },
@@ -44367,110 +42426,90 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%268#0": "arena:0",
-      "%269#0": "arena:1",
-      "%274#0": "arena:2",
-      "%282#0": "arena:3",
-      "%284#0": "arena:2",
-      "%285#0": "arena:1",
-      "%290#0": "arena:3",
-      "%298#0": "arena:0",
-      "%300#0": "arena:3",
-      "%301#0": "arena:1",
-      "%306#0": "arena:2",
-      "%314#0": "arena:0",
-      "%316#0": "arena:2",
-      "%317#0": "arena:1",
-      "%322#0": "arena:3",
-      "%330#0": "arena:0",
-      "%332#0": "arena:3",
-      "%333#0": "arena:1",
-      "%338#0": "arena:2",
-      "%346#0": "arena:0",
+      "%270#0": "arena:1",
+      "%281#0": "arena:2",
+      "%283#0": "arena:1",
+      "%285#0": "arena:2",
+      "%296#0": "arena:0",
+      "%298#0": "arena:2",
+      "%300#0": "arena:1",
+      "%311#0": "arena:0",
+      "%313#0": "arena:1",
+      "%315#0": "arena:2",
+      "%326#0": "arena:0",
+      "%328#0": "arena:2",
+      "%330#0": "arena:1",
+      "%341#0": "arena:0",
+      "%343#0": "arena:1",
+      "%344#0": "arena:0",
       "%348#0": "arena:2",
       "%349#0": "arena:0",
-      "%353#0": "arena:1",
-      "%354#0": "arena:0",
-      "%355#0": "arena:3",
-      "%356#0": "arena:1",
-      "%357#0": "arena:0",
-      "%358#0": "arena:1",
-      "%363#0": "arena:2",
-      "%371#0": "arena:3",
-      "%373#0": "arena:2",
-      "%374#0": "arena:1",
-      "%379#0": "arena:3",
-      "%387#0": "arena:0",
-      "%389#0": "arena:3",
-      "%390#0": "arena:1",
-      "%395#0": "arena:2",
-      "%403#0": "arena:0",
-      "%405#0": "arena:2",
-      "%406#0": "arena:1",
-      "%411#0": "arena:3",
-      "%419#0": "arena:0",
-      "%421#0": "arena:3",
-      "%422#0": "arena:1",
-      "%427#0": "arena:2",
-      "%435#0": "arena:0",
-      "%437#0": "arena:2",
-      "%438#0": "arena:0",
-      "%442#0": "arena:1",
-      "%443#0": "arena:0",
-      "%444#0": "arena:3",
-      "%445#0": "arena:1",
-      "%446#0": "arena:0",
-      "%447#0": "arena:1",
-      "%452#0": "arena:2",
-      "%460#0": "arena:3",
-      "%462#0": "arena:2",
-      "%463#0": "arena:1",
-      "%468#0": "arena:3",
-      "%476#0": "arena:0",
-      "%478#0": "arena:3",
-      "%479#0": "arena:1",
-      "%484#0": "arena:2",
-      "%492#0": "arena:0",
-      "%494#0": "arena:2",
-      "%495#0": "arena:1",
-      "%500#0": "arena:3",
-      "%508#0": "arena:0",
-      "%510#0": "arena:3",
+      "%350#0": "arena:2",
+      "%351#0": "arena:1",
+      "%352#0": "arena:0",
+      "%354#0": "arena:1",
+      "%365#0": "arena:2",
+      "%367#0": "arena:1",
+      "%369#0": "arena:2",
+      "%380#0": "arena:0",
+      "%382#0": "arena:2",
+      "%384#0": "arena:1",
+      "%395#0": "arena:0",
+      "%397#0": "arena:1",
+      "%399#0": "arena:2",
+      "%410#0": "arena:0",
+      "%412#0": "arena:2",
+      "%414#0": "arena:1",
+      "%425#0": "arena:0",
+      "%427#0": "arena:1",
+      "%428#0": "arena:0",
+      "%432#0": "arena:2",
+      "%433#0": "arena:0",
+      "%434#0": "arena:2",
+      "%435#0": "arena:1",
+      "%436#0": "arena:0",
+      "%438#0": "arena:1",
+      "%449#0": "arena:2",
+      "%451#0": "arena:1",
+      "%453#0": "arena:2",
+      "%464#0": "arena:0",
+      "%466#0": "arena:2",
+      "%468#0": "arena:1",
+      "%479#0": "arena:0",
+      "%481#0": "arena:1",
+      "%483#0": "arena:2",
+      "%494#0": "arena:0",
+      "%496#0": "arena:2",
+      "%498#0": "arena:1",
+      "%509#0": "arena:0",
       "%511#0": "arena:1",
+      "%512#0": "arena:0",
       "%516#0": "arena:2",
-      "%524#0": "arena:0",
-      "%526#0": "arena:2",
-      "%527#0": "arena:0",
-      "%531#0": "arena:1",
-      "%532#0": "arena:0",
-      "%533#0": "arena:3",
-      "%534#0": "arena:1",
-      "%535#0": "arena:0",
-      "%536#0": "arena:1",
-      "%541#0": "arena:2",
-      "%549#0": "arena:3",
-      "%551#0": "arena:2",
+      "%517#0": "arena:0",
+      "%518#0": "arena:2",
+      "%519#0": "arena:1",
+      "%520#0": "arena:0",
+      "%522#0": "arena:1",
+      "%533#0": "arena:2",
+      "%535#0": "arena:1",
+      "%537#0": "arena:2",
+      "%548#0": "arena:0",
+      "%550#0": "arena:2",
       "%552#0": "arena:1",
-      "%557#0": "arena:3",
-      "%565#0": "arena:0",
-      "%567#0": "arena:3",
-      "%568#0": "arena:1",
-      "%573#0": "arena:2",
-      "%581#0": "arena:0",
-      "%583#0": "arena:2",
-      "%584#0": "arena:1",
-      "%589#0": "arena:3",
-      "%597#0": "arena:0",
-      "%599#0": "arena:3",
-      "%600#0": "arena:1",
-      "%605#0": "arena:2",
-      "%613#0": "arena:0",
-      "%615#0": "arena:2",
-      "%616#0": "arena:0",
-      "%620#0": "arena:1",
-      "%621#0": "arena:0",
-      "%622#0": "arena:3",
-      "%623#0": "arena:1",
-      "%624#0": "arena:0",
+      "%563#0": "arena:0",
+      "%565#0": "arena:1",
+      "%567#0": "arena:2",
+      "%578#0": "arena:0",
+      "%580#0": "arena:2",
+      "%582#0": "arena:1",
+      "%593#0": "arena:0",
+      "%595#0": "arena:1",
+      "%596#0": "arena:0",
+      "%600#0": "arena:2",
+      "%601#0": "arena:0",
+      "%602#0": "arena:2",
+      "%603#0": "arena:1",
+      "%604#0": "arena:0",
     },
     outputs: [
       {

@@ -22426,26 +22426,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mamba.in_proj",
-        op: "fused_linear",
-        node: 181,
+        name: "layers.0.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 182,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %180#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.0
-//   norm_w [256], strides [1] in weight:model.layers.0
-//   y      [1,1168], strides [1168, 1] in %181#0 (written)
+//   x          [1,256], strides [256, 1] in %180#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   norm_w     [256], strides [1] in weight:model.layers.0
+//   y          [1,1168], strides [1168, 1] in %182#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.0
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.0
+//   conv_state [640,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -22457,8 +22462,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -22493,7 +22503,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -22508,34 +22518,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -22557,7 +22603,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -22573,8 +22619,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%181#0",
+            buffer: "%182#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -22594,151 +22651,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 186,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %181#0
-//   state [640,4], strides [4, 1] in state:layers.0.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.0
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.0
-//   y     [1,640], strides [640, 1] in %186#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%181#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.0",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%186#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 194,
+        node: 193,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -22752,16 +22667,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %186#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %181#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %182#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %182#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.0
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %186#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %186#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %182#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %182#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.0
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.0
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.0.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %181#0
-//   y       [1,16,32], strides [512, 32, 1] in %194#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %182#0
+//   y       [1,16,32], strides [512, 32, 1] in %193#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -22770,11 +22685,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -22800,136 +22714,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -22938,8 +22852,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -22949,28 +22863,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%186#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%181#0",
+            buffer: "%182#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -22981,7 +22884,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -22992,13 +22895,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%194#0",
+            buffer: "%193#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -23009,7 +22912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.out_proj",
         op: "fused_linear",
-        node: 196,
+        node: 195,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -23023,11 +22926,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %194#0
+//   x        [1,512], strides [512, 1] in %193#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.0
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %180#0
-//   y        [1,256], strides [256, 1] in %196#0 (written)
+//   y        [1,256], strides [256, 1] in %195#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -23134,7 +23037,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%194#0",
+            buffer: "%193#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -23167,7 +23070,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%196#0",
+            buffer: "%195#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -23188,26 +23091,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.in_proj",
-        op: "fused_linear",
+        name: "layers.1.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 197,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.1.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %196#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.1
-//   norm_w [256], strides [1] in weight:model.layers.1
-//   y      [1,1168], strides [1168, 1] in %197#0 (written)
+//   x          [1,256], strides [256, 1] in %195#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.1
+//   norm_w     [256], strides [1] in weight:model.layers.1
+//   y          [1,1168], strides [1168, 1] in %197#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.1.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.1
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.1
+//   conv_state [640,4], strides [4, 1] in state:layers.1.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -23219,8 +23127,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -23255,7 +23168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -23270,34 +23183,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -23313,13 +23262,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%196#0",
+            buffer: "%195#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -23337,6 +23286,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%197#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.1.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -23356,151 +23316,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 202,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.1.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %197#0
-//   state [640,4], strides [4, 1] in state:layers.1.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.1
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.1
-//   y     [1,640], strides [640, 1] in %202#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.1.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%197#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.1.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.1",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%202#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.1.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 210,
+        node: 208,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -23514,16 +23332,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %202#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %197#0
 //   dt      [1,16] at offset 1152, strides [1168, 1] in %197#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.1
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %202#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %202#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %197#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %197#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.1
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.1
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.1.ssm
 //   z       [1,16,32], strides [512, 32, 1] in %197#0
-//   y       [1,16,32], strides [512, 32, 1] in %210#0 (written)
+//   y       [1,16,32], strides [512, 32, 1] in %208#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.1.ssm (written)
 //
 // threads:
@@ -23532,11 +23350,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -23562,136 +23379,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -23700,8 +23517,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -23711,18 +23528,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%202#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
@@ -23732,7 +23538,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -23743,7 +23549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -23754,13 +23560,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%210#0",
+            buffer: "%208#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -23771,7 +23577,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mamba.out_proj",
         op: "fused_linear",
-        node: 212,
+        node: 210,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -23785,11 +23591,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %210#0
+//   x        [1,512], strides [512, 1] in %208#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.1
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.1
-//   residual [1,256], strides [256, 1] in %196#0
-//   y        [1,256], strides [256, 1] in %212#0 (written)
+//   residual [1,256], strides [256, 1] in %195#0
+//   y        [1,256], strides [256, 1] in %210#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -23896,7 +23702,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%210#0",
+            buffer: "%208#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -23918,7 +23724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%196#0",
+            buffer: "%195#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -23929,7 +23735,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%212#0",
+            buffer: "%210#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -23950,26 +23756,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.in_proj",
-        op: "fused_linear",
-        node: 213,
+        name: "layers.2.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 212,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.2.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.2.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %212#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.2
-//   norm_w [256], strides [1] in weight:model.layers.2
-//   y      [1,1168], strides [1168, 1] in %213#0 (written)
+//   x          [1,256], strides [256, 1] in %210#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   norm_w     [256], strides [1] in weight:model.layers.2
+//   y          [1,1168], strides [1168, 1] in %212#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.2.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.2
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.2
+//   conv_state [640,4], strides [4, 1] in state:layers.2.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -23981,8 +23792,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -24017,7 +23833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -24032,34 +23848,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -24075,13 +23927,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%212#0",
+            buffer: "%210#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -24097,8 +23949,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%213#0",
+            buffer: "%212#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.2.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -24118,151 +23981,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 218,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.2.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %213#0
-//   state [640,4], strides [4, 1] in state:layers.2.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.2
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.2
-//   y     [1,640], strides [640, 1] in %218#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.2.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%213#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.2.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.2",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%218#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.2.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 226,
+        node: 223,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -24276,16 +23997,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %218#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %213#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %212#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %212#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.2
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %218#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %218#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %212#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %212#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.2
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.2
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.2.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %213#0
-//   y       [1,16,32], strides [512, 32, 1] in %226#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %212#0
+//   y       [1,16,32], strides [512, 32, 1] in %223#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.2.ssm (written)
 //
 // threads:
@@ -24294,11 +24015,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -24324,136 +24044,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -24462,8 +24182,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -24473,28 +24193,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%218#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%213#0",
+            buffer: "%212#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -24505,7 +24214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -24516,13 +24225,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%226#0",
+            buffer: "%223#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -24533,7 +24242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mamba.out_proj",
         op: "fused_linear",
-        node: 228,
+        node: 225,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -24547,11 +24256,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %226#0
+//   x        [1,512], strides [512, 1] in %223#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.2
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.2
-//   residual [1,256], strides [256, 1] in %212#0
-//   y        [1,256], strides [256, 1] in %228#0 (written)
+//   residual [1,256], strides [256, 1] in %210#0
+//   y        [1,256], strides [256, 1] in %225#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -24658,7 +24367,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%226#0",
+            buffer: "%223#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -24680,7 +24389,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%212#0",
+            buffer: "%210#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -24691,7 +24400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%228#0",
+            buffer: "%225#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -24714,7 +24423,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 229,
+        node: 226,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -24728,12 +24437,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %228#0
+//   x      [1,256], strides [256, 1] in %225#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
-//   y      [1,384], strides [384, 1] in %229#0 (written)
+//   y      [1,384], strides [384, 1] in %226#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -24917,7 +24626,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%228#0",
+            buffer: "%225#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -24939,7 +24648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%229#0",
+            buffer: "%226#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -24962,7 +24671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 233,
+        node: 230,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -24975,12 +24684,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %229#0
-//   k    [1,64] at offset 256, strides [384, 1] in %229#0
-//   v    [1,64] at offset 320, strides [384, 1] in %229#0
+//   q    [1,256], strides [384, 1] in %226#0
+//   k    [1,64] at offset 256, strides [384, 1] in %226#0
+//   v    [1,64] at offset 320, strides [384, 1] in %226#0
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.3.k
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.3.v
-//   part [32,8,34], strides [272, 34, 1] in %233#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %230#0 (written)
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.3.k (written)
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.3.v (written)
 //
@@ -25129,7 +24838,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%229#0",
+            buffer: "%226#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -25162,7 +24871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%233#0",
+            buffer: "%230#0",
             elements: { perL: 0, fixed: 8704 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -25174,7 +24883,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.attention_merge",
         op: "attention_merge",
-        node: 234,
+        node: 231,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -25185,8 +24894,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 32 blocks with l_b > 0, M = their max m_b;  part [32, 8, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [32,8,34], strides [272, 34, 1] in %233#0
-//   o    [1,256], strides [256, 1] in %234#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %230#0
+//   o    [1,256], strides [256, 1] in %231#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 32 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -25233,7 +24942,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%233#0",
+            buffer: "%230#0",
             elements: { perL: 0, fixed: 8704 },
           },
           {
@@ -25244,7 +24953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%234#0",
+            buffer: "%231#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -25255,7 +24964,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.self_attn.o_proj",
         op: "fused_linear",
-        node: 235,
+        node: 232,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -25269,10 +24978,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %234#0
+//   x        [1,256], strides [256, 1] in %231#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.3
-//   residual [1,256], strides [256, 1] in %228#0
-//   y        [1,256], strides [256, 1] in %235#0 (written)
+//   residual [1,256], strides [256, 1] in %225#0
+//   y        [1,256], strides [256, 1] in %232#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -25355,7 +25064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%234#0",
+            buffer: "%231#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -25377,7 +25086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%228#0",
+            buffer: "%225#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -25388,7 +25097,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%235#0",
+            buffer: "%232#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -25411,7 +25120,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 236,
+        node: 233,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -25425,11 +25134,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %235#0
+//   x      [1,256], strides [256, 1] in %232#0
 //   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.3
 //   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
-//   y      [1,768], strides [768, 1] in %236#0 (written)
+//   y      [1,768], strides [768, 1] in %233#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -25529,7 +25238,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%235#0",
+            buffer: "%232#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -25551,7 +25260,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%236#0",
+            buffer: "%233#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -25574,7 +25283,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.feed_forward.down_proj",
         op: "fused_linear",
-        node: 237,
+        node: 234,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -25588,10 +25297,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %236#0
+//   x        [1,768], strides [768, 1] in %233#0
 //   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.3
-//   residual [1,256], strides [256, 1] in %235#0
-//   y        [1,256], strides [256, 1] in %237#0 (written)
+//   residual [1,256], strides [256, 1] in %232#0
+//   y        [1,256], strides [256, 1] in %234#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -25674,7 +25383,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%236#0",
+            buffer: "%233#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -25696,7 +25405,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%235#0",
+            buffer: "%232#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -25707,7 +25416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%237#0",
+            buffer: "%234#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -25728,26 +25437,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.in_proj",
-        op: "fused_linear",
-        node: 238,
+        name: "layers.4.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 236,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.4.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.4.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %237#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.4
-//   norm_w [256], strides [1] in weight:model.layers.4
-//   y      [1,1168], strides [1168, 1] in %238#0 (written)
+//   x          [1,256], strides [256, 1] in %234#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.4
+//   norm_w     [256], strides [1] in weight:model.layers.4
+//   y          [1,1168], strides [1168, 1] in %236#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.4.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.4
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.4
+//   conv_state [640,4], strides [4, 1] in state:layers.4.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -25759,8 +25473,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -25795,7 +25514,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -25810,34 +25529,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -25853,13 +25608,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%237#0",
+            buffer: "%234#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -25875,8 +25630,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%238#0",
+            buffer: "%236#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.4.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -25896,151 +25662,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 243,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.4.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %238#0
-//   state [640,4], strides [4, 1] in state:layers.4.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.4
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.4
-//   y     [1,640], strides [640, 1] in %243#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.4.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%238#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.4.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.4",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%243#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.4.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 251,
+        node: 247,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -26054,16 +25678,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %243#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %238#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %236#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %236#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.4
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %243#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %243#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %236#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %236#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.4
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.4
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.4.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %238#0
-//   y       [1,16,32], strides [512, 32, 1] in %251#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %236#0
+//   y       [1,16,32], strides [512, 32, 1] in %247#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.4.ssm (written)
 //
 // threads:
@@ -26072,11 +25696,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -26102,136 +25725,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -26240,8 +25863,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -26251,28 +25874,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%243#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%238#0",
+            buffer: "%236#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -26283,7 +25895,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -26294,13 +25906,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%251#0",
+            buffer: "%247#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -26311,7 +25923,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mamba.out_proj",
         op: "fused_linear",
-        node: 253,
+        node: 249,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -26325,11 +25937,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %251#0
+//   x        [1,512], strides [512, 1] in %247#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.4
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.4
-//   residual [1,256], strides [256, 1] in %237#0
-//   y        [1,256], strides [256, 1] in %253#0 (written)
+//   residual [1,256], strides [256, 1] in %234#0
+//   y        [1,256], strides [256, 1] in %249#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -26436,7 +26048,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%251#0",
+            buffer: "%247#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -26458,7 +26070,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%237#0",
+            buffer: "%234#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -26469,7 +26081,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%253#0",
+            buffer: "%249#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -26490,26 +26102,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mamba.in_proj",
-        op: "fused_linear",
-        node: 254,
+        name: "layers.5.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 251,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.5.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.5.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %253#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.5
-//   norm_w [256], strides [1] in weight:model.layers.5
-//   y      [1,1168], strides [1168, 1] in %254#0 (written)
+//   x          [1,256], strides [256, 1] in %249#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.5
+//   norm_w     [256], strides [1] in weight:model.layers.5
+//   y          [1,1168], strides [1168, 1] in %251#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.5.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.5
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.5
+//   conv_state [640,4], strides [4, 1] in state:layers.5.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -26521,8 +26138,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -26557,7 +26179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -26572,34 +26194,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -26615,13 +26273,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%253#0",
+            buffer: "%249#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -26637,8 +26295,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%254#0",
+            buffer: "%251#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.5.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -26658,151 +26327,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 259,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.5.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %254#0
-//   state [640,4], strides [4, 1] in state:layers.5.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.5
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.5
-//   y     [1,640], strides [640, 1] in %259#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.5.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%254#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.5.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.5",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%259#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.5.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 267,
+        node: 262,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -26816,16 +26343,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %259#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %254#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %251#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %251#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.5
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %259#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %259#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %251#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %251#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.5
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.5
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.5.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %254#0
-//   y       [1,16,32], strides [512, 32, 1] in %267#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %251#0
+//   y       [1,16,32], strides [512, 32, 1] in %262#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.5.ssm (written)
 //
 // threads:
@@ -26834,11 +26361,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -26864,136 +26390,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -27002,8 +26528,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -27013,28 +26539,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%259#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%254#0",
+            buffer: "%251#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -27045,7 +26560,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -27056,13 +26571,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%267#0",
+            buffer: "%262#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -27073,7 +26588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mamba.out_proj",
         op: "fused_linear",
-        node: 269,
+        node: 264,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -27087,11 +26602,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %267#0
+//   x        [1,512], strides [512, 1] in %262#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.5
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.5
-//   residual [1,256], strides [256, 1] in %253#0
-//   y        [1,256], strides [256, 1] in %269#0 (written)
+//   residual [1,256], strides [256, 1] in %249#0
+//   y        [1,256], strides [256, 1] in %264#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -27198,7 +26713,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%267#0",
+            buffer: "%262#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -27220,7 +26735,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%253#0",
+            buffer: "%249#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -27231,7 +26746,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%264#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -27252,26 +26767,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.in_proj",
-        op: "fused_linear",
-        node: 270,
+        name: "layers.6.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 266,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.6.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.6.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %269#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.6
-//   norm_w [256], strides [1] in weight:model.layers.6
-//   y      [1,1168], strides [1168, 1] in %270#0 (written)
+//   x          [1,256], strides [256, 1] in %264#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   norm_w     [256], strides [1] in weight:model.layers.6
+//   y          [1,1168], strides [1168, 1] in %266#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.6.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.6
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.6
+//   conv_state [640,4], strides [4, 1] in state:layers.6.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -27283,8 +26803,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -27319,7 +26844,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -27334,34 +26859,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -27377,13 +26938,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%264#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -27399,8 +26960,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%270#0",
+            buffer: "%266#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.6.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -27420,151 +26992,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 275,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.6.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %270#0
-//   state [640,4], strides [4, 1] in state:layers.6.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.6
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.6
-//   y     [1,640], strides [640, 1] in %275#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.6.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%270#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.6.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.6",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%275#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.6.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 283,
+        node: 277,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -27578,16 +27008,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %275#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %270#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %266#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %266#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.6
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %275#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %275#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %266#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %266#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.6
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.6
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.6.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %270#0
-//   y       [1,16,32], strides [512, 32, 1] in %283#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %266#0
+//   y       [1,16,32], strides [512, 32, 1] in %277#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.6.ssm (written)
 //
 // threads:
@@ -27596,11 +27026,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -27626,136 +27055,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -27764,8 +27193,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -27775,28 +27204,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%275#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%270#0",
+            buffer: "%266#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -27807,7 +27225,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -27818,13 +27236,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%283#0",
+            buffer: "%277#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -27835,7 +27253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mamba.out_proj",
         op: "fused_linear",
-        node: 285,
+        node: 279,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -27849,11 +27267,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %283#0
+//   x        [1,512], strides [512, 1] in %277#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.6
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.6
-//   residual [1,256], strides [256, 1] in %269#0
-//   y        [1,256], strides [256, 1] in %285#0 (written)
+//   residual [1,256], strides [256, 1] in %264#0
+//   y        [1,256], strides [256, 1] in %279#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -27960,7 +27378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%283#0",
+            buffer: "%277#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -27982,7 +27400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%264#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -27993,7 +27411,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%285#0",
+            buffer: "%279#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -28016,7 +27434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 286,
+        node: 280,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -28030,12 +27448,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %285#0
+//   x      [1,256], strides [256, 1] in %279#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
-//   y      [1,384], strides [384, 1] in %286#0 (written)
+//   y      [1,384], strides [384, 1] in %280#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -28219,7 +27637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%285#0",
+            buffer: "%279#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -28241,7 +27659,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%286#0",
+            buffer: "%280#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -28264,7 +27682,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 290,
+        node: 284,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -28277,12 +27695,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %286#0
-//   k    [1,64] at offset 256, strides [384, 1] in %286#0
-//   v    [1,64] at offset 320, strides [384, 1] in %286#0
+//   q    [1,256], strides [384, 1] in %280#0
+//   k    [1,64] at offset 256, strides [384, 1] in %280#0
+//   v    [1,64] at offset 320, strides [384, 1] in %280#0
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.7.k
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.7.v
-//   part [32,8,34], strides [272, 34, 1] in %290#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %284#0 (written)
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.7.k (written)
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.7.v (written)
 //
@@ -28431,7 +27849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%286#0",
+            buffer: "%280#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -28464,7 +27882,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%290#0",
+            buffer: "%284#0",
             elements: { perL: 0, fixed: 8704 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -28476,7 +27894,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.attention_merge",
         op: "attention_merge",
-        node: 291,
+        node: 285,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -28487,8 +27905,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 32 blocks with l_b > 0, M = their max m_b;  part [32, 8, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [32,8,34], strides [272, 34, 1] in %290#0
-//   o    [1,256], strides [256, 1] in %291#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %284#0
+//   o    [1,256], strides [256, 1] in %285#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 32 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -28535,7 +27953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%290#0",
+            buffer: "%284#0",
             elements: { perL: 0, fixed: 8704 },
           },
           {
@@ -28546,7 +27964,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%291#0",
+            buffer: "%285#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -28557,7 +27975,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.self_attn.o_proj",
         op: "fused_linear",
-        node: 292,
+        node: 286,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -28571,10 +27989,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %291#0
+//   x        [1,256], strides [256, 1] in %285#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.7
-//   residual [1,256], strides [256, 1] in %285#0
-//   y        [1,256], strides [256, 1] in %292#0 (written)
+//   residual [1,256], strides [256, 1] in %279#0
+//   y        [1,256], strides [256, 1] in %286#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -28657,7 +28075,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%291#0",
+            buffer: "%285#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -28679,7 +28097,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%285#0",
+            buffer: "%279#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -28690,7 +28108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%292#0",
+            buffer: "%286#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -28713,7 +28131,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 293,
+        node: 287,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -28727,11 +28145,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %292#0
+//   x      [1,256], strides [256, 1] in %286#0
 //   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.7
 //   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
-//   y      [1,768], strides [768, 1] in %293#0 (written)
+//   y      [1,768], strides [768, 1] in %287#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -28831,7 +28249,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%292#0",
+            buffer: "%286#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -28853,7 +28271,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%293#0",
+            buffer: "%287#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -28876,7 +28294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.feed_forward.down_proj",
         op: "fused_linear",
-        node: 294,
+        node: 288,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -28890,10 +28308,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %293#0
+//   x        [1,768], strides [768, 1] in %287#0
 //   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.7
-//   residual [1,256], strides [256, 1] in %292#0
-//   y        [1,256], strides [256, 1] in %294#0 (written)
+//   residual [1,256], strides [256, 1] in %286#0
+//   y        [1,256], strides [256, 1] in %288#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -28976,7 +28394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%293#0",
+            buffer: "%287#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -28998,7 +28416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%292#0",
+            buffer: "%286#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -29009,7 +28427,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%294#0",
+            buffer: "%288#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -29030,26 +28448,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mamba.in_proj",
-        op: "fused_linear",
-        node: 295,
+        name: "layers.8.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 290,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.8.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.8.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %294#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.8
-//   norm_w [256], strides [1] in weight:model.layers.8
-//   y      [1,1168], strides [1168, 1] in %295#0 (written)
+//   x          [1,256], strides [256, 1] in %288#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.8
+//   norm_w     [256], strides [1] in weight:model.layers.8
+//   y          [1,1168], strides [1168, 1] in %290#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.8.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.8
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.8
+//   conv_state [640,4], strides [4, 1] in state:layers.8.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -29061,8 +28484,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -29097,7 +28525,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -29112,34 +28540,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -29155,13 +28619,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%294#0",
+            buffer: "%288#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -29177,8 +28641,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%295#0",
+            buffer: "%290#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.8.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -29198,151 +28673,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 300,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.8.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %295#0
-//   state [640,4], strides [4, 1] in state:layers.8.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.8
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.8
-//   y     [1,640], strides [640, 1] in %300#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.8.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%295#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.8.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.8",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%300#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.8.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 308,
+        node: 301,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -29356,16 +28689,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %300#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %295#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %290#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %290#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.8
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %300#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %300#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %290#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %290#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.8
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.8
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.8.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %295#0
-//   y       [1,16,32], strides [512, 32, 1] in %308#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %290#0
+//   y       [1,16,32], strides [512, 32, 1] in %301#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.8.ssm (written)
 //
 // threads:
@@ -29374,11 +28707,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -29404,136 +28736,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -29542,8 +28874,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -29553,28 +28885,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%300#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%295#0",
+            buffer: "%290#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -29585,7 +28906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -29596,13 +28917,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%308#0",
+            buffer: "%301#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -29613,7 +28934,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mamba.out_proj",
         op: "fused_linear",
-        node: 310,
+        node: 303,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -29627,11 +28948,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %308#0
+//   x        [1,512], strides [512, 1] in %301#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.8
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.8
-//   residual [1,256], strides [256, 1] in %294#0
-//   y        [1,256], strides [256, 1] in %310#0 (written)
+//   residual [1,256], strides [256, 1] in %288#0
+//   y        [1,256], strides [256, 1] in %303#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -29738,7 +29059,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%308#0",
+            buffer: "%301#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -29760,7 +29081,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%294#0",
+            buffer: "%288#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -29771,7 +29092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%310#0",
+            buffer: "%303#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -29792,26 +29113,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mamba.in_proj",
-        op: "fused_linear",
-        node: 311,
+        name: "layers.9.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 305,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.9.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.9.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %310#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.9
-//   norm_w [256], strides [1] in weight:model.layers.9
-//   y      [1,1168], strides [1168, 1] in %311#0 (written)
+//   x          [1,256], strides [256, 1] in %303#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   norm_w     [256], strides [1] in weight:model.layers.9
+//   y          [1,1168], strides [1168, 1] in %305#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.9.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.9
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.9
+//   conv_state [640,4], strides [4, 1] in state:layers.9.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -29823,8 +29149,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -29859,7 +29190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -29874,34 +29205,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -29917,13 +29284,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%310#0",
+            buffer: "%303#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -29939,8 +29306,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%311#0",
+            buffer: "%305#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -29960,151 +29338,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 316,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.9.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %311#0
-//   state [640,4], strides [4, 1] in state:layers.9.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.9
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.9
-//   y     [1,640], strides [640, 1] in %316#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.9.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%311#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.9.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.9",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%316#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.9.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 324,
+        node: 316,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -30118,16 +29354,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %316#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %311#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %305#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %305#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.9
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %316#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %316#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %305#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %305#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.9
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.9
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.9.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %311#0
-//   y       [1,16,32], strides [512, 32, 1] in %324#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %305#0
+//   y       [1,16,32], strides [512, 32, 1] in %316#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.9.ssm (written)
 //
 // threads:
@@ -30136,11 +29372,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -30166,136 +29401,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -30304,8 +29539,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -30315,28 +29550,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%316#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%311#0",
+            buffer: "%305#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -30347,7 +29571,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -30358,13 +29582,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%324#0",
+            buffer: "%316#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -30375,7 +29599,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.9.mamba.out_proj",
         op: "fused_linear",
-        node: 326,
+        node: 318,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -30389,11 +29613,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %324#0
+//   x        [1,512], strides [512, 1] in %316#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.9
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.9
-//   residual [1,256], strides [256, 1] in %310#0
-//   y        [1,256], strides [256, 1] in %326#0 (written)
+//   residual [1,256], strides [256, 1] in %303#0
+//   y        [1,256], strides [256, 1] in %318#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -30500,7 +29724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%324#0",
+            buffer: "%316#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -30522,7 +29746,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%310#0",
+            buffer: "%303#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -30533,7 +29757,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%326#0",
+            buffer: "%318#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -30554,26 +29778,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mamba.in_proj",
-        op: "fused_linear",
-        node: 327,
+        name: "layers.10.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 320,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.10.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.10.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %326#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.10
-//   norm_w [256], strides [1] in weight:model.layers.10
-//   y      [1,1168], strides [1168, 1] in %327#0 (written)
+//   x          [1,256], strides [256, 1] in %318#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.10
+//   norm_w     [256], strides [1] in weight:model.layers.10
+//   y          [1,1168], strides [1168, 1] in %320#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.10.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.10
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.10
+//   conv_state [640,4], strides [4, 1] in state:layers.10.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -30585,8 +29814,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -30621,7 +29855,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -30636,34 +29870,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -30679,13 +29949,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%326#0",
+            buffer: "%318#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -30701,8 +29971,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%327#0",
+            buffer: "%320#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.10.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -30722,151 +30003,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 332,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.10.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %327#0
-//   state [640,4], strides [4, 1] in state:layers.10.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.10
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.10
-//   y     [1,640], strides [640, 1] in %332#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.10.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%327#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.10.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.10",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%332#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.10.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 340,
+        node: 331,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -30880,16 +30019,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %332#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %327#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %320#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %320#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.10
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %332#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %332#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %320#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %320#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.10
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.10
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.10.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %327#0
-//   y       [1,16,32], strides [512, 32, 1] in %340#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %320#0
+//   y       [1,16,32], strides [512, 32, 1] in %331#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.10.ssm (written)
 //
 // threads:
@@ -30898,11 +30037,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -30928,136 +30066,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -31066,8 +30204,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -31077,28 +30215,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%332#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%327#0",
+            buffer: "%320#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -31109,7 +30236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -31120,13 +30247,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%340#0",
+            buffer: "%331#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -31137,7 +30264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.10.mamba.out_proj",
         op: "fused_linear",
-        node: 342,
+        node: 333,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -31151,11 +30278,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %340#0
+//   x        [1,512], strides [512, 1] in %331#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.10
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.10
-//   residual [1,256], strides [256, 1] in %326#0
-//   y        [1,256], strides [256, 1] in %342#0 (written)
+//   residual [1,256], strides [256, 1] in %318#0
+//   y        [1,256], strides [256, 1] in %333#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -31262,7 +30389,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%340#0",
+            buffer: "%331#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -31284,7 +30411,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%326#0",
+            buffer: "%318#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31295,7 +30422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%342#0",
+            buffer: "%333#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -31318,7 +30445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 343,
+        node: 334,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -31332,12 +30459,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %342#0
+//   x      [1,256], strides [256, 1] in %333#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.11
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.11
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.11
 //   norm_w [256], strides [1] in weight:model.layers.11
-//   y      [1,384], strides [384, 1] in %343#0 (written)
+//   y      [1,384], strides [384, 1] in %334#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -31521,7 +30648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%342#0",
+            buffer: "%333#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31543,7 +30670,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%343#0",
+            buffer: "%334#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -31566,7 +30693,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 347,
+        node: 338,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -31579,12 +30706,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %343#0
-//   k    [1,64] at offset 256, strides [384, 1] in %343#0
-//   v    [1,64] at offset 320, strides [384, 1] in %343#0
+//   q    [1,256], strides [384, 1] in %334#0
+//   k    [1,64] at offset 256, strides [384, 1] in %334#0
+//   v    [1,64] at offset 320, strides [384, 1] in %334#0
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.11.k
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.11.v
-//   part [32,8,34], strides [272, 34, 1] in %347#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %338#0 (written)
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.11.k (written)
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.11.v (written)
 //
@@ -31733,7 +30860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%343#0",
+            buffer: "%334#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -31766,7 +30893,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%347#0",
+            buffer: "%338#0",
             elements: { perL: 0, fixed: 8704 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -31778,7 +30905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.attention_merge",
         op: "attention_merge",
-        node: 348,
+        node: 339,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -31789,8 +30916,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 32 blocks with l_b > 0, M = their max m_b;  part [32, 8, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [32,8,34], strides [272, 34, 1] in %347#0
-//   o    [1,256], strides [256, 1] in %348#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %338#0
+//   o    [1,256], strides [256, 1] in %339#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 32 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -31837,7 +30964,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%347#0",
+            buffer: "%338#0",
             elements: { perL: 0, fixed: 8704 },
           },
           {
@@ -31848,7 +30975,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%339#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -31859,7 +30986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.self_attn.o_proj",
         op: "fused_linear",
-        node: 349,
+        node: 340,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -31873,10 +31000,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %348#0
+//   x        [1,256], strides [256, 1] in %339#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.11
-//   residual [1,256], strides [256, 1] in %342#0
-//   y        [1,256], strides [256, 1] in %349#0 (written)
+//   residual [1,256], strides [256, 1] in %333#0
+//   y        [1,256], strides [256, 1] in %340#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -31959,7 +31086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%339#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31981,7 +31108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%342#0",
+            buffer: "%333#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31992,7 +31119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%340#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -32015,7 +31142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 350,
+        node: 341,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -32029,11 +31156,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %349#0
+//   x      [1,256], strides [256, 1] in %340#0
 //   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.11
 //   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.11
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.11
-//   y      [1,768], strides [768, 1] in %350#0 (written)
+//   y      [1,768], strides [768, 1] in %341#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -32133,7 +31260,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%340#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -32155,7 +31282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%350#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -32178,7 +31305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.feed_forward.down_proj",
         op: "fused_linear",
-        node: 351,
+        node: 342,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -32192,10 +31319,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %350#0
+//   x        [1,768], strides [768, 1] in %341#0
 //   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.11
-//   residual [1,256], strides [256, 1] in %349#0
-//   y        [1,256], strides [256, 1] in %351#0 (written)
+//   residual [1,256], strides [256, 1] in %340#0
+//   y        [1,256], strides [256, 1] in %342#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -32278,7 +31405,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%350#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -32300,7 +31427,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%340#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -32311,7 +31438,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%351#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -32332,26 +31459,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.12.mamba.in_proj",
-        op: "fused_linear",
-        node: 352,
+        name: "layers.12.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 344,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.12.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.12.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %351#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.12
-//   norm_w [256], strides [1] in weight:model.layers.12
-//   y      [1,1168], strides [1168, 1] in %352#0 (written)
+//   x          [1,256], strides [256, 1] in %342#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.12
+//   norm_w     [256], strides [1] in weight:model.layers.12
+//   y          [1,1168], strides [1168, 1] in %344#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.12.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.12
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.12
+//   conv_state [640,4], strides [4, 1] in state:layers.12.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -32363,8 +31495,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -32399,7 +31536,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -32414,34 +31551,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -32457,13 +31630,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%351#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -32479,8 +31652,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%352#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.12.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -32500,151 +31684,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.12.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 357,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.12.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %352#0
-//   state [640,4], strides [4, 1] in state:layers.12.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.12
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.12
-//   y     [1,640], strides [640, 1] in %357#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.12.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%352#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.12.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.12",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%357#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.12.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 365,
+        node: 355,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -32658,16 +31700,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %357#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %352#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %344#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %344#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.12
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %357#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %357#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %344#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %344#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.12
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.12
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.12.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %352#0
-//   y       [1,16,32], strides [512, 32, 1] in %365#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %344#0
+//   y       [1,16,32], strides [512, 32, 1] in %355#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.12.ssm (written)
 //
 // threads:
@@ -32676,11 +31718,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -32706,136 +31747,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -32844,8 +31885,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -32855,28 +31896,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%357#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%352#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -32887,7 +31917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -32898,13 +31928,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%365#0",
+            buffer: "%355#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -32915,7 +31945,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.mamba.out_proj",
         op: "fused_linear",
-        node: 367,
+        node: 357,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -32929,11 +31959,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %365#0
+//   x        [1,512], strides [512, 1] in %355#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.12
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.12
-//   residual [1,256], strides [256, 1] in %351#0
-//   y        [1,256], strides [256, 1] in %367#0 (written)
+//   residual [1,256], strides [256, 1] in %342#0
+//   y        [1,256], strides [256, 1] in %357#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -33040,7 +32070,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%365#0",
+            buffer: "%355#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -33062,7 +32092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%351#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -33073,7 +32103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%367#0",
+            buffer: "%357#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -33094,26 +32124,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.in_proj",
-        op: "fused_linear",
-        node: 368,
+        name: "layers.13.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 359,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.13.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.13.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %367#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.13
-//   norm_w [256], strides [1] in weight:model.layers.13
-//   y      [1,1168], strides [1168, 1] in %368#0 (written)
+//   x          [1,256], strides [256, 1] in %357#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.13
+//   norm_w     [256], strides [1] in weight:model.layers.13
+//   y          [1,1168], strides [1168, 1] in %359#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.13.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.13
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.13
+//   conv_state [640,4], strides [4, 1] in state:layers.13.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -33125,8 +32160,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -33161,7 +32201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -33176,34 +32216,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -33219,13 +32295,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%367#0",
+            buffer: "%357#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -33241,8 +32317,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%368#0",
+            buffer: "%359#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.13.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -33262,151 +32349,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 373,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.13.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %368#0
-//   state [640,4], strides [4, 1] in state:layers.13.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.13
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.13
-//   y     [1,640], strides [640, 1] in %373#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.13.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%368#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.13.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.13",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%373#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.13.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 381,
+        node: 370,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -33420,16 +32365,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %373#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %368#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %359#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %359#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.13
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %373#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %373#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %359#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %359#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.13
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.13
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.13.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %368#0
-//   y       [1,16,32], strides [512, 32, 1] in %381#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %359#0
+//   y       [1,16,32], strides [512, 32, 1] in %370#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.13.ssm (written)
 //
 // threads:
@@ -33438,11 +32383,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -33468,136 +32412,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -33606,8 +32550,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -33617,28 +32561,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%373#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%368#0",
+            buffer: "%359#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -33649,7 +32582,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -33660,13 +32593,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%381#0",
+            buffer: "%370#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -33677,7 +32610,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.13.mamba.out_proj",
         op: "fused_linear",
-        node: 383,
+        node: 372,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -33691,11 +32624,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %381#0
+//   x        [1,512], strides [512, 1] in %370#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.13
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.13
-//   residual [1,256], strides [256, 1] in %367#0
-//   y        [1,256], strides [256, 1] in %383#0 (written)
+//   residual [1,256], strides [256, 1] in %357#0
+//   y        [1,256], strides [256, 1] in %372#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -33802,7 +32735,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%381#0",
+            buffer: "%370#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -33824,7 +32757,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%367#0",
+            buffer: "%357#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -33835,7 +32768,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%383#0",
+            buffer: "%372#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -33856,26 +32789,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mamba.in_proj",
-        op: "fused_linear",
-        node: 384,
+        name: "layers.14.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 374,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
         ],
         locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.14.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.14.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=512, convWidth=640, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [512, 1152) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1168, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %383#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.14
-//   norm_w [256], strides [1] in weight:model.layers.14
-//   y      [1,1168], strides [1168, 1] in %384#0 (written)
+//   x          [1,256], strides [256, 1] in %372#0
+//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.14
+//   norm_w     [256], strides [1] in weight:model.layers.14
+//   y          [1,1168], strides [1168, 1] in %374#0 (written)
+//   conv_state [640,4], strides [4, 1] in state:layers.14.conv
+//   conv_w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.14
+//   conv_b     [640] at offset 301824, strides [1] in weight:model.layers.14
+//   conv_state [640,4], strides [4, 1] in state:layers.14.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -33887,8 +32825,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -33923,7 +32866,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -33938,34 +32881,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1168u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
+      let ch = c - 512u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -33981,13 +32960,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%383#0",
+            buffer: "%372#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -34003,8 +32982,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%384#0",
+            buffer: "%374#0",
             elements: { perL: 0, fixed: 1168 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.14.conv",
+            elements: { perL: 0, fixed: 2560 },
           },
         ],
         uniforms: { fields: [] },
@@ -34024,151 +33014,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 389,
-        spans: [
-          { start: 248, end: 338 },
-          { start: 450, end: 453 },
-        ],
-        locations: ["hybrid-3to1.hyb:8:3", "hybrid-3to1.hyb:12:17"],
-        wgsl: `// kernel layers.14.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,640] at offset 512, strides [1168, 1] in %384#0
-//   state [640,4], strides [4, 1] in state:layers.14.conv
-//   w     [640,4] at offset 299264, strides [4, 1] in weight:model.layers.14
-//   bias  [640] at offset 301824, strides [1] in weight:model.layers.14
-//   y     [1,640], strides [640, 1] in %389#0 (written)
-//   state [640,4], strides [4, 1] in state:layers.14.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 3 (flat wg = chunk * 3 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[128u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 3u) * 64u + lid;
-  let t0 = (wg / 3u) * 3u;
-  let L = 1u;
-  if (cg >= 160u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(299264u + (c) * 4u) / 4u][(299264u + (c) * 4u) % 4u], w_bias[(299264u + (c + 1u) * 4u) / 4u][(299264u + (c + 1u) * 4u) % 4u], w_bias[(299264u + (c + 2u) * 4u) / 4u][(299264u + (c + 2u) * 4u) % 4u], w_bias[(299264u + (c + 3u) * 4u) / 4u][(299264u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(299264u + (c) * 4u + (1u)) / 4u][(299264u + (c) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (1u)) / 4u][(299264u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (1u)) / 4u][(299264u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (1u)) / 4u][(299264u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(299264u + (c) * 4u + (2u)) / 4u][(299264u + (c) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (2u)) / 4u][(299264u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (2u)) / 4u][(299264u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (2u)) / 4u][(299264u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(299264u + (c) * 4u + (3u)) / 4u][(299264u + (c) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 1u) * 4u + (3u)) / 4u][(299264u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 2u) * 4u + (3u)) / 4u][(299264u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(299264u + (c + 3u) * 4u + (3u)) / 4u][(299264u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[128u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[75456u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%384#0",
-            elements: { perL: 0, fixed: 1168 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.14.conv",
-            elements: { perL: 0, fixed: 2560 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 434240 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%389#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 3 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.14.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 397,
+        node: 385,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -34182,16 +33030,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,16,32], strides [512, 32, 1] in %389#0
-//   dt      [1,16] at offset 1152, strides [1168, 1] in %384#0
+//   x       [1,16,32] at offset 512, strides [512, 32, 1] in %374#0
+//   dt      [1,16] at offset 1152, strides [1168, 1] in %374#0
 //   A_log   [16] at offset 302528, strides [1] in weight:model.layers.14
-//   B       [1,1,64] at offset 512, strides [64, 64, 1] in %389#0
-//   C       [1,1,64] at offset 576, strides [64, 64, 1] in %389#0
+//   B       [1,1,64] at offset 1024, strides [64, 64, 1] in %374#0
+//   C       [1,1,64] at offset 1088, strides [64, 64, 1] in %374#0
 //   D       [16] at offset 302592, strides [1] in weight:model.layers.14
 //   dt_bias [16] at offset 302464, strides [1] in weight:model.layers.14
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.14.ssm
-//   z       [1,16,32], strides [512, 32, 1] in %384#0
-//   y       [1,16,32], strides [512, 32, 1] in %397#0 (written)
+//   z       [1,16,32], strides [512, 32, 1] in %374#0
+//   y       [1,16,32], strides [512, 32, 1] in %385#0 (written)
 //   state   [16,32,64], strides [2048, 64, 1] in state:layers.14.ssm (written)
 //
 // threads:
@@ -34200,11 +33048,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -34230,136 +33077,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 16u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[1152u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[1152u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[512u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[512u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[128u];
-    let c0 = x_B_C[144u];
+    let b0 = vec4<f32>(x_dt_B_C_z[1024u], x_dt_B_C_z[1024u + 1u], x_dt_B_C_z[1024u + 2u], x_dt_B_C_z[1024u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[1088u], x_dt_B_C_z[1088u + 1u], x_dt_B_C_z[1088u + 2u], x_dt_B_C_z[1088u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[128u + (1u)];
-    let c1 = x_B_C[144u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[1024u + ((1u) * 4u)], x_dt_B_C_z[1024u + ((1u) * 4u) + 1u], x_dt_B_C_z[1024u + ((1u) * 4u) + 2u], x_dt_B_C_z[1024u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[1088u + ((1u) * 4u)], x_dt_B_C_z[1088u + ((1u) * 4u) + 1u], x_dt_B_C_z[1088u + ((1u) * 4u) + 2u], x_dt_B_C_z[1088u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[128u + (2u)];
-    let c2 = x_B_C[144u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[1024u + ((2u) * 4u)], x_dt_B_C_z[1024u + ((2u) * 4u) + 1u], x_dt_B_C_z[1024u + ((2u) * 4u) + 2u], x_dt_B_C_z[1024u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[1088u + ((2u) * 4u)], x_dt_B_C_z[1088u + ((2u) * 4u) + 1u], x_dt_B_C_z[1088u + ((2u) * 4u) + 2u], x_dt_B_C_z[1088u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[128u + (3u)];
-    let c3 = x_B_C[144u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[1024u + ((3u) * 4u)], x_dt_B_C_z[1024u + ((3u) * 4u) + 1u], x_dt_B_C_z[1024u + ((3u) * 4u) + 2u], x_dt_B_C_z[1024u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[1088u + ((3u) * 4u)], x_dt_B_C_z[1088u + ((3u) * 4u) + 1u], x_dt_B_C_z[1088u + ((3u) * 4u) + 2u], x_dt_B_C_z[1088u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[128u + (4u)];
-    let c4 = x_B_C[144u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[1024u + ((4u) * 4u)], x_dt_B_C_z[1024u + ((4u) * 4u) + 1u], x_dt_B_C_z[1024u + ((4u) * 4u) + 2u], x_dt_B_C_z[1024u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[1088u + ((4u) * 4u)], x_dt_B_C_z[1088u + ((4u) * 4u) + 1u], x_dt_B_C_z[1088u + ((4u) * 4u) + 2u], x_dt_B_C_z[1088u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[128u + (5u)];
-    let c5 = x_B_C[144u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[1024u + ((5u) * 4u)], x_dt_B_C_z[1024u + ((5u) * 4u) + 1u], x_dt_B_C_z[1024u + ((5u) * 4u) + 2u], x_dt_B_C_z[1024u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[1088u + ((5u) * 4u)], x_dt_B_C_z[1088u + ((5u) * 4u) + 1u], x_dt_B_C_z[1088u + ((5u) * 4u) + 2u], x_dt_B_C_z[1088u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[128u + (6u)];
-    let c6 = x_B_C[144u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[1024u + ((6u) * 4u)], x_dt_B_C_z[1024u + ((6u) * 4u) + 1u], x_dt_B_C_z[1024u + ((6u) * 4u) + 2u], x_dt_B_C_z[1024u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[1088u + ((6u) * 4u)], x_dt_B_C_z[1088u + ((6u) * 4u) + 1u], x_dt_B_C_z[1088u + ((6u) * 4u) + 2u], x_dt_B_C_z[1088u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[128u + (7u)];
-    let c7 = x_B_C[144u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[1024u + ((7u) * 4u)], x_dt_B_C_z[1024u + ((7u) * 4u) + 1u], x_dt_B_C_z[1024u + ((7u) * 4u) + 2u], x_dt_B_C_z[1024u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[1088u + ((7u) * 4u)], x_dt_B_C_z[1088u + ((7u) * 4u) + 1u], x_dt_B_C_z[1088u + ((7u) * 4u) + 2u], x_dt_B_C_z[1088u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[128u + (8u)];
-    let c8 = x_B_C[144u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[1024u + ((8u) * 4u)], x_dt_B_C_z[1024u + ((8u) * 4u) + 1u], x_dt_B_C_z[1024u + ((8u) * 4u) + 2u], x_dt_B_C_z[1024u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[1088u + ((8u) * 4u)], x_dt_B_C_z[1088u + ((8u) * 4u) + 1u], x_dt_B_C_z[1088u + ((8u) * 4u) + 2u], x_dt_B_C_z[1088u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[128u + (9u)];
-    let c9 = x_B_C[144u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[1024u + ((9u) * 4u)], x_dt_B_C_z[1024u + ((9u) * 4u) + 1u], x_dt_B_C_z[1024u + ((9u) * 4u) + 2u], x_dt_B_C_z[1024u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[1088u + ((9u) * 4u)], x_dt_B_C_z[1088u + ((9u) * 4u) + 1u], x_dt_B_C_z[1088u + ((9u) * 4u) + 2u], x_dt_B_C_z[1088u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[128u + (10u)];
-    let c10 = x_B_C[144u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[1024u + ((10u) * 4u)], x_dt_B_C_z[1024u + ((10u) * 4u) + 1u], x_dt_B_C_z[1024u + ((10u) * 4u) + 2u], x_dt_B_C_z[1024u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[1088u + ((10u) * 4u)], x_dt_B_C_z[1088u + ((10u) * 4u) + 1u], x_dt_B_C_z[1088u + ((10u) * 4u) + 2u], x_dt_B_C_z[1088u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[128u + (11u)];
-    let c11 = x_B_C[144u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[1024u + ((11u) * 4u)], x_dt_B_C_z[1024u + ((11u) * 4u) + 1u], x_dt_B_C_z[1024u + ((11u) * 4u) + 2u], x_dt_B_C_z[1024u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[1088u + ((11u) * 4u)], x_dt_B_C_z[1088u + ((11u) * 4u) + 1u], x_dt_B_C_z[1088u + ((11u) * 4u) + 2u], x_dt_B_C_z[1088u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[128u + (12u)];
-    let c12 = x_B_C[144u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[1024u + ((12u) * 4u)], x_dt_B_C_z[1024u + ((12u) * 4u) + 1u], x_dt_B_C_z[1024u + ((12u) * 4u) + 2u], x_dt_B_C_z[1024u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[1088u + ((12u) * 4u)], x_dt_B_C_z[1088u + ((12u) * 4u) + 1u], x_dt_B_C_z[1088u + ((12u) * 4u) + 2u], x_dt_B_C_z[1088u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[128u + (13u)];
-    let c13 = x_B_C[144u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[1024u + ((13u) * 4u)], x_dt_B_C_z[1024u + ((13u) * 4u) + 1u], x_dt_B_C_z[1024u + ((13u) * 4u) + 2u], x_dt_B_C_z[1024u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[1088u + ((13u) * 4u)], x_dt_B_C_z[1088u + ((13u) * 4u) + 1u], x_dt_B_C_z[1088u + ((13u) * 4u) + 2u], x_dt_B_C_z[1088u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[128u + (14u)];
-    let c14 = x_B_C[144u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[1024u + ((14u) * 4u)], x_dt_B_C_z[1024u + ((14u) * 4u) + 1u], x_dt_B_C_z[1024u + ((14u) * 4u) + 2u], x_dt_B_C_z[1024u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[1088u + ((14u) * 4u)], x_dt_B_C_z[1088u + ((14u) * 4u) + 1u], x_dt_B_C_z[1088u + ((14u) * 4u) + 2u], x_dt_B_C_z[1088u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[128u + (15u)];
-    let c15 = x_B_C[144u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[1024u + ((15u) * 4u)], x_dt_B_C_z[1024u + ((15u) * 4u) + 1u], x_dt_B_C_z[1024u + ((15u) * 4u) + 2u], x_dt_B_C_z[1024u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[1088u + ((15u) * 4u)], x_dt_B_C_z[1088u + ((15u) * 4u) + 1u], x_dt_B_C_z[1088u + ((15u) * 4u) + 2u], x_dt_B_C_z[1088u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -34368,8 +33215,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -34379,28 +33226,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%389#0",
-            elements: { perL: 0, fixed: 640 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%384#0",
+            buffer: "%374#0",
             elements: { perL: 0, fixed: 1168 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -34411,7 +33247,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -34422,13 +33258,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%397#0",
+            buffer: "%385#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -34439,7 +33275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.14.mamba.out_proj",
         op: "fused_linear",
-        node: 399,
+        node: 387,
         spans: [
           { start: 248, end: 338 },
           { start: 450, end: 453 },
@@ -34453,11 +33289,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %397#0
+//   x        [1,512], strides [512, 1] in %385#0
 //   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.14
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.14
-//   residual [1,256], strides [256, 1] in %383#0
-//   y        [1,256], strides [256, 1] in %399#0 (written)
+//   residual [1,256], strides [256, 1] in %372#0
+//   y        [1,256], strides [256, 1] in %387#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -34564,7 +33400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%397#0",
+            buffer: "%385#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -34586,7 +33422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%383#0",
+            buffer: "%372#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34597,7 +33433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%399#0",
+            buffer: "%387#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -34620,7 +33456,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 400,
+        node: 388,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -34634,12 +33470,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %399#0
+//   x      [1,256], strides [256, 1] in %387#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.15
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.15
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.15
 //   norm_w [256], strides [1] in weight:model.layers.15
-//   y      [1,384], strides [384, 1] in %400#0 (written)
+//   y      [1,384], strides [384, 1] in %388#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -34823,7 +33659,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%399#0",
+            buffer: "%387#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34845,7 +33681,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%400#0",
+            buffer: "%388#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -34868,7 +33704,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 404,
+        node: 392,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -34881,12 +33717,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %400#0
-//   k    [1,64] at offset 256, strides [384, 1] in %400#0
-//   v    [1,64] at offset 320, strides [384, 1] in %400#0
+//   q    [1,256], strides [384, 1] in %388#0
+//   k    [1,64] at offset 256, strides [384, 1] in %388#0
+//   v    [1,64] at offset 320, strides [384, 1] in %388#0
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.15.k
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.15.v
-//   part [32,8,34], strides [272, 34, 1] in %404#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %392#0 (written)
 //   kc   [4096,2,32], strides [64, 32, 1] in state:layers.15.k (written)
 //   vc   [4096,2,32], strides [64, 32, 1] in state:layers.15.v (written)
 //
@@ -35035,7 +33871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%400#0",
+            buffer: "%388#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -35068,7 +33904,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%404#0",
+            buffer: "%392#0",
             elements: { perL: 0, fixed: 8704 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -35080,7 +33916,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.attention_merge",
         op: "attention_merge",
-        node: 405,
+        node: 393,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -35091,8 +33927,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 32 blocks with l_b > 0, M = their max m_b;  part [32, 8, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [32,8,34], strides [272, 34, 1] in %404#0
-//   o    [1,256], strides [256, 1] in %405#0 (written)
+//   part [32,8,34], strides [272, 34, 1] in %392#0
+//   o    [1,256], strides [256, 1] in %393#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 32 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -35139,7 +33975,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%404#0",
+            buffer: "%392#0",
             elements: { perL: 0, fixed: 8704 },
           },
           {
@@ -35150,7 +33986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%405#0",
+            buffer: "%393#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -35161,7 +33997,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.self_attn.o_proj",
         op: "fused_linear",
-        node: 406,
+        node: 394,
         spans: [
           { start: 341, end: 397 },
           { start: 456, end: 460 },
@@ -35175,10 +34011,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %405#0
+//   x        [1,256], strides [256, 1] in %393#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.15
-//   residual [1,256], strides [256, 1] in %399#0
-//   y        [1,256], strides [256, 1] in %406#0 (written)
+//   residual [1,256], strides [256, 1] in %387#0
+//   y        [1,256], strides [256, 1] in %394#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35261,7 +34097,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%405#0",
+            buffer: "%393#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35283,7 +34119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%399#0",
+            buffer: "%387#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35294,7 +34130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%406#0",
+            buffer: "%394#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -35317,7 +34153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 407,
+        node: 395,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -35331,11 +34167,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %406#0
+//   x      [1,256], strides [256, 1] in %394#0
 //   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.15
 //   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.15
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.15
-//   y      [1,768], strides [768, 1] in %407#0 (written)
+//   y      [1,768], strides [768, 1] in %395#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -35435,7 +34271,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%406#0",
+            buffer: "%394#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35457,7 +34293,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%407#0",
+            buffer: "%395#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -35480,7 +34316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.feed_forward.down_proj",
         op: "fused_linear",
-        node: 408,
+        node: 396,
         spans: [
           { start: 400, end: 432 },
           { start: 463, end: 466 },
@@ -35494,10 +34330,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,768], strides [768, 1] in %407#0
+//   x        [1,768], strides [768, 1] in %395#0
 //   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.15
-//   residual [1,256], strides [256, 1] in %406#0
-//   y        [1,256], strides [256, 1] in %408#0 (written)
+//   residual [1,256], strides [256, 1] in %394#0
+//   y        [1,256], strides [256, 1] in %396#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 768 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35580,7 +34416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%407#0",
+            buffer: "%395#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -35602,7 +34438,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%406#0",
+            buffer: "%394#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35613,7 +34449,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%408#0",
+            buffer: "%396#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -35636,7 +34472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 409,
+        node: 397,
         spans: [{ start: 176, end: 477 }],
         locations: ["hybrid-3to1.hyb:3:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
@@ -35647,7 +34483,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %408#0
+//   x      [1,256], strides [256, 1] in %396#0
 //   W      [256,256], strides [256, 1] in weight:model.embed_tokens.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -35757,7 +34593,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%408#0",
+            buffer: "%396#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35816,11 +34652,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { key: "weight:model.embed_tokens.weight", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 65536 } },
       { key: "arena:0", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 512 } },
       { key: "weight:model.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 434240 } },
-      { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 8704 } },
+      { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1168 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2560 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 640 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 32768 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 640 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 8704 } },
       { key: "weight:model.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 434240 } },
       { key: "state:layers.1.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2560 } },
       { key: "state:layers.1.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 32768 } },
@@ -35871,78 +34706,66 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%180#0": "arena:0",
-      "%181#0": "arena:1",
-      "%186#0": "arena:2",
-      "%194#0": "arena:3",
-      "%196#0": "arena:2",
-      "%197#0": "arena:1",
-      "%202#0": "arena:3",
-      "%210#0": "arena:0",
-      "%212#0": "arena:3",
-      "%213#0": "arena:1",
-      "%218#0": "arena:2",
+      "%182#0": "arena:1",
+      "%193#0": "arena:2",
+      "%195#0": "arena:1",
+      "%197#0": "arena:2",
+      "%208#0": "arena:0",
+      "%210#0": "arena:2",
+      "%212#0": "arena:1",
+      "%223#0": "arena:0",
+      "%225#0": "arena:1",
       "%226#0": "arena:0",
-      "%228#0": "arena:2",
-      "%229#0": "arena:0",
+      "%230#0": "arena:2",
+      "%231#0": "arena:0",
+      "%232#0": "arena:2",
       "%233#0": "arena:1",
       "%234#0": "arena:0",
-      "%235#0": "arena:3",
       "%236#0": "arena:1",
-      "%237#0": "arena:0",
-      "%238#0": "arena:1",
-      "%243#0": "arena:2",
-      "%251#0": "arena:3",
-      "%253#0": "arena:2",
-      "%254#0": "arena:1",
-      "%259#0": "arena:3",
-      "%267#0": "arena:0",
-      "%269#0": "arena:3",
-      "%270#0": "arena:1",
-      "%275#0": "arena:2",
-      "%283#0": "arena:0",
-      "%285#0": "arena:2",
-      "%286#0": "arena:0",
+      "%247#0": "arena:2",
+      "%249#0": "arena:1",
+      "%251#0": "arena:2",
+      "%262#0": "arena:0",
+      "%264#0": "arena:2",
+      "%266#0": "arena:1",
+      "%277#0": "arena:0",
+      "%279#0": "arena:1",
+      "%280#0": "arena:0",
+      "%284#0": "arena:2",
+      "%285#0": "arena:0",
+      "%286#0": "arena:2",
+      "%287#0": "arena:1",
+      "%288#0": "arena:0",
       "%290#0": "arena:1",
-      "%291#0": "arena:0",
-      "%292#0": "arena:3",
-      "%293#0": "arena:1",
-      "%294#0": "arena:0",
-      "%295#0": "arena:1",
-      "%300#0": "arena:2",
-      "%308#0": "arena:3",
-      "%310#0": "arena:2",
-      "%311#0": "arena:1",
-      "%316#0": "arena:3",
-      "%324#0": "arena:0",
-      "%326#0": "arena:3",
-      "%327#0": "arena:1",
-      "%332#0": "arena:2",
-      "%340#0": "arena:0",
-      "%342#0": "arena:2",
-      "%343#0": "arena:0",
-      "%347#0": "arena:1",
-      "%348#0": "arena:0",
-      "%349#0": "arena:3",
-      "%350#0": "arena:1",
-      "%351#0": "arena:0",
-      "%352#0": "arena:1",
-      "%357#0": "arena:2",
-      "%365#0": "arena:3",
-      "%367#0": "arena:2",
-      "%368#0": "arena:1",
-      "%373#0": "arena:3",
-      "%381#0": "arena:0",
-      "%383#0": "arena:3",
-      "%384#0": "arena:1",
-      "%389#0": "arena:2",
-      "%397#0": "arena:0",
-      "%399#0": "arena:2",
-      "%400#0": "arena:0",
-      "%404#0": "arena:1",
-      "%405#0": "arena:0",
-      "%406#0": "arena:3",
-      "%407#0": "arena:1",
-      "%408#0": "arena:0",
+      "%301#0": "arena:2",
+      "%303#0": "arena:1",
+      "%305#0": "arena:2",
+      "%316#0": "arena:0",
+      "%318#0": "arena:2",
+      "%320#0": "arena:1",
+      "%331#0": "arena:0",
+      "%333#0": "arena:1",
+      "%334#0": "arena:0",
+      "%338#0": "arena:2",
+      "%339#0": "arena:0",
+      "%340#0": "arena:2",
+      "%341#0": "arena:1",
+      "%342#0": "arena:0",
+      "%344#0": "arena:1",
+      "%355#0": "arena:2",
+      "%357#0": "arena:1",
+      "%359#0": "arena:2",
+      "%370#0": "arena:0",
+      "%372#0": "arena:2",
+      "%374#0": "arena:1",
+      "%385#0": "arena:0",
+      "%387#0": "arena:1",
+      "%388#0": "arena:0",
+      "%392#0": "arena:2",
+      "%393#0": "arena:0",
+      "%394#0": "arena:2",
+      "%395#0": "arena:1",
+      "%396#0": "arena:0",
     },
     outputs: [
       {

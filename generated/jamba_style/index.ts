@@ -29511,26 +29511,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mamba.in_proj",
-        op: "fused_linear",
-        node: 252,
+        name: "layers.0.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 253,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %251#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
-//   norm_w [256], strides [1] in weight:model.layers.0
-//   y      [1,1024], strides [1024, 1] in %252#0 (written)
+//   x          [1,256], strides [256, 1] in %251#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   norm_w     [256], strides [1] in weight:model.layers.0
+//   y          [1,1024], strides [1024, 1] in %253#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.0
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.0
+//   conv_state [512,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -29542,8 +29547,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -29578,7 +29588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -29593,34 +29603,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -29642,7 +29688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -29658,8 +29704,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%252#0",
+            buffer: "%253#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -29679,151 +29736,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 256,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %252#0
-//   state [512,4], strides [4, 1] in state:layers.0.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.0
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.0
-//   y     [1,512], strides [512, 1] in %256#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%252#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.0",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%256#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mamba.x_proj",
         op: "linear",
-        node: 257,
+        node: 256,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -29837,9 +29752,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %256#0
+//   x [1,512], strides [1024, 1] in %253#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.0
-//   y [1,48], strides [48, 1] in %257#0 (written)
+//   y [1,48], strides [48, 1] in %256#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -29921,8 +29836,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%256#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%253#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -29943,7 +29858,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%257#0",
+            buffer: "%256#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -29966,7 +29881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 261,
+        node: 260,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -29979,17 +29894,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %256#0
-//   dt      [1,16], strides [48, 1] in %257#0
+//   u       [1,512], strides [1024, 1] in %253#0
+//   dt      [1,16], strides [48, 1] in %256#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.0
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.0
-//   B       [1,16] at offset 16, strides [48, 1] in %257#0
-//   C       [1,16] at offset 32, strides [48, 1] in %257#0
+//   B       [1,16] at offset 16, strides [48, 1] in %256#0
+//   C       [1,16] at offset 32, strides [48, 1] in %256#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.0
-//   z       [1,512] at offset 512, strides [1024, 1] in %252#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %253#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.0
 //   h       [512,16], strides [16, 1] in state:layers.0.ssm
-//   y       [1,512], strides [512, 1] in %261#0 (written)
+//   y       [1,512], strides [512, 1] in %260#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -29999,12 +29914,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -30045,7 +29959,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -30056,7 +29970,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -30070,13 +29984,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%256#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%253#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -30086,7 +30000,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%257#0",
+            buffer: "%256#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -30103,17 +30017,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%252#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -30124,13 +30027,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%261#0",
+            buffer: "%260#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -30141,7 +30044,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.out_proj",
         op: "fused_linear",
-        node: 262,
+        node: 261,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -30155,10 +30058,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %261#0
+//   x        [1,512], strides [512, 1] in %260#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %251#0
-//   y        [1,256], strides [256, 1] in %262#0 (written)
+//   y        [1,256], strides [256, 1] in %261#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -30241,7 +30144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%261#0",
+            buffer: "%260#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -30274,7 +30177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%262#0",
+            buffer: "%261#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -30297,7 +30200,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 263,
+        node: 262,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -30311,11 +30214,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %262#0
+//   x      [1,256], strides [256, 1] in %261#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.0
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.0
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.0
-//   y      [1,512], strides [512, 1] in %263#0 (written)
+//   y      [1,512], strides [512, 1] in %262#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -30415,7 +30318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%262#0",
+            buffer: "%261#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -30437,7 +30340,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%263#0",
+            buffer: "%262#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -30460,7 +30363,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.feed_forward.down_proj",
         op: "fused_linear",
-        node: 264,
+        node: 263,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -30474,10 +30377,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %263#0
+//   x        [1,512], strides [512, 1] in %262#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.0
-//   residual [1,256], strides [256, 1] in %262#0
-//   y        [1,256], strides [256, 1] in %264#0 (written)
+//   residual [1,256], strides [256, 1] in %261#0
+//   y        [1,256], strides [256, 1] in %263#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -30560,7 +30463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%263#0",
+            buffer: "%262#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -30582,7 +30485,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%262#0",
+            buffer: "%261#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -30593,7 +30496,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%264#0",
+            buffer: "%263#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -30614,26 +30517,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.in_proj",
-        op: "fused_linear",
+        name: "layers.1.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 265,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.1.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %264#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.1
-//   norm_w [256], strides [1] in weight:model.layers.1
-//   y      [1,1024], strides [1024, 1] in %265#0 (written)
+//   x          [1,256], strides [256, 1] in %263#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.1
+//   norm_w     [256], strides [1] in weight:model.layers.1
+//   y          [1,1024], strides [1024, 1] in %265#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.1.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.1
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.1
+//   conv_state [512,4], strides [4, 1] in state:layers.1.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -30645,8 +30553,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -30681,7 +30594,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -30696,34 +30609,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -30739,13 +30688,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%264#0",
+            buffer: "%263#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -30763,6 +30712,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%265#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.1.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -30782,151 +30742,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 269,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.1.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %265#0
-//   state [512,4], strides [4, 1] in state:layers.1.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.1
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.1
-//   y     [1,512], strides [512, 1] in %269#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.1.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%265#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.1.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.1",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%269#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.1.mamba.x_proj",
         op: "linear",
-        node: 270,
+        node: 268,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -30940,9 +30758,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %269#0
+//   x [1,512], strides [1024, 1] in %265#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.1
-//   y [1,48], strides [48, 1] in %270#0 (written)
+//   y [1,48], strides [48, 1] in %268#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -31024,8 +30842,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%269#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%265#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -31046,7 +30864,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%270#0",
+            buffer: "%268#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -31069,7 +30887,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 274,
+        node: 272,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -31082,17 +30900,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %269#0
-//   dt      [1,16], strides [48, 1] in %270#0
+//   u       [1,512], strides [1024, 1] in %265#0
+//   dt      [1,16], strides [48, 1] in %268#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.1
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.1
-//   B       [1,16] at offset 16, strides [48, 1] in %270#0
-//   C       [1,16] at offset 32, strides [48, 1] in %270#0
+//   B       [1,16] at offset 16, strides [48, 1] in %268#0
+//   C       [1,16] at offset 32, strides [48, 1] in %268#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.1
 //   z       [1,512] at offset 512, strides [1024, 1] in %265#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.1
 //   h       [512,16], strides [16, 1] in state:layers.1.ssm
-//   y       [1,512], strides [512, 1] in %274#0 (written)
+//   y       [1,512], strides [512, 1] in %272#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.1.ssm (written)
 //
 // threads:
@@ -31102,12 +30920,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -31148,7 +30965,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -31159,7 +30976,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -31173,13 +30990,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%269#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%265#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -31189,7 +31006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%270#0",
+            buffer: "%268#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -31206,17 +31023,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%265#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -31227,13 +31033,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%274#0",
+            buffer: "%272#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -31244,7 +31050,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mamba.out_proj",
         op: "fused_linear",
-        node: 275,
+        node: 273,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -31258,10 +31064,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %274#0
+//   x        [1,512], strides [512, 1] in %272#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.1
-//   residual [1,256], strides [256, 1] in %264#0
-//   y        [1,256], strides [256, 1] in %275#0 (written)
+//   residual [1,256], strides [256, 1] in %263#0
+//   y        [1,256], strides [256, 1] in %273#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -31344,7 +31150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%274#0",
+            buffer: "%272#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -31366,7 +31172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%264#0",
+            buffer: "%263#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31377,7 +31183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%275#0",
+            buffer: "%273#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -31400,7 +31206,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 276,
+        node: 274,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -31414,11 +31220,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %275#0
+//   x      [1,256], strides [256, 1] in %273#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.1
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.1
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.1
-//   y      [1,512], strides [512, 1] in %276#0 (written)
+//   y      [1,512], strides [512, 1] in %274#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -31518,7 +31324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%275#0",
+            buffer: "%273#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31540,7 +31346,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%276#0",
+            buffer: "%274#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -31563,7 +31369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.feed_forward.down_proj",
         op: "fused_linear",
-        node: 277,
+        node: 275,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -31577,10 +31383,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %276#0
+//   x        [1,512], strides [512, 1] in %274#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.1
-//   residual [1,256], strides [256, 1] in %275#0
-//   y        [1,256], strides [256, 1] in %277#0 (written)
+//   residual [1,256], strides [256, 1] in %273#0
+//   y        [1,256], strides [256, 1] in %275#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -31663,7 +31469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%276#0",
+            buffer: "%274#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -31685,7 +31491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%275#0",
+            buffer: "%273#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -31696,7 +31502,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%277#0",
+            buffer: "%275#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -31717,26 +31523,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.in_proj",
-        op: "fused_linear",
-        node: 278,
+        name: "layers.2.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 277,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.2.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.2.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %277#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
-//   norm_w [256], strides [1] in weight:model.layers.2
-//   y      [1,1024], strides [1024, 1] in %278#0 (written)
+//   x          [1,256], strides [256, 1] in %275#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   norm_w     [256], strides [1] in weight:model.layers.2
+//   y          [1,1024], strides [1024, 1] in %277#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.2.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.2
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.2
+//   conv_state [512,4], strides [4, 1] in state:layers.2.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -31748,8 +31559,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -31784,7 +31600,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -31799,34 +31615,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -31842,13 +31694,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%277#0",
+            buffer: "%275#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -31864,8 +31716,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%278#0",
+            buffer: "%277#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.2.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -31885,151 +31748,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 282,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.2.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %278#0
-//   state [512,4], strides [4, 1] in state:layers.2.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.2
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.2
-//   y     [1,512], strides [512, 1] in %282#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.2.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%278#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.2.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.2",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%282#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.2.mamba.x_proj",
         op: "linear",
-        node: 283,
+        node: 280,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -32043,9 +31764,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %282#0
+//   x [1,512], strides [1024, 1] in %277#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.2
-//   y [1,48], strides [48, 1] in %283#0 (written)
+//   y [1,48], strides [48, 1] in %280#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -32127,8 +31848,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%282#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%277#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -32149,7 +31870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%283#0",
+            buffer: "%280#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -32172,7 +31893,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 287,
+        node: 284,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -32185,17 +31906,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %282#0
-//   dt      [1,16], strides [48, 1] in %283#0
+//   u       [1,512], strides [1024, 1] in %277#0
+//   dt      [1,16], strides [48, 1] in %280#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.2
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.2
-//   B       [1,16] at offset 16, strides [48, 1] in %283#0
-//   C       [1,16] at offset 32, strides [48, 1] in %283#0
+//   B       [1,16] at offset 16, strides [48, 1] in %280#0
+//   C       [1,16] at offset 32, strides [48, 1] in %280#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.2
-//   z       [1,512] at offset 512, strides [1024, 1] in %278#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %277#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.2
 //   h       [512,16], strides [16, 1] in state:layers.2.ssm
-//   y       [1,512], strides [512, 1] in %287#0 (written)
+//   y       [1,512], strides [512, 1] in %284#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.2.ssm (written)
 //
 // threads:
@@ -32205,12 +31926,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -32251,7 +31971,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -32262,7 +31982,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -32276,13 +31996,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%282#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%277#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -32292,7 +32012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%283#0",
+            buffer: "%280#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -32309,17 +32029,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%278#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -32330,13 +32039,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%287#0",
+            buffer: "%284#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -32347,7 +32056,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mamba.out_proj",
         op: "fused_linear",
-        node: 288,
+        node: 285,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -32361,10 +32070,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %287#0
+//   x        [1,512], strides [512, 1] in %284#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.2
-//   residual [1,256], strides [256, 1] in %277#0
-//   y        [1,256], strides [256, 1] in %288#0 (written)
+//   residual [1,256], strides [256, 1] in %275#0
+//   y        [1,256], strides [256, 1] in %285#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -32447,7 +32156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%287#0",
+            buffer: "%284#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -32469,7 +32178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%277#0",
+            buffer: "%275#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -32480,7 +32189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%288#0",
+            buffer: "%285#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -32503,7 +32212,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 289,
+        node: 286,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -32517,11 +32226,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %288#0
+//   x      [1,256], strides [256, 1] in %285#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.2
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
-//   y      [1,512], strides [512, 1] in %289#0 (written)
+//   y      [1,512], strides [512, 1] in %286#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -32621,7 +32330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%288#0",
+            buffer: "%285#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -32643,7 +32352,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%289#0",
+            buffer: "%286#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -32666,7 +32375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.feed_forward.down_proj",
         op: "fused_linear",
-        node: 290,
+        node: 287,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -32680,10 +32389,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %289#0
+//   x        [1,512], strides [512, 1] in %286#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.2
-//   residual [1,256], strides [256, 1] in %288#0
-//   y        [1,256], strides [256, 1] in %290#0 (written)
+//   residual [1,256], strides [256, 1] in %285#0
+//   y        [1,256], strides [256, 1] in %287#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -32766,7 +32475,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%289#0",
+            buffer: "%286#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -32788,7 +32497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%288#0",
+            buffer: "%285#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -32799,7 +32508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%290#0",
+            buffer: "%287#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -32820,26 +32529,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mamba.in_proj",
-        op: "fused_linear",
-        node: 291,
+        name: "layers.3.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 289,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.3.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.3.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %290#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.3
-//   norm_w [256], strides [1] in weight:model.layers.3
-//   y      [1,1024], strides [1024, 1] in %291#0 (written)
+//   x          [1,256], strides [256, 1] in %287#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.3
+//   norm_w     [256], strides [1] in weight:model.layers.3
+//   y          [1,1024], strides [1024, 1] in %289#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.3.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.3
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.3
+//   conv_state [512,4], strides [4, 1] in state:layers.3.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -32851,8 +32565,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -32887,7 +32606,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -32902,34 +32621,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -32945,13 +32700,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%290#0",
+            buffer: "%287#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -32967,8 +32722,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%291#0",
+            buffer: "%289#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.3.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -32988,151 +32754,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 295,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.3.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %291#0
-//   state [512,4], strides [4, 1] in state:layers.3.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.3
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.3
-//   y     [1,512], strides [512, 1] in %295#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.3.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%291#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.3.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.3",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%295#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.3.mamba.x_proj",
         op: "linear",
-        node: 296,
+        node: 292,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -33146,9 +32770,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %295#0
+//   x [1,512], strides [1024, 1] in %289#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.3
-//   y [1,48], strides [48, 1] in %296#0 (written)
+//   y [1,48], strides [48, 1] in %292#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -33230,8 +32854,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%295#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%289#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -33252,7 +32876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%296#0",
+            buffer: "%292#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -33275,7 +32899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 300,
+        node: 296,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -33288,17 +32912,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %295#0
-//   dt      [1,16], strides [48, 1] in %296#0
+//   u       [1,512], strides [1024, 1] in %289#0
+//   dt      [1,16], strides [48, 1] in %292#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.3
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.3
-//   B       [1,16] at offset 16, strides [48, 1] in %296#0
-//   C       [1,16] at offset 32, strides [48, 1] in %296#0
+//   B       [1,16] at offset 16, strides [48, 1] in %292#0
+//   C       [1,16] at offset 32, strides [48, 1] in %292#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.3
-//   z       [1,512] at offset 512, strides [1024, 1] in %291#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %289#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.3
 //   h       [512,16], strides [16, 1] in state:layers.3.ssm
-//   y       [1,512], strides [512, 1] in %300#0 (written)
+//   y       [1,512], strides [512, 1] in %296#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.3.ssm (written)
 //
 // threads:
@@ -33308,12 +32932,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -33354,7 +32977,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -33365,7 +32988,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -33379,13 +33002,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%295#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%289#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -33395,7 +33018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%296#0",
+            buffer: "%292#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -33412,17 +33035,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%291#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -33433,13 +33045,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%300#0",
+            buffer: "%296#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -33450,7 +33062,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mamba.out_proj",
         op: "fused_linear",
-        node: 301,
+        node: 297,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -33464,10 +33076,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %300#0
+//   x        [1,512], strides [512, 1] in %296#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.3
-//   residual [1,256], strides [256, 1] in %290#0
-//   y        [1,256], strides [256, 1] in %301#0 (written)
+//   residual [1,256], strides [256, 1] in %287#0
+//   y        [1,256], strides [256, 1] in %297#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -33550,7 +33162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%300#0",
+            buffer: "%296#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -33572,7 +33184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%290#0",
+            buffer: "%287#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -33583,7 +33195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%301#0",
+            buffer: "%297#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -33606,7 +33218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 302,
+        node: 298,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -33620,11 +33232,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %301#0
+//   x      [1,256], strides [256, 1] in %297#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.3
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.3
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.3
-//   y      [1,512], strides [512, 1] in %302#0 (written)
+//   y      [1,512], strides [512, 1] in %298#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -33724,7 +33336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%301#0",
+            buffer: "%297#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -33746,7 +33358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%302#0",
+            buffer: "%298#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -33769,7 +33381,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.feed_forward.down_proj",
         op: "fused_linear",
-        node: 303,
+        node: 299,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -33783,10 +33395,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %302#0
+//   x        [1,512], strides [512, 1] in %298#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.3
-//   residual [1,256], strides [256, 1] in %301#0
-//   y        [1,256], strides [256, 1] in %303#0 (written)
+//   residual [1,256], strides [256, 1] in %297#0
+//   y        [1,256], strides [256, 1] in %299#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -33869,7 +33481,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%302#0",
+            buffer: "%298#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -33891,7 +33503,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%301#0",
+            buffer: "%297#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -33902,7 +33514,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%303#0",
+            buffer: "%299#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -33925,7 +33537,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 304,
+        node: 300,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -33939,12 +33551,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 256, W1), (512, 256, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %303#0
+//   x      [1,256], strides [256, 1] in %299#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.4
 //   W1     [256,256] at offset 65792, strides [256, 1] in weight:model.layers.4
 //   W2     [256,256] at offset 131328, strides [256, 1] in weight:model.layers.4
 //   norm_w [256], strides [1] in weight:model.layers.4
-//   y      [1,768], strides [768, 1] in %304#0 (written)
+//   y      [1,768], strides [768, 1] in %300#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -34128,7 +33740,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%303#0",
+            buffer: "%299#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34150,7 +33762,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%304#0",
+            buffer: "%300#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -34173,7 +33785,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 308,
+        node: 304,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -34186,12 +33798,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [768, 1] in %304#0
-//   k    [1,256] at offset 256, strides [768, 1] in %304#0
-//   v    [1,256] at offset 512, strides [768, 1] in %304#0
+//   q    [1,256], strides [768, 1] in %300#0
+//   k    [1,256] at offset 256, strides [768, 1] in %300#0
+//   v    [1,256] at offset 512, strides [768, 1] in %300#0
 //   kc   [2048,8,32], strides [256, 32, 1] in state:layers.4.k
 //   vc   [2048,8,32], strides [256, 32, 1] in state:layers.4.v
-//   part [16,8,34], strides [272, 34, 1] in %308#0 (written)
+//   part [16,8,34], strides [272, 34, 1] in %304#0 (written)
 //   kc   [2048,8,32], strides [256, 32, 1] in state:layers.4.k (written)
 //   vc   [2048,8,32], strides [256, 32, 1] in state:layers.4.v (written)
 //
@@ -34312,7 +33924,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%304#0",
+            buffer: "%300#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -34345,7 +33957,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%308#0",
+            buffer: "%304#0",
             elements: { perL: 0, fixed: 4352 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -34357,7 +33969,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.attention_merge",
         op: "attention_merge",
-        node: 309,
+        node: 305,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -34368,8 +33980,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 16 blocks with l_b > 0, M = their max m_b;  part [16, 8, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [16,8,34], strides [272, 34, 1] in %308#0
-//   o    [1,256], strides [256, 1] in %309#0 (written)
+//   part [16,8,34], strides [272, 34, 1] in %304#0
+//   o    [1,256], strides [256, 1] in %305#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 16 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -34416,7 +34028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%308#0",
+            buffer: "%304#0",
             elements: { perL: 0, fixed: 4352 },
           },
           {
@@ -34427,7 +34039,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%309#0",
+            buffer: "%305#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -34438,7 +34050,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.self_attn.o_proj",
         op: "fused_linear",
-        node: 310,
+        node: 306,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -34452,10 +34064,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %309#0
+//   x        [1,256], strides [256, 1] in %305#0
 //   W        [256,256] at offset 196864, strides [256, 1] in weight:model.layers.4
-//   residual [1,256], strides [256, 1] in %303#0
-//   y        [1,256], strides [256, 1] in %310#0 (written)
+//   residual [1,256], strides [256, 1] in %299#0
+//   y        [1,256], strides [256, 1] in %306#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -34538,7 +34150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%309#0",
+            buffer: "%305#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34560,7 +34172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%303#0",
+            buffer: "%299#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34571,7 +34183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%310#0",
+            buffer: "%306#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -34594,7 +34206,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 311,
+        node: 307,
         spans: [
           { start: 440, end: 472 },
           { start: 509, end: 512 },
@@ -34608,11 +34220,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %310#0
+//   x      [1,256], strides [256, 1] in %306#0
 //   W0     [512,256] at offset 262656, strides [256, 1] in weight:model.layers.4
 //   W1     [512,256] at offset 393728, strides [256, 1] in weight:model.layers.4
 //   norm_w [256] at offset 262400, strides [1] in weight:model.layers.4
-//   y      [1,512], strides [512, 1] in %311#0 (written)
+//   y      [1,512], strides [512, 1] in %307#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -34712,7 +34324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%310#0",
+            buffer: "%306#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34734,7 +34346,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%311#0",
+            buffer: "%307#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -34757,7 +34369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.feed_forward.down_proj",
         op: "fused_linear",
-        node: 312,
+        node: 308,
         spans: [
           { start: 440, end: 472 },
           { start: 509, end: 512 },
@@ -34771,10 +34383,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %311#0
+//   x        [1,512], strides [512, 1] in %307#0
 //   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.4
-//   residual [1,256], strides [256, 1] in %310#0
-//   y        [1,256], strides [256, 1] in %312#0 (written)
+//   residual [1,256], strides [256, 1] in %306#0
+//   y        [1,256], strides [256, 1] in %308#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -34857,7 +34469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%311#0",
+            buffer: "%307#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -34879,7 +34491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%310#0",
+            buffer: "%306#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -34890,7 +34502,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%312#0",
+            buffer: "%308#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -34911,26 +34523,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mamba.in_proj",
-        op: "fused_linear",
-        node: 313,
+        name: "layers.5.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 310,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.5.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.5.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %312#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.5
-//   norm_w [256], strides [1] in weight:model.layers.5
-//   y      [1,1024], strides [1024, 1] in %313#0 (written)
+//   x          [1,256], strides [256, 1] in %308#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.5
+//   norm_w     [256], strides [1] in weight:model.layers.5
+//   y          [1,1024], strides [1024, 1] in %310#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.5.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.5
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.5
+//   conv_state [512,4], strides [4, 1] in state:layers.5.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -34942,8 +34559,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -34978,7 +34600,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -34993,34 +34615,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -35036,13 +34694,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%312#0",
+            buffer: "%308#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -35058,8 +34716,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%313#0",
+            buffer: "%310#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.5.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -35079,151 +34748,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 317,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.5.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %313#0
-//   state [512,4], strides [4, 1] in state:layers.5.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.5
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.5
-//   y     [1,512], strides [512, 1] in %317#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.5.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%313#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.5.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.5",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%317#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.5.mamba.x_proj",
         op: "linear",
-        node: 318,
+        node: 313,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -35237,9 +34764,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %317#0
+//   x [1,512], strides [1024, 1] in %310#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.5
-//   y [1,48], strides [48, 1] in %318#0 (written)
+//   y [1,48], strides [48, 1] in %313#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35321,8 +34848,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%317#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%310#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -35343,7 +34870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%318#0",
+            buffer: "%313#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -35366,7 +34893,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 322,
+        node: 317,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -35379,17 +34906,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %317#0
-//   dt      [1,16], strides [48, 1] in %318#0
+//   u       [1,512], strides [1024, 1] in %310#0
+//   dt      [1,16], strides [48, 1] in %313#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.5
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.5
-//   B       [1,16] at offset 16, strides [48, 1] in %318#0
-//   C       [1,16] at offset 32, strides [48, 1] in %318#0
+//   B       [1,16] at offset 16, strides [48, 1] in %313#0
+//   C       [1,16] at offset 32, strides [48, 1] in %313#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.5
-//   z       [1,512] at offset 512, strides [1024, 1] in %313#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %310#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.5
 //   h       [512,16], strides [16, 1] in state:layers.5.ssm
-//   y       [1,512], strides [512, 1] in %322#0 (written)
+//   y       [1,512], strides [512, 1] in %317#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.5.ssm (written)
 //
 // threads:
@@ -35399,12 +34926,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -35445,7 +34971,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -35456,7 +34982,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -35470,13 +34996,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%317#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%310#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -35486,7 +35012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%318#0",
+            buffer: "%313#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -35503,17 +35029,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%313#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -35524,13 +35039,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%322#0",
+            buffer: "%317#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -35541,7 +35056,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mamba.out_proj",
         op: "fused_linear",
-        node: 323,
+        node: 318,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -35555,10 +35070,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %322#0
+//   x        [1,512], strides [512, 1] in %317#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.5
-//   residual [1,256], strides [256, 1] in %312#0
-//   y        [1,256], strides [256, 1] in %323#0 (written)
+//   residual [1,256], strides [256, 1] in %308#0
+//   y        [1,256], strides [256, 1] in %318#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35641,7 +35156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%322#0",
+            buffer: "%317#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -35663,7 +35178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%312#0",
+            buffer: "%308#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35674,7 +35189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%323#0",
+            buffer: "%318#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -35697,7 +35212,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 324,
+        node: 319,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -35711,11 +35226,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %323#0
+//   x      [1,256], strides [256, 1] in %318#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.5
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.5
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.5
-//   y      [1,512], strides [512, 1] in %324#0 (written)
+//   y      [1,512], strides [512, 1] in %319#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -35815,7 +35330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%323#0",
+            buffer: "%318#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35837,7 +35352,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%324#0",
+            buffer: "%319#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -35860,7 +35375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.feed_forward.down_proj",
         op: "fused_linear",
-        node: 325,
+        node: 320,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -35874,10 +35389,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %324#0
+//   x        [1,512], strides [512, 1] in %319#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.5
-//   residual [1,256], strides [256, 1] in %323#0
-//   y        [1,256], strides [256, 1] in %325#0 (written)
+//   residual [1,256], strides [256, 1] in %318#0
+//   y        [1,256], strides [256, 1] in %320#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35960,7 +35475,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%324#0",
+            buffer: "%319#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -35982,7 +35497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%323#0",
+            buffer: "%318#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -35993,7 +35508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%325#0",
+            buffer: "%320#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -36014,26 +35529,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.in_proj",
-        op: "fused_linear",
-        node: 326,
+        name: "layers.6.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 322,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.6.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.6.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %325#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
-//   norm_w [256], strides [1] in weight:model.layers.6
-//   y      [1,1024], strides [1024, 1] in %326#0 (written)
+//   x          [1,256], strides [256, 1] in %320#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   norm_w     [256], strides [1] in weight:model.layers.6
+//   y          [1,1024], strides [1024, 1] in %322#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.6.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.6
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.6
+//   conv_state [512,4], strides [4, 1] in state:layers.6.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -36045,8 +35565,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -36081,7 +35606,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -36096,34 +35621,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -36139,13 +35700,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%325#0",
+            buffer: "%320#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -36161,8 +35722,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%326#0",
+            buffer: "%322#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.6.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -36182,151 +35754,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 330,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.6.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %326#0
-//   state [512,4], strides [4, 1] in state:layers.6.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.6
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.6
-//   y     [1,512], strides [512, 1] in %330#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.6.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%326#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.6.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.6",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%330#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.6.mamba.x_proj",
         op: "linear",
-        node: 331,
+        node: 325,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -36340,9 +35770,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %330#0
+//   x [1,512], strides [1024, 1] in %322#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.6
-//   y [1,48], strides [48, 1] in %331#0 (written)
+//   y [1,48], strides [48, 1] in %325#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -36424,8 +35854,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%330#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%322#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -36446,7 +35876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%331#0",
+            buffer: "%325#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -36469,7 +35899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 335,
+        node: 329,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -36482,17 +35912,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %330#0
-//   dt      [1,16], strides [48, 1] in %331#0
+//   u       [1,512], strides [1024, 1] in %322#0
+//   dt      [1,16], strides [48, 1] in %325#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.6
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.6
-//   B       [1,16] at offset 16, strides [48, 1] in %331#0
-//   C       [1,16] at offset 32, strides [48, 1] in %331#0
+//   B       [1,16] at offset 16, strides [48, 1] in %325#0
+//   C       [1,16] at offset 32, strides [48, 1] in %325#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.6
-//   z       [1,512] at offset 512, strides [1024, 1] in %326#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %322#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.6
 //   h       [512,16], strides [16, 1] in state:layers.6.ssm
-//   y       [1,512], strides [512, 1] in %335#0 (written)
+//   y       [1,512], strides [512, 1] in %329#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.6.ssm (written)
 //
 // threads:
@@ -36502,12 +35932,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -36548,7 +35977,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -36559,7 +35988,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -36573,13 +36002,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%330#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%322#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -36589,7 +36018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%331#0",
+            buffer: "%325#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -36606,17 +36035,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%326#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -36627,13 +36045,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%335#0",
+            buffer: "%329#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -36644,7 +36062,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mamba.out_proj",
         op: "fused_linear",
-        node: 336,
+        node: 330,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -36658,10 +36076,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %335#0
+//   x        [1,512], strides [512, 1] in %329#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.6
-//   residual [1,256], strides [256, 1] in %325#0
-//   y        [1,256], strides [256, 1] in %336#0 (written)
+//   residual [1,256], strides [256, 1] in %320#0
+//   y        [1,256], strides [256, 1] in %330#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -36744,7 +36162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%335#0",
+            buffer: "%329#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -36766,7 +36184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%325#0",
+            buffer: "%320#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -36777,7 +36195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%336#0",
+            buffer: "%330#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -36800,7 +36218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 337,
+        node: 331,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -36814,11 +36232,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %336#0
+//   x      [1,256], strides [256, 1] in %330#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.6
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
-//   y      [1,512], strides [512, 1] in %337#0 (written)
+//   y      [1,512], strides [512, 1] in %331#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -36918,7 +36336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%336#0",
+            buffer: "%330#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -36940,7 +36358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%337#0",
+            buffer: "%331#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -36963,7 +36381,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.feed_forward.down_proj",
         op: "fused_linear",
-        node: 338,
+        node: 332,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -36977,10 +36395,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %337#0
+//   x        [1,512], strides [512, 1] in %331#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.6
-//   residual [1,256], strides [256, 1] in %336#0
-//   y        [1,256], strides [256, 1] in %338#0 (written)
+//   residual [1,256], strides [256, 1] in %330#0
+//   y        [1,256], strides [256, 1] in %332#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -37063,7 +36481,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%337#0",
+            buffer: "%331#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -37085,7 +36503,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%336#0",
+            buffer: "%330#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -37096,7 +36514,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%338#0",
+            buffer: "%332#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -37117,26 +36535,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mamba.in_proj",
-        op: "fused_linear",
-        node: 339,
+        name: "layers.7.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 334,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.7.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.7.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %338#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.7
-//   norm_w [256], strides [1] in weight:model.layers.7
-//   y      [1,1024], strides [1024, 1] in %339#0 (written)
+//   x          [1,256], strides [256, 1] in %332#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.7
+//   norm_w     [256], strides [1] in weight:model.layers.7
+//   y          [1,1024], strides [1024, 1] in %334#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.7.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.7
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.7
+//   conv_state [512,4], strides [4, 1] in state:layers.7.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -37148,8 +36571,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -37184,7 +36612,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -37199,34 +36627,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -37242,13 +36706,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%338#0",
+            buffer: "%332#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -37264,8 +36728,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%339#0",
+            buffer: "%334#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.7.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -37285,151 +36760,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 343,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.7.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %339#0
-//   state [512,4], strides [4, 1] in state:layers.7.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.7
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.7
-//   y     [1,512], strides [512, 1] in %343#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.7.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%339#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.7.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.7",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%343#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.7.mamba.x_proj",
         op: "linear",
-        node: 344,
+        node: 337,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -37443,9 +36776,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %343#0
+//   x [1,512], strides [1024, 1] in %334#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.7
-//   y [1,48], strides [48, 1] in %344#0 (written)
+//   y [1,48], strides [48, 1] in %337#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -37527,8 +36860,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%343#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%334#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -37549,7 +36882,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%344#0",
+            buffer: "%337#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -37572,7 +36905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 348,
+        node: 341,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -37585,17 +36918,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %343#0
-//   dt      [1,16], strides [48, 1] in %344#0
+//   u       [1,512], strides [1024, 1] in %334#0
+//   dt      [1,16], strides [48, 1] in %337#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.7
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.7
-//   B       [1,16] at offset 16, strides [48, 1] in %344#0
-//   C       [1,16] at offset 32, strides [48, 1] in %344#0
+//   B       [1,16] at offset 16, strides [48, 1] in %337#0
+//   C       [1,16] at offset 32, strides [48, 1] in %337#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.7
-//   z       [1,512] at offset 512, strides [1024, 1] in %339#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %334#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.7
 //   h       [512,16], strides [16, 1] in state:layers.7.ssm
-//   y       [1,512], strides [512, 1] in %348#0 (written)
+//   y       [1,512], strides [512, 1] in %341#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.7.ssm (written)
 //
 // threads:
@@ -37605,12 +36938,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -37651,7 +36983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -37662,7 +36994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -37676,13 +37008,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%343#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%334#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -37692,7 +37024,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%344#0",
+            buffer: "%337#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -37709,17 +37041,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%339#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -37730,13 +37051,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -37747,7 +37068,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mamba.out_proj",
         op: "fused_linear",
-        node: 349,
+        node: 342,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -37761,10 +37082,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %348#0
+//   x        [1,512], strides [512, 1] in %341#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.7
-//   residual [1,256], strides [256, 1] in %338#0
-//   y        [1,256], strides [256, 1] in %349#0 (written)
+//   residual [1,256], strides [256, 1] in %332#0
+//   y        [1,256], strides [256, 1] in %342#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -37847,7 +37168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -37869,7 +37190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%338#0",
+            buffer: "%332#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -37880,7 +37201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -37903,7 +37224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 350,
+        node: 343,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -37917,11 +37238,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %349#0
+//   x      [1,256], strides [256, 1] in %342#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.7
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.7
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.7
-//   y      [1,512], strides [512, 1] in %350#0 (written)
+//   y      [1,512], strides [512, 1] in %343#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -38021,7 +37342,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -38043,7 +37364,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%350#0",
+            buffer: "%343#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -38066,7 +37387,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.feed_forward.down_proj",
         op: "fused_linear",
-        node: 351,
+        node: 344,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -38080,10 +37401,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %350#0
+//   x        [1,512], strides [512, 1] in %343#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.7
-//   residual [1,256], strides [256, 1] in %349#0
-//   y        [1,256], strides [256, 1] in %351#0 (written)
+//   residual [1,256], strides [256, 1] in %342#0
+//   y        [1,256], strides [256, 1] in %344#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -38166,7 +37487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%350#0",
+            buffer: "%343#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -38188,7 +37509,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%349#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -38199,7 +37520,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%351#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -38220,26 +37541,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mamba.in_proj",
-        op: "fused_linear",
-        node: 352,
+        name: "layers.8.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 346,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.8.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.8.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %351#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.8
-//   norm_w [256], strides [1] in weight:model.layers.8
-//   y      [1,1024], strides [1024, 1] in %352#0 (written)
+//   x          [1,256], strides [256, 1] in %344#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.8
+//   norm_w     [256], strides [1] in weight:model.layers.8
+//   y          [1,1024], strides [1024, 1] in %346#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.8.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.8
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.8
+//   conv_state [512,4], strides [4, 1] in state:layers.8.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -38251,8 +37577,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -38287,7 +37618,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -38302,34 +37633,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -38345,13 +37712,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%351#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -38367,8 +37734,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%352#0",
+            buffer: "%346#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.8.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -38388,151 +37766,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 356,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.8.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %352#0
-//   state [512,4], strides [4, 1] in state:layers.8.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.8
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.8
-//   y     [1,512], strides [512, 1] in %356#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.8.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%352#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.8.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.8",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%356#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.8.mamba.x_proj",
         op: "linear",
-        node: 357,
+        node: 349,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -38546,9 +37782,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %356#0
+//   x [1,512], strides [1024, 1] in %346#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.8
-//   y [1,48], strides [48, 1] in %357#0 (written)
+//   y [1,48], strides [48, 1] in %349#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -38630,8 +37866,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%356#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%346#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -38652,7 +37888,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%349#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -38675,7 +37911,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 361,
+        node: 353,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -38688,17 +37924,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %356#0
-//   dt      [1,16], strides [48, 1] in %357#0
+//   u       [1,512], strides [1024, 1] in %346#0
+//   dt      [1,16], strides [48, 1] in %349#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.8
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.8
-//   B       [1,16] at offset 16, strides [48, 1] in %357#0
-//   C       [1,16] at offset 32, strides [48, 1] in %357#0
+//   B       [1,16] at offset 16, strides [48, 1] in %349#0
+//   C       [1,16] at offset 32, strides [48, 1] in %349#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.8
-//   z       [1,512] at offset 512, strides [1024, 1] in %352#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %346#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.8
 //   h       [512,16], strides [16, 1] in state:layers.8.ssm
-//   y       [1,512], strides [512, 1] in %361#0 (written)
+//   y       [1,512], strides [512, 1] in %353#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.8.ssm (written)
 //
 // threads:
@@ -38708,12 +37944,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -38754,7 +37989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -38765,7 +38000,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -38779,13 +38014,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%356#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%346#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -38795,7 +38030,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%349#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -38812,17 +38047,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%352#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -38833,13 +38057,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%361#0",
+            buffer: "%353#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -38850,7 +38074,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mamba.out_proj",
         op: "fused_linear",
-        node: 362,
+        node: 354,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -38864,10 +38088,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %361#0
+//   x        [1,512], strides [512, 1] in %353#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.8
-//   residual [1,256], strides [256, 1] in %351#0
-//   y        [1,256], strides [256, 1] in %362#0 (written)
+//   residual [1,256], strides [256, 1] in %344#0
+//   y        [1,256], strides [256, 1] in %354#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -38950,7 +38174,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%361#0",
+            buffer: "%353#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -38972,7 +38196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%351#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -38983,7 +38207,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%362#0",
+            buffer: "%354#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -39006,7 +38230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 363,
+        node: 355,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -39020,11 +38244,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %362#0
+//   x      [1,256], strides [256, 1] in %354#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.8
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.8
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.8
-//   y      [1,512], strides [512, 1] in %363#0 (written)
+//   y      [1,512], strides [512, 1] in %355#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -39124,7 +38348,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%362#0",
+            buffer: "%354#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -39146,7 +38370,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%363#0",
+            buffer: "%355#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -39169,7 +38393,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.feed_forward.down_proj",
         op: "fused_linear",
-        node: 364,
+        node: 356,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -39183,10 +38407,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %363#0
+//   x        [1,512], strides [512, 1] in %355#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.8
-//   residual [1,256], strides [256, 1] in %362#0
-//   y        [1,256], strides [256, 1] in %364#0 (written)
+//   residual [1,256], strides [256, 1] in %354#0
+//   y        [1,256], strides [256, 1] in %356#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39269,7 +38493,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%363#0",
+            buffer: "%355#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -39291,7 +38515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%362#0",
+            buffer: "%354#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -39302,7 +38526,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%364#0",
+            buffer: "%356#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -39323,26 +38547,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mamba.in_proj",
-        op: "fused_linear",
-        node: 365,
+        name: "layers.9.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 358,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.9.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.9.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %364#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.9
-//   norm_w [256], strides [1] in weight:model.layers.9
-//   y      [1,1024], strides [1024, 1] in %365#0 (written)
+//   x          [1,256], strides [256, 1] in %356#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   norm_w     [256], strides [1] in weight:model.layers.9
+//   y          [1,1024], strides [1024, 1] in %358#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.9.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.9
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.9
+//   conv_state [512,4], strides [4, 1] in state:layers.9.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -39354,8 +38583,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -39390,7 +38624,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -39405,34 +38639,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -39448,13 +38718,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%364#0",
+            buffer: "%356#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -39470,8 +38740,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%365#0",
+            buffer: "%358#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -39491,151 +38772,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 369,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.9.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %365#0
-//   state [512,4], strides [4, 1] in state:layers.9.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.9
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.9
-//   y     [1,512], strides [512, 1] in %369#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.9.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%365#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.9.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.9",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%369#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.9.mamba.x_proj",
         op: "linear",
-        node: 370,
+        node: 361,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -39649,9 +38788,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %369#0
+//   x [1,512], strides [1024, 1] in %358#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.9
-//   y [1,48], strides [48, 1] in %370#0 (written)
+//   y [1,48], strides [48, 1] in %361#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39733,8 +38872,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%369#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%358#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -39755,7 +38894,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%370#0",
+            buffer: "%361#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -39778,7 +38917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.9.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 374,
+        node: 365,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -39791,17 +38930,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %369#0
-//   dt      [1,16], strides [48, 1] in %370#0
+//   u       [1,512], strides [1024, 1] in %358#0
+//   dt      [1,16], strides [48, 1] in %361#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.9
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.9
-//   B       [1,16] at offset 16, strides [48, 1] in %370#0
-//   C       [1,16] at offset 32, strides [48, 1] in %370#0
+//   B       [1,16] at offset 16, strides [48, 1] in %361#0
+//   C       [1,16] at offset 32, strides [48, 1] in %361#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.9
-//   z       [1,512] at offset 512, strides [1024, 1] in %365#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %358#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.9
 //   h       [512,16], strides [16, 1] in state:layers.9.ssm
-//   y       [1,512], strides [512, 1] in %374#0 (written)
+//   y       [1,512], strides [512, 1] in %365#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.9.ssm (written)
 //
 // threads:
@@ -39811,12 +38950,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -39857,7 +38995,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -39868,7 +39006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -39882,13 +39020,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%369#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%358#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -39898,7 +39036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%370#0",
+            buffer: "%361#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -39915,17 +39053,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%365#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -39936,13 +39063,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%374#0",
+            buffer: "%365#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -39953,7 +39080,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.9.mamba.out_proj",
         op: "fused_linear",
-        node: 375,
+        node: 366,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -39967,10 +39094,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %374#0
+//   x        [1,512], strides [512, 1] in %365#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.9
-//   residual [1,256], strides [256, 1] in %364#0
-//   y        [1,256], strides [256, 1] in %375#0 (written)
+//   residual [1,256], strides [256, 1] in %356#0
+//   y        [1,256], strides [256, 1] in %366#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -40053,7 +39180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%374#0",
+            buffer: "%365#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -40075,7 +39202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%364#0",
+            buffer: "%356#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -40086,7 +39213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%375#0",
+            buffer: "%366#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -40109,7 +39236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.9.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 376,
+        node: 367,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -40123,11 +39250,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %375#0
+//   x      [1,256], strides [256, 1] in %366#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.9
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.9
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.9
-//   y      [1,512], strides [512, 1] in %376#0 (written)
+//   y      [1,512], strides [512, 1] in %367#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -40227,7 +39354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%375#0",
+            buffer: "%366#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -40249,7 +39376,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%376#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -40272,7 +39399,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.9.feed_forward.down_proj",
         op: "fused_linear",
-        node: 377,
+        node: 368,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -40286,10 +39413,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %376#0
+//   x        [1,512], strides [512, 1] in %367#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.9
-//   residual [1,256], strides [256, 1] in %375#0
-//   y        [1,256], strides [256, 1] in %377#0 (written)
+//   residual [1,256], strides [256, 1] in %366#0
+//   y        [1,256], strides [256, 1] in %368#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -40372,7 +39499,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%376#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -40394,7 +39521,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%375#0",
+            buffer: "%366#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -40405,7 +39532,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%377#0",
+            buffer: "%368#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -40426,26 +39553,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mamba.in_proj",
-        op: "fused_linear",
-        node: 378,
+        name: "layers.10.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 370,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.10.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.10.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %377#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.10
-//   norm_w [256], strides [1] in weight:model.layers.10
-//   y      [1,1024], strides [1024, 1] in %378#0 (written)
+//   x          [1,256], strides [256, 1] in %368#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.10
+//   norm_w     [256], strides [1] in weight:model.layers.10
+//   y          [1,1024], strides [1024, 1] in %370#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.10.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.10
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.10
+//   conv_state [512,4], strides [4, 1] in state:layers.10.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -40457,8 +39589,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -40493,7 +39630,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -40508,34 +39645,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -40551,13 +39724,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%377#0",
+            buffer: "%368#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -40573,8 +39746,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%378#0",
+            buffer: "%370#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.10.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -40594,151 +39778,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 382,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.10.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %378#0
-//   state [512,4], strides [4, 1] in state:layers.10.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.10
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.10
-//   y     [1,512], strides [512, 1] in %382#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.10.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%378#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.10.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.10",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%382#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.10.mamba.x_proj",
         op: "linear",
-        node: 383,
+        node: 373,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -40752,9 +39794,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %382#0
+//   x [1,512], strides [1024, 1] in %370#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.10
-//   y [1,48], strides [48, 1] in %383#0 (written)
+//   y [1,48], strides [48, 1] in %373#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -40836,8 +39878,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%382#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%370#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -40858,7 +39900,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%383#0",
+            buffer: "%373#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -40881,7 +39923,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.10.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 387,
+        node: 377,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -40894,17 +39936,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %382#0
-//   dt      [1,16], strides [48, 1] in %383#0
+//   u       [1,512], strides [1024, 1] in %370#0
+//   dt      [1,16], strides [48, 1] in %373#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.10
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.10
-//   B       [1,16] at offset 16, strides [48, 1] in %383#0
-//   C       [1,16] at offset 32, strides [48, 1] in %383#0
+//   B       [1,16] at offset 16, strides [48, 1] in %373#0
+//   C       [1,16] at offset 32, strides [48, 1] in %373#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.10
-//   z       [1,512] at offset 512, strides [1024, 1] in %378#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %370#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.10
 //   h       [512,16], strides [16, 1] in state:layers.10.ssm
-//   y       [1,512], strides [512, 1] in %387#0 (written)
+//   y       [1,512], strides [512, 1] in %377#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.10.ssm (written)
 //
 // threads:
@@ -40914,12 +39956,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -40960,7 +40001,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -40971,7 +40012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -40985,13 +40026,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%382#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%370#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -41001,7 +40042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%383#0",
+            buffer: "%373#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -41018,17 +40059,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%378#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -41039,13 +40069,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%387#0",
+            buffer: "%377#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -41056,7 +40086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.10.mamba.out_proj",
         op: "fused_linear",
-        node: 388,
+        node: 378,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -41070,10 +40100,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %387#0
+//   x        [1,512], strides [512, 1] in %377#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.10
-//   residual [1,256], strides [256, 1] in %377#0
-//   y        [1,256], strides [256, 1] in %388#0 (written)
+//   residual [1,256], strides [256, 1] in %368#0
+//   y        [1,256], strides [256, 1] in %378#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -41156,7 +40186,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%387#0",
+            buffer: "%377#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -41178,7 +40208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%377#0",
+            buffer: "%368#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -41189,7 +40219,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%388#0",
+            buffer: "%378#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -41212,7 +40242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.10.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 389,
+        node: 379,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -41226,11 +40256,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %388#0
+//   x      [1,256], strides [256, 1] in %378#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.10
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.10
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.10
-//   y      [1,512], strides [512, 1] in %389#0 (written)
+//   y      [1,512], strides [512, 1] in %379#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -41330,7 +40360,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%388#0",
+            buffer: "%378#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -41352,7 +40382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%389#0",
+            buffer: "%379#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -41375,7 +40405,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.10.feed_forward.down_proj",
         op: "fused_linear",
-        node: 390,
+        node: 380,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -41389,10 +40419,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %389#0
+//   x        [1,512], strides [512, 1] in %379#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.10
-//   residual [1,256], strides [256, 1] in %388#0
-//   y        [1,256], strides [256, 1] in %390#0 (written)
+//   residual [1,256], strides [256, 1] in %378#0
+//   y        [1,256], strides [256, 1] in %380#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -41475,7 +40505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%389#0",
+            buffer: "%379#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -41497,7 +40527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%388#0",
+            buffer: "%378#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -41508,7 +40538,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%380#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -41529,26 +40559,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.11.mamba.in_proj",
-        op: "fused_linear",
-        node: 391,
+        name: "layers.11.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 382,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.11.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.11.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %390#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.11
-//   norm_w [256], strides [1] in weight:model.layers.11
-//   y      [1,1024], strides [1024, 1] in %391#0 (written)
+//   x          [1,256], strides [256, 1] in %380#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.11
+//   norm_w     [256], strides [1] in weight:model.layers.11
+//   y          [1,1024], strides [1024, 1] in %382#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.11.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.11
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.11
+//   conv_state [512,4], strides [4, 1] in state:layers.11.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -41560,8 +40595,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -41596,7 +40636,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -41611,34 +40651,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -41654,13 +40730,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%380#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -41676,8 +40752,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%391#0",
+            buffer: "%382#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.11.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -41697,151 +40784,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.11.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 395,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.11.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %391#0
-//   state [512,4], strides [4, 1] in state:layers.11.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.11
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.11
-//   y     [1,512], strides [512, 1] in %395#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.11.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%391#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.11.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.11",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%395#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.11.mamba.x_proj",
         op: "linear",
-        node: 396,
+        node: 385,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -41855,9 +40800,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %395#0
+//   x [1,512], strides [1024, 1] in %382#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.11
-//   y [1,48], strides [48, 1] in %396#0 (written)
+//   y [1,48], strides [48, 1] in %385#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -41939,8 +40884,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%395#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%382#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -41961,7 +40906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%396#0",
+            buffer: "%385#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -41984,7 +40929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 400,
+        node: 389,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -41997,17 +40942,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %395#0
-//   dt      [1,16], strides [48, 1] in %396#0
+//   u       [1,512], strides [1024, 1] in %382#0
+//   dt      [1,16], strides [48, 1] in %385#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.11
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.11
-//   B       [1,16] at offset 16, strides [48, 1] in %396#0
-//   C       [1,16] at offset 32, strides [48, 1] in %396#0
+//   B       [1,16] at offset 16, strides [48, 1] in %385#0
+//   C       [1,16] at offset 32, strides [48, 1] in %385#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.11
-//   z       [1,512] at offset 512, strides [1024, 1] in %391#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %382#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.11
 //   h       [512,16], strides [16, 1] in state:layers.11.ssm
-//   y       [1,512], strides [512, 1] in %400#0 (written)
+//   y       [1,512], strides [512, 1] in %389#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.11.ssm (written)
 //
 // threads:
@@ -42017,12 +40962,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -42063,7 +41007,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -42074,7 +41018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -42088,13 +41032,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%395#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%382#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -42104,7 +41048,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%396#0",
+            buffer: "%385#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -42121,17 +41065,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%391#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -42142,13 +41075,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%400#0",
+            buffer: "%389#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -42159,7 +41092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.mamba.out_proj",
         op: "fused_linear",
-        node: 401,
+        node: 390,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -42173,10 +41106,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %400#0
+//   x        [1,512], strides [512, 1] in %389#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.11
-//   residual [1,256], strides [256, 1] in %390#0
-//   y        [1,256], strides [256, 1] in %401#0 (written)
+//   residual [1,256], strides [256, 1] in %380#0
+//   y        [1,256], strides [256, 1] in %390#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -42259,7 +41192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%400#0",
+            buffer: "%389#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -42281,7 +41214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%380#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -42292,7 +41225,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%401#0",
+            buffer: "%390#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -42315,7 +41248,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 402,
+        node: 391,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -42329,11 +41262,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %401#0
+//   x      [1,256], strides [256, 1] in %390#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.11
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.11
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.11
-//   y      [1,512], strides [512, 1] in %402#0 (written)
+//   y      [1,512], strides [512, 1] in %391#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -42433,7 +41366,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%401#0",
+            buffer: "%390#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -42455,7 +41388,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%402#0",
+            buffer: "%391#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -42478,7 +41411,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.feed_forward.down_proj",
         op: "fused_linear",
-        node: 403,
+        node: 392,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -42492,10 +41425,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %402#0
+//   x        [1,512], strides [512, 1] in %391#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.11
-//   residual [1,256], strides [256, 1] in %401#0
-//   y        [1,256], strides [256, 1] in %403#0 (written)
+//   residual [1,256], strides [256, 1] in %390#0
+//   y        [1,256], strides [256, 1] in %392#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -42578,7 +41511,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%402#0",
+            buffer: "%391#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -42600,7 +41533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%401#0",
+            buffer: "%390#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -42611,7 +41544,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%403#0",
+            buffer: "%392#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -42634,7 +41567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 404,
+        node: 393,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -42648,12 +41581,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 256, W1), (512, 256, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %403#0
+//   x      [1,256], strides [256, 1] in %392#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.12
 //   W1     [256,256] at offset 65792, strides [256, 1] in weight:model.layers.12
 //   W2     [256,256] at offset 131328, strides [256, 1] in weight:model.layers.12
 //   norm_w [256], strides [1] in weight:model.layers.12
-//   y      [1,768], strides [768, 1] in %404#0 (written)
+//   y      [1,768], strides [768, 1] in %393#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -42837,7 +41770,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%403#0",
+            buffer: "%392#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -42859,7 +41792,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%404#0",
+            buffer: "%393#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -42882,7 +41815,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 408,
+        node: 397,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -42895,12 +41828,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = 0: s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [768, 1] in %404#0
-//   k    [1,256] at offset 256, strides [768, 1] in %404#0
-//   v    [1,256] at offset 512, strides [768, 1] in %404#0
+//   q    [1,256], strides [768, 1] in %393#0
+//   k    [1,256] at offset 256, strides [768, 1] in %393#0
+//   v    [1,256] at offset 512, strides [768, 1] in %393#0
 //   kc   [2048,8,32], strides [256, 32, 1] in state:layers.12.k
 //   vc   [2048,8,32], strides [256, 32, 1] in state:layers.12.v
-//   part [16,8,34], strides [272, 34, 1] in %408#0 (written)
+//   part [16,8,34], strides [272, 34, 1] in %397#0 (written)
 //   kc   [2048,8,32], strides [256, 32, 1] in state:layers.12.k (written)
 //   vc   [2048,8,32], strides [256, 32, 1] in state:layers.12.v (written)
 //
@@ -43021,7 +41954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%404#0",
+            buffer: "%393#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43054,7 +41987,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%408#0",
+            buffer: "%397#0",
             elements: { perL: 0, fixed: 4352 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -43066,7 +41999,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.attention_merge",
         op: "attention_merge",
-        node: 409,
+        node: 398,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -43077,8 +42010,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 16 blocks with l_b > 0, M = their max m_b;  part [16, 8, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [16,8,34], strides [272, 34, 1] in %408#0
-//   o    [1,256], strides [256, 1] in %409#0 (written)
+//   part [16,8,34], strides [272, 34, 1] in %397#0
+//   o    [1,256], strides [256, 1] in %398#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 16 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -43125,7 +42058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%408#0",
+            buffer: "%397#0",
             elements: { perL: 0, fixed: 4352 },
           },
           {
@@ -43136,7 +42069,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%409#0",
+            buffer: "%398#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -43147,7 +42080,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.self_attn.o_proj",
         op: "fused_linear",
-        node: 410,
+        node: 399,
         spans: [
           { start: 383, end: 437 },
           { start: 502, end: 506 },
@@ -43161,10 +42094,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %409#0
+//   x        [1,256], strides [256, 1] in %398#0
 //   W        [256,256] at offset 196864, strides [256, 1] in weight:model.layers.12
-//   residual [1,256], strides [256, 1] in %403#0
-//   y        [1,256], strides [256, 1] in %410#0 (written)
+//   residual [1,256], strides [256, 1] in %392#0
+//   y        [1,256], strides [256, 1] in %399#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -43247,7 +42180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%409#0",
+            buffer: "%398#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -43269,7 +42202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%403#0",
+            buffer: "%392#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -43280,7 +42213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%410#0",
+            buffer: "%399#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -43303,7 +42236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 411,
+        node: 400,
         spans: [
           { start: 440, end: 472 },
           { start: 509, end: 512 },
@@ -43317,11 +42250,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %410#0
+//   x      [1,256], strides [256, 1] in %399#0
 //   W0     [512,256] at offset 262656, strides [256, 1] in weight:model.layers.12
 //   W1     [512,256] at offset 393728, strides [256, 1] in weight:model.layers.12
 //   norm_w [256] at offset 262400, strides [1] in weight:model.layers.12
-//   y      [1,512], strides [512, 1] in %411#0 (written)
+//   y      [1,512], strides [512, 1] in %400#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -43421,7 +42354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%410#0",
+            buffer: "%399#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -43443,7 +42376,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%411#0",
+            buffer: "%400#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -43466,7 +42399,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.feed_forward.down_proj",
         op: "fused_linear",
-        node: 412,
+        node: 401,
         spans: [
           { start: 440, end: 472 },
           { start: 509, end: 512 },
@@ -43480,10 +42413,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %411#0
+//   x        [1,512], strides [512, 1] in %400#0
 //   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.12
-//   residual [1,256], strides [256, 1] in %410#0
-//   y        [1,256], strides [256, 1] in %412#0 (written)
+//   residual [1,256], strides [256, 1] in %399#0
+//   y        [1,256], strides [256, 1] in %401#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -43566,7 +42499,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%411#0",
+            buffer: "%400#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -43588,7 +42521,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%410#0",
+            buffer: "%399#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -43599,7 +42532,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%412#0",
+            buffer: "%401#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -43620,26 +42553,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.in_proj",
-        op: "fused_linear",
-        node: 413,
+        name: "layers.13.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 403,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.13.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.13.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %412#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.13
-//   norm_w [256], strides [1] in weight:model.layers.13
-//   y      [1,1024], strides [1024, 1] in %413#0 (written)
+//   x          [1,256], strides [256, 1] in %401#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.13
+//   norm_w     [256], strides [1] in weight:model.layers.13
+//   y          [1,1024], strides [1024, 1] in %403#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.13.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.13
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.13
+//   conv_state [512,4], strides [4, 1] in state:layers.13.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -43651,8 +42589,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -43687,7 +42630,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -43702,34 +42645,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -43745,13 +42724,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%412#0",
+            buffer: "%401#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -43767,8 +42746,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%413#0",
+            buffer: "%403#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.13.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -43788,92 +42778,944 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 417,
+        name: "layers.13.mamba.x_proj",
+        op: "linear",
+        node: 406,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.13.mamba.conv1d: conv1d_silu_update {bias=true}
+        wgsl: `// kernel layers.13.mamba.x_proj: linear
 //
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn = x
+// column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %413#0
-//   state [512,4], strides [4, 1] in state:layers.13.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.13
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.13
-//   y     [1,512], strides [512, 1] in %417#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.13.conv (written)
+//   x [1,512], strides [1024, 1] in %403#0
+//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.13
+//   y [1,48], strides [48, 1] in %406#0 (written)
 //
 // threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 12 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
+var<workgroup> part: array<f32, 256u>;
 
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
   }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 12u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 48u) { y[(c)] = lanes(at); }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%403#0",
+            elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.13",
+            elements: { perL: 0, fixed: 831488 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%406#0",
+            elements: { perL: 0, fixed: 48 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 1 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.13.mamba.selective_state_update",
+        op: "selective_state_update",
+        node: 410,
+        spans: [
+          { start: 315, end: 380 },
+          { start: 490, end: 493 },
+        ],
+        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
+        wgsl: `// kernel layers.13.mamba.selective_state_update: selective_state_update {innerNormEps=null}
+//
+// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
+// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
+// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   u       [1,512], strides [1024, 1] in %403#0
+//   dt      [1,16], strides [48, 1] in %406#0
+//   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.13
+//   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.13
+//   B       [1,16] at offset 16, strides [48, 1] in %406#0
+//   C       [1,16] at offset 32, strides [48, 1] in %406#0
+//   D       [512] at offset 306432, strides [1] in weight:model.layers.13
+//   z       [1,512] at offset 512, strides [1024, 1] in %403#0
+//   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.13
+//   h       [512,16], strides [16, 1] in state:layers.13.ssm
+//   y       [1,512], strides [512, 1] in %410#0 (written)
+//   h       [512,16], strides [16, 1] in state:layers.13.ssm (written)
+//
+// threads:
+//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   dt projection: R = 16 in vec4 steps, dt_w row in registers
+//   workgroup: 64 channels; grid: 8 workgroups (Di = 512)
+//
+// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
+
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
+@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let c = wg * 64u + lid;
+  if (c >= 512u) { return; }
+  let L = 1u;
+  let a0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u]);
+  var s0 = h[(c) * 4u];
+  let a1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (1u)]);
+  var s1 = h[(c) * 4u + (1u)];
+  let a2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (2u)]);
+  var s2 = h[(c) * 4u + (2u)];
+  let a3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (3u)]);
+  var s3 = h[(c) * 4u + (3u)];
+  let d_skip = dt_w_A_log_D_dt_bias[(306432u + (c)) / 4u][(306432u + (c)) % 4u];
+  let dt_b = dt_w_A_log_D_dt_bias[(297728u + (c)) / 4u][(297728u + (c)) % 4u];
+  let dw0 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u];
+  let dw1 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (1u)];
+  let dw2 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (2u)];
+  let dw3 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (3u)];
+  for (var t = 0u; t < L; t++) {
+    var proj = vec4<f32>(0.0);
+    proj = fma(dt_B_C[0u], dw0, proj);
+    proj = fma(dt_B_C[(1u)], dw1, proj);
+    proj = fma(dt_B_C[(2u)], dw2, proj);
+    proj = fma(dt_B_C[(3u)], dw3, proj);
+    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
+    let uv = u_z[(c)];
+    let dx = delta * uv;
+    var acc = vec4<f32>(0.0);
+    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
+    acc = fma(s0, dt_B_C[8u], acc);
+    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[4u + (1u)]);
+    acc = fma(s1, dt_B_C[8u + (1u)], acc);
+    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[4u + (2u)]);
+    acc = fma(s2, dt_B_C[8u + (2u)], acc);
+    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
+    acc = fma(s3, dt_B_C[8u + (3u)], acc);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
+  }
+  h[(c) * 4u] = s0;
+  h[(c) * 4u + (1u)] = s1;
+  h[(c) * 4u + (2u)] = s2;
+  h[(c) * 4u + (3u)] = s3;
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "u_z",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%403#0",
+            elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "dt_B_C",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%406#0",
+            elements: { perL: 0, fixed: 48 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "dt_w_A_log_D_dt_bias",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.13",
+            elements: { perL: 0, fixed: 831488 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "h",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.13.ssm",
+            elements: { perL: 0, fixed: 8192 },
+          },
+          {
+            group: 0,
+            binding: 4,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%410#0",
+            elements: { perL: 0, fixed: 512 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 8 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
+      },
+      {
+        name: "layers.13.mamba.out_proj",
+        op: "fused_linear",
+        node: 411,
+        spans: [
+          { start: 315, end: 380 },
+          { start: 490, end: 493 },
+        ],
+        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
+        wgsl: `// kernel layers.13.mamba.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 256, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,512], strides [512, 1] in %410#0
+//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.13
+//   residual [1,256], strides [256, 1] in %401#0
+//   y        [1,256], strides [256, 1] in %411#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%410#0",
+            elements: { perL: 0, fixed: 512 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.13",
+            elements: { perL: 0, fixed: 831488 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%401#0",
+            elements: { perL: 0, fixed: 256 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%411#0",
+            elements: { perL: 0, fixed: 256 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 4 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.13.feed_forward.gate_proj+up_proj",
+        op: "fused_linear",
+        node: 412,
+        spans: [
+          { start: 440, end: 472 },
+          { start: 496, end: 499 },
+        ],
+        locations: ["jamba-style.hyb:11:3", "jamba-style.hyb:13:23"],
+        wgsl: `// kernel layers.13.feed_forward.gate_proj+up_proj: fused_linear {weights=2, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="swiglu", residual=false}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 2)
+// y[r, :] = silu(z_1) * z_2
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// column segments (start, width, weights): (0, 512, W0+W1)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x      [1,256], strides [256, 1] in %411#0
+//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.13
+//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.13
+//   norm_w [256] at offset 438016, strides [1] in weight:model.layers.13
+//   y      [1,512], strides [512, 1] in %412#0 (written)
+//
+// threads:
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: jamba-style.hyb:11:3, jamba-style.hyb:13:23
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W0_W1_norm_w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 64u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
+        xs[k] = x[(k)] * inv * W0_W1_norm_w[109504u + (k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%411#0",
+            elements: { perL: 0, fixed: 256 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W0_W1_norm_w",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.13",
+            elements: { perL: 0, fixed: 831488 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%412#0",
+            elements: { perL: 0, fixed: 512 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 4 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 2,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.13.feed_forward.down_proj",
+        op: "fused_linear",
+        node: 413,
+        spans: [
+          { start: 440, end: 472 },
+          { start: 496, end: 499 },
+        ],
+        locations: ["jamba-style.hyb:11:3", "jamba-style.hyb:13:23"],
+        wgsl: `// kernel layers.13.feed_forward.down_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 256, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,512], strides [512, 1] in %412#0
+//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.13
+//   residual [1,256], strides [256, 1] in %411#0
+//   y        [1,256], strides [256, 1] in %413#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 4 workgroups; 64 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: jamba-style.hyb:11:3, jamba-style.hyb:13:23
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 128u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 64u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%412#0",
+            elements: { perL: 0, fixed: 512 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:model.layers.13",
+            elements: { perL: 0, fixed: 831488 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%411#0",
+            elements: { perL: 0, fixed: 256 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%413#0",
+            elements: { perL: 0, fixed: 256 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 4 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.14.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 415,
+        spans: [
+          { start: 315, end: 380 },
+          { start: 490, end: 493 },
+        ],
+        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
+        wgsl: `// kernel layers.14.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
+// column segments (start, width, weights): (0, 1024, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x          [1,256], strides [256, 1] in %413#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.14
+//   norm_w     [256], strides [1] in weight:model.layers.14
+//   y          [1,1024], strides [1024, 1] in %415#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.14.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.14
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.14
+//   conv_state [512,4], strides [4, 1] in state:layers.14.conv (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
+//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 64u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 4u) * 64u + lid % 64u;
+  let rt = (wg / 4u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
+      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 256u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 64u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
+    }
   }
 }
 `,
@@ -43889,48 +43731,60 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             lanes: 4,
             role: "scratch",
             buffer: "%413#0",
-            elements: { perL: 0, fixed: 1024 },
+            elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.13.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:model.layers.13",
+            buffer: "weight:model.layers.14",
             elements: { perL: 0, fixed: 831488 },
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "y",
             access: "read_write",
             dtype: "f32",
-            lanes: 4,
+            lanes: 1,
             role: "scratch",
-            buffer: "%417#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%415#0",
+            elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.14.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
       },
       {
-        name: "layers.13.mamba.x_proj",
+        name: "layers.14.mamba.x_proj",
         op: "linear",
         node: 418,
         spans: [
@@ -43938,7 +43792,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.13.mamba.x_proj: linear
+        wgsl: `// kernel layers.14.mamba.x_proj: linear
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
@@ -43946,8 +43800,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %417#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.13
+//   x [1,512], strides [1024, 1] in %415#0
+//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.14
 //   y [1,48], strides [48, 1] in %418#0 (written)
 //
 // threads:
@@ -44030,8 +43884,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%417#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%415#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -44041,7 +43895,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:model.layers.13",
+            buffer: "weight:model.layers.14",
             elements: { perL: 0, fixed: 831488 },
           },
           {
@@ -44073,7 +43927,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mamba.selective_state_update",
+        name: "layers.14.mamba.selective_state_update",
         op: "selective_state_update",
         node: 422,
         spans: [
@@ -44081,25 +43935,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.13.mamba.selective_state_update: selective_state_update {innerNormEps=null}
+        wgsl: `// kernel layers.14.mamba.selective_state_update: selective_state_update {innerNormEps=null}
 //
 // delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
 // h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %417#0
+//   u       [1,512], strides [1024, 1] in %415#0
 //   dt      [1,16], strides [48, 1] in %418#0
-//   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.13
-//   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.13
+//   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.14
+//   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.14
 //   B       [1,16] at offset 16, strides [48, 1] in %418#0
 //   C       [1,16] at offset 32, strides [48, 1] in %418#0
-//   D       [512] at offset 306432, strides [1] in weight:model.layers.13
-//   z       [1,512] at offset 512, strides [1024, 1] in %413#0
-//   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.13
-//   h       [512,16], strides [16, 1] in state:layers.13.ssm
+//   D       [512] at offset 306432, strides [1] in weight:model.layers.14
+//   z       [1,512] at offset 512, strides [1024, 1] in %415#0
+//   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.14
+//   h       [512,16], strides [16, 1] in state:layers.14.ssm
 //   y       [1,512], strides [512, 1] in %422#0 (written)
-//   h       [512,16], strides [16, 1] in state:layers.13.ssm (written)
+//   h       [512,16], strides [16, 1] in state:layers.14.ssm (written)
 //
 // threads:
 //   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
@@ -44108,12 +43962,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -44154,7 +44007,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -44165,7 +44018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -44179,13 +44032,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%417#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%415#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -44206,34 +44059,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:model.layers.13",
+            buffer: "weight:model.layers.14",
             elements: { perL: 0, fixed: 831488 },
           },
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%413#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
             lanes: 4,
             role: "state",
-            buffer: "state:layers.13.ssm",
+            buffer: "state:layers.14.ssm",
             elements: { perL: 0, fixed: 8192 },
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
@@ -44248,7 +44090,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
-        name: "layers.13.mamba.out_proj",
+        name: "layers.14.mamba.out_proj",
         op: "fused_linear",
         node: 423,
         spans: [
@@ -44256,7 +44098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.13.mamba.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+        wgsl: `// kernel layers.14.mamba.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n] + residual[r, :]
@@ -44265,8 +44107,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %422#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.13
-//   residual [1,256], strides [256, 1] in %412#0
+//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.14
+//   residual [1,256], strides [256, 1] in %413#0
 //   y        [1,256], strides [256, 1] in %423#0 (written)
 //
 // threads:
@@ -44361,7 +44203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:model.layers.13",
+            buffer: "weight:model.layers.14",
             elements: { perL: 0, fixed: 831488 },
           },
           {
@@ -44372,7 +44214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%412#0",
+            buffer: "%413#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -44404,7 +44246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.feed_forward.gate_proj+up_proj",
+        name: "layers.14.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
         node: 424,
         spans: [
@@ -44412,7 +44254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 496, end: 499 },
         ],
         locations: ["jamba-style.hyb:11:3", "jamba-style.hyb:13:23"],
-        wgsl: `// kernel layers.13.feed_forward.gate_proj+up_proj: fused_linear {weights=2, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="swiglu", residual=false}
+        wgsl: `// kernel layers.14.feed_forward.gate_proj+up_proj: fused_linear {weights=2, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="swiglu", residual=false}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 2)
 // y[r, :] = silu(z_1) * z_2
@@ -44421,9 +44263,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %423#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.13
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.13
-//   norm_w [256] at offset 438016, strides [1] in weight:model.layers.13
+//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.14
+//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.14
+//   norm_w [256] at offset 438016, strides [1] in weight:model.layers.14
 //   y      [1,512], strides [512, 1] in %424#0 (written)
 //
 // threads:
@@ -44535,7 +44377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:model.layers.13",
+            buffer: "weight:model.layers.14",
             elements: { perL: 0, fixed: 831488 },
           },
           {
@@ -44567,7 +44409,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.feed_forward.down_proj",
+        name: "layers.14.feed_forward.down_proj",
         op: "fused_linear",
         node: 425,
         spans: [
@@ -44575,7 +44417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 496, end: 499 },
         ],
         locations: ["jamba-style.hyb:11:3", "jamba-style.hyb:13:23"],
-        wgsl: `// kernel layers.13.feed_forward.down_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+        wgsl: `// kernel layers.14.feed_forward.down_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n] + residual[r, :]
@@ -44584,7 +44426,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %424#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.14
 //   residual [1,256], strides [256, 1] in %423#0
 //   y        [1,256], strides [256, 1] in %425#0 (written)
 //
@@ -44680,7 +44522,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:model.layers.13",
+            buffer: "weight:model.layers.14",
             elements: { perL: 0, fixed: 831488 },
           },
           {
@@ -44723,26 +44565,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mamba.in_proj",
-        op: "fused_linear",
-        node: 426,
+        name: "layers.15.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 427,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
         ],
         locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.14.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.15.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %425#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.14
-//   norm_w [256], strides [1] in weight:model.layers.14
-//   y      [1,1024], strides [1024, 1] in %426#0 (written)
+//   x          [1,256], strides [256, 1] in %425#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.15
+//   norm_w     [256], strides [1] in weight:model.layers.15
+//   y          [1,1024], strides [1024, 1] in %427#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.15.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.15
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.15
+//   conv_state [512,4], strides [4, 1] in state:layers.15.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -44754,793 +44601,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 64u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
-      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 256u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%425#0",
-            elements: { perL: 0, fixed: 256 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%426#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.14.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 430,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.14.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %426#0
-//   state [512,4], strides [4, 1] in state:layers.14.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.14
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.14
-//   y     [1,512], strides [512, 1] in %430#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.14.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%426#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.14.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%430#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
-        name: "layers.14.mamba.x_proj",
-        op: "linear",
-        node: 431,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.14.mamba.x_proj: linear
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn = x
-// column segments (start, width, weights): (0, 48, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %430#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.14
-//   y [1,48], strides [48, 1] in %431#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 1 workgroups; 12 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 12u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 12u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 48u) { y[(c)] = lanes(at); }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%430#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%431#0",
-            elements: { perL: 0, fixed: 48 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.14.mamba.selective_state_update",
-        op: "selective_state_update",
-        node: 435,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.14.mamba.selective_state_update: selective_state_update {innerNormEps=null}
-//
-// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
-// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
-// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %430#0
-//   dt      [1,16], strides [48, 1] in %431#0
-//   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.14
-//   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.14
-//   B       [1,16] at offset 16, strides [48, 1] in %431#0
-//   C       [1,16] at offset 32, strides [48, 1] in %431#0
-//   D       [512] at offset 306432, strides [1] in weight:model.layers.14
-//   z       [1,512] at offset 512, strides [1024, 1] in %426#0
-//   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.14
-//   h       [512,16], strides [16, 1] in state:layers.14.ssm
-//   y       [1,512], strides [512, 1] in %435#0 (written)
-//   h       [512,16], strides [16, 1] in state:layers.14.ssm (written)
-//
-// threads:
-//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
-//   dt projection: R = 16 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 8 workgroups (Di = 512)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-
-fn silu(v: f32) -> f32 {
-  return v / (f32(1.0) + exp(-v));
-}
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let u = 1.0 + e;
-  if (u == 1.0) { return e; }
-  return log(u) * (e / (u - 1.0));
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 512u) { return; }
-  let L = 1u;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[74560u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(306432u + (c)) / 4u][(306432u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(297728u + (c)) / 4u][(297728u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u];
-  let dw1 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[72384u + (c) * 4u + (3u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[0u], dw0, proj);
-    proj = fma(dt_B_C[(1u)], dw1, proj);
-    proj = fma(dt_B_C[(2u)], dw2, proj);
-    proj = fma(dt_B_C[(3u)], dw3, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
-    acc = fma(s0, dt_B_C[8u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[4u + (1u)]);
-    acc = fma(s1, dt_B_C[8u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[4u + (2u)]);
-    acc = fma(s2, dt_B_C[8u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
-    acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
-  }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "u",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%430#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%431#0",
-            elements: { perL: 0, fixed: 48 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "dt_w_A_log_D_dt_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%426#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
-            name: "h",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "state",
-            buffer: "state:layers.14.ssm",
-            elements: { perL: 0, fixed: 8192 },
-          },
-          {
-            group: 0,
-            binding: 5,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%435#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
-      },
-      {
-        name: "layers.14.mamba.out_proj",
-        op: "fused_linear",
-        node: 436,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.14.mamba.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn = x
-// column segments (start, width, weights): (0, 256, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %435#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.14
-//   residual [1,256], strides [256, 1] in %425#0
-//   y        [1,256], strides [256, 1] in %436#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%435#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%425#0",
-            elements: { perL: 0, fixed: 256 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%436#0",
-            elements: { perL: 0, fixed: 256 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.14.feed_forward.gate_proj+up_proj",
-        op: "fused_linear",
-        node: 437,
-        spans: [
-          { start: 440, end: 472 },
-          { start: 496, end: 499 },
-        ],
-        locations: ["jamba-style.hyb:11:3", "jamba-style.hyb:13:23"],
-        wgsl: `// kernel layers.14.feed_forward.gate_proj+up_proj: fused_linear {weights=2, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="swiglu", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 2)
-// y[r, :] = silu(z_1) * z_2
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 512, W0+W1)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %436#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.14
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.14
-//   norm_w [256] at offset 438016, strides [1] in weight:model.layers.14
-//   y      [1,512], strides [512, 1] in %437#0 (written)
-//
-// threads:
-//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: jamba-style.hyb:11:3, jamba-style.hyb:13:23
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W0_W1_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -45579,321 +44642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W0_W1_norm_w[109504u + (k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 256u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
-    for (var k = 0u; k < 64u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%436#0",
-            elements: { perL: 0, fixed: 256 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W0_W1_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%437#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 2,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.14.feed_forward.down_proj",
-        op: "fused_linear",
-        node: 438,
-        spans: [
-          { start: 440, end: 472 },
-          { start: 496, end: 499 },
-        ],
-        locations: ["jamba-style.hyb:11:3", "jamba-style.hyb:13:23"],
-        wgsl: `// kernel layers.14.feed_forward.down_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn = x
-// column segments (start, width, weights): (0, 256, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %437#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.14
-//   residual [1,256], strides [256, 1] in %436#0
-//   y        [1,256], strides [256, 1] in %438#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 4 workgroups; 64 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: jamba-style.hyb:11:3, jamba-style.hyb:13:23
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 128u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 64u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 256u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%437#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.14",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%436#0",
-            elements: { perL: 0, fixed: 256 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%438#0",
-            elements: { perL: 0, fixed: 256 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.15.mamba.in_proj",
-        op: "fused_linear",
-        node: 439,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.15.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 1024, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %438#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.15
-//   norm_w [256], strides [1] in weight:model.layers.15
-//   y      [1,1024], strides [1024, 1] in %439#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (1280 bytes with the reduction's)
-//   grid: 4 workgroups (flat wg = row block * 4 + col block); 256 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 64u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 4u) * 64u + lid % 64u;
-  let rt = (wg / 4u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
-      for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -45908,34 +44657,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -45951,13 +44736,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%438#0",
+            buffer: "%425#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -45973,172 +44758,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%439#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.15.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 443,
-        spans: [
-          { start: 315, end: 380 },
-          { start: 490, end: 493 },
-        ],
-        locations: ["jamba-style.hyb:9:3", "jamba-style.hyb:13:17"],
-        wgsl: `// kernel layers.15.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %439#0
-//   state [512,4], strides [4, 1] in state:layers.15.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.15
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.15
-//   y     [1,512], strides [512, 1] in %443#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.15.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%439#0",
+            buffer: "%427#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
-            binding: 1,
-            name: "state",
+            binding: 3,
+            name: "conv_state",
             access: "read_write",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "state",
             buffer: "state:layers.15.conv",
             elements: { perL: 0, fixed: 2048 },
           },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.15",
-            elements: { perL: 0, fixed: 831488 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%443#0",
-            elements: { perL: 0, fixed: 512 },
-          },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
+        dispatch: { lTile: null, times: 4 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
       },
       {
         name: "layers.15.mamba.x_proj",
         op: "linear",
-        node: 444,
+        node: 430,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -46152,9 +44806,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %443#0
+//   x [1,512], strides [1024, 1] in %427#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.15
-//   y [1,48], strides [48, 1] in %444#0 (written)
+//   y [1,48], strides [48, 1] in %430#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -46236,8 +44890,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%443#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%427#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -46258,7 +44912,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%444#0",
+            buffer: "%430#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -46281,7 +44935,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 448,
+        node: 434,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -46294,17 +44948,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %443#0
-//   dt      [1,16], strides [48, 1] in %444#0
+//   u       [1,512], strides [1024, 1] in %427#0
+//   dt      [1,16], strides [48, 1] in %430#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.15
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.15
-//   B       [1,16] at offset 16, strides [48, 1] in %444#0
-//   C       [1,16] at offset 32, strides [48, 1] in %444#0
+//   B       [1,16] at offset 16, strides [48, 1] in %430#0
+//   C       [1,16] at offset 32, strides [48, 1] in %430#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.15
-//   z       [1,512] at offset 512, strides [1024, 1] in %439#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %427#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.15
 //   h       [512,16], strides [16, 1] in state:layers.15.ssm
-//   y       [1,512], strides [512, 1] in %448#0 (written)
+//   y       [1,512], strides [512, 1] in %434#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.15.ssm (written)
 //
 // threads:
@@ -46314,12 +44968,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: jamba-style.hyb:9:3, jamba-style.hyb:13:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -46360,7 +45013,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -46371,7 +45024,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -46385,13 +45038,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%443#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%427#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -46401,7 +45054,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%444#0",
+            buffer: "%430#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -46418,17 +45071,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%439#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -46439,13 +45081,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%448#0",
+            buffer: "%434#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -46456,7 +45098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.mamba.out_proj",
         op: "fused_linear",
-        node: 449,
+        node: 435,
         spans: [
           { start: 315, end: 380 },
           { start: 490, end: 493 },
@@ -46470,10 +45112,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %448#0
+//   x        [1,512], strides [512, 1] in %434#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.15
-//   residual [1,256], strides [256, 1] in %438#0
-//   y        [1,256], strides [256, 1] in %449#0 (written)
+//   residual [1,256], strides [256, 1] in %425#0
+//   y        [1,256], strides [256, 1] in %435#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -46556,7 +45198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%448#0",
+            buffer: "%434#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -46578,7 +45220,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%438#0",
+            buffer: "%425#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -46589,7 +45231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%449#0",
+            buffer: "%435#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -46612,7 +45254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 450,
+        node: 436,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -46626,11 +45268,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %449#0
+//   x      [1,256], strides [256, 1] in %435#0
 //   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.15
 //   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.15
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.15
-//   y      [1,512], strides [512, 1] in %450#0 (written)
+//   y      [1,512], strides [512, 1] in %436#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -46730,7 +45372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%449#0",
+            buffer: "%435#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -46752,7 +45394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%450#0",
+            buffer: "%436#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -46775,7 +45417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.feed_forward.down_proj",
         op: "fused_linear",
-        node: 451,
+        node: 437,
         spans: [
           { start: 440, end: 472 },
           { start: 496, end: 499 },
@@ -46789,10 +45431,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %450#0
+//   x        [1,512], strides [512, 1] in %436#0
 //   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.15
-//   residual [1,256], strides [256, 1] in %449#0
-//   y        [1,256], strides [256, 1] in %451#0 (written)
+//   residual [1,256], strides [256, 1] in %435#0
+//   y        [1,256], strides [256, 1] in %437#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -46875,7 +45517,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%450#0",
+            buffer: "%436#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -46897,7 +45539,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%449#0",
+            buffer: "%435#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -46908,7 +45550,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%451#0",
+            buffer: "%437#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -46931,7 +45573,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 452,
+        node: 438,
         spans: [{ start: 242, end: 535 }],
         locations: ["jamba-style.hyb:4:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
@@ -46942,7 +45584,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %451#0
+//   x      [1,256], strides [256, 1] in %437#0
 //   W      [256,256], strides [256, 1] in weight:lm_head.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -47052,7 +45694,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%451#0",
+            buffer: "%437#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -47113,10 +45755,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { key: "weight:model.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 831488 } },
       { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1024 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 4352 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 48 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 48 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 8192 } },
-      { key: "arena:4", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 512 } },
+      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 4352 } },
       { key: "weight:model.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 831488 } },
       { key: "state:layers.1.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
       { key: "state:layers.1.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 8192 } },
@@ -47168,116 +45809,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%251#0": "arena:0",
-      "%252#0": "arena:1",
+      "%253#0": "arena:1",
       "%256#0": "arena:2",
-      "%257#0": "arena:3",
-      "%261#0": "arena:4",
-      "%262#0": "arena:2",
-      "%263#0": "arena:4",
-      "%264#0": "arena:0",
+      "%260#0": "arena:3",
+      "%261#0": "arena:1",
+      "%262#0": "arena:3",
+      "%263#0": "arena:0",
       "%265#0": "arena:1",
-      "%269#0": "arena:2",
-      "%270#0": "arena:3",
-      "%274#0": "arena:4",
-      "%275#0": "arena:2",
-      "%276#0": "arena:4",
-      "%277#0": "arena:0",
-      "%278#0": "arena:1",
-      "%282#0": "arena:2",
-      "%283#0": "arena:3",
-      "%287#0": "arena:4",
-      "%288#0": "arena:2",
-      "%289#0": "arena:4",
-      "%290#0": "arena:0",
-      "%291#0": "arena:1",
-      "%295#0": "arena:2",
+      "%268#0": "arena:2",
+      "%272#0": "arena:3",
+      "%273#0": "arena:1",
+      "%274#0": "arena:3",
+      "%275#0": "arena:0",
+      "%277#0": "arena:1",
+      "%280#0": "arena:2",
+      "%284#0": "arena:3",
+      "%285#0": "arena:1",
+      "%286#0": "arena:3",
+      "%287#0": "arena:0",
+      "%289#0": "arena:1",
+      "%292#0": "arena:2",
       "%296#0": "arena:3",
-      "%300#0": "arena:4",
-      "%301#0": "arena:2",
-      "%302#0": "arena:4",
-      "%303#0": "arena:0",
-      "%304#0": "arena:1",
-      "%308#0": "arena:2",
-      "%309#0": "arena:4",
+      "%297#0": "arena:1",
+      "%298#0": "arena:3",
+      "%299#0": "arena:0",
+      "%300#0": "arena:1",
+      "%304#0": "arena:3",
+      "%305#0": "arena:1",
+      "%306#0": "arena:3",
+      "%307#0": "arena:1",
+      "%308#0": "arena:0",
       "%310#0": "arena:1",
-      "%311#0": "arena:4",
-      "%312#0": "arena:0",
-      "%313#0": "arena:1",
-      "%317#0": "arena:4",
-      "%318#0": "arena:3",
-      "%322#0": "arena:2",
-      "%323#0": "arena:4",
-      "%324#0": "arena:1",
-      "%325#0": "arena:0",
-      "%326#0": "arena:1",
-      "%330#0": "arena:4",
+      "%313#0": "arena:2",
+      "%317#0": "arena:3",
+      "%318#0": "arena:1",
+      "%319#0": "arena:3",
+      "%320#0": "arena:0",
+      "%322#0": "arena:1",
+      "%325#0": "arena:2",
+      "%329#0": "arena:3",
+      "%330#0": "arena:1",
       "%331#0": "arena:3",
-      "%335#0": "arena:2",
-      "%336#0": "arena:4",
-      "%337#0": "arena:1",
-      "%338#0": "arena:0",
-      "%339#0": "arena:1",
-      "%343#0": "arena:4",
-      "%344#0": "arena:3",
-      "%348#0": "arena:2",
-      "%349#0": "arena:4",
-      "%350#0": "arena:1",
-      "%351#0": "arena:0",
-      "%352#0": "arena:1",
-      "%356#0": "arena:4",
-      "%357#0": "arena:3",
+      "%332#0": "arena:0",
+      "%334#0": "arena:1",
+      "%337#0": "arena:2",
+      "%341#0": "arena:3",
+      "%342#0": "arena:1",
+      "%343#0": "arena:3",
+      "%344#0": "arena:0",
+      "%346#0": "arena:1",
+      "%349#0": "arena:2",
+      "%353#0": "arena:3",
+      "%354#0": "arena:1",
+      "%355#0": "arena:3",
+      "%356#0": "arena:0",
+      "%358#0": "arena:1",
       "%361#0": "arena:2",
-      "%362#0": "arena:4",
-      "%363#0": "arena:1",
-      "%364#0": "arena:0",
-      "%365#0": "arena:1",
-      "%369#0": "arena:4",
-      "%370#0": "arena:3",
-      "%374#0": "arena:2",
-      "%375#0": "arena:4",
-      "%376#0": "arena:1",
-      "%377#0": "arena:0",
+      "%365#0": "arena:3",
+      "%366#0": "arena:1",
+      "%367#0": "arena:3",
+      "%368#0": "arena:0",
+      "%370#0": "arena:1",
+      "%373#0": "arena:2",
+      "%377#0": "arena:3",
       "%378#0": "arena:1",
-      "%382#0": "arena:4",
-      "%383#0": "arena:3",
-      "%387#0": "arena:2",
-      "%388#0": "arena:4",
-      "%389#0": "arena:1",
-      "%390#0": "arena:0",
-      "%391#0": "arena:1",
-      "%395#0": "arena:4",
-      "%396#0": "arena:3",
-      "%400#0": "arena:2",
-      "%401#0": "arena:4",
-      "%402#0": "arena:1",
-      "%403#0": "arena:0",
-      "%404#0": "arena:1",
-      "%408#0": "arena:2",
-      "%409#0": "arena:4",
-      "%410#0": "arena:1",
-      "%411#0": "arena:4",
-      "%412#0": "arena:0",
-      "%413#0": "arena:1",
-      "%417#0": "arena:4",
-      "%418#0": "arena:3",
-      "%422#0": "arena:2",
-      "%423#0": "arena:4",
-      "%424#0": "arena:1",
+      "%379#0": "arena:3",
+      "%380#0": "arena:0",
+      "%382#0": "arena:1",
+      "%385#0": "arena:2",
+      "%389#0": "arena:3",
+      "%390#0": "arena:1",
+      "%391#0": "arena:3",
+      "%392#0": "arena:0",
+      "%393#0": "arena:1",
+      "%397#0": "arena:3",
+      "%398#0": "arena:1",
+      "%399#0": "arena:3",
+      "%400#0": "arena:1",
+      "%401#0": "arena:0",
+      "%403#0": "arena:1",
+      "%406#0": "arena:2",
+      "%410#0": "arena:3",
+      "%411#0": "arena:1",
+      "%412#0": "arena:3",
+      "%413#0": "arena:0",
+      "%415#0": "arena:1",
+      "%418#0": "arena:2",
+      "%422#0": "arena:3",
+      "%423#0": "arena:1",
+      "%424#0": "arena:3",
       "%425#0": "arena:0",
-      "%426#0": "arena:1",
-      "%430#0": "arena:4",
-      "%431#0": "arena:3",
-      "%435#0": "arena:2",
-      "%436#0": "arena:4",
-      "%437#0": "arena:1",
-      "%438#0": "arena:0",
-      "%439#0": "arena:1",
-      "%443#0": "arena:4",
-      "%444#0": "arena:3",
-      "%448#0": "arena:2",
-      "%449#0": "arena:4",
-      "%450#0": "arena:1",
-      "%451#0": "arena:0",
+      "%427#0": "arena:1",
+      "%430#0": "arena:2",
+      "%434#0": "arena:3",
+      "%435#0": "arena:1",
+      "%436#0": "arena:3",
+      "%437#0": "arena:0",
     },
     outputs: [
       {

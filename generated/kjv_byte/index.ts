@@ -8077,26 +8077,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mamba.in_proj",
-        op: "fused_linear",
-        node: 67,
+        name: "layers.0.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 68,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1379, end: 1382 },
         ],
         locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
-        wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false, convStart=384, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 192 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [384, 896) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 908, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %66#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.0
-//   norm_w [192], strides [1] in weight:model.layers.0
-//   y      [1,908], strides [908, 1] in %67#0 (written)
+//   x          [1,192], strides [192, 1] in %66#0
+//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.0
+//   norm_w     [192], strides [1] in weight:model.layers.0
+//   y          [1,908], strides [908, 1] in %68#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.0
+//   conv_b     [512] at offset 176576, strides [1] in weight:model.layers.0
+//   conv_state [512,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
@@ -8108,8 +8113,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 48u>;
 
@@ -8144,7 +8154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 192.0 + 0.00001);
       for (var k = g * 48u + lid; k < (g + 1u) * 48u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -8159,34 +8169,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -8208,7 +8254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -8224,8 +8270,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%67#0",
+            buffer: "%68#0",
             elements: { perL: 0, fixed: 908 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -8245,151 +8302,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 72,
-        spans: [
-          { start: 1185, end: 1250 },
-          { start: 1379, end: 1382 },
-        ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:13"],
-        wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512] at offset 384, strides [908, 1] in %67#0
-//   state [512,4], strides [4, 1] in state:layers.0.conv
-//   w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.0
-//   bias  [512] at offset 176576, strides [1] in weight:model.layers.0
-//   y     [1,512], strides [512, 1] in %72#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[96u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(174528u + (c) * 4u) / 4u][(174528u + (c) * 4u) % 4u], w_bias[(174528u + (c + 1u) * 4u) / 4u][(174528u + (c + 1u) * 4u) % 4u], w_bias[(174528u + (c + 2u) * 4u) / 4u][(174528u + (c + 2u) * 4u) % 4u], w_bias[(174528u + (c + 3u) * 4u) / 4u][(174528u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(174528u + (c) * 4u + (1u)) / 4u][(174528u + (c) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (1u)) / 4u][(174528u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (1u)) / 4u][(174528u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (1u)) / 4u][(174528u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(174528u + (c) * 4u + (2u)) / 4u][(174528u + (c) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (2u)) / 4u][(174528u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (2u)) / 4u][(174528u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (2u)) / 4u][(174528u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(174528u + (c) * 4u + (3u)) / 4u][(174528u + (c) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (3u)) / 4u][(174528u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (3u)) / 4u][(174528u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (3u)) / 4u][(174528u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[96u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[44144u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%67#0",
-            elements: { perL: 0, fixed: 908 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.0",
-            elements: { perL: 0, fixed: 251392 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%72#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 80,
+        node: 79,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1379, end: 1382 },
@@ -8403,16 +8318,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,12,32], strides [384, 32, 1] in %72#0
-//   dt      [1,12] at offset 896, strides [908, 1] in %67#0
+//   x       [1,12,32] at offset 384, strides [384, 32, 1] in %68#0
+//   dt      [1,12] at offset 896, strides [908, 1] in %68#0
 //   A_log   [12] at offset 177152, strides [1] in weight:model.layers.0
-//   B       [1,1,64] at offset 384, strides [64, 64, 1] in %72#0
-//   C       [1,1,64] at offset 448, strides [64, 64, 1] in %72#0
+//   B       [1,1,64] at offset 768, strides [64, 64, 1] in %68#0
+//   C       [1,1,64] at offset 832, strides [64, 64, 1] in %68#0
 //   D       [12] at offset 177216, strides [1] in weight:model.layers.0
 //   dt_bias [12] at offset 177088, strides [1] in weight:model.layers.0
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.0.ssm
-//   z       [1,12,32], strides [384, 32, 1] in %67#0
-//   y       [1,12,32], strides [384, 32, 1] in %80#0 (written)
+//   z       [1,12,32], strides [384, 32, 1] in %68#0
+//   y       [1,12,32], strides [384, 32, 1] in %79#0 (written)
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -8421,11 +8336,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:13
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -8451,136 +8365,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 12u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[896u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[384u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[384u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[96u];
-    let c0 = x_B_C[112u];
+    let b0 = vec4<f32>(x_dt_B_C_z[768u], x_dt_B_C_z[768u + 1u], x_dt_B_C_z[768u + 2u], x_dt_B_C_z[768u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[832u], x_dt_B_C_z[832u + 1u], x_dt_B_C_z[832u + 2u], x_dt_B_C_z[832u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[96u + (1u)];
-    let c1 = x_B_C[112u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[768u + ((1u) * 4u)], x_dt_B_C_z[768u + ((1u) * 4u) + 1u], x_dt_B_C_z[768u + ((1u) * 4u) + 2u], x_dt_B_C_z[768u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[832u + ((1u) * 4u)], x_dt_B_C_z[832u + ((1u) * 4u) + 1u], x_dt_B_C_z[832u + ((1u) * 4u) + 2u], x_dt_B_C_z[832u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[96u + (2u)];
-    let c2 = x_B_C[112u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[768u + ((2u) * 4u)], x_dt_B_C_z[768u + ((2u) * 4u) + 1u], x_dt_B_C_z[768u + ((2u) * 4u) + 2u], x_dt_B_C_z[768u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[832u + ((2u) * 4u)], x_dt_B_C_z[832u + ((2u) * 4u) + 1u], x_dt_B_C_z[832u + ((2u) * 4u) + 2u], x_dt_B_C_z[832u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[96u + (3u)];
-    let c3 = x_B_C[112u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[768u + ((3u) * 4u)], x_dt_B_C_z[768u + ((3u) * 4u) + 1u], x_dt_B_C_z[768u + ((3u) * 4u) + 2u], x_dt_B_C_z[768u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[832u + ((3u) * 4u)], x_dt_B_C_z[832u + ((3u) * 4u) + 1u], x_dt_B_C_z[832u + ((3u) * 4u) + 2u], x_dt_B_C_z[832u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[96u + (4u)];
-    let c4 = x_B_C[112u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[768u + ((4u) * 4u)], x_dt_B_C_z[768u + ((4u) * 4u) + 1u], x_dt_B_C_z[768u + ((4u) * 4u) + 2u], x_dt_B_C_z[768u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[832u + ((4u) * 4u)], x_dt_B_C_z[832u + ((4u) * 4u) + 1u], x_dt_B_C_z[832u + ((4u) * 4u) + 2u], x_dt_B_C_z[832u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[96u + (5u)];
-    let c5 = x_B_C[112u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[768u + ((5u) * 4u)], x_dt_B_C_z[768u + ((5u) * 4u) + 1u], x_dt_B_C_z[768u + ((5u) * 4u) + 2u], x_dt_B_C_z[768u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[832u + ((5u) * 4u)], x_dt_B_C_z[832u + ((5u) * 4u) + 1u], x_dt_B_C_z[832u + ((5u) * 4u) + 2u], x_dt_B_C_z[832u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[96u + (6u)];
-    let c6 = x_B_C[112u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[768u + ((6u) * 4u)], x_dt_B_C_z[768u + ((6u) * 4u) + 1u], x_dt_B_C_z[768u + ((6u) * 4u) + 2u], x_dt_B_C_z[768u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[832u + ((6u) * 4u)], x_dt_B_C_z[832u + ((6u) * 4u) + 1u], x_dt_B_C_z[832u + ((6u) * 4u) + 2u], x_dt_B_C_z[832u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[96u + (7u)];
-    let c7 = x_B_C[112u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[768u + ((7u) * 4u)], x_dt_B_C_z[768u + ((7u) * 4u) + 1u], x_dt_B_C_z[768u + ((7u) * 4u) + 2u], x_dt_B_C_z[768u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[832u + ((7u) * 4u)], x_dt_B_C_z[832u + ((7u) * 4u) + 1u], x_dt_B_C_z[832u + ((7u) * 4u) + 2u], x_dt_B_C_z[832u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[96u + (8u)];
-    let c8 = x_B_C[112u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[768u + ((8u) * 4u)], x_dt_B_C_z[768u + ((8u) * 4u) + 1u], x_dt_B_C_z[768u + ((8u) * 4u) + 2u], x_dt_B_C_z[768u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[832u + ((8u) * 4u)], x_dt_B_C_z[832u + ((8u) * 4u) + 1u], x_dt_B_C_z[832u + ((8u) * 4u) + 2u], x_dt_B_C_z[832u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[96u + (9u)];
-    let c9 = x_B_C[112u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[768u + ((9u) * 4u)], x_dt_B_C_z[768u + ((9u) * 4u) + 1u], x_dt_B_C_z[768u + ((9u) * 4u) + 2u], x_dt_B_C_z[768u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[832u + ((9u) * 4u)], x_dt_B_C_z[832u + ((9u) * 4u) + 1u], x_dt_B_C_z[832u + ((9u) * 4u) + 2u], x_dt_B_C_z[832u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[96u + (10u)];
-    let c10 = x_B_C[112u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[768u + ((10u) * 4u)], x_dt_B_C_z[768u + ((10u) * 4u) + 1u], x_dt_B_C_z[768u + ((10u) * 4u) + 2u], x_dt_B_C_z[768u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[832u + ((10u) * 4u)], x_dt_B_C_z[832u + ((10u) * 4u) + 1u], x_dt_B_C_z[832u + ((10u) * 4u) + 2u], x_dt_B_C_z[832u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[96u + (11u)];
-    let c11 = x_B_C[112u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[768u + ((11u) * 4u)], x_dt_B_C_z[768u + ((11u) * 4u) + 1u], x_dt_B_C_z[768u + ((11u) * 4u) + 2u], x_dt_B_C_z[768u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[832u + ((11u) * 4u)], x_dt_B_C_z[832u + ((11u) * 4u) + 1u], x_dt_B_C_z[832u + ((11u) * 4u) + 2u], x_dt_B_C_z[832u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[96u + (12u)];
-    let c12 = x_B_C[112u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[768u + ((12u) * 4u)], x_dt_B_C_z[768u + ((12u) * 4u) + 1u], x_dt_B_C_z[768u + ((12u) * 4u) + 2u], x_dt_B_C_z[768u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[832u + ((12u) * 4u)], x_dt_B_C_z[832u + ((12u) * 4u) + 1u], x_dt_B_C_z[832u + ((12u) * 4u) + 2u], x_dt_B_C_z[832u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[96u + (13u)];
-    let c13 = x_B_C[112u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[768u + ((13u) * 4u)], x_dt_B_C_z[768u + ((13u) * 4u) + 1u], x_dt_B_C_z[768u + ((13u) * 4u) + 2u], x_dt_B_C_z[768u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[832u + ((13u) * 4u)], x_dt_B_C_z[832u + ((13u) * 4u) + 1u], x_dt_B_C_z[832u + ((13u) * 4u) + 2u], x_dt_B_C_z[832u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[96u + (14u)];
-    let c14 = x_B_C[112u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[768u + ((14u) * 4u)], x_dt_B_C_z[768u + ((14u) * 4u) + 1u], x_dt_B_C_z[768u + ((14u) * 4u) + 2u], x_dt_B_C_z[768u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[832u + ((14u) * 4u)], x_dt_B_C_z[832u + ((14u) * 4u) + 1u], x_dt_B_C_z[832u + ((14u) * 4u) + 2u], x_dt_B_C_z[832u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[96u + (15u)];
-    let c15 = x_B_C[112u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[768u + ((15u) * 4u)], x_dt_B_C_z[768u + ((15u) * 4u) + 1u], x_dt_B_C_z[768u + ((15u) * 4u) + 2u], x_dt_B_C_z[768u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[832u + ((15u) * 4u)], x_dt_B_C_z[832u + ((15u) * 4u) + 1u], x_dt_B_C_z[832u + ((15u) * 4u) + 2u], x_dt_B_C_z[832u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -8589,8 +8503,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -8600,28 +8514,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%72#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%67#0",
+            buffer: "%68#0",
             elements: { perL: 0, fixed: 908 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -8632,7 +8535,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -8643,13 +8546,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%80#0",
+            buffer: "%79#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -8660,7 +8563,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.out_proj",
         op: "fused_linear",
-        node: 82,
+        node: 81,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1379, end: 1382 },
@@ -8674,11 +8577,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,384], strides [384, 1] in %80#0
+//   x        [1,384], strides [384, 1] in %79#0
 //   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.0
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.0
 //   residual [1,192], strides [192, 1] in %66#0
-//   y        [1,192], strides [192, 1] in %82#0 (written)
+//   y        [1,192], strides [192, 1] in %81#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
@@ -8785,7 +8688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%80#0",
+            buffer: "%79#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -8818,7 +8721,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%82#0",
+            buffer: "%81#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -8839,26 +8742,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.in_proj",
-        op: "fused_linear",
+        name: "layers.1.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 83,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1384, end: 1387 },
         ],
         locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
-        wgsl: `// kernel layers.1.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.1.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false, convStart=384, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 192 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [384, 896) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 908, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %82#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.1
-//   norm_w [192], strides [1] in weight:model.layers.1
-//   y      [1,908], strides [908, 1] in %83#0 (written)
+//   x          [1,192], strides [192, 1] in %81#0
+//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.1
+//   norm_w     [192], strides [1] in weight:model.layers.1
+//   y          [1,908], strides [908, 1] in %83#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.1.conv
+//   conv_w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.1
+//   conv_b     [512] at offset 176576, strides [1] in weight:model.layers.1
+//   conv_state [512,4], strides [4, 1] in state:layers.1.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
@@ -8870,8 +8778,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 48u>;
 
@@ -8906,7 +8819,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 192.0 + 0.00001);
       for (var k = g * 48u + lid; k < (g + 1u) * 48u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -8921,34 +8834,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -8964,13 +8913,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%82#0",
+            buffer: "%81#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -8988,6 +8937,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%83#0",
             elements: { perL: 0, fixed: 908 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.1.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -9007,151 +8967,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 88,
-        spans: [
-          { start: 1185, end: 1250 },
-          { start: 1384, end: 1387 },
-        ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:18"],
-        wgsl: `// kernel layers.1.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512] at offset 384, strides [908, 1] in %83#0
-//   state [512,4], strides [4, 1] in state:layers.1.conv
-//   w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.1
-//   bias  [512] at offset 176576, strides [1] in weight:model.layers.1
-//   y     [1,512], strides [512, 1] in %88#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.1.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[96u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(174528u + (c) * 4u) / 4u][(174528u + (c) * 4u) % 4u], w_bias[(174528u + (c + 1u) * 4u) / 4u][(174528u + (c + 1u) * 4u) % 4u], w_bias[(174528u + (c + 2u) * 4u) / 4u][(174528u + (c + 2u) * 4u) % 4u], w_bias[(174528u + (c + 3u) * 4u) / 4u][(174528u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(174528u + (c) * 4u + (1u)) / 4u][(174528u + (c) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (1u)) / 4u][(174528u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (1u)) / 4u][(174528u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (1u)) / 4u][(174528u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(174528u + (c) * 4u + (2u)) / 4u][(174528u + (c) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (2u)) / 4u][(174528u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (2u)) / 4u][(174528u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (2u)) / 4u][(174528u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(174528u + (c) * 4u + (3u)) / 4u][(174528u + (c) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (3u)) / 4u][(174528u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (3u)) / 4u][(174528u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (3u)) / 4u][(174528u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[96u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[44144u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%83#0",
-            elements: { perL: 0, fixed: 908 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.1.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.1",
-            elements: { perL: 0, fixed: 251392 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%88#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.1.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 96,
+        node: 94,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1384, end: 1387 },
@@ -9165,16 +8983,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,12,32], strides [384, 32, 1] in %88#0
+//   x       [1,12,32] at offset 384, strides [384, 32, 1] in %83#0
 //   dt      [1,12] at offset 896, strides [908, 1] in %83#0
 //   A_log   [12] at offset 177152, strides [1] in weight:model.layers.1
-//   B       [1,1,64] at offset 384, strides [64, 64, 1] in %88#0
-//   C       [1,1,64] at offset 448, strides [64, 64, 1] in %88#0
+//   B       [1,1,64] at offset 768, strides [64, 64, 1] in %83#0
+//   C       [1,1,64] at offset 832, strides [64, 64, 1] in %83#0
 //   D       [12] at offset 177216, strides [1] in weight:model.layers.1
 //   dt_bias [12] at offset 177088, strides [1] in weight:model.layers.1
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.1.ssm
 //   z       [1,12,32], strides [384, 32, 1] in %83#0
-//   y       [1,12,32], strides [384, 32, 1] in %96#0 (written)
+//   y       [1,12,32], strides [384, 32, 1] in %94#0 (written)
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.1.ssm (written)
 //
 // threads:
@@ -9183,11 +9001,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:18
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -9213,136 +9030,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 12u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[896u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[384u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[384u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[96u];
-    let c0 = x_B_C[112u];
+    let b0 = vec4<f32>(x_dt_B_C_z[768u], x_dt_B_C_z[768u + 1u], x_dt_B_C_z[768u + 2u], x_dt_B_C_z[768u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[832u], x_dt_B_C_z[832u + 1u], x_dt_B_C_z[832u + 2u], x_dt_B_C_z[832u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[96u + (1u)];
-    let c1 = x_B_C[112u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[768u + ((1u) * 4u)], x_dt_B_C_z[768u + ((1u) * 4u) + 1u], x_dt_B_C_z[768u + ((1u) * 4u) + 2u], x_dt_B_C_z[768u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[832u + ((1u) * 4u)], x_dt_B_C_z[832u + ((1u) * 4u) + 1u], x_dt_B_C_z[832u + ((1u) * 4u) + 2u], x_dt_B_C_z[832u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[96u + (2u)];
-    let c2 = x_B_C[112u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[768u + ((2u) * 4u)], x_dt_B_C_z[768u + ((2u) * 4u) + 1u], x_dt_B_C_z[768u + ((2u) * 4u) + 2u], x_dt_B_C_z[768u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[832u + ((2u) * 4u)], x_dt_B_C_z[832u + ((2u) * 4u) + 1u], x_dt_B_C_z[832u + ((2u) * 4u) + 2u], x_dt_B_C_z[832u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[96u + (3u)];
-    let c3 = x_B_C[112u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[768u + ((3u) * 4u)], x_dt_B_C_z[768u + ((3u) * 4u) + 1u], x_dt_B_C_z[768u + ((3u) * 4u) + 2u], x_dt_B_C_z[768u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[832u + ((3u) * 4u)], x_dt_B_C_z[832u + ((3u) * 4u) + 1u], x_dt_B_C_z[832u + ((3u) * 4u) + 2u], x_dt_B_C_z[832u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[96u + (4u)];
-    let c4 = x_B_C[112u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[768u + ((4u) * 4u)], x_dt_B_C_z[768u + ((4u) * 4u) + 1u], x_dt_B_C_z[768u + ((4u) * 4u) + 2u], x_dt_B_C_z[768u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[832u + ((4u) * 4u)], x_dt_B_C_z[832u + ((4u) * 4u) + 1u], x_dt_B_C_z[832u + ((4u) * 4u) + 2u], x_dt_B_C_z[832u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[96u + (5u)];
-    let c5 = x_B_C[112u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[768u + ((5u) * 4u)], x_dt_B_C_z[768u + ((5u) * 4u) + 1u], x_dt_B_C_z[768u + ((5u) * 4u) + 2u], x_dt_B_C_z[768u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[832u + ((5u) * 4u)], x_dt_B_C_z[832u + ((5u) * 4u) + 1u], x_dt_B_C_z[832u + ((5u) * 4u) + 2u], x_dt_B_C_z[832u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[96u + (6u)];
-    let c6 = x_B_C[112u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[768u + ((6u) * 4u)], x_dt_B_C_z[768u + ((6u) * 4u) + 1u], x_dt_B_C_z[768u + ((6u) * 4u) + 2u], x_dt_B_C_z[768u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[832u + ((6u) * 4u)], x_dt_B_C_z[832u + ((6u) * 4u) + 1u], x_dt_B_C_z[832u + ((6u) * 4u) + 2u], x_dt_B_C_z[832u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[96u + (7u)];
-    let c7 = x_B_C[112u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[768u + ((7u) * 4u)], x_dt_B_C_z[768u + ((7u) * 4u) + 1u], x_dt_B_C_z[768u + ((7u) * 4u) + 2u], x_dt_B_C_z[768u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[832u + ((7u) * 4u)], x_dt_B_C_z[832u + ((7u) * 4u) + 1u], x_dt_B_C_z[832u + ((7u) * 4u) + 2u], x_dt_B_C_z[832u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[96u + (8u)];
-    let c8 = x_B_C[112u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[768u + ((8u) * 4u)], x_dt_B_C_z[768u + ((8u) * 4u) + 1u], x_dt_B_C_z[768u + ((8u) * 4u) + 2u], x_dt_B_C_z[768u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[832u + ((8u) * 4u)], x_dt_B_C_z[832u + ((8u) * 4u) + 1u], x_dt_B_C_z[832u + ((8u) * 4u) + 2u], x_dt_B_C_z[832u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[96u + (9u)];
-    let c9 = x_B_C[112u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[768u + ((9u) * 4u)], x_dt_B_C_z[768u + ((9u) * 4u) + 1u], x_dt_B_C_z[768u + ((9u) * 4u) + 2u], x_dt_B_C_z[768u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[832u + ((9u) * 4u)], x_dt_B_C_z[832u + ((9u) * 4u) + 1u], x_dt_B_C_z[832u + ((9u) * 4u) + 2u], x_dt_B_C_z[832u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[96u + (10u)];
-    let c10 = x_B_C[112u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[768u + ((10u) * 4u)], x_dt_B_C_z[768u + ((10u) * 4u) + 1u], x_dt_B_C_z[768u + ((10u) * 4u) + 2u], x_dt_B_C_z[768u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[832u + ((10u) * 4u)], x_dt_B_C_z[832u + ((10u) * 4u) + 1u], x_dt_B_C_z[832u + ((10u) * 4u) + 2u], x_dt_B_C_z[832u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[96u + (11u)];
-    let c11 = x_B_C[112u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[768u + ((11u) * 4u)], x_dt_B_C_z[768u + ((11u) * 4u) + 1u], x_dt_B_C_z[768u + ((11u) * 4u) + 2u], x_dt_B_C_z[768u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[832u + ((11u) * 4u)], x_dt_B_C_z[832u + ((11u) * 4u) + 1u], x_dt_B_C_z[832u + ((11u) * 4u) + 2u], x_dt_B_C_z[832u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[96u + (12u)];
-    let c12 = x_B_C[112u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[768u + ((12u) * 4u)], x_dt_B_C_z[768u + ((12u) * 4u) + 1u], x_dt_B_C_z[768u + ((12u) * 4u) + 2u], x_dt_B_C_z[768u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[832u + ((12u) * 4u)], x_dt_B_C_z[832u + ((12u) * 4u) + 1u], x_dt_B_C_z[832u + ((12u) * 4u) + 2u], x_dt_B_C_z[832u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[96u + (13u)];
-    let c13 = x_B_C[112u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[768u + ((13u) * 4u)], x_dt_B_C_z[768u + ((13u) * 4u) + 1u], x_dt_B_C_z[768u + ((13u) * 4u) + 2u], x_dt_B_C_z[768u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[832u + ((13u) * 4u)], x_dt_B_C_z[832u + ((13u) * 4u) + 1u], x_dt_B_C_z[832u + ((13u) * 4u) + 2u], x_dt_B_C_z[832u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[96u + (14u)];
-    let c14 = x_B_C[112u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[768u + ((14u) * 4u)], x_dt_B_C_z[768u + ((14u) * 4u) + 1u], x_dt_B_C_z[768u + ((14u) * 4u) + 2u], x_dt_B_C_z[768u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[832u + ((14u) * 4u)], x_dt_B_C_z[832u + ((14u) * 4u) + 1u], x_dt_B_C_z[832u + ((14u) * 4u) + 2u], x_dt_B_C_z[832u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[96u + (15u)];
-    let c15 = x_B_C[112u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[768u + ((15u) * 4u)], x_dt_B_C_z[768u + ((15u) * 4u) + 1u], x_dt_B_C_z[768u + ((15u) * 4u) + 2u], x_dt_B_C_z[768u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[832u + ((15u) * 4u)], x_dt_B_C_z[832u + ((15u) * 4u) + 1u], x_dt_B_C_z[832u + ((15u) * 4u) + 2u], x_dt_B_C_z[832u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -9351,8 +9168,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -9362,18 +9179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%88#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
@@ -9383,7 +9189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -9394,7 +9200,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -9405,13 +9211,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%96#0",
+            buffer: "%94#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -9422,7 +9228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mamba.out_proj",
         op: "fused_linear",
-        node: 98,
+        node: 96,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1384, end: 1387 },
@@ -9436,11 +9242,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,384], strides [384, 1] in %96#0
+//   x        [1,384], strides [384, 1] in %94#0
 //   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.1
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.1
-//   residual [1,192], strides [192, 1] in %82#0
-//   y        [1,192], strides [192, 1] in %98#0 (written)
+//   residual [1,192], strides [192, 1] in %81#0
+//   y        [1,192], strides [192, 1] in %96#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
@@ -9547,7 +9353,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%96#0",
+            buffer: "%94#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -9569,7 +9375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%82#0",
+            buffer: "%81#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -9580,7 +9386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%98#0",
+            buffer: "%96#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -9603,7 +9409,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 99,
+        node: 97,
         spans: [
           { start: 1278, end: 1348 },
           { start: 1389, end: 1393 },
@@ -9617,12 +9423,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W0), (192, 192, W1), (384, 192, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %98#0
+//   x      [1,192], strides [192, 1] in %96#0
 //   W0     [192,192] at offset 192, strides [192, 1] in weight:model.layers.2
 //   W1     [192,192] at offset 37056, strides [192, 1] in weight:model.layers.2
 //   W2     [192,192] at offset 73920, strides [192, 1] in weight:model.layers.2
 //   norm_w [192], strides [1] in weight:model.layers.2
-//   y      [1,576], strides [576, 1] in %99#0 (written)
+//   y      [1,576], strides [576, 1] in %97#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
@@ -9806,7 +9612,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%98#0",
+            buffer: "%96#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -9828,7 +9634,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%99#0",
+            buffer: "%97#0",
             elements: { perL: 0, fixed: 576 },
           },
         ],
@@ -9851,7 +9657,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 103,
+        node: 101,
         spans: [
           { start: 1278, end: 1348 },
           { start: 1389, end: 1393 },
@@ -9864,12 +9670,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = max(0, pos - 255): s_t = 0.17677669529663687 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,192], strides [576, 1] in %99#0
-//   k    [1,192] at offset 192, strides [576, 1] in %99#0
-//   v    [1,192] at offset 384, strides [576, 1] in %99#0
+//   q    [1,192], strides [576, 1] in %97#0
+//   k    [1,192] at offset 192, strides [576, 1] in %97#0
+//   v    [1,192] at offset 384, strides [576, 1] in %97#0
 //   kc   [2048,6,32], strides [192, 32, 1] in state:layers.2.k
 //   vc   [2048,6,32], strides [192, 32, 1] in state:layers.2.v
-//   part [2,6,34], strides [204, 34, 1] in %103#0 (written)
+//   part [2,6,34], strides [204, 34, 1] in %101#0 (written)
 //   kc   [2048,6,32], strides [192, 32, 1] in state:layers.2.k (written)
 //   vc   [2048,6,32], strides [192, 32, 1] in state:layers.2.v (written)
 //
@@ -10018,7 +9824,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%99#0",
+            buffer: "%97#0",
             elements: { perL: 0, fixed: 576 },
           },
           {
@@ -10051,7 +9857,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%103#0",
+            buffer: "%101#0",
             elements: { perL: 0, fixed: 408 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -10063,7 +9869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.attention_merge",
         op: "attention_merge",
-        node: 104,
+        node: 102,
         spans: [
           { start: 1278, end: 1348 },
           { start: 1389, end: 1393 },
@@ -10074,8 +9880,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 2 blocks with l_b > 0, M = their max m_b;  part [2, 6, 32 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [2,6,34], strides [204, 34, 1] in %103#0
-//   o    [1,192], strides [192, 1] in %104#0 (written)
+//   part [2,6,34], strides [204, 34, 1] in %101#0
+//   o    [1,192], strides [192, 1] in %102#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 2 blocks; workgroup: 64 invocations over the flat [1, 192] grid
@@ -10122,7 +9928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%103#0",
+            buffer: "%101#0",
             elements: { perL: 0, fixed: 408 },
           },
           {
@@ -10133,7 +9939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%104#0",
+            buffer: "%102#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -10144,7 +9950,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.self_attn.o_proj",
         op: "fused_linear",
-        node: 105,
+        node: 103,
         spans: [
           { start: 1278, end: 1348 },
           { start: 1389, end: 1393 },
@@ -10158,10 +9964,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,192], strides [192, 1] in %104#0
+//   x        [1,192], strides [192, 1] in %102#0
 //   W        [192,192] at offset 110784, strides [192, 1] in weight:model.layers.2
-//   residual [1,192], strides [192, 1] in %98#0
-//   y        [1,192], strides [192, 1] in %105#0 (written)
+//   residual [1,192], strides [192, 1] in %96#0
+//   y        [1,192], strides [192, 1] in %103#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 192 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -10244,7 +10050,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%104#0",
+            buffer: "%102#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -10266,7 +10072,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%98#0",
+            buffer: "%96#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -10277,7 +10083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%105#0",
+            buffer: "%103#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -10298,26 +10104,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mamba.in_proj",
-        op: "fused_linear",
-        node: 106,
+        name: "layers.3.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 105,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1395, end: 1398 },
         ],
         locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
-        wgsl: `// kernel layers.3.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.3.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false, convStart=384, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 192 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [384, 896) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 908, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %105#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.3
-//   norm_w [192], strides [1] in weight:model.layers.3
-//   y      [1,908], strides [908, 1] in %106#0 (written)
+//   x          [1,192], strides [192, 1] in %103#0
+//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.3
+//   norm_w     [192], strides [1] in weight:model.layers.3
+//   y          [1,908], strides [908, 1] in %105#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.3.conv
+//   conv_w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.3
+//   conv_b     [512] at offset 176576, strides [1] in weight:model.layers.3
+//   conv_state [512,4], strides [4, 1] in state:layers.3.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
@@ -10329,8 +10140,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 48u>;
 
@@ -10365,7 +10181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 192.0 + 0.00001);
       for (var k = g * 48u + lid; k < (g + 1u) * 48u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -10380,34 +10196,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -10423,13 +10275,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%105#0",
+            buffer: "%103#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -10445,8 +10297,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%106#0",
+            buffer: "%105#0",
             elements: { perL: 0, fixed: 908 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.3.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -10466,151 +10329,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 111,
-        spans: [
-          { start: 1185, end: 1250 },
-          { start: 1395, end: 1398 },
-        ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:29"],
-        wgsl: `// kernel layers.3.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512] at offset 384, strides [908, 1] in %106#0
-//   state [512,4], strides [4, 1] in state:layers.3.conv
-//   w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.3
-//   bias  [512] at offset 176576, strides [1] in weight:model.layers.3
-//   y     [1,512], strides [512, 1] in %111#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.3.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[96u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(174528u + (c) * 4u) / 4u][(174528u + (c) * 4u) % 4u], w_bias[(174528u + (c + 1u) * 4u) / 4u][(174528u + (c + 1u) * 4u) % 4u], w_bias[(174528u + (c + 2u) * 4u) / 4u][(174528u + (c + 2u) * 4u) % 4u], w_bias[(174528u + (c + 3u) * 4u) / 4u][(174528u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(174528u + (c) * 4u + (1u)) / 4u][(174528u + (c) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (1u)) / 4u][(174528u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (1u)) / 4u][(174528u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (1u)) / 4u][(174528u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(174528u + (c) * 4u + (2u)) / 4u][(174528u + (c) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (2u)) / 4u][(174528u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (2u)) / 4u][(174528u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (2u)) / 4u][(174528u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(174528u + (c) * 4u + (3u)) / 4u][(174528u + (c) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (3u)) / 4u][(174528u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (3u)) / 4u][(174528u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (3u)) / 4u][(174528u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[96u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[44144u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%106#0",
-            elements: { perL: 0, fixed: 908 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.3.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.3",
-            elements: { perL: 0, fixed: 251392 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%111#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.3.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 119,
+        node: 116,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1395, end: 1398 },
@@ -10624,16 +10345,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,12,32], strides [384, 32, 1] in %111#0
-//   dt      [1,12] at offset 896, strides [908, 1] in %106#0
+//   x       [1,12,32] at offset 384, strides [384, 32, 1] in %105#0
+//   dt      [1,12] at offset 896, strides [908, 1] in %105#0
 //   A_log   [12] at offset 177152, strides [1] in weight:model.layers.3
-//   B       [1,1,64] at offset 384, strides [64, 64, 1] in %111#0
-//   C       [1,1,64] at offset 448, strides [64, 64, 1] in %111#0
+//   B       [1,1,64] at offset 768, strides [64, 64, 1] in %105#0
+//   C       [1,1,64] at offset 832, strides [64, 64, 1] in %105#0
 //   D       [12] at offset 177216, strides [1] in weight:model.layers.3
 //   dt_bias [12] at offset 177088, strides [1] in weight:model.layers.3
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.3.ssm
-//   z       [1,12,32], strides [384, 32, 1] in %106#0
-//   y       [1,12,32], strides [384, 32, 1] in %119#0 (written)
+//   z       [1,12,32], strides [384, 32, 1] in %105#0
+//   y       [1,12,32], strides [384, 32, 1] in %116#0 (written)
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.3.ssm (written)
 //
 // threads:
@@ -10642,11 +10363,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:29
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -10672,136 +10392,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 12u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[896u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[384u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[384u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[96u];
-    let c0 = x_B_C[112u];
+    let b0 = vec4<f32>(x_dt_B_C_z[768u], x_dt_B_C_z[768u + 1u], x_dt_B_C_z[768u + 2u], x_dt_B_C_z[768u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[832u], x_dt_B_C_z[832u + 1u], x_dt_B_C_z[832u + 2u], x_dt_B_C_z[832u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[96u + (1u)];
-    let c1 = x_B_C[112u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[768u + ((1u) * 4u)], x_dt_B_C_z[768u + ((1u) * 4u) + 1u], x_dt_B_C_z[768u + ((1u) * 4u) + 2u], x_dt_B_C_z[768u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[832u + ((1u) * 4u)], x_dt_B_C_z[832u + ((1u) * 4u) + 1u], x_dt_B_C_z[832u + ((1u) * 4u) + 2u], x_dt_B_C_z[832u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[96u + (2u)];
-    let c2 = x_B_C[112u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[768u + ((2u) * 4u)], x_dt_B_C_z[768u + ((2u) * 4u) + 1u], x_dt_B_C_z[768u + ((2u) * 4u) + 2u], x_dt_B_C_z[768u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[832u + ((2u) * 4u)], x_dt_B_C_z[832u + ((2u) * 4u) + 1u], x_dt_B_C_z[832u + ((2u) * 4u) + 2u], x_dt_B_C_z[832u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[96u + (3u)];
-    let c3 = x_B_C[112u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[768u + ((3u) * 4u)], x_dt_B_C_z[768u + ((3u) * 4u) + 1u], x_dt_B_C_z[768u + ((3u) * 4u) + 2u], x_dt_B_C_z[768u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[832u + ((3u) * 4u)], x_dt_B_C_z[832u + ((3u) * 4u) + 1u], x_dt_B_C_z[832u + ((3u) * 4u) + 2u], x_dt_B_C_z[832u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[96u + (4u)];
-    let c4 = x_B_C[112u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[768u + ((4u) * 4u)], x_dt_B_C_z[768u + ((4u) * 4u) + 1u], x_dt_B_C_z[768u + ((4u) * 4u) + 2u], x_dt_B_C_z[768u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[832u + ((4u) * 4u)], x_dt_B_C_z[832u + ((4u) * 4u) + 1u], x_dt_B_C_z[832u + ((4u) * 4u) + 2u], x_dt_B_C_z[832u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[96u + (5u)];
-    let c5 = x_B_C[112u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[768u + ((5u) * 4u)], x_dt_B_C_z[768u + ((5u) * 4u) + 1u], x_dt_B_C_z[768u + ((5u) * 4u) + 2u], x_dt_B_C_z[768u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[832u + ((5u) * 4u)], x_dt_B_C_z[832u + ((5u) * 4u) + 1u], x_dt_B_C_z[832u + ((5u) * 4u) + 2u], x_dt_B_C_z[832u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[96u + (6u)];
-    let c6 = x_B_C[112u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[768u + ((6u) * 4u)], x_dt_B_C_z[768u + ((6u) * 4u) + 1u], x_dt_B_C_z[768u + ((6u) * 4u) + 2u], x_dt_B_C_z[768u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[832u + ((6u) * 4u)], x_dt_B_C_z[832u + ((6u) * 4u) + 1u], x_dt_B_C_z[832u + ((6u) * 4u) + 2u], x_dt_B_C_z[832u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[96u + (7u)];
-    let c7 = x_B_C[112u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[768u + ((7u) * 4u)], x_dt_B_C_z[768u + ((7u) * 4u) + 1u], x_dt_B_C_z[768u + ((7u) * 4u) + 2u], x_dt_B_C_z[768u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[832u + ((7u) * 4u)], x_dt_B_C_z[832u + ((7u) * 4u) + 1u], x_dt_B_C_z[832u + ((7u) * 4u) + 2u], x_dt_B_C_z[832u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[96u + (8u)];
-    let c8 = x_B_C[112u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[768u + ((8u) * 4u)], x_dt_B_C_z[768u + ((8u) * 4u) + 1u], x_dt_B_C_z[768u + ((8u) * 4u) + 2u], x_dt_B_C_z[768u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[832u + ((8u) * 4u)], x_dt_B_C_z[832u + ((8u) * 4u) + 1u], x_dt_B_C_z[832u + ((8u) * 4u) + 2u], x_dt_B_C_z[832u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[96u + (9u)];
-    let c9 = x_B_C[112u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[768u + ((9u) * 4u)], x_dt_B_C_z[768u + ((9u) * 4u) + 1u], x_dt_B_C_z[768u + ((9u) * 4u) + 2u], x_dt_B_C_z[768u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[832u + ((9u) * 4u)], x_dt_B_C_z[832u + ((9u) * 4u) + 1u], x_dt_B_C_z[832u + ((9u) * 4u) + 2u], x_dt_B_C_z[832u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[96u + (10u)];
-    let c10 = x_B_C[112u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[768u + ((10u) * 4u)], x_dt_B_C_z[768u + ((10u) * 4u) + 1u], x_dt_B_C_z[768u + ((10u) * 4u) + 2u], x_dt_B_C_z[768u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[832u + ((10u) * 4u)], x_dt_B_C_z[832u + ((10u) * 4u) + 1u], x_dt_B_C_z[832u + ((10u) * 4u) + 2u], x_dt_B_C_z[832u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[96u + (11u)];
-    let c11 = x_B_C[112u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[768u + ((11u) * 4u)], x_dt_B_C_z[768u + ((11u) * 4u) + 1u], x_dt_B_C_z[768u + ((11u) * 4u) + 2u], x_dt_B_C_z[768u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[832u + ((11u) * 4u)], x_dt_B_C_z[832u + ((11u) * 4u) + 1u], x_dt_B_C_z[832u + ((11u) * 4u) + 2u], x_dt_B_C_z[832u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[96u + (12u)];
-    let c12 = x_B_C[112u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[768u + ((12u) * 4u)], x_dt_B_C_z[768u + ((12u) * 4u) + 1u], x_dt_B_C_z[768u + ((12u) * 4u) + 2u], x_dt_B_C_z[768u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[832u + ((12u) * 4u)], x_dt_B_C_z[832u + ((12u) * 4u) + 1u], x_dt_B_C_z[832u + ((12u) * 4u) + 2u], x_dt_B_C_z[832u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[96u + (13u)];
-    let c13 = x_B_C[112u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[768u + ((13u) * 4u)], x_dt_B_C_z[768u + ((13u) * 4u) + 1u], x_dt_B_C_z[768u + ((13u) * 4u) + 2u], x_dt_B_C_z[768u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[832u + ((13u) * 4u)], x_dt_B_C_z[832u + ((13u) * 4u) + 1u], x_dt_B_C_z[832u + ((13u) * 4u) + 2u], x_dt_B_C_z[832u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[96u + (14u)];
-    let c14 = x_B_C[112u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[768u + ((14u) * 4u)], x_dt_B_C_z[768u + ((14u) * 4u) + 1u], x_dt_B_C_z[768u + ((14u) * 4u) + 2u], x_dt_B_C_z[768u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[832u + ((14u) * 4u)], x_dt_B_C_z[832u + ((14u) * 4u) + 1u], x_dt_B_C_z[832u + ((14u) * 4u) + 2u], x_dt_B_C_z[832u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[96u + (15u)];
-    let c15 = x_B_C[112u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[768u + ((15u) * 4u)], x_dt_B_C_z[768u + ((15u) * 4u) + 1u], x_dt_B_C_z[768u + ((15u) * 4u) + 2u], x_dt_B_C_z[768u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[832u + ((15u) * 4u)], x_dt_B_C_z[832u + ((15u) * 4u) + 1u], x_dt_B_C_z[832u + ((15u) * 4u) + 2u], x_dt_B_C_z[832u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -10810,8 +10530,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -10821,28 +10541,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%111#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%106#0",
+            buffer: "%105#0",
             elements: { perL: 0, fixed: 908 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -10853,7 +10562,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -10864,13 +10573,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%119#0",
+            buffer: "%116#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -10881,7 +10590,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mamba.out_proj",
         op: "fused_linear",
-        node: 121,
+        node: 118,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1395, end: 1398 },
@@ -10895,11 +10604,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,384], strides [384, 1] in %119#0
+//   x        [1,384], strides [384, 1] in %116#0
 //   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.3
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.3
-//   residual [1,192], strides [192, 1] in %105#0
-//   y        [1,192], strides [192, 1] in %121#0 (written)
+//   residual [1,192], strides [192, 1] in %103#0
+//   y        [1,192], strides [192, 1] in %118#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
@@ -11006,7 +10715,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%119#0",
+            buffer: "%116#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -11028,7 +10737,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%105#0",
+            buffer: "%103#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -11039,7 +10748,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%121#0",
+            buffer: "%118#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -11060,26 +10769,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.in_proj",
-        op: "fused_linear",
-        node: 122,
+        name: "layers.4.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 120,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1400, end: 1403 },
         ],
         locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
-        wgsl: `// kernel layers.4.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.4.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false, convStart=384, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 192 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [384, 896) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 908, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %121#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.4
-//   norm_w [192], strides [1] in weight:model.layers.4
-//   y      [1,908], strides [908, 1] in %122#0 (written)
+//   x          [1,192], strides [192, 1] in %118#0
+//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.4
+//   norm_w     [192], strides [1] in weight:model.layers.4
+//   y          [1,908], strides [908, 1] in %120#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.4.conv
+//   conv_w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.4
+//   conv_b     [512] at offset 176576, strides [1] in weight:model.layers.4
+//   conv_state [512,4], strides [4, 1] in state:layers.4.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
@@ -11091,8 +10805,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 48u>;
 
@@ -11127,7 +10846,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 192.0 + 0.00001);
       for (var k = g * 48u + lid; k < (g + 1u) * 48u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -11142,34 +10861,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -11185,13 +10940,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%121#0",
+            buffer: "%118#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -11207,8 +10962,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%122#0",
+            buffer: "%120#0",
             elements: { perL: 0, fixed: 908 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.4.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -11228,151 +10994,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 127,
-        spans: [
-          { start: 1185, end: 1250 },
-          { start: 1400, end: 1403 },
-        ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:34"],
-        wgsl: `// kernel layers.4.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512] at offset 384, strides [908, 1] in %122#0
-//   state [512,4], strides [4, 1] in state:layers.4.conv
-//   w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.4
-//   bias  [512] at offset 176576, strides [1] in weight:model.layers.4
-//   y     [1,512], strides [512, 1] in %127#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.4.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[96u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(174528u + (c) * 4u) / 4u][(174528u + (c) * 4u) % 4u], w_bias[(174528u + (c + 1u) * 4u) / 4u][(174528u + (c + 1u) * 4u) % 4u], w_bias[(174528u + (c + 2u) * 4u) / 4u][(174528u + (c + 2u) * 4u) % 4u], w_bias[(174528u + (c + 3u) * 4u) / 4u][(174528u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(174528u + (c) * 4u + (1u)) / 4u][(174528u + (c) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (1u)) / 4u][(174528u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (1u)) / 4u][(174528u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (1u)) / 4u][(174528u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(174528u + (c) * 4u + (2u)) / 4u][(174528u + (c) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (2u)) / 4u][(174528u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (2u)) / 4u][(174528u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (2u)) / 4u][(174528u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(174528u + (c) * 4u + (3u)) / 4u][(174528u + (c) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (3u)) / 4u][(174528u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (3u)) / 4u][(174528u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (3u)) / 4u][(174528u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[96u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[44144u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%122#0",
-            elements: { perL: 0, fixed: 908 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.4.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.4",
-            elements: { perL: 0, fixed: 251392 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%127#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.4.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 135,
+        node: 131,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1400, end: 1403 },
@@ -11386,16 +11010,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,12,32], strides [384, 32, 1] in %127#0
-//   dt      [1,12] at offset 896, strides [908, 1] in %122#0
+//   x       [1,12,32] at offset 384, strides [384, 32, 1] in %120#0
+//   dt      [1,12] at offset 896, strides [908, 1] in %120#0
 //   A_log   [12] at offset 177152, strides [1] in weight:model.layers.4
-//   B       [1,1,64] at offset 384, strides [64, 64, 1] in %127#0
-//   C       [1,1,64] at offset 448, strides [64, 64, 1] in %127#0
+//   B       [1,1,64] at offset 768, strides [64, 64, 1] in %120#0
+//   C       [1,1,64] at offset 832, strides [64, 64, 1] in %120#0
 //   D       [12] at offset 177216, strides [1] in weight:model.layers.4
 //   dt_bias [12] at offset 177088, strides [1] in weight:model.layers.4
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.4.ssm
-//   z       [1,12,32], strides [384, 32, 1] in %122#0
-//   y       [1,12,32], strides [384, 32, 1] in %135#0 (written)
+//   z       [1,12,32], strides [384, 32, 1] in %120#0
+//   y       [1,12,32], strides [384, 32, 1] in %131#0 (written)
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.4.ssm (written)
 //
 // threads:
@@ -11404,11 +11028,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:34
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -11434,136 +11057,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 12u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[896u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[384u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[384u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[96u];
-    let c0 = x_B_C[112u];
+    let b0 = vec4<f32>(x_dt_B_C_z[768u], x_dt_B_C_z[768u + 1u], x_dt_B_C_z[768u + 2u], x_dt_B_C_z[768u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[832u], x_dt_B_C_z[832u + 1u], x_dt_B_C_z[832u + 2u], x_dt_B_C_z[832u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[96u + (1u)];
-    let c1 = x_B_C[112u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[768u + ((1u) * 4u)], x_dt_B_C_z[768u + ((1u) * 4u) + 1u], x_dt_B_C_z[768u + ((1u) * 4u) + 2u], x_dt_B_C_z[768u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[832u + ((1u) * 4u)], x_dt_B_C_z[832u + ((1u) * 4u) + 1u], x_dt_B_C_z[832u + ((1u) * 4u) + 2u], x_dt_B_C_z[832u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[96u + (2u)];
-    let c2 = x_B_C[112u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[768u + ((2u) * 4u)], x_dt_B_C_z[768u + ((2u) * 4u) + 1u], x_dt_B_C_z[768u + ((2u) * 4u) + 2u], x_dt_B_C_z[768u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[832u + ((2u) * 4u)], x_dt_B_C_z[832u + ((2u) * 4u) + 1u], x_dt_B_C_z[832u + ((2u) * 4u) + 2u], x_dt_B_C_z[832u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[96u + (3u)];
-    let c3 = x_B_C[112u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[768u + ((3u) * 4u)], x_dt_B_C_z[768u + ((3u) * 4u) + 1u], x_dt_B_C_z[768u + ((3u) * 4u) + 2u], x_dt_B_C_z[768u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[832u + ((3u) * 4u)], x_dt_B_C_z[832u + ((3u) * 4u) + 1u], x_dt_B_C_z[832u + ((3u) * 4u) + 2u], x_dt_B_C_z[832u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[96u + (4u)];
-    let c4 = x_B_C[112u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[768u + ((4u) * 4u)], x_dt_B_C_z[768u + ((4u) * 4u) + 1u], x_dt_B_C_z[768u + ((4u) * 4u) + 2u], x_dt_B_C_z[768u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[832u + ((4u) * 4u)], x_dt_B_C_z[832u + ((4u) * 4u) + 1u], x_dt_B_C_z[832u + ((4u) * 4u) + 2u], x_dt_B_C_z[832u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[96u + (5u)];
-    let c5 = x_B_C[112u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[768u + ((5u) * 4u)], x_dt_B_C_z[768u + ((5u) * 4u) + 1u], x_dt_B_C_z[768u + ((5u) * 4u) + 2u], x_dt_B_C_z[768u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[832u + ((5u) * 4u)], x_dt_B_C_z[832u + ((5u) * 4u) + 1u], x_dt_B_C_z[832u + ((5u) * 4u) + 2u], x_dt_B_C_z[832u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[96u + (6u)];
-    let c6 = x_B_C[112u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[768u + ((6u) * 4u)], x_dt_B_C_z[768u + ((6u) * 4u) + 1u], x_dt_B_C_z[768u + ((6u) * 4u) + 2u], x_dt_B_C_z[768u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[832u + ((6u) * 4u)], x_dt_B_C_z[832u + ((6u) * 4u) + 1u], x_dt_B_C_z[832u + ((6u) * 4u) + 2u], x_dt_B_C_z[832u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[96u + (7u)];
-    let c7 = x_B_C[112u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[768u + ((7u) * 4u)], x_dt_B_C_z[768u + ((7u) * 4u) + 1u], x_dt_B_C_z[768u + ((7u) * 4u) + 2u], x_dt_B_C_z[768u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[832u + ((7u) * 4u)], x_dt_B_C_z[832u + ((7u) * 4u) + 1u], x_dt_B_C_z[832u + ((7u) * 4u) + 2u], x_dt_B_C_z[832u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[96u + (8u)];
-    let c8 = x_B_C[112u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[768u + ((8u) * 4u)], x_dt_B_C_z[768u + ((8u) * 4u) + 1u], x_dt_B_C_z[768u + ((8u) * 4u) + 2u], x_dt_B_C_z[768u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[832u + ((8u) * 4u)], x_dt_B_C_z[832u + ((8u) * 4u) + 1u], x_dt_B_C_z[832u + ((8u) * 4u) + 2u], x_dt_B_C_z[832u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[96u + (9u)];
-    let c9 = x_B_C[112u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[768u + ((9u) * 4u)], x_dt_B_C_z[768u + ((9u) * 4u) + 1u], x_dt_B_C_z[768u + ((9u) * 4u) + 2u], x_dt_B_C_z[768u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[832u + ((9u) * 4u)], x_dt_B_C_z[832u + ((9u) * 4u) + 1u], x_dt_B_C_z[832u + ((9u) * 4u) + 2u], x_dt_B_C_z[832u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[96u + (10u)];
-    let c10 = x_B_C[112u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[768u + ((10u) * 4u)], x_dt_B_C_z[768u + ((10u) * 4u) + 1u], x_dt_B_C_z[768u + ((10u) * 4u) + 2u], x_dt_B_C_z[768u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[832u + ((10u) * 4u)], x_dt_B_C_z[832u + ((10u) * 4u) + 1u], x_dt_B_C_z[832u + ((10u) * 4u) + 2u], x_dt_B_C_z[832u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[96u + (11u)];
-    let c11 = x_B_C[112u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[768u + ((11u) * 4u)], x_dt_B_C_z[768u + ((11u) * 4u) + 1u], x_dt_B_C_z[768u + ((11u) * 4u) + 2u], x_dt_B_C_z[768u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[832u + ((11u) * 4u)], x_dt_B_C_z[832u + ((11u) * 4u) + 1u], x_dt_B_C_z[832u + ((11u) * 4u) + 2u], x_dt_B_C_z[832u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[96u + (12u)];
-    let c12 = x_B_C[112u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[768u + ((12u) * 4u)], x_dt_B_C_z[768u + ((12u) * 4u) + 1u], x_dt_B_C_z[768u + ((12u) * 4u) + 2u], x_dt_B_C_z[768u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[832u + ((12u) * 4u)], x_dt_B_C_z[832u + ((12u) * 4u) + 1u], x_dt_B_C_z[832u + ((12u) * 4u) + 2u], x_dt_B_C_z[832u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[96u + (13u)];
-    let c13 = x_B_C[112u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[768u + ((13u) * 4u)], x_dt_B_C_z[768u + ((13u) * 4u) + 1u], x_dt_B_C_z[768u + ((13u) * 4u) + 2u], x_dt_B_C_z[768u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[832u + ((13u) * 4u)], x_dt_B_C_z[832u + ((13u) * 4u) + 1u], x_dt_B_C_z[832u + ((13u) * 4u) + 2u], x_dt_B_C_z[832u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[96u + (14u)];
-    let c14 = x_B_C[112u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[768u + ((14u) * 4u)], x_dt_B_C_z[768u + ((14u) * 4u) + 1u], x_dt_B_C_z[768u + ((14u) * 4u) + 2u], x_dt_B_C_z[768u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[832u + ((14u) * 4u)], x_dt_B_C_z[832u + ((14u) * 4u) + 1u], x_dt_B_C_z[832u + ((14u) * 4u) + 2u], x_dt_B_C_z[832u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[96u + (15u)];
-    let c15 = x_B_C[112u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[768u + ((15u) * 4u)], x_dt_B_C_z[768u + ((15u) * 4u) + 1u], x_dt_B_C_z[768u + ((15u) * 4u) + 2u], x_dt_B_C_z[768u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[832u + ((15u) * 4u)], x_dt_B_C_z[832u + ((15u) * 4u) + 1u], x_dt_B_C_z[832u + ((15u) * 4u) + 2u], x_dt_B_C_z[832u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -11572,8 +11195,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -11583,28 +11206,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%127#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%122#0",
+            buffer: "%120#0",
             elements: { perL: 0, fixed: 908 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -11615,7 +11227,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -11626,13 +11238,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%135#0",
+            buffer: "%131#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -11643,7 +11255,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mamba.out_proj",
         op: "fused_linear",
-        node: 137,
+        node: 133,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1400, end: 1403 },
@@ -11657,11 +11269,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,384], strides [384, 1] in %135#0
+//   x        [1,384], strides [384, 1] in %131#0
 //   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.4
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.4
-//   residual [1,192], strides [192, 1] in %121#0
-//   y        [1,192], strides [192, 1] in %137#0 (written)
+//   residual [1,192], strides [192, 1] in %118#0
+//   y        [1,192], strides [192, 1] in %133#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
@@ -11768,7 +11380,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%135#0",
+            buffer: "%131#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -11790,7 +11402,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%121#0",
+            buffer: "%118#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -11801,7 +11413,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%137#0",
+            buffer: "%133#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -11822,26 +11434,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mamba.in_proj",
-        op: "fused_linear",
-        node: 138,
+        name: "layers.5.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 135,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1405, end: 1408 },
         ],
         locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
-        wgsl: `// kernel layers.5.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.5.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false, convStart=384, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 192 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [384, 896) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 908, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %137#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.5
-//   norm_w [192], strides [1] in weight:model.layers.5
-//   y      [1,908], strides [908, 1] in %138#0 (written)
+//   x          [1,192], strides [192, 1] in %133#0
+//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.5
+//   norm_w     [192], strides [1] in weight:model.layers.5
+//   y          [1,908], strides [908, 1] in %135#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.5.conv
+//   conv_w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.5
+//   conv_b     [512] at offset 176576, strides [1] in weight:model.layers.5
+//   conv_state [512,4], strides [4, 1] in state:layers.5.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 192 in vec4 steps
@@ -11853,8 +11470,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 48u>;
 
@@ -11889,7 +11511,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 192.0 + 0.00001);
       for (var k = g * 48u + lid; k < (g + 1u) * 48u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -11904,34 +11526,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 908u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
+      let ch = c - 384u;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -11947,13 +11605,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%137#0",
+            buffer: "%133#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -11969,8 +11627,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%138#0",
+            buffer: "%135#0",
             elements: { perL: 0, fixed: 908 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.5.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -11990,151 +11659,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 143,
-        spans: [
-          { start: 1185, end: 1250 },
-          { start: 1405, end: 1408 },
-        ],
-        locations: ["kjv-byte.hyb:18:3", "kjv-byte.hyb:21:39"],
-        wgsl: `// kernel layers.5.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512] at offset 384, strides [908, 1] in %138#0
-//   state [512,4], strides [4, 1] in state:layers.5.conv
-//   w     [512,4] at offset 174528, strides [4, 1] in weight:model.layers.5
-//   bias  [512] at offset 176576, strides [1] in weight:model.layers.5
-//   y     [1,512], strides [512, 1] in %143#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.5.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[96u + (cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(174528u + (c) * 4u) / 4u][(174528u + (c) * 4u) % 4u], w_bias[(174528u + (c + 1u) * 4u) / 4u][(174528u + (c + 1u) * 4u) % 4u], w_bias[(174528u + (c + 2u) * 4u) / 4u][(174528u + (c + 2u) * 4u) % 4u], w_bias[(174528u + (c + 3u) * 4u) / 4u][(174528u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(174528u + (c) * 4u + (1u)) / 4u][(174528u + (c) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (1u)) / 4u][(174528u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (1u)) / 4u][(174528u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (1u)) / 4u][(174528u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(174528u + (c) * 4u + (2u)) / 4u][(174528u + (c) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (2u)) / 4u][(174528u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (2u)) / 4u][(174528u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (2u)) / 4u][(174528u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(174528u + (c) * 4u + (3u)) / 4u][(174528u + (c) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 1u) * 4u + (3u)) / 4u][(174528u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 2u) * 4u + (3u)) / 4u][(174528u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(174528u + (c + 3u) * 4u + (3u)) / 4u][(174528u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[96u + (cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[44144u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%138#0",
-            elements: { perL: 0, fixed: 908 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.5.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.5",
-            elements: { perL: 0, fixed: 251392 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%143#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.5.mamba.ssd_state_update",
         op: "ssd_state_update",
-        node: 151,
+        node: 146,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1405, end: 1408 },
@@ -12148,16 +11675,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // out = y * silu(z[t, h, p])
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x       [1,12,32], strides [384, 32, 1] in %143#0
-//   dt      [1,12] at offset 896, strides [908, 1] in %138#0
+//   x       [1,12,32] at offset 384, strides [384, 32, 1] in %135#0
+//   dt      [1,12] at offset 896, strides [908, 1] in %135#0
 //   A_log   [12] at offset 177152, strides [1] in weight:model.layers.5
-//   B       [1,1,64] at offset 384, strides [64, 64, 1] in %143#0
-//   C       [1,1,64] at offset 448, strides [64, 64, 1] in %143#0
+//   B       [1,1,64] at offset 768, strides [64, 64, 1] in %135#0
+//   C       [1,1,64] at offset 832, strides [64, 64, 1] in %135#0
 //   D       [12] at offset 177216, strides [1] in weight:model.layers.5
 //   dt_bias [12] at offset 177088, strides [1] in weight:model.layers.5
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.5.ssm
-//   z       [1,12,32], strides [384, 32, 1] in %138#0
-//   y       [1,12,32], strides [384, 32, 1] in %151#0 (written)
+//   z       [1,12,32], strides [384, 32, 1] in %135#0
+//   y       [1,12,32], strides [384, 32, 1] in %146#0 (written)
 //   state   [12,32,64], strides [2048, 64, 1] in state:layers.5.ssm (written)
 //
 // threads:
@@ -12166,11 +11693,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: kjv-byte.hyb:18:3, kjv-byte.hyb:21:39
 
-@group(0) @binding(0) var<storage, read> x_B_C: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dt_z: array<f32>;
-@group(0) @binding(2) var<storage, read> A_log_D_dt_bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -12196,136 +11722,136 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 12u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(dt_z[896u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[896u + (hi)] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_B_C[((hi) * 32u + (pi)) / 4u][((hi) * 32u + (pi)) % 4u];
+    let xv_0 = x_dt_B_C_z[384u + (hi) * 32u + (pi)];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_B_C[((hi) * 32u + (pi + 1u)) / 4u][((hi) * 32u + (pi + 1u)) % 4u];
+    let xv_1 = x_dt_B_C_z[384u + (hi) * 32u + (pi + 1u)];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
-    let b0 = x_B_C[96u];
-    let c0 = x_B_C[112u];
+    let b0 = vec4<f32>(x_dt_B_C_z[768u], x_dt_B_C_z[768u + 1u], x_dt_B_C_z[768u + 2u], x_dt_B_C_z[768u + 3u]);
+    let c0 = vec4<f32>(x_dt_B_C_z[832u], x_dt_B_C_z[832u + 1u], x_dt_B_C_z[832u + 2u], x_dt_B_C_z[832u + 3u]);
     let s0_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u], dx_0 * b0);
     state[(hi) * 512u + (pi) * 16u] = s0_0;
     acc_0 = fma(s0_0, c0, acc_0);
     let s0_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u], dx_1 * b0);
     state[(hi) * 512u + (pi + 1u) * 16u] = s0_1;
     acc_1 = fma(s0_1, c0, acc_1);
-    let b1 = x_B_C[96u + (1u)];
-    let c1 = x_B_C[112u + (1u)];
+    let b1 = vec4<f32>(x_dt_B_C_z[768u + ((1u) * 4u)], x_dt_B_C_z[768u + ((1u) * 4u) + 1u], x_dt_B_C_z[768u + ((1u) * 4u) + 2u], x_dt_B_C_z[768u + ((1u) * 4u) + 3u]);
+    let c1 = vec4<f32>(x_dt_B_C_z[832u + ((1u) * 4u)], x_dt_B_C_z[832u + ((1u) * 4u) + 1u], x_dt_B_C_z[832u + ((1u) * 4u) + 2u], x_dt_B_C_z[832u + ((1u) * 4u) + 3u]);
     let s1_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (1u)], dx_0 * b1);
     state[(hi) * 512u + (pi) * 16u + (1u)] = s1_0;
     acc_0 = fma(s1_0, c1, acc_0);
     let s1_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (1u)], dx_1 * b1);
     state[(hi) * 512u + (pi + 1u) * 16u + (1u)] = s1_1;
     acc_1 = fma(s1_1, c1, acc_1);
-    let b2 = x_B_C[96u + (2u)];
-    let c2 = x_B_C[112u + (2u)];
+    let b2 = vec4<f32>(x_dt_B_C_z[768u + ((2u) * 4u)], x_dt_B_C_z[768u + ((2u) * 4u) + 1u], x_dt_B_C_z[768u + ((2u) * 4u) + 2u], x_dt_B_C_z[768u + ((2u) * 4u) + 3u]);
+    let c2 = vec4<f32>(x_dt_B_C_z[832u + ((2u) * 4u)], x_dt_B_C_z[832u + ((2u) * 4u) + 1u], x_dt_B_C_z[832u + ((2u) * 4u) + 2u], x_dt_B_C_z[832u + ((2u) * 4u) + 3u]);
     let s2_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (2u)], dx_0 * b2);
     state[(hi) * 512u + (pi) * 16u + (2u)] = s2_0;
     acc_0 = fma(s2_0, c2, acc_0);
     let s2_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (2u)], dx_1 * b2);
     state[(hi) * 512u + (pi + 1u) * 16u + (2u)] = s2_1;
     acc_1 = fma(s2_1, c2, acc_1);
-    let b3 = x_B_C[96u + (3u)];
-    let c3 = x_B_C[112u + (3u)];
+    let b3 = vec4<f32>(x_dt_B_C_z[768u + ((3u) * 4u)], x_dt_B_C_z[768u + ((3u) * 4u) + 1u], x_dt_B_C_z[768u + ((3u) * 4u) + 2u], x_dt_B_C_z[768u + ((3u) * 4u) + 3u]);
+    let c3 = vec4<f32>(x_dt_B_C_z[832u + ((3u) * 4u)], x_dt_B_C_z[832u + ((3u) * 4u) + 1u], x_dt_B_C_z[832u + ((3u) * 4u) + 2u], x_dt_B_C_z[832u + ((3u) * 4u) + 3u]);
     let s3_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (3u)], dx_0 * b3);
     state[(hi) * 512u + (pi) * 16u + (3u)] = s3_0;
     acc_0 = fma(s3_0, c3, acc_0);
     let s3_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (3u)], dx_1 * b3);
     state[(hi) * 512u + (pi + 1u) * 16u + (3u)] = s3_1;
     acc_1 = fma(s3_1, c3, acc_1);
-    let b4 = x_B_C[96u + (4u)];
-    let c4 = x_B_C[112u + (4u)];
+    let b4 = vec4<f32>(x_dt_B_C_z[768u + ((4u) * 4u)], x_dt_B_C_z[768u + ((4u) * 4u) + 1u], x_dt_B_C_z[768u + ((4u) * 4u) + 2u], x_dt_B_C_z[768u + ((4u) * 4u) + 3u]);
+    let c4 = vec4<f32>(x_dt_B_C_z[832u + ((4u) * 4u)], x_dt_B_C_z[832u + ((4u) * 4u) + 1u], x_dt_B_C_z[832u + ((4u) * 4u) + 2u], x_dt_B_C_z[832u + ((4u) * 4u) + 3u]);
     let s4_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (4u)], dx_0 * b4);
     state[(hi) * 512u + (pi) * 16u + (4u)] = s4_0;
     acc_0 = fma(s4_0, c4, acc_0);
     let s4_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (4u)], dx_1 * b4);
     state[(hi) * 512u + (pi + 1u) * 16u + (4u)] = s4_1;
     acc_1 = fma(s4_1, c4, acc_1);
-    let b5 = x_B_C[96u + (5u)];
-    let c5 = x_B_C[112u + (5u)];
+    let b5 = vec4<f32>(x_dt_B_C_z[768u + ((5u) * 4u)], x_dt_B_C_z[768u + ((5u) * 4u) + 1u], x_dt_B_C_z[768u + ((5u) * 4u) + 2u], x_dt_B_C_z[768u + ((5u) * 4u) + 3u]);
+    let c5 = vec4<f32>(x_dt_B_C_z[832u + ((5u) * 4u)], x_dt_B_C_z[832u + ((5u) * 4u) + 1u], x_dt_B_C_z[832u + ((5u) * 4u) + 2u], x_dt_B_C_z[832u + ((5u) * 4u) + 3u]);
     let s5_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (5u)], dx_0 * b5);
     state[(hi) * 512u + (pi) * 16u + (5u)] = s5_0;
     acc_0 = fma(s5_0, c5, acc_0);
     let s5_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (5u)], dx_1 * b5);
     state[(hi) * 512u + (pi + 1u) * 16u + (5u)] = s5_1;
     acc_1 = fma(s5_1, c5, acc_1);
-    let b6 = x_B_C[96u + (6u)];
-    let c6 = x_B_C[112u + (6u)];
+    let b6 = vec4<f32>(x_dt_B_C_z[768u + ((6u) * 4u)], x_dt_B_C_z[768u + ((6u) * 4u) + 1u], x_dt_B_C_z[768u + ((6u) * 4u) + 2u], x_dt_B_C_z[768u + ((6u) * 4u) + 3u]);
+    let c6 = vec4<f32>(x_dt_B_C_z[832u + ((6u) * 4u)], x_dt_B_C_z[832u + ((6u) * 4u) + 1u], x_dt_B_C_z[832u + ((6u) * 4u) + 2u], x_dt_B_C_z[832u + ((6u) * 4u) + 3u]);
     let s6_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (6u)], dx_0 * b6);
     state[(hi) * 512u + (pi) * 16u + (6u)] = s6_0;
     acc_0 = fma(s6_0, c6, acc_0);
     let s6_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (6u)], dx_1 * b6);
     state[(hi) * 512u + (pi + 1u) * 16u + (6u)] = s6_1;
     acc_1 = fma(s6_1, c6, acc_1);
-    let b7 = x_B_C[96u + (7u)];
-    let c7 = x_B_C[112u + (7u)];
+    let b7 = vec4<f32>(x_dt_B_C_z[768u + ((7u) * 4u)], x_dt_B_C_z[768u + ((7u) * 4u) + 1u], x_dt_B_C_z[768u + ((7u) * 4u) + 2u], x_dt_B_C_z[768u + ((7u) * 4u) + 3u]);
+    let c7 = vec4<f32>(x_dt_B_C_z[832u + ((7u) * 4u)], x_dt_B_C_z[832u + ((7u) * 4u) + 1u], x_dt_B_C_z[832u + ((7u) * 4u) + 2u], x_dt_B_C_z[832u + ((7u) * 4u) + 3u]);
     let s7_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (7u)], dx_0 * b7);
     state[(hi) * 512u + (pi) * 16u + (7u)] = s7_0;
     acc_0 = fma(s7_0, c7, acc_0);
     let s7_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (7u)], dx_1 * b7);
     state[(hi) * 512u + (pi + 1u) * 16u + (7u)] = s7_1;
     acc_1 = fma(s7_1, c7, acc_1);
-    let b8 = x_B_C[96u + (8u)];
-    let c8 = x_B_C[112u + (8u)];
+    let b8 = vec4<f32>(x_dt_B_C_z[768u + ((8u) * 4u)], x_dt_B_C_z[768u + ((8u) * 4u) + 1u], x_dt_B_C_z[768u + ((8u) * 4u) + 2u], x_dt_B_C_z[768u + ((8u) * 4u) + 3u]);
+    let c8 = vec4<f32>(x_dt_B_C_z[832u + ((8u) * 4u)], x_dt_B_C_z[832u + ((8u) * 4u) + 1u], x_dt_B_C_z[832u + ((8u) * 4u) + 2u], x_dt_B_C_z[832u + ((8u) * 4u) + 3u]);
     let s8_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (8u)], dx_0 * b8);
     state[(hi) * 512u + (pi) * 16u + (8u)] = s8_0;
     acc_0 = fma(s8_0, c8, acc_0);
     let s8_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (8u)], dx_1 * b8);
     state[(hi) * 512u + (pi + 1u) * 16u + (8u)] = s8_1;
     acc_1 = fma(s8_1, c8, acc_1);
-    let b9 = x_B_C[96u + (9u)];
-    let c9 = x_B_C[112u + (9u)];
+    let b9 = vec4<f32>(x_dt_B_C_z[768u + ((9u) * 4u)], x_dt_B_C_z[768u + ((9u) * 4u) + 1u], x_dt_B_C_z[768u + ((9u) * 4u) + 2u], x_dt_B_C_z[768u + ((9u) * 4u) + 3u]);
+    let c9 = vec4<f32>(x_dt_B_C_z[832u + ((9u) * 4u)], x_dt_B_C_z[832u + ((9u) * 4u) + 1u], x_dt_B_C_z[832u + ((9u) * 4u) + 2u], x_dt_B_C_z[832u + ((9u) * 4u) + 3u]);
     let s9_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (9u)], dx_0 * b9);
     state[(hi) * 512u + (pi) * 16u + (9u)] = s9_0;
     acc_0 = fma(s9_0, c9, acc_0);
     let s9_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (9u)], dx_1 * b9);
     state[(hi) * 512u + (pi + 1u) * 16u + (9u)] = s9_1;
     acc_1 = fma(s9_1, c9, acc_1);
-    let b10 = x_B_C[96u + (10u)];
-    let c10 = x_B_C[112u + (10u)];
+    let b10 = vec4<f32>(x_dt_B_C_z[768u + ((10u) * 4u)], x_dt_B_C_z[768u + ((10u) * 4u) + 1u], x_dt_B_C_z[768u + ((10u) * 4u) + 2u], x_dt_B_C_z[768u + ((10u) * 4u) + 3u]);
+    let c10 = vec4<f32>(x_dt_B_C_z[832u + ((10u) * 4u)], x_dt_B_C_z[832u + ((10u) * 4u) + 1u], x_dt_B_C_z[832u + ((10u) * 4u) + 2u], x_dt_B_C_z[832u + ((10u) * 4u) + 3u]);
     let s10_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (10u)], dx_0 * b10);
     state[(hi) * 512u + (pi) * 16u + (10u)] = s10_0;
     acc_0 = fma(s10_0, c10, acc_0);
     let s10_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (10u)], dx_1 * b10);
     state[(hi) * 512u + (pi + 1u) * 16u + (10u)] = s10_1;
     acc_1 = fma(s10_1, c10, acc_1);
-    let b11 = x_B_C[96u + (11u)];
-    let c11 = x_B_C[112u + (11u)];
+    let b11 = vec4<f32>(x_dt_B_C_z[768u + ((11u) * 4u)], x_dt_B_C_z[768u + ((11u) * 4u) + 1u], x_dt_B_C_z[768u + ((11u) * 4u) + 2u], x_dt_B_C_z[768u + ((11u) * 4u) + 3u]);
+    let c11 = vec4<f32>(x_dt_B_C_z[832u + ((11u) * 4u)], x_dt_B_C_z[832u + ((11u) * 4u) + 1u], x_dt_B_C_z[832u + ((11u) * 4u) + 2u], x_dt_B_C_z[832u + ((11u) * 4u) + 3u]);
     let s11_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (11u)], dx_0 * b11);
     state[(hi) * 512u + (pi) * 16u + (11u)] = s11_0;
     acc_0 = fma(s11_0, c11, acc_0);
     let s11_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (11u)], dx_1 * b11);
     state[(hi) * 512u + (pi + 1u) * 16u + (11u)] = s11_1;
     acc_1 = fma(s11_1, c11, acc_1);
-    let b12 = x_B_C[96u + (12u)];
-    let c12 = x_B_C[112u + (12u)];
+    let b12 = vec4<f32>(x_dt_B_C_z[768u + ((12u) * 4u)], x_dt_B_C_z[768u + ((12u) * 4u) + 1u], x_dt_B_C_z[768u + ((12u) * 4u) + 2u], x_dt_B_C_z[768u + ((12u) * 4u) + 3u]);
+    let c12 = vec4<f32>(x_dt_B_C_z[832u + ((12u) * 4u)], x_dt_B_C_z[832u + ((12u) * 4u) + 1u], x_dt_B_C_z[832u + ((12u) * 4u) + 2u], x_dt_B_C_z[832u + ((12u) * 4u) + 3u]);
     let s12_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (12u)], dx_0 * b12);
     state[(hi) * 512u + (pi) * 16u + (12u)] = s12_0;
     acc_0 = fma(s12_0, c12, acc_0);
     let s12_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (12u)], dx_1 * b12);
     state[(hi) * 512u + (pi + 1u) * 16u + (12u)] = s12_1;
     acc_1 = fma(s12_1, c12, acc_1);
-    let b13 = x_B_C[96u + (13u)];
-    let c13 = x_B_C[112u + (13u)];
+    let b13 = vec4<f32>(x_dt_B_C_z[768u + ((13u) * 4u)], x_dt_B_C_z[768u + ((13u) * 4u) + 1u], x_dt_B_C_z[768u + ((13u) * 4u) + 2u], x_dt_B_C_z[768u + ((13u) * 4u) + 3u]);
+    let c13 = vec4<f32>(x_dt_B_C_z[832u + ((13u) * 4u)], x_dt_B_C_z[832u + ((13u) * 4u) + 1u], x_dt_B_C_z[832u + ((13u) * 4u) + 2u], x_dt_B_C_z[832u + ((13u) * 4u) + 3u]);
     let s13_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (13u)], dx_0 * b13);
     state[(hi) * 512u + (pi) * 16u + (13u)] = s13_0;
     acc_0 = fma(s13_0, c13, acc_0);
     let s13_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (13u)], dx_1 * b13);
     state[(hi) * 512u + (pi + 1u) * 16u + (13u)] = s13_1;
     acc_1 = fma(s13_1, c13, acc_1);
-    let b14 = x_B_C[96u + (14u)];
-    let c14 = x_B_C[112u + (14u)];
+    let b14 = vec4<f32>(x_dt_B_C_z[768u + ((14u) * 4u)], x_dt_B_C_z[768u + ((14u) * 4u) + 1u], x_dt_B_C_z[768u + ((14u) * 4u) + 2u], x_dt_B_C_z[768u + ((14u) * 4u) + 3u]);
+    let c14 = vec4<f32>(x_dt_B_C_z[832u + ((14u) * 4u)], x_dt_B_C_z[832u + ((14u) * 4u) + 1u], x_dt_B_C_z[832u + ((14u) * 4u) + 2u], x_dt_B_C_z[832u + ((14u) * 4u) + 3u]);
     let s14_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (14u)], dx_0 * b14);
     state[(hi) * 512u + (pi) * 16u + (14u)] = s14_0;
     acc_0 = fma(s14_0, c14, acc_0);
     let s14_1 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi + 1u) * 16u + (14u)], dx_1 * b14);
     state[(hi) * 512u + (pi + 1u) * 16u + (14u)] = s14_1;
     acc_1 = fma(s14_1, c14, acc_1);
-    let b15 = x_B_C[96u + (15u)];
-    let c15 = x_B_C[112u + (15u)];
+    let b15 = vec4<f32>(x_dt_B_C_z[768u + ((15u) * 4u)], x_dt_B_C_z[768u + ((15u) * 4u) + 1u], x_dt_B_C_z[768u + ((15u) * 4u) + 2u], x_dt_B_C_z[768u + ((15u) * 4u) + 3u]);
+    let c15 = vec4<f32>(x_dt_B_C_z[832u + ((15u) * 4u)], x_dt_B_C_z[832u + ((15u) * 4u) + 1u], x_dt_B_C_z[832u + ((15u) * 4u) + 2u], x_dt_B_C_z[832u + ((15u) * 4u) + 3u]);
     let s15_0 = fma(vec4<f32>(dA), state[(hi) * 512u + (pi) * 16u + (15u)], dx_0 * b15);
     state[(hi) * 512u + (pi) * 16u + (15u)] = s15_0;
     acc_0 = fma(s15_0, c15, acc_0);
@@ -12334,8 +11860,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc_1 = fma(s15_1, c15, acc_1);
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 32u + (pi)] = yv_0 * silu(dt_z[(hi) * 32u + (pi)]);
-    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(dt_z[(hi) * 32u + (pi + 1u)]);
+    y[(hi) * 32u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 32u + (pi)]);
+    y[(hi) * 32u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 32u + (pi + 1u)]);
   }
 }
 `,
@@ -12345,28 +11871,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "x_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%143#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_z",
+            name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%138#0",
+            buffer: "%135#0",
             elements: { perL: 0, fixed: 908 },
           },
           {
             group: 0,
-            binding: 2,
+            binding: 1,
             name: "A_log_D_dt_bias",
             access: "read",
             dtype: "f32",
@@ -12377,7 +11892,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "state",
             access: "read_write",
             dtype: "f32",
@@ -12388,13 +11903,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 4,
+            binding: 3,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%151#0",
+            buffer: "%146#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -12405,7 +11920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mamba.out_proj",
         op: "fused_linear",
-        node: 153,
+        node: 148,
         spans: [
           { start: 1185, end: 1250 },
           { start: 1405, end: 1408 },
@@ -12419,11 +11934,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 192, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,384], strides [384, 1] in %151#0
+//   x        [1,384], strides [384, 1] in %146#0
 //   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.5
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.5
-//   residual [1,192], strides [192, 1] in %137#0
-//   y        [1,192], strides [192, 1] in %153#0 (written)
+//   residual [1,192], strides [192, 1] in %133#0
+//   y        [1,192], strides [192, 1] in %148#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 384 in vec4 steps
@@ -12530,7 +12045,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%151#0",
+            buffer: "%146#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -12552,7 +12067,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%137#0",
+            buffer: "%133#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -12563,7 +12078,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%153#0",
+            buffer: "%148#0",
             elements: { perL: 0, fixed: 192 },
           },
         ],
@@ -12586,7 +12101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 154,
+        node: 149,
         spans: [{ start: 851, end: 1411 }],
         locations: ["kjv-byte.hyb:11:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=192, bias=false, activation="none", residual=false}
@@ -12597,7 +12112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,192], strides [192, 1] in %153#0
+//   x      [1,192], strides [192, 1] in %148#0
 //   W      [256,192], strides [192, 1] in weight:model.embed_tokens.weight
 //   norm_w [192], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -12707,7 +12222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%153#0",
+            buffer: "%148#0",
             elements: { perL: 0, fixed: 192 },
           },
           {
@@ -12764,13 +12279,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     buffers: [
       { key: "input:tokens", kind: "input", dtype: "i32", elements: { perL: 0, fixed: 1 } },
       { key: "weight:model.embed_tokens.weight", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 49152 } },
-      { key: "arena:0", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 384 } },
+      { key: "arena:0", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 408 } },
       { key: "weight:model.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 251392 } },
       { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 908 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 512 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 24576 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 512 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 908 } },
       { key: "weight:model.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 251392 } },
       { key: "state:layers.1.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
       { key: "state:layers.1.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 24576 } },
@@ -12791,30 +12305,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%66#0": "arena:0",
-      "%67#0": "arena:1",
-      "%72#0": "arena:2",
-      "%80#0": "arena:3",
-      "%82#0": "arena:2",
-      "%83#0": "arena:1",
-      "%88#0": "arena:3",
-      "%96#0": "arena:0",
-      "%98#0": "arena:3",
-      "%99#0": "arena:1",
-      "%103#0": "arena:2",
-      "%104#0": "arena:0",
-      "%105#0": "arena:2",
-      "%106#0": "arena:1",
-      "%111#0": "arena:3",
-      "%119#0": "arena:0",
-      "%121#0": "arena:3",
-      "%122#0": "arena:1",
-      "%127#0": "arena:2",
-      "%135#0": "arena:0",
-      "%137#0": "arena:2",
-      "%138#0": "arena:1",
-      "%143#0": "arena:3",
-      "%151#0": "arena:0",
-      "%153#0": "arena:3",
+      "%68#0": "arena:1",
+      "%79#0": "arena:2",
+      "%81#0": "arena:1",
+      "%83#0": "arena:2",
+      "%94#0": "arena:0",
+      "%96#0": "arena:2",
+      "%97#0": "arena:1",
+      "%101#0": "arena:0",
+      "%102#0": "arena:1",
+      "%103#0": "arena:0",
+      "%105#0": "arena:1",
+      "%116#0": "arena:2",
+      "%118#0": "arena:1",
+      "%120#0": "arena:2",
+      "%131#0": "arena:0",
+      "%133#0": "arena:2",
+      "%135#0": "arena:1",
+      "%146#0": "arena:0",
+      "%148#0": "arena:1",
     },
     outputs: [
       {

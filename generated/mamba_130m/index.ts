@@ -33849,26 +33849,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mixer.in_proj",
-        op: "fused_linear",
-        node: 293,
+        name: "layers.0.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 294,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.0.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %292#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.0
-//   norm_w [768], strides [1] in weight:backbone.layers.0
-//   y      [1,3072], strides [3072, 1] in %293#0 (written)
+//   x          [1,768], strides [768, 1] in %292#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.0
+//   norm_w     [768], strides [1] in weight:backbone.layers.0
+//   y          [1,3072], strides [3072, 1] in %294#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.0
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.0
+//   conv_state [1536,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -33880,8 +33885,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -33916,7 +33926,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -33931,34 +33941,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -33980,7 +34026,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -33996,8 +34042,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%293#0",
+            buffer: "%294#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -34017,151 +34074,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 297,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.0.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %293#0
-//   state [1536,4], strides [4, 1] in state:layers.0.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.0
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.0
-//   y     [1,1536], strides [1536, 1] in %297#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%293#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.0",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%297#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mixer.x_proj",
         op: "linear",
-        node: 298,
+        node: 297,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -34175,9 +34090,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %297#0
+//   x [1,1536], strides [3072, 1] in %294#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.0
-//   y [1,80], strides [80, 1] in %298#0 (written)
+//   y [1,80], strides [80, 1] in %297#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -34259,8 +34174,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%297#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%294#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -34281,7 +34196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%298#0",
+            buffer: "%297#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -34304,7 +34219,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 302,
+        node: 301,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -34317,17 +34232,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %297#0
-//   dt      [1,48], strides [80, 1] in %298#0
+//   u       [1,1536], strides [3072, 1] in %294#0
+//   dt      [1,48], strides [80, 1] in %297#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.0
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.0
-//   B       [1,16] at offset 48, strides [80, 1] in %298#0
-//   C       [1,16] at offset 64, strides [80, 1] in %298#0
+//   B       [1,16] at offset 48, strides [80, 1] in %297#0
+//   C       [1,16] at offset 64, strides [80, 1] in %297#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.0
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %293#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %294#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.0
 //   h       [1536,16], strides [16, 1] in state:layers.0.ssm
-//   y       [1,1536], strides [1536, 1] in %302#0 (written)
+//   y       [1,1536], strides [1536, 1] in %301#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -34337,12 +34252,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -34399,7 +34313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -34410,7 +34324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -34424,13 +34338,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%297#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%294#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -34440,7 +34354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%298#0",
+            buffer: "%297#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -34457,17 +34371,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%293#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -34478,13 +34381,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%302#0",
+            buffer: "%301#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -34495,7 +34398,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mixer.out_proj",
         op: "fused_linear",
-        node: 303,
+        node: 302,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -34509,10 +34412,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %302#0
+//   x        [1,1536], strides [1536, 1] in %301#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.0
 //   residual [1,768], strides [768, 1] in %292#0
-//   y        [1,768], strides [768, 1] in %303#0 (written)
+//   y        [1,768], strides [768, 1] in %302#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -34595,7 +34498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%302#0",
+            buffer: "%301#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -34628,7 +34531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%303#0",
+            buffer: "%302#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -34649,26 +34552,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mixer.in_proj",
-        op: "fused_linear",
+        name: "layers.1.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 304,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.1.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.1.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %303#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.1
-//   norm_w [768], strides [1] in weight:backbone.layers.1
-//   y      [1,3072], strides [3072, 1] in %304#0 (written)
+//   x          [1,768], strides [768, 1] in %302#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.1
+//   norm_w     [768], strides [1] in weight:backbone.layers.1
+//   y          [1,3072], strides [3072, 1] in %304#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.1.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.1
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.1
+//   conv_state [1536,4], strides [4, 1] in state:layers.1.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -34680,8 +34588,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -34716,7 +34629,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -34731,34 +34644,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -34774,13 +34723,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%303#0",
+            buffer: "%302#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -34798,6 +34747,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%304#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.1.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -34817,151 +34777,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 308,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.1.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %304#0
-//   state [1536,4], strides [4, 1] in state:layers.1.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.1
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.1
-//   y     [1,1536], strides [1536, 1] in %308#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.1.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%304#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.1.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.1",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%308#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.1.mixer.x_proj",
         op: "linear",
-        node: 309,
+        node: 307,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -34975,9 +34793,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %308#0
+//   x [1,1536], strides [3072, 1] in %304#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.1
-//   y [1,80], strides [80, 1] in %309#0 (written)
+//   y [1,80], strides [80, 1] in %307#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35059,8 +34877,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%308#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%304#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -35081,7 +34899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%309#0",
+            buffer: "%307#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -35104,7 +34922,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 313,
+        node: 311,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -35117,17 +34935,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %308#0
-//   dt      [1,48], strides [80, 1] in %309#0
+//   u       [1,1536], strides [3072, 1] in %304#0
+//   dt      [1,48], strides [80, 1] in %307#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.1
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.1
-//   B       [1,16] at offset 48, strides [80, 1] in %309#0
-//   C       [1,16] at offset 64, strides [80, 1] in %309#0
+//   B       [1,16] at offset 48, strides [80, 1] in %307#0
+//   C       [1,16] at offset 64, strides [80, 1] in %307#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.1
 //   z       [1,1536] at offset 1536, strides [3072, 1] in %304#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.1
 //   h       [1536,16], strides [16, 1] in state:layers.1.ssm
-//   y       [1,1536], strides [1536, 1] in %313#0 (written)
+//   y       [1,1536], strides [1536, 1] in %311#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.1.ssm (written)
 //
 // threads:
@@ -35137,12 +34955,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -35199,7 +35016,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -35210,7 +35027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -35224,13 +35041,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%308#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%304#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -35240,7 +35057,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%309#0",
+            buffer: "%307#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -35257,17 +35074,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%304#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -35278,13 +35084,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%313#0",
+            buffer: "%311#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -35295,7 +35101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mixer.out_proj",
         op: "fused_linear",
-        node: 314,
+        node: 312,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -35309,10 +35115,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %313#0
+//   x        [1,1536], strides [1536, 1] in %311#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.1
-//   residual [1,768], strides [768, 1] in %303#0
-//   y        [1,768], strides [768, 1] in %314#0 (written)
+//   residual [1,768], strides [768, 1] in %302#0
+//   y        [1,768], strides [768, 1] in %312#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35395,7 +35201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%313#0",
+            buffer: "%311#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -35417,7 +35223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%303#0",
+            buffer: "%302#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -35428,7 +35234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%314#0",
+            buffer: "%312#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -35449,26 +35255,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mixer.in_proj",
-        op: "fused_linear",
-        node: 315,
+        name: "layers.2.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 314,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.2.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.2.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %314#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.2
-//   norm_w [768], strides [1] in weight:backbone.layers.2
-//   y      [1,3072], strides [3072, 1] in %315#0 (written)
+//   x          [1,768], strides [768, 1] in %312#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.2
+//   norm_w     [768], strides [1] in weight:backbone.layers.2
+//   y          [1,3072], strides [3072, 1] in %314#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.2.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.2
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.2
+//   conv_state [1536,4], strides [4, 1] in state:layers.2.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -35480,8 +35291,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -35516,7 +35332,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -35531,34 +35347,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -35574,13 +35426,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%314#0",
+            buffer: "%312#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -35596,8 +35448,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%315#0",
+            buffer: "%314#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.2.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -35617,151 +35480,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 319,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.2.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %315#0
-//   state [1536,4], strides [4, 1] in state:layers.2.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.2
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.2
-//   y     [1,1536], strides [1536, 1] in %319#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.2.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%315#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.2.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.2",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%319#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.2.mixer.x_proj",
         op: "linear",
-        node: 320,
+        node: 317,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -35775,9 +35496,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %319#0
+//   x [1,1536], strides [3072, 1] in %314#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.2
-//   y [1,80], strides [80, 1] in %320#0 (written)
+//   y [1,80], strides [80, 1] in %317#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -35859,8 +35580,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%319#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%314#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -35881,7 +35602,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%320#0",
+            buffer: "%317#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -35904,7 +35625,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 324,
+        node: 321,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -35917,17 +35638,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %319#0
-//   dt      [1,48], strides [80, 1] in %320#0
+//   u       [1,1536], strides [3072, 1] in %314#0
+//   dt      [1,48], strides [80, 1] in %317#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.2
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.2
-//   B       [1,16] at offset 48, strides [80, 1] in %320#0
-//   C       [1,16] at offset 64, strides [80, 1] in %320#0
+//   B       [1,16] at offset 48, strides [80, 1] in %317#0
+//   C       [1,16] at offset 64, strides [80, 1] in %317#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.2
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %315#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %314#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.2
 //   h       [1536,16], strides [16, 1] in state:layers.2.ssm
-//   y       [1,1536], strides [1536, 1] in %324#0 (written)
+//   y       [1,1536], strides [1536, 1] in %321#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.2.ssm (written)
 //
 // threads:
@@ -35937,12 +35658,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -35999,7 +35719,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -36010,7 +35730,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -36024,13 +35744,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%319#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%314#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -36040,7 +35760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%320#0",
+            buffer: "%317#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -36057,17 +35777,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%315#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -36078,13 +35787,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%324#0",
+            buffer: "%321#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -36095,7 +35804,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mixer.out_proj",
         op: "fused_linear",
-        node: 325,
+        node: 322,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -36109,10 +35818,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %324#0
+//   x        [1,1536], strides [1536, 1] in %321#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.2
-//   residual [1,768], strides [768, 1] in %314#0
-//   y        [1,768], strides [768, 1] in %325#0 (written)
+//   residual [1,768], strides [768, 1] in %312#0
+//   y        [1,768], strides [768, 1] in %322#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -36195,7 +35904,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%324#0",
+            buffer: "%321#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -36217,7 +35926,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%314#0",
+            buffer: "%312#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -36228,7 +35937,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%325#0",
+            buffer: "%322#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -36249,26 +35958,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mixer.in_proj",
-        op: "fused_linear",
-        node: 326,
+        name: "layers.3.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 324,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.3.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.3.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %325#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.3
-//   norm_w [768], strides [1] in weight:backbone.layers.3
-//   y      [1,3072], strides [3072, 1] in %326#0 (written)
+//   x          [1,768], strides [768, 1] in %322#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.3
+//   norm_w     [768], strides [1] in weight:backbone.layers.3
+//   y          [1,3072], strides [3072, 1] in %324#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.3.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.3
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.3
+//   conv_state [1536,4], strides [4, 1] in state:layers.3.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -36280,8 +35994,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -36316,7 +36035,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -36331,34 +36050,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -36374,13 +36129,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%325#0",
+            buffer: "%322#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -36396,8 +36151,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%326#0",
+            buffer: "%324#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.3.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -36417,151 +36183,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 330,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.3.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %326#0
-//   state [1536,4], strides [4, 1] in state:layers.3.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.3
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.3
-//   y     [1,1536], strides [1536, 1] in %330#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.3.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%326#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.3.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.3",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%330#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.3.mixer.x_proj",
         op: "linear",
-        node: 331,
+        node: 327,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -36575,9 +36199,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %330#0
+//   x [1,1536], strides [3072, 1] in %324#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.3
-//   y [1,80], strides [80, 1] in %331#0 (written)
+//   y [1,80], strides [80, 1] in %327#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -36659,8 +36283,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%330#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%324#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -36681,7 +36305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%331#0",
+            buffer: "%327#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -36704,7 +36328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 335,
+        node: 331,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -36717,17 +36341,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %330#0
-//   dt      [1,48], strides [80, 1] in %331#0
+//   u       [1,1536], strides [3072, 1] in %324#0
+//   dt      [1,48], strides [80, 1] in %327#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.3
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.3
-//   B       [1,16] at offset 48, strides [80, 1] in %331#0
-//   C       [1,16] at offset 64, strides [80, 1] in %331#0
+//   B       [1,16] at offset 48, strides [80, 1] in %327#0
+//   C       [1,16] at offset 64, strides [80, 1] in %327#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.3
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %326#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %324#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.3
 //   h       [1536,16], strides [16, 1] in state:layers.3.ssm
-//   y       [1,1536], strides [1536, 1] in %335#0 (written)
+//   y       [1,1536], strides [1536, 1] in %331#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.3.ssm (written)
 //
 // threads:
@@ -36737,12 +36361,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -36799,7 +36422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -36810,7 +36433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -36824,13 +36447,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%330#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%324#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -36840,7 +36463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%331#0",
+            buffer: "%327#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -36857,17 +36480,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%326#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -36878,13 +36490,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%335#0",
+            buffer: "%331#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -36895,7 +36507,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mixer.out_proj",
         op: "fused_linear",
-        node: 336,
+        node: 332,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -36909,10 +36521,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %335#0
+//   x        [1,1536], strides [1536, 1] in %331#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.3
-//   residual [1,768], strides [768, 1] in %325#0
-//   y        [1,768], strides [768, 1] in %336#0 (written)
+//   residual [1,768], strides [768, 1] in %322#0
+//   y        [1,768], strides [768, 1] in %332#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -36995,7 +36607,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%335#0",
+            buffer: "%331#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -37017,7 +36629,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%325#0",
+            buffer: "%322#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -37028,7 +36640,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%336#0",
+            buffer: "%332#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -37049,26 +36661,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mixer.in_proj",
-        op: "fused_linear",
-        node: 337,
+        name: "layers.4.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 334,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.4.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.4.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %336#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.4
-//   norm_w [768], strides [1] in weight:backbone.layers.4
-//   y      [1,3072], strides [3072, 1] in %337#0 (written)
+//   x          [1,768], strides [768, 1] in %332#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.4
+//   norm_w     [768], strides [1] in weight:backbone.layers.4
+//   y          [1,3072], strides [3072, 1] in %334#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.4.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.4
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.4
+//   conv_state [1536,4], strides [4, 1] in state:layers.4.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -37080,8 +36697,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -37116,7 +36738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -37131,34 +36753,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -37174,13 +36832,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%336#0",
+            buffer: "%332#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -37196,8 +36854,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%337#0",
+            buffer: "%334#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.4.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -37217,151 +36886,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 341,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.4.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %337#0
-//   state [1536,4], strides [4, 1] in state:layers.4.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.4
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.4
-//   y     [1,1536], strides [1536, 1] in %341#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.4.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%337#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.4.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.4",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%341#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.4.mixer.x_proj",
         op: "linear",
-        node: 342,
+        node: 337,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -37375,9 +36902,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %341#0
+//   x [1,1536], strides [3072, 1] in %334#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.4
-//   y [1,80], strides [80, 1] in %342#0 (written)
+//   y [1,80], strides [80, 1] in %337#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -37459,8 +36986,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%341#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%334#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -37481,7 +37008,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%342#0",
+            buffer: "%337#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -37504,7 +37031,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 346,
+        node: 341,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -37517,17 +37044,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %341#0
-//   dt      [1,48], strides [80, 1] in %342#0
+//   u       [1,1536], strides [3072, 1] in %334#0
+//   dt      [1,48], strides [80, 1] in %337#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.4
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.4
-//   B       [1,16] at offset 48, strides [80, 1] in %342#0
-//   C       [1,16] at offset 64, strides [80, 1] in %342#0
+//   B       [1,16] at offset 48, strides [80, 1] in %337#0
+//   C       [1,16] at offset 64, strides [80, 1] in %337#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.4
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %337#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %334#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.4
 //   h       [1536,16], strides [16, 1] in state:layers.4.ssm
-//   y       [1,1536], strides [1536, 1] in %346#0 (written)
+//   y       [1,1536], strides [1536, 1] in %341#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.4.ssm (written)
 //
 // threads:
@@ -37537,12 +37064,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -37599,7 +37125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -37610,7 +37136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -37624,13 +37150,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%341#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%334#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -37640,7 +37166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%342#0",
+            buffer: "%337#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -37657,17 +37183,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%337#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -37678,13 +37193,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%346#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -37695,7 +37210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mixer.out_proj",
         op: "fused_linear",
-        node: 347,
+        node: 342,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -37709,10 +37224,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %346#0
+//   x        [1,1536], strides [1536, 1] in %341#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.4
-//   residual [1,768], strides [768, 1] in %336#0
-//   y        [1,768], strides [768, 1] in %347#0 (written)
+//   residual [1,768], strides [768, 1] in %332#0
+//   y        [1,768], strides [768, 1] in %342#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -37795,7 +37310,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%346#0",
+            buffer: "%341#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -37817,7 +37332,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%336#0",
+            buffer: "%332#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -37828,7 +37343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%347#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -37849,26 +37364,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mixer.in_proj",
-        op: "fused_linear",
-        node: 348,
+        name: "layers.5.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 344,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.5.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.5.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %347#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.5
-//   norm_w [768], strides [1] in weight:backbone.layers.5
-//   y      [1,3072], strides [3072, 1] in %348#0 (written)
+//   x          [1,768], strides [768, 1] in %342#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.5
+//   norm_w     [768], strides [1] in weight:backbone.layers.5
+//   y          [1,3072], strides [3072, 1] in %344#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.5.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.5
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.5
+//   conv_state [1536,4], strides [4, 1] in state:layers.5.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -37880,8 +37400,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -37916,7 +37441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -37931,34 +37456,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -37974,13 +37535,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%347#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -37996,8 +37557,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%348#0",
+            buffer: "%344#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.5.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -38017,151 +37589,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 352,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.5.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %348#0
-//   state [1536,4], strides [4, 1] in state:layers.5.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.5
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.5
-//   y     [1,1536], strides [1536, 1] in %352#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.5.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%348#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.5.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.5",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%352#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.5.mixer.x_proj",
         op: "linear",
-        node: 353,
+        node: 347,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -38175,9 +37605,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %352#0
+//   x [1,1536], strides [3072, 1] in %344#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.5
-//   y [1,80], strides [80, 1] in %353#0 (written)
+//   y [1,80], strides [80, 1] in %347#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -38259,8 +37689,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%352#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%344#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -38281,7 +37711,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%353#0",
+            buffer: "%347#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -38304,7 +37734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 357,
+        node: 351,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -38317,17 +37747,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %352#0
-//   dt      [1,48], strides [80, 1] in %353#0
+//   u       [1,1536], strides [3072, 1] in %344#0
+//   dt      [1,48], strides [80, 1] in %347#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.5
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.5
-//   B       [1,16] at offset 48, strides [80, 1] in %353#0
-//   C       [1,16] at offset 64, strides [80, 1] in %353#0
+//   B       [1,16] at offset 48, strides [80, 1] in %347#0
+//   C       [1,16] at offset 64, strides [80, 1] in %347#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.5
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %348#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %344#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.5
 //   h       [1536,16], strides [16, 1] in state:layers.5.ssm
-//   y       [1,1536], strides [1536, 1] in %357#0 (written)
+//   y       [1,1536], strides [1536, 1] in %351#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.5.ssm (written)
 //
 // threads:
@@ -38337,12 +37767,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -38399,7 +37828,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -38410,7 +37839,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -38424,13 +37853,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%352#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%344#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -38440,7 +37869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%353#0",
+            buffer: "%347#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -38457,17 +37886,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%348#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -38478,13 +37896,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%351#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -38495,7 +37913,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mixer.out_proj",
         op: "fused_linear",
-        node: 358,
+        node: 352,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -38509,10 +37927,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %357#0
+//   x        [1,1536], strides [1536, 1] in %351#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.5
-//   residual [1,768], strides [768, 1] in %347#0
-//   y        [1,768], strides [768, 1] in %358#0 (written)
+//   residual [1,768], strides [768, 1] in %342#0
+//   y        [1,768], strides [768, 1] in %352#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -38595,7 +38013,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%357#0",
+            buffer: "%351#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -38617,7 +38035,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%347#0",
+            buffer: "%342#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -38628,7 +38046,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%358#0",
+            buffer: "%352#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -38649,26 +38067,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mixer.in_proj",
-        op: "fused_linear",
-        node: 359,
+        name: "layers.6.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 354,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.6.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.6.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %358#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.6
-//   norm_w [768], strides [1] in weight:backbone.layers.6
-//   y      [1,3072], strides [3072, 1] in %359#0 (written)
+//   x          [1,768], strides [768, 1] in %352#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.6
+//   norm_w     [768], strides [1] in weight:backbone.layers.6
+//   y          [1,3072], strides [3072, 1] in %354#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.6.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.6
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.6
+//   conv_state [1536,4], strides [4, 1] in state:layers.6.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -38680,8 +38103,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -38716,7 +38144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -38731,34 +38159,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -38774,13 +38238,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%358#0",
+            buffer: "%352#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -38796,8 +38260,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%359#0",
+            buffer: "%354#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.6.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -38817,151 +38292,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 363,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.6.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %359#0
-//   state [1536,4], strides [4, 1] in state:layers.6.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.6
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.6
-//   y     [1,1536], strides [1536, 1] in %363#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.6.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%359#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.6.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.6",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%363#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.6.mixer.x_proj",
         op: "linear",
-        node: 364,
+        node: 357,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -38975,9 +38308,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %363#0
+//   x [1,1536], strides [3072, 1] in %354#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.6
-//   y [1,80], strides [80, 1] in %364#0 (written)
+//   y [1,80], strides [80, 1] in %357#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39059,8 +38392,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%363#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%354#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -39081,7 +38414,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%364#0",
+            buffer: "%357#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -39104,7 +38437,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 368,
+        node: 361,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -39117,17 +38450,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %363#0
-//   dt      [1,48], strides [80, 1] in %364#0
+//   u       [1,1536], strides [3072, 1] in %354#0
+//   dt      [1,48], strides [80, 1] in %357#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.6
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.6
-//   B       [1,16] at offset 48, strides [80, 1] in %364#0
-//   C       [1,16] at offset 64, strides [80, 1] in %364#0
+//   B       [1,16] at offset 48, strides [80, 1] in %357#0
+//   C       [1,16] at offset 64, strides [80, 1] in %357#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.6
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %359#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %354#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.6
 //   h       [1536,16], strides [16, 1] in state:layers.6.ssm
-//   y       [1,1536], strides [1536, 1] in %368#0 (written)
+//   y       [1,1536], strides [1536, 1] in %361#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.6.ssm (written)
 //
 // threads:
@@ -39137,12 +38470,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -39199,7 +38531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -39210,7 +38542,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -39224,13 +38556,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%363#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%354#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -39240,7 +38572,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%364#0",
+            buffer: "%357#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -39257,17 +38589,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%359#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -39278,13 +38599,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%368#0",
+            buffer: "%361#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -39295,7 +38616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mixer.out_proj",
         op: "fused_linear",
-        node: 369,
+        node: 362,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -39309,10 +38630,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %368#0
+//   x        [1,1536], strides [1536, 1] in %361#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.6
-//   residual [1,768], strides [768, 1] in %358#0
-//   y        [1,768], strides [768, 1] in %369#0 (written)
+//   residual [1,768], strides [768, 1] in %352#0
+//   y        [1,768], strides [768, 1] in %362#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39395,7 +38716,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%368#0",
+            buffer: "%361#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -39417,7 +38738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%358#0",
+            buffer: "%352#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -39428,7 +38749,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%369#0",
+            buffer: "%362#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -39449,26 +38770,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mixer.in_proj",
-        op: "fused_linear",
-        node: 370,
+        name: "layers.7.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 364,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.7.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.7.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %369#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.7
-//   norm_w [768], strides [1] in weight:backbone.layers.7
-//   y      [1,3072], strides [3072, 1] in %370#0 (written)
+//   x          [1,768], strides [768, 1] in %362#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.7
+//   norm_w     [768], strides [1] in weight:backbone.layers.7
+//   y          [1,3072], strides [3072, 1] in %364#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.7.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.7
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.7
+//   conv_state [1536,4], strides [4, 1] in state:layers.7.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -39480,8 +38806,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -39516,7 +38847,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -39531,34 +38862,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -39574,13 +38941,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%369#0",
+            buffer: "%362#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -39596,8 +38963,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%370#0",
+            buffer: "%364#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.7.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -39617,151 +38995,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 374,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.7.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %370#0
-//   state [1536,4], strides [4, 1] in state:layers.7.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.7
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.7
-//   y     [1,1536], strides [1536, 1] in %374#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.7.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%370#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.7.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.7",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%374#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.7.mixer.x_proj",
         op: "linear",
-        node: 375,
+        node: 367,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -39775,9 +39011,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %374#0
+//   x [1,1536], strides [3072, 1] in %364#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.7
-//   y [1,80], strides [80, 1] in %375#0 (written)
+//   y [1,80], strides [80, 1] in %367#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -39859,8 +39095,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%374#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%364#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -39881,7 +39117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%375#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -39904,7 +39140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 379,
+        node: 371,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -39917,17 +39153,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %374#0
-//   dt      [1,48], strides [80, 1] in %375#0
+//   u       [1,1536], strides [3072, 1] in %364#0
+//   dt      [1,48], strides [80, 1] in %367#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.7
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.7
-//   B       [1,16] at offset 48, strides [80, 1] in %375#0
-//   C       [1,16] at offset 64, strides [80, 1] in %375#0
+//   B       [1,16] at offset 48, strides [80, 1] in %367#0
+//   C       [1,16] at offset 64, strides [80, 1] in %367#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.7
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %370#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %364#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.7
 //   h       [1536,16], strides [16, 1] in state:layers.7.ssm
-//   y       [1,1536], strides [1536, 1] in %379#0 (written)
+//   y       [1,1536], strides [1536, 1] in %371#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.7.ssm (written)
 //
 // threads:
@@ -39937,12 +39173,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -39999,7 +39234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -40010,7 +39245,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -40024,13 +39259,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%374#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%364#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -40040,7 +39275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%375#0",
+            buffer: "%367#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -40057,17 +39292,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%370#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -40078,13 +39302,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%379#0",
+            buffer: "%371#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -40095,7 +39319,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mixer.out_proj",
         op: "fused_linear",
-        node: 380,
+        node: 372,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -40109,10 +39333,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %379#0
+//   x        [1,1536], strides [1536, 1] in %371#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.7
-//   residual [1,768], strides [768, 1] in %369#0
-//   y        [1,768], strides [768, 1] in %380#0 (written)
+//   residual [1,768], strides [768, 1] in %362#0
+//   y        [1,768], strides [768, 1] in %372#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -40195,7 +39419,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%379#0",
+            buffer: "%371#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -40217,7 +39441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%369#0",
+            buffer: "%362#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -40228,7 +39452,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%380#0",
+            buffer: "%372#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -40249,26 +39473,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mixer.in_proj",
-        op: "fused_linear",
-        node: 381,
+        name: "layers.8.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 374,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.8.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.8.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %380#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.8
-//   norm_w [768], strides [1] in weight:backbone.layers.8
-//   y      [1,3072], strides [3072, 1] in %381#0 (written)
+//   x          [1,768], strides [768, 1] in %372#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.8
+//   norm_w     [768], strides [1] in weight:backbone.layers.8
+//   y          [1,3072], strides [3072, 1] in %374#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.8.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.8
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.8
+//   conv_state [1536,4], strides [4, 1] in state:layers.8.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -40280,8 +39509,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -40316,7 +39550,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -40331,34 +39565,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -40374,13 +39644,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%380#0",
+            buffer: "%372#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -40396,8 +39666,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%381#0",
+            buffer: "%374#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.8.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -40417,151 +39698,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 385,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.8.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %381#0
-//   state [1536,4], strides [4, 1] in state:layers.8.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.8
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.8
-//   y     [1,1536], strides [1536, 1] in %385#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.8.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%381#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.8.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.8",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%385#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.8.mixer.x_proj",
         op: "linear",
-        node: 386,
+        node: 377,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -40575,9 +39714,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %385#0
+//   x [1,1536], strides [3072, 1] in %374#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.8
-//   y [1,80], strides [80, 1] in %386#0 (written)
+//   y [1,80], strides [80, 1] in %377#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -40659,8 +39798,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%385#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%374#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -40681,7 +39820,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%386#0",
+            buffer: "%377#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -40704,7 +39843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 390,
+        node: 381,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -40717,17 +39856,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %385#0
-//   dt      [1,48], strides [80, 1] in %386#0
+//   u       [1,1536], strides [3072, 1] in %374#0
+//   dt      [1,48], strides [80, 1] in %377#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.8
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.8
-//   B       [1,16] at offset 48, strides [80, 1] in %386#0
-//   C       [1,16] at offset 64, strides [80, 1] in %386#0
+//   B       [1,16] at offset 48, strides [80, 1] in %377#0
+//   C       [1,16] at offset 64, strides [80, 1] in %377#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.8
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %381#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %374#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.8
 //   h       [1536,16], strides [16, 1] in state:layers.8.ssm
-//   y       [1,1536], strides [1536, 1] in %390#0 (written)
+//   y       [1,1536], strides [1536, 1] in %381#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.8.ssm (written)
 //
 // threads:
@@ -40737,12 +39876,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -40799,7 +39937,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -40810,7 +39948,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -40824,13 +39962,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%385#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%374#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -40840,7 +39978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%386#0",
+            buffer: "%377#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -40857,17 +39995,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%381#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -40878,13 +40005,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%381#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -40895,7 +40022,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mixer.out_proj",
         op: "fused_linear",
-        node: 391,
+        node: 382,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -40909,10 +40036,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %390#0
+//   x        [1,1536], strides [1536, 1] in %381#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.8
-//   residual [1,768], strides [768, 1] in %380#0
-//   y        [1,768], strides [768, 1] in %391#0 (written)
+//   residual [1,768], strides [768, 1] in %372#0
+//   y        [1,768], strides [768, 1] in %382#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -40995,7 +40122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%390#0",
+            buffer: "%381#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -41017,7 +40144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%380#0",
+            buffer: "%372#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -41028,7 +40155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%391#0",
+            buffer: "%382#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -41049,26 +40176,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mixer.in_proj",
-        op: "fused_linear",
-        node: 392,
+        name: "layers.9.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 384,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.9.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.9.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %391#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.9
-//   norm_w [768], strides [1] in weight:backbone.layers.9
-//   y      [1,3072], strides [3072, 1] in %392#0 (written)
+//   x          [1,768], strides [768, 1] in %382#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.9
+//   norm_w     [768], strides [1] in weight:backbone.layers.9
+//   y          [1,3072], strides [3072, 1] in %384#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.9.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.9
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.9
+//   conv_state [1536,4], strides [4, 1] in state:layers.9.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -41080,8 +40212,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -41116,7 +40253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -41131,34 +40268,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -41174,13 +40347,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%391#0",
+            buffer: "%382#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -41196,8 +40369,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%392#0",
+            buffer: "%384#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -41217,92 +40401,641 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 396,
+        name: "layers.9.mixer.x_proj",
+        op: "linear",
+        node: 387,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.9.mixer.conv1d: conv1d_silu_update {bias=true}
+        wgsl: `// kernel layers.9.mixer.x_proj: linear
 //
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn = x
+// column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %392#0
-//   state [1536,4], strides [4, 1] in state:layers.9.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.9
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.9
-//   y     [1,1536], strides [1536, 1] in %396#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.9.conv (written)
+//   x [1,1536], strides [3072, 1] in %384#0
+//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.9
+//   y [1,80], strides [80, 1] in %387#0 (written)
 //
 // threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
+var<workgroup> part: array<f32, 256u>;
 
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
   }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%384#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.9",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%387#0",
+            elements: { perL: 0, fixed: 80 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 2 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.9.mixer.selective_state_update",
+        op: "selective_state_update",
+        node: 391,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.9.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+//
+// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
+// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
+// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   u       [1,1536], strides [3072, 1] in %384#0
+//   dt      [1,48], strides [80, 1] in %387#0
+//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.9
+//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.9
+//   B       [1,16] at offset 48, strides [80, 1] in %387#0
+//   C       [1,16] at offset 64, strides [80, 1] in %387#0
+//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.9
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %384#0
+//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.9
+//   h       [1536,16], strides [16, 1] in state:layers.9.ssm
+//   y       [1,1536], strides [1536, 1] in %391#0 (written)
+//   h       [1536,16], strides [16, 1] in state:layers.9.ssm (written)
+//
+// threads:
+//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   dt projection: R = 48 in vec4 steps, dt_w row in registers
+//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
+@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let c = wg * 64u + lid;
+  if (c >= 1536u) { return; }
+  let L = 1u;
+  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
+  var s0 = h[(c) * 4u];
+  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
+  var s1 = h[(c) * 4u + (1u)];
+  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
+  var s2 = h[(c) * 4u + (2u)];
+  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
+  var s3 = h[(c) * 4u + (3u)];
+  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
+  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
+  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
+  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
+  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
+  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
+  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
+  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
+  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
+  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
+  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
+  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
+  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
+  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
+  for (var t = 0u; t < L; t++) {
+    var proj = vec4<f32>(0.0);
+    proj = fma(dt_B_C[0u], dw0, proj);
+    proj = fma(dt_B_C[(1u)], dw1, proj);
+    proj = fma(dt_B_C[(2u)], dw2, proj);
+    proj = fma(dt_B_C[(3u)], dw3, proj);
+    proj = fma(dt_B_C[(4u)], dw4, proj);
+    proj = fma(dt_B_C[(5u)], dw5, proj);
+    proj = fma(dt_B_C[(6u)], dw6, proj);
+    proj = fma(dt_B_C[(7u)], dw7, proj);
+    proj = fma(dt_B_C[(8u)], dw8, proj);
+    proj = fma(dt_B_C[(9u)], dw9, proj);
+    proj = fma(dt_B_C[(10u)], dw10, proj);
+    proj = fma(dt_B_C[(11u)], dw11, proj);
+    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
+    let uv = u_z[(c)];
+    let dx = delta * uv;
+    var acc = vec4<f32>(0.0);
+    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
+    acc = fma(s0, dt_B_C[16u], acc);
+    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (1u)]);
+    acc = fma(s1, dt_B_C[16u + (1u)], acc);
+    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (2u)]);
+    acc = fma(s2, dt_B_C[16u + (2u)], acc);
+    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
+    acc = fma(s3, dt_B_C[16u + (3u)], acc);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
+  }
+  h[(c) * 4u] = s0;
+  h[(c) * 4u + (1u)] = s1;
+  h[(c) * 4u + (2u)] = s2;
+  h[(c) * 4u + (3u)] = s3;
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "u_z",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%384#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "dt_B_C",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%387#0",
+            elements: { perL: 0, fixed: 80 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "dt_w_A_log_D_dt_bias",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.9",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "h",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.ssm",
+            elements: { perL: 0, fixed: 24576 },
+          },
+          {
+            group: 0,
+            binding: 4,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%391#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 24 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
+      },
+      {
+        name: "layers.9.mixer.out_proj",
+        op: "fused_linear",
+        node: 392,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.9.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 768, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,1536], strides [1536, 1] in %391#0
+//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.9
+//   residual [1,768], strides [768, 1] in %382#0
+//   y        [1,768], strides [768, 1] in %392#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%391#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.9",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%382#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%392#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.10.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 394,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.10.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
+// column segments (start, width, weights): (0, 3072, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x          [1,768], strides [768, 1] in %392#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.10
+//   norm_w     [768], strides [1] in weight:backbone.layers.10
+//   y          [1,3072], strides [3072, 1] in %394#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.10.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.10
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.10
+//   conv_state [1536,4], strides [4, 1] in state:layers.10.conv (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
+//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 192u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 12u) * 64u + lid % 64u;
+  let rt = (wg / 12u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 768u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 192u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
+    }
   }
 }
 `,
@@ -41318,48 +41051,60 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             lanes: 4,
             role: "scratch",
             buffer: "%392#0",
-            elements: { perL: 0, fixed: 3072 },
+            elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.9.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "y",
             access: "read_write",
             dtype: "f32",
-            lanes: 4,
+            lanes: 1,
             role: "scratch",
-            buffer: "%396#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%394#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.10.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
       },
       {
-        name: "layers.9.mixer.x_proj",
+        name: "layers.10.mixer.x_proj",
         op: "linear",
         node: 397,
         spans: [
@@ -41367,7 +41112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.9.mixer.x_proj: linear
+        wgsl: `// kernel layers.10.mixer.x_proj: linear
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
@@ -41375,8 +41120,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %396#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.9
+//   x [1,1536], strides [3072, 1] in %394#0
+//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.10
 //   y [1,80], strides [80, 1] in %397#0 (written)
 //
 // threads:
@@ -41459,8 +41204,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%396#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%394#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -41470,7 +41215,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
@@ -41502,7 +41247,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mixer.selective_state_update",
+        name: "layers.10.mixer.selective_state_update",
         op: "selective_state_update",
         node: 401,
         spans: [
@@ -41510,25 +41255,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.9.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+        wgsl: `// kernel layers.10.mixer.selective_state_update: selective_state_update {innerNormEps=null}
 //
 // delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
 // h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %396#0
+//   u       [1,1536], strides [3072, 1] in %394#0
 //   dt      [1,48], strides [80, 1] in %397#0
-//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.9
-//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.9
+//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.10
+//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.10
 //   B       [1,16] at offset 48, strides [80, 1] in %397#0
 //   C       [1,16] at offset 64, strides [80, 1] in %397#0
-//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.9
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %392#0
-//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.9
-//   h       [1536,16], strides [16, 1] in state:layers.9.ssm
+//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.10
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %394#0
+//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.10
+//   h       [1536,16], strides [16, 1] in state:layers.10.ssm
 //   y       [1,1536], strides [1536, 1] in %401#0 (written)
-//   h       [1536,16], strides [16, 1] in state:layers.9.ssm (written)
+//   h       [1536,16], strides [16, 1] in state:layers.10.ssm (written)
 //
 // threads:
 //   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
@@ -41537,12 +41282,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -41599,7 +41343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -41610,7 +41354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -41624,13 +41368,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%396#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%394#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -41651,34 +41395,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%392#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
             lanes: 4,
             role: "state",
-            buffer: "state:layers.9.ssm",
+            buffer: "state:layers.10.ssm",
             elements: { perL: 0, fixed: 24576 },
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
@@ -41693,7 +41426,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
-        name: "layers.9.mixer.out_proj",
+        name: "layers.10.mixer.out_proj",
         op: "fused_linear",
         node: 402,
         spans: [
@@ -41701,7 +41434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.9.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+        wgsl: `// kernel layers.10.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n] + residual[r, :]
@@ -41710,8 +41443,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %401#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.9
-//   residual [1,768], strides [768, 1] in %391#0
+//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.10
+//   residual [1,768], strides [768, 1] in %392#0
 //   y        [1,768], strides [768, 1] in %402#0 (written)
 //
 // threads:
@@ -41806,7 +41539,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
@@ -41817,7 +41550,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%391#0",
+            buffer: "%392#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -41849,26 +41582,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mixer.in_proj",
-        op: "fused_linear",
-        node: 403,
+        name: "layers.11.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 404,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.10.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.11.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %402#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.10
-//   norm_w [768], strides [1] in weight:backbone.layers.10
-//   y      [1,3072], strides [3072, 1] in %403#0 (written)
+//   x          [1,768], strides [768, 1] in %402#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.11
+//   norm_w     [768], strides [1] in weight:backbone.layers.11
+//   y          [1,3072], strides [3072, 1] in %404#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.11.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.11
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.11
+//   conv_state [1536,4], strides [4, 1] in state:layers.11.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -41880,809 +41618,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 192u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%402#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%403#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.10.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 407,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.10.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %403#0
-//   state [1536,4], strides [4, 1] in state:layers.10.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.10
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.10
-//   y     [1,1536], strides [1536, 1] in %407#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.10.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%403#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.10.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%407#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
-        name: "layers.10.mixer.x_proj",
-        op: "linear",
-        node: 408,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.10.mixer.x_proj: linear
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn = x
-// column segments (start, width, weights): (0, 80, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %407#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.10
-//   y [1,80], strides [80, 1] in %408#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 2 workgroups; 20 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 20u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 384u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 20u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 80u) { y[(c)] = lanes(at); }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%407#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%408#0",
-            elements: { perL: 0, fixed: 80 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.10.mixer.selective_state_update",
-        op: "selective_state_update",
-        node: 412,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.10.mixer.selective_state_update: selective_state_update {innerNormEps=null}
-//
-// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
-// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
-// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %407#0
-//   dt      [1,48], strides [80, 1] in %408#0
-//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.10
-//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.10
-//   B       [1,16] at offset 48, strides [80, 1] in %408#0
-//   C       [1,16] at offset 64, strides [80, 1] in %408#0
-//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.10
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %403#0
-//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.10
-//   h       [1536,16], strides [16, 1] in state:layers.10.ssm
-//   y       [1,1536], strides [1536, 1] in %412#0 (written)
-//   h       [1536,16], strides [16, 1] in state:layers.10.ssm (written)
-//
-// threads:
-//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
-//   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let u = 1.0 + e;
-  if (u == 1.0) { return e; }
-  return log(u) * (e / (u - 1.0));
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
-  let L = 1u;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[0u], dw0, proj);
-    proj = fma(dt_B_C[(1u)], dw1, proj);
-    proj = fma(dt_B_C[(2u)], dw2, proj);
-    proj = fma(dt_B_C[(3u)], dw3, proj);
-    proj = fma(dt_B_C[(4u)], dw4, proj);
-    proj = fma(dt_B_C[(5u)], dw5, proj);
-    proj = fma(dt_B_C[(6u)], dw6, proj);
-    proj = fma(dt_B_C[(7u)], dw7, proj);
-    proj = fma(dt_B_C[(8u)], dw8, proj);
-    proj = fma(dt_B_C[(9u)], dw9, proj);
-    proj = fma(dt_B_C[(10u)], dw10, proj);
-    proj = fma(dt_B_C[(11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
-    acc = fma(s0, dt_B_C[16u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
-  }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "u",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%407#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%408#0",
-            elements: { perL: 0, fixed: 80 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "dt_w_A_log_D_dt_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%403#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
-            name: "h",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "state",
-            buffer: "state:layers.10.ssm",
-            elements: { perL: 0, fixed: 24576 },
-          },
-          {
-            group: 0,
-            binding: 5,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%412#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
-      },
-      {
-        name: "layers.10.mixer.out_proj",
-        op: "fused_linear",
-        node: 413,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.10.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn = x
-// column segments (start, width, weights): (0, 768, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %412#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.10
-//   residual [1,768], strides [768, 1] in %402#0
-//   y        [1,768], strides [768, 1] in %413#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 12 workgroups; 192 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 192u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 384u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 192u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%412#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%402#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%413#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.11.mixer.in_proj",
-        op: "fused_linear",
-        node: 414,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.11.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 3072, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %413#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.11
-//   norm_w [768], strides [1] in weight:backbone.layers.11
-//   y      [1,3072], strides [3072, 1] in %414#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
 var<workgroup> red: array<f32, 64u>;
@@ -42716,7 +41659,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -42731,34 +41674,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -42774,13 +41753,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%413#0",
+            buffer: "%402#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -42796,8 +41775,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%414#0",
+            buffer: "%404#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.11.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -42817,151 +41807,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.11.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 418,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.11.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %414#0
-//   state [1536,4], strides [4, 1] in state:layers.11.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.11
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.11
-//   y     [1,1536], strides [1536, 1] in %418#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.11.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%414#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.11.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.11",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%418#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.11.mixer.x_proj",
         op: "linear",
-        node: 419,
+        node: 407,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -42975,9 +41823,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %418#0
+//   x [1,1536], strides [3072, 1] in %404#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.11
-//   y [1,80], strides [80, 1] in %419#0 (written)
+//   y [1,80], strides [80, 1] in %407#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -43059,8 +41907,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%418#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%404#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -43081,7 +41929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%419#0",
+            buffer: "%407#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -43104,7 +41952,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 423,
+        node: 411,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -43117,17 +41965,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %418#0
-//   dt      [1,48], strides [80, 1] in %419#0
+//   u       [1,1536], strides [3072, 1] in %404#0
+//   dt      [1,48], strides [80, 1] in %407#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.11
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.11
-//   B       [1,16] at offset 48, strides [80, 1] in %419#0
-//   C       [1,16] at offset 64, strides [80, 1] in %419#0
+//   B       [1,16] at offset 48, strides [80, 1] in %407#0
+//   C       [1,16] at offset 64, strides [80, 1] in %407#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.11
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %414#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %404#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.11
 //   h       [1536,16], strides [16, 1] in state:layers.11.ssm
-//   y       [1,1536], strides [1536, 1] in %423#0 (written)
+//   y       [1,1536], strides [1536, 1] in %411#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.11.ssm (written)
 //
 // threads:
@@ -43137,12 +41985,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -43199,7 +42046,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -43210,7 +42057,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -43224,13 +42071,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%418#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%404#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -43240,7 +42087,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%419#0",
+            buffer: "%407#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -43257,17 +42104,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%414#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -43278,13 +42114,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%423#0",
+            buffer: "%411#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -43295,7 +42131,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.mixer.out_proj",
         op: "fused_linear",
-        node: 424,
+        node: 412,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -43309,10 +42145,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %423#0
+//   x        [1,1536], strides [1536, 1] in %411#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.11
-//   residual [1,768], strides [768, 1] in %413#0
-//   y        [1,768], strides [768, 1] in %424#0 (written)
+//   residual [1,768], strides [768, 1] in %402#0
+//   y        [1,768], strides [768, 1] in %412#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -43395,7 +42231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%423#0",
+            buffer: "%411#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -43417,7 +42253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%413#0",
+            buffer: "%402#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -43428,7 +42264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%424#0",
+            buffer: "%412#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -43449,26 +42285,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.12.mixer.in_proj",
-        op: "fused_linear",
-        node: 425,
+        name: "layers.12.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 414,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.12.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.12.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %424#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.12
-//   norm_w [768], strides [1] in weight:backbone.layers.12
-//   y      [1,3072], strides [3072, 1] in %425#0 (written)
+//   x          [1,768], strides [768, 1] in %412#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.12
+//   norm_w     [768], strides [1] in weight:backbone.layers.12
+//   y          [1,3072], strides [3072, 1] in %414#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.12.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.12
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.12
+//   conv_state [1536,4], strides [4, 1] in state:layers.12.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -43480,8 +42321,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -43516,7 +42362,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -43531,34 +42377,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -43574,13 +42456,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%424#0",
+            buffer: "%412#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -43596,8 +42478,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%425#0",
+            buffer: "%414#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.12.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -43617,151 +42510,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.12.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 429,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.12.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %425#0
-//   state [1536,4], strides [4, 1] in state:layers.12.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.12
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.12
-//   y     [1,1536], strides [1536, 1] in %429#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.12.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%425#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.12.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.12",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%429#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.12.mixer.x_proj",
         op: "linear",
-        node: 430,
+        node: 417,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -43775,9 +42526,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %429#0
+//   x [1,1536], strides [3072, 1] in %414#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.12
-//   y [1,80], strides [80, 1] in %430#0 (written)
+//   y [1,80], strides [80, 1] in %417#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -43859,8 +42610,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%429#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%414#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -43881,7 +42632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%430#0",
+            buffer: "%417#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -43904,7 +42655,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 434,
+        node: 421,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -43917,17 +42668,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %429#0
-//   dt      [1,48], strides [80, 1] in %430#0
+//   u       [1,1536], strides [3072, 1] in %414#0
+//   dt      [1,48], strides [80, 1] in %417#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.12
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.12
-//   B       [1,16] at offset 48, strides [80, 1] in %430#0
-//   C       [1,16] at offset 64, strides [80, 1] in %430#0
+//   B       [1,16] at offset 48, strides [80, 1] in %417#0
+//   C       [1,16] at offset 64, strides [80, 1] in %417#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.12
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %425#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %414#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.12
 //   h       [1536,16], strides [16, 1] in state:layers.12.ssm
-//   y       [1,1536], strides [1536, 1] in %434#0 (written)
+//   y       [1,1536], strides [1536, 1] in %421#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.12.ssm (written)
 //
 // threads:
@@ -43937,12 +42688,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -43999,7 +42749,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -44010,7 +42760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -44024,13 +42774,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%429#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%414#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -44040,7 +42790,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%430#0",
+            buffer: "%417#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -44057,17 +42807,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%425#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -44078,13 +42817,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%434#0",
+            buffer: "%421#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -44095,7 +42834,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.12.mixer.out_proj",
         op: "fused_linear",
-        node: 435,
+        node: 422,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -44109,10 +42848,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %434#0
+//   x        [1,1536], strides [1536, 1] in %421#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.12
-//   residual [1,768], strides [768, 1] in %424#0
-//   y        [1,768], strides [768, 1] in %435#0 (written)
+//   residual [1,768], strides [768, 1] in %412#0
+//   y        [1,768], strides [768, 1] in %422#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -44195,7 +42934,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%434#0",
+            buffer: "%421#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -44217,7 +42956,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%424#0",
+            buffer: "%412#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -44228,7 +42967,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%435#0",
+            buffer: "%422#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -44249,26 +42988,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mixer.in_proj",
-        op: "fused_linear",
-        node: 436,
+        name: "layers.13.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 424,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.13.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.13.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %435#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.13
-//   norm_w [768], strides [1] in weight:backbone.layers.13
-//   y      [1,3072], strides [3072, 1] in %436#0 (written)
+//   x          [1,768], strides [768, 1] in %422#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.13
+//   norm_w     [768], strides [1] in weight:backbone.layers.13
+//   y          [1,3072], strides [3072, 1] in %424#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.13.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.13
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.13
+//   conv_state [1536,4], strides [4, 1] in state:layers.13.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -44280,8 +43024,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -44316,7 +43065,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -44331,34 +43080,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -44374,13 +43159,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%435#0",
+            buffer: "%422#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -44396,8 +43181,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%436#0",
+            buffer: "%424#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.13.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -44417,151 +43213,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.13.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 440,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.13.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %436#0
-//   state [1536,4], strides [4, 1] in state:layers.13.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.13
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.13
-//   y     [1,1536], strides [1536, 1] in %440#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.13.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%436#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.13.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.13",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%440#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.13.mixer.x_proj",
         op: "linear",
-        node: 441,
+        node: 427,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -44575,9 +43229,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %440#0
+//   x [1,1536], strides [3072, 1] in %424#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.13
-//   y [1,80], strides [80, 1] in %441#0 (written)
+//   y [1,80], strides [80, 1] in %427#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -44659,8 +43313,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%440#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%424#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -44681,7 +43335,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%441#0",
+            buffer: "%427#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -44704,7 +43358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.13.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 445,
+        node: 431,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -44717,17 +43371,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %440#0
-//   dt      [1,48], strides [80, 1] in %441#0
+//   u       [1,1536], strides [3072, 1] in %424#0
+//   dt      [1,48], strides [80, 1] in %427#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.13
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.13
-//   B       [1,16] at offset 48, strides [80, 1] in %441#0
-//   C       [1,16] at offset 64, strides [80, 1] in %441#0
+//   B       [1,16] at offset 48, strides [80, 1] in %427#0
+//   C       [1,16] at offset 64, strides [80, 1] in %427#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.13
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %436#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %424#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.13
 //   h       [1536,16], strides [16, 1] in state:layers.13.ssm
-//   y       [1,1536], strides [1536, 1] in %445#0 (written)
+//   y       [1,1536], strides [1536, 1] in %431#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.13.ssm (written)
 //
 // threads:
@@ -44737,12 +43391,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -44799,7 +43452,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -44810,7 +43463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -44824,13 +43477,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%440#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%424#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -44840,7 +43493,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%441#0",
+            buffer: "%427#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -44857,17 +43510,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%436#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -44878,13 +43520,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%445#0",
+            buffer: "%431#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -44895,7 +43537,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.13.mixer.out_proj",
         op: "fused_linear",
-        node: 446,
+        node: 432,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -44909,10 +43551,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %445#0
+//   x        [1,1536], strides [1536, 1] in %431#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.13
-//   residual [1,768], strides [768, 1] in %435#0
-//   y        [1,768], strides [768, 1] in %446#0 (written)
+//   residual [1,768], strides [768, 1] in %422#0
+//   y        [1,768], strides [768, 1] in %432#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -44995,7 +43637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%445#0",
+            buffer: "%431#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -45017,7 +43659,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%435#0",
+            buffer: "%422#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -45028,7 +43670,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%446#0",
+            buffer: "%432#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -45049,26 +43691,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mixer.in_proj",
-        op: "fused_linear",
-        node: 447,
+        name: "layers.14.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 434,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.14.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.14.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %446#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.14
-//   norm_w [768], strides [1] in weight:backbone.layers.14
-//   y      [1,3072], strides [3072, 1] in %447#0 (written)
+//   x          [1,768], strides [768, 1] in %432#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.14
+//   norm_w     [768], strides [1] in weight:backbone.layers.14
+//   y          [1,3072], strides [3072, 1] in %434#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.14.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.14
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.14
+//   conv_state [1536,4], strides [4, 1] in state:layers.14.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -45080,8 +43727,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -45116,7 +43768,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -45131,34 +43783,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -45174,13 +43862,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%446#0",
+            buffer: "%432#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -45196,8 +43884,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%447#0",
+            buffer: "%434#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.14.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -45217,151 +43916,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.14.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 451,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.14.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %447#0
-//   state [1536,4], strides [4, 1] in state:layers.14.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.14
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.14
-//   y     [1,1536], strides [1536, 1] in %451#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.14.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%447#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.14.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.14",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%451#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.14.mixer.x_proj",
         op: "linear",
-        node: 452,
+        node: 437,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -45375,9 +43932,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %451#0
+//   x [1,1536], strides [3072, 1] in %434#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.14
-//   y [1,80], strides [80, 1] in %452#0 (written)
+//   y [1,80], strides [80, 1] in %437#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -45459,8 +44016,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%451#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%434#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -45481,7 +44038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%452#0",
+            buffer: "%437#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -45504,7 +44061,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.14.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 456,
+        node: 441,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -45517,17 +44074,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %451#0
-//   dt      [1,48], strides [80, 1] in %452#0
+//   u       [1,1536], strides [3072, 1] in %434#0
+//   dt      [1,48], strides [80, 1] in %437#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.14
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.14
-//   B       [1,16] at offset 48, strides [80, 1] in %452#0
-//   C       [1,16] at offset 64, strides [80, 1] in %452#0
+//   B       [1,16] at offset 48, strides [80, 1] in %437#0
+//   C       [1,16] at offset 64, strides [80, 1] in %437#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.14
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %447#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %434#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.14
 //   h       [1536,16], strides [16, 1] in state:layers.14.ssm
-//   y       [1,1536], strides [1536, 1] in %456#0 (written)
+//   y       [1,1536], strides [1536, 1] in %441#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.14.ssm (written)
 //
 // threads:
@@ -45537,12 +44094,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -45599,7 +44155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -45610,7 +44166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -45624,13 +44180,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%451#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%434#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -45640,7 +44196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%452#0",
+            buffer: "%437#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -45657,17 +44213,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%447#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -45678,13 +44223,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%456#0",
+            buffer: "%441#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -45695,7 +44240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.14.mixer.out_proj",
         op: "fused_linear",
-        node: 457,
+        node: 442,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -45709,10 +44254,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %456#0
+//   x        [1,1536], strides [1536, 1] in %441#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.14
-//   residual [1,768], strides [768, 1] in %446#0
-//   y        [1,768], strides [768, 1] in %457#0 (written)
+//   residual [1,768], strides [768, 1] in %432#0
+//   y        [1,768], strides [768, 1] in %442#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -45795,7 +44340,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%456#0",
+            buffer: "%441#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -45817,7 +44362,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%446#0",
+            buffer: "%432#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -45828,7 +44373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%457#0",
+            buffer: "%442#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -45849,26 +44394,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.15.mixer.in_proj",
-        op: "fused_linear",
-        node: 458,
+        name: "layers.15.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 444,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.15.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.15.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %457#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.15
-//   norm_w [768], strides [1] in weight:backbone.layers.15
-//   y      [1,3072], strides [3072, 1] in %458#0 (written)
+//   x          [1,768], strides [768, 1] in %442#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.15
+//   norm_w     [768], strides [1] in weight:backbone.layers.15
+//   y          [1,3072], strides [3072, 1] in %444#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.15.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.15
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.15
+//   conv_state [1536,4], strides [4, 1] in state:layers.15.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -45880,8 +44430,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -45916,7 +44471,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -45931,34 +44486,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -45974,13 +44565,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%457#0",
+            buffer: "%442#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -45996,8 +44587,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%458#0",
+            buffer: "%444#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.15.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -46017,151 +44619,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.15.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 462,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.15.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %458#0
-//   state [1536,4], strides [4, 1] in state:layers.15.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.15
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.15
-//   y     [1,1536], strides [1536, 1] in %462#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.15.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%458#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.15.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.15",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%462#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.15.mixer.x_proj",
         op: "linear",
-        node: 463,
+        node: 447,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -46175,9 +44635,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %462#0
+//   x [1,1536], strides [3072, 1] in %444#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.15
-//   y [1,80], strides [80, 1] in %463#0 (written)
+//   y [1,80], strides [80, 1] in %447#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -46259,8 +44719,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%462#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%444#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -46281,7 +44741,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%463#0",
+            buffer: "%447#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -46304,7 +44764,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 467,
+        node: 451,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -46317,17 +44777,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %462#0
-//   dt      [1,48], strides [80, 1] in %463#0
+//   u       [1,1536], strides [3072, 1] in %444#0
+//   dt      [1,48], strides [80, 1] in %447#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.15
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.15
-//   B       [1,16] at offset 48, strides [80, 1] in %463#0
-//   C       [1,16] at offset 64, strides [80, 1] in %463#0
+//   B       [1,16] at offset 48, strides [80, 1] in %447#0
+//   C       [1,16] at offset 64, strides [80, 1] in %447#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.15
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %458#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %444#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.15
 //   h       [1536,16], strides [16, 1] in state:layers.15.ssm
-//   y       [1,1536], strides [1536, 1] in %467#0 (written)
+//   y       [1,1536], strides [1536, 1] in %451#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.15.ssm (written)
 //
 // threads:
@@ -46337,12 +44797,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -46399,7 +44858,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -46410,7 +44869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -46424,13 +44883,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%462#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%444#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -46440,7 +44899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%463#0",
+            buffer: "%447#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -46457,17 +44916,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%458#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -46478,13 +44926,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%467#0",
+            buffer: "%451#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -46495,7 +44943,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.15.mixer.out_proj",
         op: "fused_linear",
-        node: 468,
+        node: 452,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -46509,10 +44957,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %467#0
+//   x        [1,1536], strides [1536, 1] in %451#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.15
-//   residual [1,768], strides [768, 1] in %457#0
-//   y        [1,768], strides [768, 1] in %468#0 (written)
+//   residual [1,768], strides [768, 1] in %442#0
+//   y        [1,768], strides [768, 1] in %452#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -46595,7 +45043,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%467#0",
+            buffer: "%451#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -46617,7 +45065,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%457#0",
+            buffer: "%442#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -46628,7 +45076,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%468#0",
+            buffer: "%452#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -46649,26 +45097,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.16.mixer.in_proj",
-        op: "fused_linear",
-        node: 469,
+        name: "layers.16.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 454,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.16.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.16.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %468#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.16
-//   norm_w [768], strides [1] in weight:backbone.layers.16
-//   y      [1,3072], strides [3072, 1] in %469#0 (written)
+//   x          [1,768], strides [768, 1] in %452#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.16
+//   norm_w     [768], strides [1] in weight:backbone.layers.16
+//   y          [1,3072], strides [3072, 1] in %454#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.16.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.16
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.16
+//   conv_state [1536,4], strides [4, 1] in state:layers.16.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -46680,8 +45133,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -46716,7 +45174,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -46731,34 +45189,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -46774,13 +45268,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%468#0",
+            buffer: "%452#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -46796,8 +45290,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%469#0",
+            buffer: "%454#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.16.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -46817,151 +45322,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.16.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 473,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.16.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %469#0
-//   state [1536,4], strides [4, 1] in state:layers.16.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.16
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.16
-//   y     [1,1536], strides [1536, 1] in %473#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.16.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%469#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.16.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.16",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%473#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.16.mixer.x_proj",
         op: "linear",
-        node: 474,
+        node: 457,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -46975,9 +45338,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %473#0
+//   x [1,1536], strides [3072, 1] in %454#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.16
-//   y [1,80], strides [80, 1] in %474#0 (written)
+//   y [1,80], strides [80, 1] in %457#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -47059,8 +45422,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%473#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%454#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -47081,7 +45444,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%474#0",
+            buffer: "%457#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -47104,7 +45467,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.16.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 478,
+        node: 461,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -47117,17 +45480,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %473#0
-//   dt      [1,48], strides [80, 1] in %474#0
+//   u       [1,1536], strides [3072, 1] in %454#0
+//   dt      [1,48], strides [80, 1] in %457#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.16
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.16
-//   B       [1,16] at offset 48, strides [80, 1] in %474#0
-//   C       [1,16] at offset 64, strides [80, 1] in %474#0
+//   B       [1,16] at offset 48, strides [80, 1] in %457#0
+//   C       [1,16] at offset 64, strides [80, 1] in %457#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.16
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %469#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %454#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.16
 //   h       [1536,16], strides [16, 1] in state:layers.16.ssm
-//   y       [1,1536], strides [1536, 1] in %478#0 (written)
+//   y       [1,1536], strides [1536, 1] in %461#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.16.ssm (written)
 //
 // threads:
@@ -47137,12 +45500,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -47199,7 +45561,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -47210,7 +45572,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -47224,13 +45586,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%473#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%454#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -47240,7 +45602,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%474#0",
+            buffer: "%457#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -47257,17 +45619,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%469#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -47278,13 +45629,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%478#0",
+            buffer: "%461#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -47295,7 +45646,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.16.mixer.out_proj",
         op: "fused_linear",
-        node: 479,
+        node: 462,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -47309,10 +45660,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %478#0
+//   x        [1,1536], strides [1536, 1] in %461#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.16
-//   residual [1,768], strides [768, 1] in %468#0
-//   y        [1,768], strides [768, 1] in %479#0 (written)
+//   residual [1,768], strides [768, 1] in %452#0
+//   y        [1,768], strides [768, 1] in %462#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -47395,7 +45746,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%478#0",
+            buffer: "%461#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -47417,7 +45768,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%468#0",
+            buffer: "%452#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -47428,7 +45779,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%479#0",
+            buffer: "%462#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -47449,26 +45800,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.17.mixer.in_proj",
-        op: "fused_linear",
-        node: 480,
+        name: "layers.17.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 464,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.17.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.17.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %479#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.17
-//   norm_w [768], strides [1] in weight:backbone.layers.17
-//   y      [1,3072], strides [3072, 1] in %480#0 (written)
+//   x          [1,768], strides [768, 1] in %462#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.17
+//   norm_w     [768], strides [1] in weight:backbone.layers.17
+//   y          [1,3072], strides [3072, 1] in %464#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.17.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.17
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.17
+//   conv_state [1536,4], strides [4, 1] in state:layers.17.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -47480,8 +45836,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -47516,7 +45877,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -47531,34 +45892,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -47574,13 +45971,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%479#0",
+            buffer: "%462#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -47596,8 +45993,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%480#0",
+            buffer: "%464#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.17.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -47617,151 +46025,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.17.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 484,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.17.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %480#0
-//   state [1536,4], strides [4, 1] in state:layers.17.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.17
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.17
-//   y     [1,1536], strides [1536, 1] in %484#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.17.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%480#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.17.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.17",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%484#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.17.mixer.x_proj",
         op: "linear",
-        node: 485,
+        node: 467,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -47775,9 +46041,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %484#0
+//   x [1,1536], strides [3072, 1] in %464#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.17
-//   y [1,80], strides [80, 1] in %485#0 (written)
+//   y [1,80], strides [80, 1] in %467#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -47859,8 +46125,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%484#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%464#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -47881,7 +46147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%485#0",
+            buffer: "%467#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -47904,7 +46170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 489,
+        node: 471,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -47917,17 +46183,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %484#0
-//   dt      [1,48], strides [80, 1] in %485#0
+//   u       [1,1536], strides [3072, 1] in %464#0
+//   dt      [1,48], strides [80, 1] in %467#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.17
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.17
-//   B       [1,16] at offset 48, strides [80, 1] in %485#0
-//   C       [1,16] at offset 64, strides [80, 1] in %485#0
+//   B       [1,16] at offset 48, strides [80, 1] in %467#0
+//   C       [1,16] at offset 64, strides [80, 1] in %467#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.17
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %480#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %464#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.17
 //   h       [1536,16], strides [16, 1] in state:layers.17.ssm
-//   y       [1,1536], strides [1536, 1] in %489#0 (written)
+//   y       [1,1536], strides [1536, 1] in %471#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.17.ssm (written)
 //
 // threads:
@@ -47937,12 +46203,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -47999,7 +46264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -48010,7 +46275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -48024,13 +46289,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%484#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%464#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -48040,7 +46305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%485#0",
+            buffer: "%467#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -48057,17 +46322,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%480#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -48078,13 +46332,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%489#0",
+            buffer: "%471#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -48095,7 +46349,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.17.mixer.out_proj",
         op: "fused_linear",
-        node: 490,
+        node: 472,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -48109,10 +46363,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %489#0
+//   x        [1,1536], strides [1536, 1] in %471#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.17
-//   residual [1,768], strides [768, 1] in %479#0
-//   y        [1,768], strides [768, 1] in %490#0 (written)
+//   residual [1,768], strides [768, 1] in %462#0
+//   y        [1,768], strides [768, 1] in %472#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -48195,7 +46449,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%489#0",
+            buffer: "%471#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -48217,7 +46471,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%479#0",
+            buffer: "%462#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -48228,7 +46482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%490#0",
+            buffer: "%472#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -48249,26 +46503,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.18.mixer.in_proj",
-        op: "fused_linear",
-        node: 491,
+        name: "layers.18.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 474,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.18.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.18.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %490#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.18
-//   norm_w [768], strides [1] in weight:backbone.layers.18
-//   y      [1,3072], strides [3072, 1] in %491#0 (written)
+//   x          [1,768], strides [768, 1] in %472#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.18
+//   norm_w     [768], strides [1] in weight:backbone.layers.18
+//   y          [1,3072], strides [3072, 1] in %474#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.18.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.18
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.18
+//   conv_state [1536,4], strides [4, 1] in state:layers.18.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -48280,8 +46539,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -48316,7 +46580,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -48331,34 +46595,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -48374,13 +46674,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%490#0",
+            buffer: "%472#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -48396,8 +46696,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%491#0",
+            buffer: "%474#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.18.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -48417,151 +46728,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.18.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 495,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.18.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %491#0
-//   state [1536,4], strides [4, 1] in state:layers.18.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.18
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.18
-//   y     [1,1536], strides [1536, 1] in %495#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.18.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%491#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.18.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.18",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%495#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.18.mixer.x_proj",
         op: "linear",
-        node: 496,
+        node: 477,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -48575,9 +46744,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %495#0
+//   x [1,1536], strides [3072, 1] in %474#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.18
-//   y [1,80], strides [80, 1] in %496#0 (written)
+//   y [1,80], strides [80, 1] in %477#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -48659,8 +46828,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%495#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%474#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -48681,7 +46850,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%496#0",
+            buffer: "%477#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -48704,7 +46873,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.18.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 500,
+        node: 481,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -48717,17 +46886,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %495#0
-//   dt      [1,48], strides [80, 1] in %496#0
+//   u       [1,1536], strides [3072, 1] in %474#0
+//   dt      [1,48], strides [80, 1] in %477#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.18
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.18
-//   B       [1,16] at offset 48, strides [80, 1] in %496#0
-//   C       [1,16] at offset 64, strides [80, 1] in %496#0
+//   B       [1,16] at offset 48, strides [80, 1] in %477#0
+//   C       [1,16] at offset 64, strides [80, 1] in %477#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.18
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %491#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %474#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.18
 //   h       [1536,16], strides [16, 1] in state:layers.18.ssm
-//   y       [1,1536], strides [1536, 1] in %500#0 (written)
+//   y       [1,1536], strides [1536, 1] in %481#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.18.ssm (written)
 //
 // threads:
@@ -48737,12 +46906,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -48799,7 +46967,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -48810,7 +46978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -48824,13 +46992,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%495#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%474#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -48840,7 +47008,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%496#0",
+            buffer: "%477#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -48857,17 +47025,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%491#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -48878,13 +47035,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%500#0",
+            buffer: "%481#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -48895,7 +47052,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.18.mixer.out_proj",
         op: "fused_linear",
-        node: 501,
+        node: 482,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -48909,10 +47066,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %500#0
+//   x        [1,1536], strides [1536, 1] in %481#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.18
-//   residual [1,768], strides [768, 1] in %490#0
-//   y        [1,768], strides [768, 1] in %501#0 (written)
+//   residual [1,768], strides [768, 1] in %472#0
+//   y        [1,768], strides [768, 1] in %482#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -48995,7 +47152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%500#0",
+            buffer: "%481#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -49017,7 +47174,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%490#0",
+            buffer: "%472#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -49028,7 +47185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%501#0",
+            buffer: "%482#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -49049,26 +47206,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.19.mixer.in_proj",
-        op: "fused_linear",
-        node: 502,
+        name: "layers.19.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 484,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.19.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.19.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %501#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.19
-//   norm_w [768], strides [1] in weight:backbone.layers.19
-//   y      [1,3072], strides [3072, 1] in %502#0 (written)
+//   x          [1,768], strides [768, 1] in %482#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.19
+//   norm_w     [768], strides [1] in weight:backbone.layers.19
+//   y          [1,3072], strides [3072, 1] in %484#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.19.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.19
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.19
+//   conv_state [1536,4], strides [4, 1] in state:layers.19.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -49080,8 +47242,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -49116,7 +47283,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -49131,34 +47298,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -49174,13 +47377,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%501#0",
+            buffer: "%482#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -49196,8 +47399,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%502#0",
+            buffer: "%484#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.19.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -49217,92 +47431,1344 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.19.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 506,
+        name: "layers.19.mixer.x_proj",
+        op: "linear",
+        node: 487,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.19.mixer.conv1d: conv1d_silu_update {bias=true}
+        wgsl: `// kernel layers.19.mixer.x_proj: linear
 //
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn = x
+// column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %502#0
-//   state [1536,4], strides [4, 1] in state:layers.19.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.19
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.19
-//   y     [1,1536], strides [1536, 1] in %506#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.19.conv (written)
+//   x [1,1536], strides [3072, 1] in %484#0
+//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.19
+//   y [1,80], strides [80, 1] in %487#0 (written)
 //
 // threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
+var<workgroup> part: array<f32, 256u>;
 
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
   }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%484#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.19",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%487#0",
+            elements: { perL: 0, fixed: 80 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 2 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.19.mixer.selective_state_update",
+        op: "selective_state_update",
+        node: 491,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.19.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+//
+// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
+// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
+// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   u       [1,1536], strides [3072, 1] in %484#0
+//   dt      [1,48], strides [80, 1] in %487#0
+//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.19
+//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.19
+//   B       [1,16] at offset 48, strides [80, 1] in %487#0
+//   C       [1,16] at offset 64, strides [80, 1] in %487#0
+//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.19
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %484#0
+//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.19
+//   h       [1536,16], strides [16, 1] in state:layers.19.ssm
+//   y       [1,1536], strides [1536, 1] in %491#0 (written)
+//   h       [1536,16], strides [16, 1] in state:layers.19.ssm (written)
+//
+// threads:
+//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   dt projection: R = 48 in vec4 steps, dt_w row in registers
+//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
+@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let c = wg * 64u + lid;
+  if (c >= 1536u) { return; }
+  let L = 1u;
+  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
+  var s0 = h[(c) * 4u];
+  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
+  var s1 = h[(c) * 4u + (1u)];
+  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
+  var s2 = h[(c) * 4u + (2u)];
+  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
+  var s3 = h[(c) * 4u + (3u)];
+  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
+  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
+  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
+  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
+  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
+  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
+  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
+  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
+  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
+  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
+  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
+  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
+  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
+  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
+  for (var t = 0u; t < L; t++) {
+    var proj = vec4<f32>(0.0);
+    proj = fma(dt_B_C[0u], dw0, proj);
+    proj = fma(dt_B_C[(1u)], dw1, proj);
+    proj = fma(dt_B_C[(2u)], dw2, proj);
+    proj = fma(dt_B_C[(3u)], dw3, proj);
+    proj = fma(dt_B_C[(4u)], dw4, proj);
+    proj = fma(dt_B_C[(5u)], dw5, proj);
+    proj = fma(dt_B_C[(6u)], dw6, proj);
+    proj = fma(dt_B_C[(7u)], dw7, proj);
+    proj = fma(dt_B_C[(8u)], dw8, proj);
+    proj = fma(dt_B_C[(9u)], dw9, proj);
+    proj = fma(dt_B_C[(10u)], dw10, proj);
+    proj = fma(dt_B_C[(11u)], dw11, proj);
+    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
+    let uv = u_z[(c)];
+    let dx = delta * uv;
+    var acc = vec4<f32>(0.0);
+    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
+    acc = fma(s0, dt_B_C[16u], acc);
+    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (1u)]);
+    acc = fma(s1, dt_B_C[16u + (1u)], acc);
+    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (2u)]);
+    acc = fma(s2, dt_B_C[16u + (2u)], acc);
+    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
+    acc = fma(s3, dt_B_C[16u + (3u)], acc);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
+  }
+  h[(c) * 4u] = s0;
+  h[(c) * 4u + (1u)] = s1;
+  h[(c) * 4u + (2u)] = s2;
+  h[(c) * 4u + (3u)] = s3;
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "u_z",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%484#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "dt_B_C",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%487#0",
+            elements: { perL: 0, fixed: 80 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "dt_w_A_log_D_dt_bias",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.19",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "h",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.19.ssm",
+            elements: { perL: 0, fixed: 24576 },
+          },
+          {
+            group: 0,
+            binding: 4,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%491#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 24 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
+      },
+      {
+        name: "layers.19.mixer.out_proj",
+        op: "fused_linear",
+        node: 492,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.19.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 768, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,1536], strides [1536, 1] in %491#0
+//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.19
+//   residual [1,768], strides [768, 1] in %482#0
+//   y        [1,768], strides [768, 1] in %492#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%491#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.19",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%482#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%492#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.20.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 494,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.20.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
+// column segments (start, width, weights): (0, 3072, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x          [1,768], strides [768, 1] in %492#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.20
+//   norm_w     [768], strides [1] in weight:backbone.layers.20
+//   y          [1,3072], strides [3072, 1] in %494#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.20.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.20
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.20
+//   conv_state [1536,4], strides [4, 1] in state:layers.20.conv (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
+//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 192u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 12u) * 64u + lid % 64u;
+  let rt = (wg / 12u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 768u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 192u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%492#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W_norm_w_conv_w_conv_b",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.20",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%494#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.20.conv",
+            elements: { perL: 0, fixed: 6144 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.20.mixer.x_proj",
+        op: "linear",
+        node: 497,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.20.mixer.x_proj: linear
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn = x
+// column segments (start, width, weights): (0, 80, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x [1,1536], strides [3072, 1] in %494#0
+//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.20
+//   y [1,80], strides [80, 1] in %497#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 2 workgroups; 20 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 20u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 80u) { y[(c)] = lanes(at); }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%494#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.20",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%497#0",
+            elements: { perL: 0, fixed: 80 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 2 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.20.mixer.selective_state_update",
+        op: "selective_state_update",
+        node: 501,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.20.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+//
+// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
+// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
+// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   u       [1,1536], strides [3072, 1] in %494#0
+//   dt      [1,48], strides [80, 1] in %497#0
+//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.20
+//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.20
+//   B       [1,16] at offset 48, strides [80, 1] in %497#0
+//   C       [1,16] at offset 64, strides [80, 1] in %497#0
+//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.20
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %494#0
+//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.20
+//   h       [1536,16], strides [16, 1] in state:layers.20.ssm
+//   y       [1,1536], strides [1536, 1] in %501#0 (written)
+//   h       [1536,16], strides [16, 1] in state:layers.20.ssm (written)
+//
+// threads:
+//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   dt projection: R = 48 in vec4 steps, dt_w row in registers
+//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
+@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let c = wg * 64u + lid;
+  if (c >= 1536u) { return; }
+  let L = 1u;
+  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
+  var s0 = h[(c) * 4u];
+  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
+  var s1 = h[(c) * 4u + (1u)];
+  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
+  var s2 = h[(c) * 4u + (2u)];
+  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
+  var s3 = h[(c) * 4u + (3u)];
+  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
+  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
+  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
+  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
+  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
+  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
+  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
+  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
+  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
+  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
+  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
+  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
+  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
+  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
+  for (var t = 0u; t < L; t++) {
+    var proj = vec4<f32>(0.0);
+    proj = fma(dt_B_C[0u], dw0, proj);
+    proj = fma(dt_B_C[(1u)], dw1, proj);
+    proj = fma(dt_B_C[(2u)], dw2, proj);
+    proj = fma(dt_B_C[(3u)], dw3, proj);
+    proj = fma(dt_B_C[(4u)], dw4, proj);
+    proj = fma(dt_B_C[(5u)], dw5, proj);
+    proj = fma(dt_B_C[(6u)], dw6, proj);
+    proj = fma(dt_B_C[(7u)], dw7, proj);
+    proj = fma(dt_B_C[(8u)], dw8, proj);
+    proj = fma(dt_B_C[(9u)], dw9, proj);
+    proj = fma(dt_B_C[(10u)], dw10, proj);
+    proj = fma(dt_B_C[(11u)], dw11, proj);
+    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
+    let uv = u_z[(c)];
+    let dx = delta * uv;
+    var acc = vec4<f32>(0.0);
+    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
+    acc = fma(s0, dt_B_C[16u], acc);
+    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (1u)]);
+    acc = fma(s1, dt_B_C[16u + (1u)], acc);
+    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (2u)]);
+    acc = fma(s2, dt_B_C[16u + (2u)], acc);
+    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
+    acc = fma(s3, dt_B_C[16u + (3u)], acc);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
+  }
+  h[(c) * 4u] = s0;
+  h[(c) * 4u + (1u)] = s1;
+  h[(c) * 4u + (2u)] = s2;
+  h[(c) * 4u + (3u)] = s3;
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "u_z",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%494#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "dt_B_C",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%497#0",
+            elements: { perL: 0, fixed: 80 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "dt_w_A_log_D_dt_bias",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.20",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "h",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.20.ssm",
+            elements: { perL: 0, fixed: 24576 },
+          },
+          {
+            group: 0,
+            binding: 4,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%501#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 24 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
+      },
+      {
+        name: "layers.20.mixer.out_proj",
+        op: "fused_linear",
+        node: 502,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.20.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 768, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,1536], strides [1536, 1] in %501#0
+//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.20
+//   residual [1,768], strides [768, 1] in %492#0
+//   y        [1,768], strides [768, 1] in %502#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%501#0",
+            elements: { perL: 0, fixed: 1536 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.20",
+            elements: { perL: 0, fixed: 3771648 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%492#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%502#0",
+            elements: { perL: 0, fixed: 768 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.21.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 504,
+        spans: [
+          { start: 181, end: 231 },
+          { start: 249, end: 252 },
+        ],
+        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
+        wgsl: `// kernel layers.21.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
+// column segments (start, width, weights): (0, 3072, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x          [1,768], strides [768, 1] in %502#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.21
+//   norm_w     [768], strides [1] in weight:backbone.layers.21
+//   y          [1,3072], strides [3072, 1] in %504#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.21.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.21
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.21
+//   conv_state [1536,4], strides [4, 1] in state:layers.21.conv (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
+//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 192u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 12u) * 64u + lid % 64u;
+  let rt = (wg / 12u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 768u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 192u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
+    }
   }
 }
 `,
@@ -49318,48 +48784,60 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             lanes: 4,
             role: "scratch",
             buffer: "%502#0",
-            elements: { perL: 0, fixed: 3072 },
+            elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.19.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.19",
+            buffer: "weight:backbone.layers.21",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "y",
             access: "read_write",
             dtype: "f32",
-            lanes: 4,
+            lanes: 1,
             role: "scratch",
-            buffer: "%506#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%504#0",
+            elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.21.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
       },
       {
-        name: "layers.19.mixer.x_proj",
+        name: "layers.21.mixer.x_proj",
         op: "linear",
         node: 507,
         spans: [
@@ -49367,7 +48845,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.19.mixer.x_proj: linear
+        wgsl: `// kernel layers.21.mixer.x_proj: linear
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
@@ -49375,8 +48853,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %506#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.19
+//   x [1,1536], strides [3072, 1] in %504#0
+//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.21
 //   y [1,80], strides [80, 1] in %507#0 (written)
 //
 // threads:
@@ -49459,8 +48937,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%506#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%504#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -49470,7 +48948,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.19",
+            buffer: "weight:backbone.layers.21",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
@@ -49502,7 +48980,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.19.mixer.selective_state_update",
+        name: "layers.21.mixer.selective_state_update",
         op: "selective_state_update",
         node: 511,
         spans: [
@@ -49510,25 +48988,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.19.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+        wgsl: `// kernel layers.21.mixer.selective_state_update: selective_state_update {innerNormEps=null}
 //
 // delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
 // h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %506#0
+//   u       [1,1536], strides [3072, 1] in %504#0
 //   dt      [1,48], strides [80, 1] in %507#0
-//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.19
-//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.19
+//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.21
+//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.21
 //   B       [1,16] at offset 48, strides [80, 1] in %507#0
 //   C       [1,16] at offset 64, strides [80, 1] in %507#0
-//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.19
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %502#0
-//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.19
-//   h       [1536,16], strides [16, 1] in state:layers.19.ssm
+//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.21
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %504#0
+//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.21
+//   h       [1536,16], strides [16, 1] in state:layers.21.ssm
 //   y       [1,1536], strides [1536, 1] in %511#0 (written)
-//   h       [1536,16], strides [16, 1] in state:layers.19.ssm (written)
+//   h       [1536,16], strides [16, 1] in state:layers.21.ssm (written)
 //
 // threads:
 //   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
@@ -49537,12 +49015,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -49599,7 +49076,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -49610,7 +49087,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -49624,13 +49101,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%506#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%504#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -49651,34 +49128,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.19",
+            buffer: "weight:backbone.layers.21",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%502#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
             lanes: 4,
             role: "state",
-            buffer: "state:layers.19.ssm",
+            buffer: "state:layers.21.ssm",
             elements: { perL: 0, fixed: 24576 },
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
@@ -49693,7 +49159,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
-        name: "layers.19.mixer.out_proj",
+        name: "layers.21.mixer.out_proj",
         op: "fused_linear",
         node: 512,
         spans: [
@@ -49701,7 +49167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.19.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+        wgsl: `// kernel layers.21.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n] + residual[r, :]
@@ -49710,8 +49176,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %511#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.19
-//   residual [1,768], strides [768, 1] in %501#0
+//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.21
+//   residual [1,768], strides [768, 1] in %502#0
 //   y        [1,768], strides [768, 1] in %512#0 (written)
 //
 // threads:
@@ -49806,7 +49272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.19",
+            buffer: "weight:backbone.layers.21",
             elements: { perL: 0, fixed: 3771648 },
           },
           {
@@ -49817,7 +49283,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%501#0",
+            buffer: "%502#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -49849,26 +49315,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.20.mixer.in_proj",
-        op: "fused_linear",
-        node: 513,
+        name: "layers.22.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 514,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.20.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.22.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %512#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.20
-//   norm_w [768], strides [1] in weight:backbone.layers.20
-//   y      [1,3072], strides [3072, 1] in %513#0 (written)
+//   x          [1,768], strides [768, 1] in %512#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.22
+//   norm_w     [768], strides [1] in weight:backbone.layers.22
+//   y          [1,3072], strides [3072, 1] in %514#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.22.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.22
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.22
+//   conv_state [1536,4], strides [4, 1] in state:layers.22.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -49880,706 +49351,126 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 192u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%512#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.20",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%513#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.20.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 517,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.20.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %513#0
-//   state [1536,4], strides [4, 1] in state:layers.20.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.20
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.20
-//   y     [1,1536], strides [1536, 1] in %517#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.20.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%513#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.20.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.20",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%517#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
-        name: "layers.20.mixer.x_proj",
-        op: "linear",
-        node: 518,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.20.mixer.x_proj: linear
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn = x
-// column segments (start, width, weights): (0, 80, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %517#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.20
-//   y [1,80], strides [80, 1] in %518#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 2 workgroups; 20 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 20u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 384u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 20u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 80u) { y[(c)] = lanes(at); }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%517#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.20",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%518#0",
-            elements: { perL: 0, fixed: 80 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.20.mixer.selective_state_update",
-        op: "selective_state_update",
-        node: 522,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.20.mixer.selective_state_update: selective_state_update {innerNormEps=null}
-//
-// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
-// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
-// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %517#0
-//   dt      [1,48], strides [80, 1] in %518#0
-//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.20
-//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.20
-//   B       [1,16] at offset 48, strides [80, 1] in %518#0
-//   C       [1,16] at offset 64, strides [80, 1] in %518#0
-//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.20
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %513#0
-//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.20
-//   h       [1536,16], strides [16, 1] in state:layers.20.ssm
-//   y       [1,1536], strides [1536, 1] in %522#0 (written)
-//   h       [1536,16], strides [16, 1] in state:layers.20.ssm (written)
-//
-// threads:
-//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
-//   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let u = 1.0 + e;
-  if (u == 1.0) { return e; }
-  return log(u) * (e / (u - 1.0));
-}
+var<workgroup> xs: array<vec4<f32>, 192u>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
-  let L = 1u;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[0u], dw0, proj);
-    proj = fma(dt_B_C[(1u)], dw1, proj);
-    proj = fma(dt_B_C[(2u)], dw2, proj);
-    proj = fma(dt_B_C[(3u)], dw3, proj);
-    proj = fma(dt_B_C[(4u)], dw4, proj);
-    proj = fma(dt_B_C[(5u)], dw5, proj);
-    proj = fma(dt_B_C[(6u)], dw6, proj);
-    proj = fma(dt_B_C[(7u)], dw7, proj);
-    proj = fma(dt_B_C[(8u)], dw8, proj);
-    proj = fma(dt_B_C[(9u)], dw9, proj);
-    proj = fma(dt_B_C[(10u)], dw10, proj);
-    proj = fma(dt_B_C[(11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
-    acc = fma(s0, dt_B_C[16u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
   }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "u",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%517#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%518#0",
-            elements: { perL: 0, fixed: 80 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "dt_w_A_log_D_dt_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.20",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%513#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
-            name: "h",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "state",
-            buffer: "state:layers.20.ssm",
-            elements: { perL: 0, fixed: 24576 },
-          },
-          {
-            group: 0,
-            binding: 5,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%522#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
-      },
-      {
-        name: "layers.20.mixer.out_proj",
-        op: "fused_linear",
-        node: 523,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.20.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn = x
-// column segments (start, width, weights): (0, 768, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %522#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.20
-//   residual [1,768], strides [768, 1] in %512#0
-//   y        [1,768], strides [768, 1] in %523#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 12 workgroups; 192 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
+  let ct = (wg % 12u) * 64u + lid % 64u;
+  let rt = (wg / 12u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
   {
-    let ct = wg * 16u + slot;
-    if (ct < 192u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 384u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 192u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
+  if (r0 >= rows || ct >= 768u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 192u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -50594,993 +49485,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             access: "read",
             dtype: "f32",
             lanes: 4,
-            role: "scratch",
-            buffer: "%522#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.20",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
             role: "scratch",
             buffer: "%512#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%523#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.21.mixer.in_proj",
-        op: "fused_linear",
-        node: 524,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.21.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 3072, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %523#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.21
-//   norm_w [768], strides [1] in weight:backbone.layers.21
-//   y      [1,3072], strides [3072, 1] in %524#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 192u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%523#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
             binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.21",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%524#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.21.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 528,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.21.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %524#0
-//   state [1536,4], strides [4, 1] in state:layers.21.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.21
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.21
-//   y     [1,1536], strides [1536, 1] in %528#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.21.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%524#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.21.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.21",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%528#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
-        name: "layers.21.mixer.x_proj",
-        op: "linear",
-        node: 529,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.21.mixer.x_proj: linear
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn = x
-// column segments (start, width, weights): (0, 80, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %528#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.21
-//   y [1,80], strides [80, 1] in %529#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 2 workgroups; 20 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 20u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 384u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 20u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 80u) { y[(c)] = lanes(at); }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%528#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.21",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%529#0",
-            elements: { perL: 0, fixed: 80 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.21.mixer.selective_state_update",
-        op: "selective_state_update",
-        node: 533,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.21.mixer.selective_state_update: selective_state_update {innerNormEps=null}
-//
-// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
-// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
-// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %528#0
-//   dt      [1,48], strides [80, 1] in %529#0
-//   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.21
-//   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.21
-//   B       [1,16] at offset 48, strides [80, 1] in %529#0
-//   C       [1,16] at offset 64, strides [80, 1] in %529#0
-//   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.21
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %524#0
-//   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.21
-//   h       [1536,16], strides [16, 1] in state:layers.21.ssm
-//   y       [1,1536], strides [1536, 1] in %533#0 (written)
-//   h       [1536,16], strides [16, 1] in state:layers.21.ssm (written)
-//
-// threads:
-//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
-//   dt projection: R = 48 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 24 workgroups (Di = 1536)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-
-fn silu(v: f32) -> f32 {
-  return v / (f32(1.0) + exp(-v));
-}
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let u = 1.0 + e;
-  if (u == 1.0) { return e; }
-  return log(u) * (e / (u - 1.0));
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1536u) { return; }
-  let L = 1u;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[641472u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(2590464u + (c)) / 4u][(2590464u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(2564352u + (c)) / 4u][(2564352u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u];
-  let dw1 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (7u)];
-  let dw8 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (8u)];
-  let dw9 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (9u)];
-  let dw10 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (10u)];
-  let dw11 = dt_w_A_log_D_dt_bias[622656u + (c) * 12u + (11u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[0u], dw0, proj);
-    proj = fma(dt_B_C[(1u)], dw1, proj);
-    proj = fma(dt_B_C[(2u)], dw2, proj);
-    proj = fma(dt_B_C[(3u)], dw3, proj);
-    proj = fma(dt_B_C[(4u)], dw4, proj);
-    proj = fma(dt_B_C[(5u)], dw5, proj);
-    proj = fma(dt_B_C[(6u)], dw6, proj);
-    proj = fma(dt_B_C[(7u)], dw7, proj);
-    proj = fma(dt_B_C[(8u)], dw8, proj);
-    proj = fma(dt_B_C[(9u)], dw9, proj);
-    proj = fma(dt_B_C[(10u)], dw10, proj);
-    proj = fma(dt_B_C[(11u)], dw11, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
-    acc = fma(s0, dt_B_C[16u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[12u + (1u)]);
-    acc = fma(s1, dt_B_C[16u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[12u + (2u)]);
-    acc = fma(s2, dt_B_C[16u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
-    acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
-  }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "u",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%528#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%529#0",
-            elements: { perL: 0, fixed: 80 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "dt_w_A_log_D_dt_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.21",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%524#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
-            name: "h",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "state",
-            buffer: "state:layers.21.ssm",
-            elements: { perL: 0, fixed: 24576 },
-          },
-          {
-            group: 0,
-            binding: 5,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%533#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 24 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
-      },
-      {
-        name: "layers.21.mixer.out_proj",
-        op: "fused_linear",
-        node: 534,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.21.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn = x
-// column segments (start, width, weights): (0, 768, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %533#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.21
-//   residual [1,768], strides [768, 1] in %523#0
-//   y        [1,768], strides [768, 1] in %534#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 12 workgroups; 192 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 192u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 384u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 192u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%533#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.21",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%523#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%534#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.22.mixer.in_proj",
-        op: "fused_linear",
-        node: 535,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.22.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 3072, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %534#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.22
-//   norm_w [768], strides [1] in weight:backbone.layers.22
-//   y      [1,3072], strides [3072, 1] in %535#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
-//   grid: 12 workgroups (flat wg = row block * 12 + col block); 768 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 192u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 12u) * 64u + lid % 64u;
-  let rt = (wg / 12u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
-      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 768u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 192u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%534#0",
-            elements: { perL: 0, fixed: 768 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -51596,172 +49508,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%535#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 12 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.22.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 539,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.22.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %535#0
-//   state [1536,4], strides [4, 1] in state:layers.22.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.22
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.22
-//   y     [1,1536], strides [1536, 1] in %539#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.22.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%535#0",
+            buffer: "%514#0",
             elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
-            binding: 1,
-            name: "state",
+            binding: 3,
+            name: "conv_state",
             access: "read_write",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "state",
             buffer: "state:layers.22.conv",
             elements: { perL: 0, fixed: 6144 },
           },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.22",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%539#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
+        dispatch: { lTile: null, times: 12 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
       },
       {
         name: "layers.22.mixer.x_proj",
         op: "linear",
-        node: 540,
+        node: 517,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -51775,9 +49556,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %539#0
+//   x [1,1536], strides [3072, 1] in %514#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.22
-//   y [1,80], strides [80, 1] in %540#0 (written)
+//   y [1,80], strides [80, 1] in %517#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -51859,8 +49640,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%539#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%514#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -51881,7 +49662,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%540#0",
+            buffer: "%517#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -51904,7 +49685,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.22.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 544,
+        node: 521,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -51917,17 +49698,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %539#0
-//   dt      [1,48], strides [80, 1] in %540#0
+//   u       [1,1536], strides [3072, 1] in %514#0
+//   dt      [1,48], strides [80, 1] in %517#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.22
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.22
-//   B       [1,16] at offset 48, strides [80, 1] in %540#0
-//   C       [1,16] at offset 64, strides [80, 1] in %540#0
+//   B       [1,16] at offset 48, strides [80, 1] in %517#0
+//   C       [1,16] at offset 64, strides [80, 1] in %517#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.22
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %535#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %514#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.22
 //   h       [1536,16], strides [16, 1] in state:layers.22.ssm
-//   y       [1,1536], strides [1536, 1] in %544#0 (written)
+//   y       [1,1536], strides [1536, 1] in %521#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.22.ssm (written)
 //
 // threads:
@@ -51937,12 +49718,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -51999,7 +49779,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -52010,7 +49790,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -52024,13 +49804,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%539#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%514#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -52040,7 +49820,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%540#0",
+            buffer: "%517#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -52057,17 +49837,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%535#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -52078,13 +49847,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%544#0",
+            buffer: "%521#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -52095,7 +49864,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.22.mixer.out_proj",
         op: "fused_linear",
-        node: 545,
+        node: 522,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -52109,10 +49878,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %544#0
+//   x        [1,1536], strides [1536, 1] in %521#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.22
-//   residual [1,768], strides [768, 1] in %534#0
-//   y        [1,768], strides [768, 1] in %545#0 (written)
+//   residual [1,768], strides [768, 1] in %512#0
+//   y        [1,768], strides [768, 1] in %522#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -52195,7 +49964,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%544#0",
+            buffer: "%521#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -52217,7 +49986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%534#0",
+            buffer: "%512#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -52228,7 +49997,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%545#0",
+            buffer: "%522#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -52249,26 +50018,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.23.mixer.in_proj",
-        op: "fused_linear",
-        node: 546,
+        name: "layers.23.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 524,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
         ],
         locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.23.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.23.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false, convStart=0, convWidth=1536, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1536) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 3072, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %545#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.23
-//   norm_w [768], strides [1] in weight:backbone.layers.23
-//   y      [1,3072], strides [3072, 1] in %546#0 (written)
+//   x          [1,768], strides [768, 1] in %522#0
+//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.23
+//   norm_w     [768], strides [1] in weight:backbone.layers.23
+//   y          [1,3072], strides [3072, 1] in %524#0 (written)
+//   conv_state [1536,4], strides [4, 1] in state:layers.23.conv
+//   conv_w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.23
+//   conv_b     [1536] at offset 2366208, strides [1] in weight:backbone.layers.23
+//   conv_state [1536,4], strides [4, 1] in state:layers.23.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 768 in vec4 steps
@@ -52280,8 +50054,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 192u>;
 
@@ -52316,7 +50095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
       for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -52331,34 +50110,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 3072u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 3072u) { if (c < 1536u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -52374,13 +50189,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%545#0",
+            buffer: "%522#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -52396,8 +50211,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%546#0",
+            buffer: "%524#0",
             elements: { perL: 0, fixed: 3072 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.23.conv",
+            elements: { perL: 0, fixed: 6144 },
           },
         ],
         uniforms: { fields: [] },
@@ -52417,151 +50243,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.23.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 550,
-        spans: [
-          { start: 181, end: 231 },
-          { start: 249, end: 252 },
-        ],
-        locations: ["mamba-130m.hyb:7:3", "mamba-130m.hyb:9:17"],
-        wgsl: `// kernel layers.23.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1536], strides [3072, 1] in %546#0
-//   state [1536,4], strides [4, 1] in state:layers.23.conv
-//   w     [1536,4] at offset 2360064, strides [4, 1] in weight:backbone.layers.23
-//   bias  [1536] at offset 2366208, strides [1] in weight:backbone.layers.23
-//   y     [1,1536], strides [1536, 1] in %550#0 (written)
-//   state [1536,4], strides [4, 1] in state:layers.23.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 6 (flat wg = chunk * 6 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 6u) * 64u + lid;
-  let t0 = (wg / 6u) * 3u;
-  let L = 1u;
-  if (cg >= 384u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(2360064u + (c) * 4u) / 4u][(2360064u + (c) * 4u) % 4u], w_bias[(2360064u + (c + 1u) * 4u) / 4u][(2360064u + (c + 1u) * 4u) % 4u], w_bias[(2360064u + (c + 2u) * 4u) / 4u][(2360064u + (c + 2u) * 4u) % 4u], w_bias[(2360064u + (c + 3u) * 4u) / 4u][(2360064u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (1u)) / 4u][(2360064u + (c) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (1u)) / 4u][(2360064u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (1u)) / 4u][(2360064u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (1u)) / 4u][(2360064u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (2u)) / 4u][(2360064u + (c) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (2u)) / 4u][(2360064u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (2u)) / 4u][(2360064u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (2u)) / 4u][(2360064u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(2360064u + (c) * 4u + (3u)) / 4u][(2360064u + (c) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 1u) * 4u + (3u)) / 4u][(2360064u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 2u) * 4u + (3u)) / 4u][(2360064u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(2360064u + (c + 3u) * 4u + (3u)) / 4u][(2360064u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[591552u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%546#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.23.conv",
-            elements: { perL: 0, fixed: 6144 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.23",
-            elements: { perL: 0, fixed: 3771648 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%550#0",
-            elements: { perL: 0, fixed: 1536 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 6 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.23.mixer.x_proj",
         op: "linear",
-        node: 551,
+        node: 527,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -52575,9 +50259,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 80, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1536], strides [1536, 1] in %550#0
+//   x [1,1536], strides [3072, 1] in %524#0
 //   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.23
-//   y [1,80], strides [80, 1] in %551#0 (written)
+//   y [1,80], strides [80, 1] in %527#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -52659,8 +50343,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%550#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%524#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -52681,7 +50365,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%551#0",
+            buffer: "%527#0",
             elements: { perL: 0, fixed: 80 },
           },
         ],
@@ -52704,7 +50388,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 555,
+        node: 531,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -52717,17 +50401,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1536], strides [1536, 1] in %550#0
-//   dt      [1,48], strides [80, 1] in %551#0
+//   u       [1,1536], strides [3072, 1] in %524#0
+//   dt      [1,48], strides [80, 1] in %527#0
 //   dt_w    [1536,48] at offset 2490624, strides [48, 1] in weight:backbone.layers.23
 //   A_log   [1536,16] at offset 2565888, strides [16, 1] in weight:backbone.layers.23
-//   B       [1,16] at offset 48, strides [80, 1] in %551#0
-//   C       [1,16] at offset 64, strides [80, 1] in %551#0
+//   B       [1,16] at offset 48, strides [80, 1] in %527#0
+//   C       [1,16] at offset 64, strides [80, 1] in %527#0
 //   D       [1536] at offset 2590464, strides [1] in weight:backbone.layers.23
-//   z       [1,1536] at offset 1536, strides [3072, 1] in %546#0
+//   z       [1,1536] at offset 1536, strides [3072, 1] in %524#0
 //   dt_bias [1536] at offset 2564352, strides [1] in weight:backbone.layers.23
 //   h       [1536,16], strides [16, 1] in state:layers.23.ssm
-//   y       [1,1536], strides [1536, 1] in %555#0 (written)
+//   y       [1,1536], strides [1536, 1] in %531#0 (written)
 //   h       [1536,16], strides [16, 1] in state:layers.23.ssm (written)
 //
 // threads:
@@ -52737,12 +50421,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -52799,7 +50482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(10u)], dw10, proj);
     proj = fma(dt_B_C[(11u)], dw11, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[12u]);
@@ -52810,7 +50493,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[16u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[12u + (3u)]);
     acc = fma(s3, dt_B_C[16u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1536u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1536u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -52824,13 +50507,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%550#0",
-            elements: { perL: 0, fixed: 1536 },
+            buffer: "%524#0",
+            elements: { perL: 0, fixed: 3072 },
           },
           {
             group: 0,
@@ -52840,7 +50523,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%551#0",
+            buffer: "%527#0",
             elements: { perL: 0, fixed: 80 },
           },
           {
@@ -52857,17 +50540,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%546#0",
-            elements: { perL: 0, fixed: 3072 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -52878,13 +50550,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%555#0",
+            buffer: "%531#0",
             elements: { perL: 0, fixed: 1536 },
           },
         ],
@@ -52895,7 +50567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.23.mixer.out_proj",
         op: "fused_linear",
-        node: 556,
+        node: 532,
         spans: [
           { start: 181, end: 231 },
           { start: 249, end: 252 },
@@ -52909,10 +50581,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 768, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1536], strides [1536, 1] in %555#0
+//   x        [1,1536], strides [1536, 1] in %531#0
 //   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.23
-//   residual [1,768], strides [768, 1] in %545#0
-//   y        [1,768], strides [768, 1] in %556#0 (written)
+//   residual [1,768], strides [768, 1] in %522#0
+//   y        [1,768], strides [768, 1] in %532#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -52995,7 +50667,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%555#0",
+            buffer: "%531#0",
             elements: { perL: 0, fixed: 1536 },
           },
           {
@@ -53017,7 +50689,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%545#0",
+            buffer: "%522#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -53028,7 +50700,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%556#0",
+            buffer: "%532#0",
             elements: { perL: 0, fixed: 768 },
           },
         ],
@@ -53051,7 +50723,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 557,
+        node: 533,
         spans: [{ start: 127, end: 254 }],
         locations: ["mamba-130m.hyb:3:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="none", residual=false}
@@ -53062,7 +50734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,768], strides [768, 1] in %556#0
+//   x      [1,768], strides [768, 1] in %532#0
 //   W      [256,768], strides [768, 1] in weight:backbone.embeddings.weight
 //   norm_w [768], strides [1] in weight:backbone.norm_f.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -53172,7 +50844,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%556#0",
+            buffer: "%532#0",
             elements: { perL: 0, fixed: 768 },
           },
           {
@@ -53233,10 +50905,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { key: "weight:backbone.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 3771648 } },
       { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 3072 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 6144 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1536 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 80 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 80 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 24576 } },
-      { key: "arena:4", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1536 } },
+      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 3072 } },
       { key: "weight:backbone.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 3771648 } },
       { key: "state:layers.1.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 6144 } },
       { key: "state:layers.1.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 24576 } },
@@ -53311,126 +50982,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%292#0": "arena:0",
-      "%293#0": "arena:1",
+      "%294#0": "arena:1",
       "%297#0": "arena:2",
-      "%298#0": "arena:3",
-      "%302#0": "arena:4",
-      "%303#0": "arena:2",
-      "%304#0": "arena:1",
-      "%308#0": "arena:4",
-      "%309#0": "arena:3",
-      "%313#0": "arena:0",
-      "%314#0": "arena:4",
-      "%315#0": "arena:1",
-      "%319#0": "arena:0",
-      "%320#0": "arena:3",
-      "%324#0": "arena:2",
-      "%325#0": "arena:0",
-      "%326#0": "arena:1",
-      "%330#0": "arena:2",
-      "%331#0": "arena:3",
-      "%335#0": "arena:4",
-      "%336#0": "arena:2",
-      "%337#0": "arena:1",
+      "%301#0": "arena:3",
+      "%302#0": "arena:1",
+      "%304#0": "arena:3",
+      "%307#0": "arena:2",
+      "%311#0": "arena:0",
+      "%312#0": "arena:3",
+      "%314#0": "arena:1",
+      "%317#0": "arena:2",
+      "%321#0": "arena:0",
+      "%322#0": "arena:1",
+      "%324#0": "arena:3",
+      "%327#0": "arena:2",
+      "%331#0": "arena:0",
+      "%332#0": "arena:3",
+      "%334#0": "arena:1",
+      "%337#0": "arena:2",
       "%341#0": "arena:0",
-      "%342#0": "arena:3",
-      "%346#0": "arena:4",
-      "%347#0": "arena:0",
-      "%348#0": "arena:1",
-      "%352#0": "arena:2",
-      "%353#0": "arena:3",
-      "%357#0": "arena:4",
-      "%358#0": "arena:2",
-      "%359#0": "arena:1",
-      "%363#0": "arena:0",
+      "%342#0": "arena:1",
+      "%344#0": "arena:3",
+      "%347#0": "arena:2",
+      "%351#0": "arena:0",
+      "%352#0": "arena:3",
+      "%354#0": "arena:1",
+      "%357#0": "arena:2",
+      "%361#0": "arena:0",
+      "%362#0": "arena:1",
       "%364#0": "arena:3",
-      "%368#0": "arena:4",
-      "%369#0": "arena:0",
-      "%370#0": "arena:1",
-      "%374#0": "arena:2",
-      "%375#0": "arena:3",
-      "%379#0": "arena:4",
-      "%380#0": "arena:2",
-      "%381#0": "arena:1",
-      "%385#0": "arena:0",
-      "%386#0": "arena:3",
-      "%390#0": "arena:4",
+      "%367#0": "arena:2",
+      "%371#0": "arena:0",
+      "%372#0": "arena:3",
+      "%374#0": "arena:1",
+      "%377#0": "arena:2",
+      "%381#0": "arena:0",
+      "%382#0": "arena:1",
+      "%384#0": "arena:3",
+      "%387#0": "arena:2",
       "%391#0": "arena:0",
-      "%392#0": "arena:1",
-      "%396#0": "arena:2",
-      "%397#0": "arena:3",
-      "%401#0": "arena:4",
-      "%402#0": "arena:2",
-      "%403#0": "arena:1",
-      "%407#0": "arena:0",
-      "%408#0": "arena:3",
-      "%412#0": "arena:4",
-      "%413#0": "arena:0",
+      "%392#0": "arena:3",
+      "%394#0": "arena:1",
+      "%397#0": "arena:2",
+      "%401#0": "arena:0",
+      "%402#0": "arena:1",
+      "%404#0": "arena:3",
+      "%407#0": "arena:2",
+      "%411#0": "arena:0",
+      "%412#0": "arena:3",
       "%414#0": "arena:1",
-      "%418#0": "arena:2",
-      "%419#0": "arena:3",
-      "%423#0": "arena:4",
-      "%424#0": "arena:2",
-      "%425#0": "arena:1",
-      "%429#0": "arena:0",
-      "%430#0": "arena:3",
-      "%434#0": "arena:4",
-      "%435#0": "arena:0",
-      "%436#0": "arena:1",
-      "%440#0": "arena:2",
-      "%441#0": "arena:3",
-      "%445#0": "arena:4",
-      "%446#0": "arena:2",
-      "%447#0": "arena:1",
+      "%417#0": "arena:2",
+      "%421#0": "arena:0",
+      "%422#0": "arena:1",
+      "%424#0": "arena:3",
+      "%427#0": "arena:2",
+      "%431#0": "arena:0",
+      "%432#0": "arena:3",
+      "%434#0": "arena:1",
+      "%437#0": "arena:2",
+      "%441#0": "arena:0",
+      "%442#0": "arena:1",
+      "%444#0": "arena:3",
+      "%447#0": "arena:2",
       "%451#0": "arena:0",
       "%452#0": "arena:3",
-      "%456#0": "arena:4",
-      "%457#0": "arena:0",
-      "%458#0": "arena:1",
-      "%462#0": "arena:2",
-      "%463#0": "arena:3",
-      "%467#0": "arena:4",
-      "%468#0": "arena:2",
-      "%469#0": "arena:1",
-      "%473#0": "arena:0",
-      "%474#0": "arena:3",
-      "%478#0": "arena:4",
-      "%479#0": "arena:0",
-      "%480#0": "arena:1",
-      "%484#0": "arena:2",
-      "%485#0": "arena:3",
-      "%489#0": "arena:4",
-      "%490#0": "arena:2",
-      "%491#0": "arena:1",
-      "%495#0": "arena:0",
-      "%496#0": "arena:3",
-      "%500#0": "arena:4",
+      "%454#0": "arena:1",
+      "%457#0": "arena:2",
+      "%461#0": "arena:0",
+      "%462#0": "arena:1",
+      "%464#0": "arena:3",
+      "%467#0": "arena:2",
+      "%471#0": "arena:0",
+      "%472#0": "arena:3",
+      "%474#0": "arena:1",
+      "%477#0": "arena:2",
+      "%481#0": "arena:0",
+      "%482#0": "arena:1",
+      "%484#0": "arena:3",
+      "%487#0": "arena:2",
+      "%491#0": "arena:0",
+      "%492#0": "arena:3",
+      "%494#0": "arena:1",
+      "%497#0": "arena:2",
       "%501#0": "arena:0",
       "%502#0": "arena:1",
-      "%506#0": "arena:2",
-      "%507#0": "arena:3",
-      "%511#0": "arena:4",
-      "%512#0": "arena:2",
-      "%513#0": "arena:1",
-      "%517#0": "arena:0",
-      "%518#0": "arena:3",
-      "%522#0": "arena:4",
-      "%523#0": "arena:0",
-      "%524#0": "arena:1",
-      "%528#0": "arena:2",
-      "%529#0": "arena:3",
-      "%533#0": "arena:4",
-      "%534#0": "arena:2",
-      "%535#0": "arena:1",
-      "%539#0": "arena:0",
-      "%540#0": "arena:3",
-      "%544#0": "arena:4",
-      "%545#0": "arena:0",
-      "%546#0": "arena:1",
-      "%550#0": "arena:2",
-      "%551#0": "arena:3",
-      "%555#0": "arena:4",
-      "%556#0": "arena:2",
+      "%504#0": "arena:3",
+      "%507#0": "arena:2",
+      "%511#0": "arena:0",
+      "%512#0": "arena:3",
+      "%514#0": "arena:1",
+      "%517#0": "arena:2",
+      "%521#0": "arena:0",
+      "%522#0": "arena:1",
+      "%524#0": "arena:3",
+      "%527#0": "arena:2",
+      "%531#0": "arena:0",
+      "%532#0": "arena:3",
     },
     outputs: [
       {

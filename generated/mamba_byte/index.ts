@@ -16797,26 +16797,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mixer.in_proj",
-        op: "fused_linear",
-        node: 149,
+        name: "layers.0.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 150,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.0.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %148#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.0
-//   norm_w [512], strides [1] in weight:backbone.layers.0
-//   y      [1,2048], strides [2048, 1] in %149#0 (written)
+//   x          [1,512], strides [512, 1] in %148#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.0
+//   norm_w     [512], strides [1] in weight:backbone.layers.0
+//   y          [1,2048], strides [2048, 1] in %150#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.0
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.0
+//   conv_state [1024,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -16828,8 +16833,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -16864,7 +16874,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -16879,34 +16889,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -16928,7 +16974,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -16944,8 +16990,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%149#0",
+            buffer: "%150#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -16965,151 +17022,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 153,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.0.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %149#0
-//   state [1024,4], strides [4, 1] in state:layers.0.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.0
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.0
-//   y     [1,1024], strides [1024, 1] in %153#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%149#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.0",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%153#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mixer.x_proj",
         op: "linear",
-        node: 154,
+        node: 153,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -17123,9 +17038,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %153#0
+//   x [1,1024], strides [2048, 1] in %150#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.0
-//   y [1,64], strides [64, 1] in %154#0 (written)
+//   y [1,64], strides [64, 1] in %153#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -17207,8 +17122,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%153#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%150#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -17229,7 +17144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%154#0",
+            buffer: "%153#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -17252,7 +17167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 158,
+        node: 157,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -17265,17 +17180,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %153#0
-//   dt      [1,32], strides [64, 1] in %154#0
+//   u       [1,1024], strides [2048, 1] in %150#0
+//   dt      [1,32], strides [64, 1] in %153#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.0
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.0
-//   B       [1,16] at offset 32, strides [64, 1] in %154#0
-//   C       [1,16] at offset 48, strides [64, 1] in %154#0
+//   B       [1,16] at offset 32, strides [64, 1] in %153#0
+//   C       [1,16] at offset 48, strides [64, 1] in %153#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.0
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %149#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %150#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.0
 //   h       [1024,16], strides [16, 1] in state:layers.0.ssm
-//   y       [1,1024], strides [1024, 1] in %158#0 (written)
+//   y       [1,1024], strides [1024, 1] in %157#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -17285,12 +17200,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -17339,7 +17253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -17350,7 +17264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -17364,13 +17278,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%153#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%150#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -17380,7 +17294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%154#0",
+            buffer: "%153#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -17397,17 +17311,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%149#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -17418,13 +17321,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%158#0",
+            buffer: "%157#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -17435,7 +17338,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mixer.out_proj",
         op: "fused_linear",
-        node: 159,
+        node: 158,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -17449,10 +17352,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %158#0
+//   x        [1,1024], strides [1024, 1] in %157#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.0
 //   residual [1,512], strides [512, 1] in %148#0
-//   y        [1,512], strides [512, 1] in %159#0 (written)
+//   y        [1,512], strides [512, 1] in %158#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -17535,7 +17438,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%158#0",
+            buffer: "%157#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -17568,7 +17471,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%159#0",
+            buffer: "%158#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -17589,26 +17492,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mixer.in_proj",
-        op: "fused_linear",
+        name: "layers.1.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 160,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.1.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.1.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %159#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.1
-//   norm_w [512], strides [1] in weight:backbone.layers.1
-//   y      [1,2048], strides [2048, 1] in %160#0 (written)
+//   x          [1,512], strides [512, 1] in %158#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.1
+//   norm_w     [512], strides [1] in weight:backbone.layers.1
+//   y          [1,2048], strides [2048, 1] in %160#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.1.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.1
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.1
+//   conv_state [1024,4], strides [4, 1] in state:layers.1.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -17620,8 +17528,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -17656,7 +17569,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -17671,34 +17584,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -17714,13 +17663,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%159#0",
+            buffer: "%158#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -17738,6 +17687,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%160#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.1.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -17757,151 +17717,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.1.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 164,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.1.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %160#0
-//   state [1024,4], strides [4, 1] in state:layers.1.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.1
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.1
-//   y     [1,1024], strides [1024, 1] in %164#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.1.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%160#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.1.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.1",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%164#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.1.mixer.x_proj",
         op: "linear",
-        node: 165,
+        node: 163,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -17915,9 +17733,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %164#0
+//   x [1,1024], strides [2048, 1] in %160#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.1
-//   y [1,64], strides [64, 1] in %165#0 (written)
+//   y [1,64], strides [64, 1] in %163#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -17999,8 +17817,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%164#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%160#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -18021,7 +17839,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%165#0",
+            buffer: "%163#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -18044,7 +17862,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 169,
+        node: 167,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -18057,17 +17875,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %164#0
-//   dt      [1,32], strides [64, 1] in %165#0
+//   u       [1,1024], strides [2048, 1] in %160#0
+//   dt      [1,32], strides [64, 1] in %163#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.1
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.1
-//   B       [1,16] at offset 32, strides [64, 1] in %165#0
-//   C       [1,16] at offset 48, strides [64, 1] in %165#0
+//   B       [1,16] at offset 32, strides [64, 1] in %163#0
+//   C       [1,16] at offset 48, strides [64, 1] in %163#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.1
 //   z       [1,1024] at offset 1024, strides [2048, 1] in %160#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.1
 //   h       [1024,16], strides [16, 1] in state:layers.1.ssm
-//   y       [1,1024], strides [1024, 1] in %169#0 (written)
+//   y       [1,1024], strides [1024, 1] in %167#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.1.ssm (written)
 //
 // threads:
@@ -18077,12 +17895,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -18131,7 +17948,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -18142,7 +17959,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -18156,13 +17973,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%164#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%160#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -18172,7 +17989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%165#0",
+            buffer: "%163#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -18189,17 +18006,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%160#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -18210,13 +18016,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%169#0",
+            buffer: "%167#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -18227,7 +18033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.mixer.out_proj",
         op: "fused_linear",
-        node: 170,
+        node: 168,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -18241,10 +18047,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %169#0
+//   x        [1,1024], strides [1024, 1] in %167#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.1
-//   residual [1,512], strides [512, 1] in %159#0
-//   y        [1,512], strides [512, 1] in %170#0 (written)
+//   residual [1,512], strides [512, 1] in %158#0
+//   y        [1,512], strides [512, 1] in %168#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -18327,7 +18133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%169#0",
+            buffer: "%167#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -18349,7 +18155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%159#0",
+            buffer: "%158#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -18360,7 +18166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%170#0",
+            buffer: "%168#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -18381,26 +18187,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mixer.in_proj",
-        op: "fused_linear",
-        node: 171,
+        name: "layers.2.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 170,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.2.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.2.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %170#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.2
-//   norm_w [512], strides [1] in weight:backbone.layers.2
-//   y      [1,2048], strides [2048, 1] in %171#0 (written)
+//   x          [1,512], strides [512, 1] in %168#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.2
+//   norm_w     [512], strides [1] in weight:backbone.layers.2
+//   y          [1,2048], strides [2048, 1] in %170#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.2.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.2
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.2
+//   conv_state [1024,4], strides [4, 1] in state:layers.2.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -18412,8 +18223,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -18448,7 +18264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -18463,34 +18279,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -18506,13 +18358,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%170#0",
+            buffer: "%168#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -18528,8 +18380,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%171#0",
+            buffer: "%170#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.2.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -18549,151 +18412,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 175,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.2.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %171#0
-//   state [1024,4], strides [4, 1] in state:layers.2.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.2
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.2
-//   y     [1,1024], strides [1024, 1] in %175#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.2.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%171#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.2.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.2",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%175#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.2.mixer.x_proj",
         op: "linear",
-        node: 176,
+        node: 173,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -18707,9 +18428,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %175#0
+//   x [1,1024], strides [2048, 1] in %170#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.2
-//   y [1,64], strides [64, 1] in %176#0 (written)
+//   y [1,64], strides [64, 1] in %173#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -18791,8 +18512,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%175#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%170#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -18813,7 +18534,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%176#0",
+            buffer: "%173#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -18836,7 +18557,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 180,
+        node: 177,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -18849,17 +18570,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %175#0
-//   dt      [1,32], strides [64, 1] in %176#0
+//   u       [1,1024], strides [2048, 1] in %170#0
+//   dt      [1,32], strides [64, 1] in %173#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.2
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.2
-//   B       [1,16] at offset 32, strides [64, 1] in %176#0
-//   C       [1,16] at offset 48, strides [64, 1] in %176#0
+//   B       [1,16] at offset 32, strides [64, 1] in %173#0
+//   C       [1,16] at offset 48, strides [64, 1] in %173#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.2
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %171#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %170#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.2
 //   h       [1024,16], strides [16, 1] in state:layers.2.ssm
-//   y       [1,1024], strides [1024, 1] in %180#0 (written)
+//   y       [1,1024], strides [1024, 1] in %177#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.2.ssm (written)
 //
 // threads:
@@ -18869,12 +18590,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -18923,7 +18643,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -18934,7 +18654,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -18948,13 +18668,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%175#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%170#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -18964,7 +18684,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%176#0",
+            buffer: "%173#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -18981,17 +18701,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%171#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -19002,13 +18711,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%180#0",
+            buffer: "%177#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -19019,7 +18728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mixer.out_proj",
         op: "fused_linear",
-        node: 181,
+        node: 178,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -19033,10 +18742,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %180#0
+//   x        [1,1024], strides [1024, 1] in %177#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.2
-//   residual [1,512], strides [512, 1] in %170#0
-//   y        [1,512], strides [512, 1] in %181#0 (written)
+//   residual [1,512], strides [512, 1] in %168#0
+//   y        [1,512], strides [512, 1] in %178#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -19119,7 +18828,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%180#0",
+            buffer: "%177#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -19141,7 +18850,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%170#0",
+            buffer: "%168#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -19152,7 +18861,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%181#0",
+            buffer: "%178#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -19173,26 +18882,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mixer.in_proj",
-        op: "fused_linear",
-        node: 182,
+        name: "layers.3.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 180,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.3.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.3.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %181#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.3
-//   norm_w [512], strides [1] in weight:backbone.layers.3
-//   y      [1,2048], strides [2048, 1] in %182#0 (written)
+//   x          [1,512], strides [512, 1] in %178#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.3
+//   norm_w     [512], strides [1] in weight:backbone.layers.3
+//   y          [1,2048], strides [2048, 1] in %180#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.3.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.3
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.3
+//   conv_state [1024,4], strides [4, 1] in state:layers.3.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -19204,8 +18918,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -19240,7 +18959,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -19255,34 +18974,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -19298,13 +19053,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%181#0",
+            buffer: "%178#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -19320,8 +19075,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%182#0",
+            buffer: "%180#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.3.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -19341,151 +19107,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.3.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 186,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.3.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %182#0
-//   state [1024,4], strides [4, 1] in state:layers.3.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.3
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.3
-//   y     [1,1024], strides [1024, 1] in %186#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.3.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%182#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.3.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.3",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%186#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.3.mixer.x_proj",
         op: "linear",
-        node: 187,
+        node: 183,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -19499,9 +19123,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %186#0
+//   x [1,1024], strides [2048, 1] in %180#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.3
-//   y [1,64], strides [64, 1] in %187#0 (written)
+//   y [1,64], strides [64, 1] in %183#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -19583,8 +19207,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%186#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%180#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -19605,7 +19229,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%187#0",
+            buffer: "%183#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -19628,7 +19252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 191,
+        node: 187,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -19641,17 +19265,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %186#0
-//   dt      [1,32], strides [64, 1] in %187#0
+//   u       [1,1024], strides [2048, 1] in %180#0
+//   dt      [1,32], strides [64, 1] in %183#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.3
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.3
-//   B       [1,16] at offset 32, strides [64, 1] in %187#0
-//   C       [1,16] at offset 48, strides [64, 1] in %187#0
+//   B       [1,16] at offset 32, strides [64, 1] in %183#0
+//   C       [1,16] at offset 48, strides [64, 1] in %183#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.3
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %182#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %180#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.3
 //   h       [1024,16], strides [16, 1] in state:layers.3.ssm
-//   y       [1,1024], strides [1024, 1] in %191#0 (written)
+//   y       [1,1024], strides [1024, 1] in %187#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.3.ssm (written)
 //
 // threads:
@@ -19661,12 +19285,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -19715,7 +19338,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -19726,7 +19349,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -19740,13 +19363,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%186#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%180#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -19756,7 +19379,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%187#0",
+            buffer: "%183#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -19773,17 +19396,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%182#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -19794,13 +19406,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%191#0",
+            buffer: "%187#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -19811,7 +19423,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.mixer.out_proj",
         op: "fused_linear",
-        node: 192,
+        node: 188,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -19825,10 +19437,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %191#0
+//   x        [1,1024], strides [1024, 1] in %187#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.3
-//   residual [1,512], strides [512, 1] in %181#0
-//   y        [1,512], strides [512, 1] in %192#0 (written)
+//   residual [1,512], strides [512, 1] in %178#0
+//   y        [1,512], strides [512, 1] in %188#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -19911,7 +19523,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%191#0",
+            buffer: "%187#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -19933,7 +19545,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%181#0",
+            buffer: "%178#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -19944,7 +19556,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%192#0",
+            buffer: "%188#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -19965,26 +19577,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mixer.in_proj",
-        op: "fused_linear",
-        node: 193,
+        name: "layers.4.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 190,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.4.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.4.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %192#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.4
-//   norm_w [512], strides [1] in weight:backbone.layers.4
-//   y      [1,2048], strides [2048, 1] in %193#0 (written)
+//   x          [1,512], strides [512, 1] in %188#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.4
+//   norm_w     [512], strides [1] in weight:backbone.layers.4
+//   y          [1,2048], strides [2048, 1] in %190#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.4.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.4
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.4
+//   conv_state [1024,4], strides [4, 1] in state:layers.4.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -19996,8 +19613,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -20032,7 +19654,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -20047,34 +19669,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -20090,13 +19748,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%192#0",
+            buffer: "%188#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -20112,8 +19770,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%193#0",
+            buffer: "%190#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.4.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -20133,151 +19802,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 197,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.4.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %193#0
-//   state [1024,4], strides [4, 1] in state:layers.4.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.4
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.4
-//   y     [1,1024], strides [1024, 1] in %197#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.4.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%193#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.4.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.4",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%197#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.4.mixer.x_proj",
         op: "linear",
-        node: 198,
+        node: 193,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -20291,9 +19818,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %197#0
+//   x [1,1024], strides [2048, 1] in %190#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.4
-//   y [1,64], strides [64, 1] in %198#0 (written)
+//   y [1,64], strides [64, 1] in %193#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -20375,8 +19902,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%197#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%190#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -20397,7 +19924,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%198#0",
+            buffer: "%193#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -20420,7 +19947,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 202,
+        node: 197,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -20433,17 +19960,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %197#0
-//   dt      [1,32], strides [64, 1] in %198#0
+//   u       [1,1024], strides [2048, 1] in %190#0
+//   dt      [1,32], strides [64, 1] in %193#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.4
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.4
-//   B       [1,16] at offset 32, strides [64, 1] in %198#0
-//   C       [1,16] at offset 48, strides [64, 1] in %198#0
+//   B       [1,16] at offset 32, strides [64, 1] in %193#0
+//   C       [1,16] at offset 48, strides [64, 1] in %193#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.4
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %193#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %190#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.4
 //   h       [1024,16], strides [16, 1] in state:layers.4.ssm
-//   y       [1,1024], strides [1024, 1] in %202#0 (written)
+//   y       [1,1024], strides [1024, 1] in %197#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.4.ssm (written)
 //
 // threads:
@@ -20453,12 +19980,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -20507,7 +20033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -20518,7 +20044,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -20532,13 +20058,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%197#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%190#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -20548,7 +20074,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%198#0",
+            buffer: "%193#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -20565,17 +20091,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%193#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -20586,13 +20101,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%202#0",
+            buffer: "%197#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -20603,7 +20118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mixer.out_proj",
         op: "fused_linear",
-        node: 203,
+        node: 198,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -20617,10 +20132,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %202#0
+//   x        [1,1024], strides [1024, 1] in %197#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.4
-//   residual [1,512], strides [512, 1] in %192#0
-//   y        [1,512], strides [512, 1] in %203#0 (written)
+//   residual [1,512], strides [512, 1] in %188#0
+//   y        [1,512], strides [512, 1] in %198#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -20703,7 +20218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%202#0",
+            buffer: "%197#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -20725,7 +20240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%192#0",
+            buffer: "%188#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -20736,7 +20251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%203#0",
+            buffer: "%198#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -20757,26 +20272,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mixer.in_proj",
-        op: "fused_linear",
-        node: 204,
+        name: "layers.5.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 200,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.5.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.5.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %203#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.5
-//   norm_w [512], strides [1] in weight:backbone.layers.5
-//   y      [1,2048], strides [2048, 1] in %204#0 (written)
+//   x          [1,512], strides [512, 1] in %198#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.5
+//   norm_w     [512], strides [1] in weight:backbone.layers.5
+//   y          [1,2048], strides [2048, 1] in %200#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.5.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.5
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.5
+//   conv_state [1024,4], strides [4, 1] in state:layers.5.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -20788,8 +20308,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -20824,7 +20349,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -20839,34 +20364,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -20882,13 +20443,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%203#0",
+            buffer: "%198#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -20904,8 +20465,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%204#0",
+            buffer: "%200#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.5.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -20925,151 +20497,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.5.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 208,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.5.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %204#0
-//   state [1024,4], strides [4, 1] in state:layers.5.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.5
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.5
-//   y     [1,1024], strides [1024, 1] in %208#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.5.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%204#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.5.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.5",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%208#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.5.mixer.x_proj",
         op: "linear",
-        node: 209,
+        node: 203,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -21083,9 +20513,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %208#0
+//   x [1,1024], strides [2048, 1] in %200#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.5
-//   y [1,64], strides [64, 1] in %209#0 (written)
+//   y [1,64], strides [64, 1] in %203#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -21167,8 +20597,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%208#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%200#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -21189,7 +20619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%209#0",
+            buffer: "%203#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -21212,7 +20642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 213,
+        node: 207,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -21225,17 +20655,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %208#0
-//   dt      [1,32], strides [64, 1] in %209#0
+//   u       [1,1024], strides [2048, 1] in %200#0
+//   dt      [1,32], strides [64, 1] in %203#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.5
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.5
-//   B       [1,16] at offset 32, strides [64, 1] in %209#0
-//   C       [1,16] at offset 48, strides [64, 1] in %209#0
+//   B       [1,16] at offset 32, strides [64, 1] in %203#0
+//   C       [1,16] at offset 48, strides [64, 1] in %203#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.5
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %204#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %200#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.5
 //   h       [1024,16], strides [16, 1] in state:layers.5.ssm
-//   y       [1,1024], strides [1024, 1] in %213#0 (written)
+//   y       [1,1024], strides [1024, 1] in %207#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.5.ssm (written)
 //
 // threads:
@@ -21245,12 +20675,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -21299,7 +20728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -21310,7 +20739,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -21324,13 +20753,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%208#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%200#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -21340,7 +20769,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%209#0",
+            buffer: "%203#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -21357,17 +20786,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%204#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -21378,13 +20796,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%213#0",
+            buffer: "%207#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -21395,7 +20813,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.mixer.out_proj",
         op: "fused_linear",
-        node: 214,
+        node: 208,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -21409,10 +20827,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %213#0
+//   x        [1,1024], strides [1024, 1] in %207#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.5
-//   residual [1,512], strides [512, 1] in %203#0
-//   y        [1,512], strides [512, 1] in %214#0 (written)
+//   residual [1,512], strides [512, 1] in %198#0
+//   y        [1,512], strides [512, 1] in %208#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -21495,7 +20913,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%213#0",
+            buffer: "%207#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -21517,7 +20935,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%203#0",
+            buffer: "%198#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -21528,7 +20946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%214#0",
+            buffer: "%208#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -21549,26 +20967,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mixer.in_proj",
-        op: "fused_linear",
-        node: 215,
+        name: "layers.6.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 210,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.6.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.6.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %214#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.6
-//   norm_w [512], strides [1] in weight:backbone.layers.6
-//   y      [1,2048], strides [2048, 1] in %215#0 (written)
+//   x          [1,512], strides [512, 1] in %208#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.6
+//   norm_w     [512], strides [1] in weight:backbone.layers.6
+//   y          [1,2048], strides [2048, 1] in %210#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.6.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.6
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.6
+//   conv_state [1024,4], strides [4, 1] in state:layers.6.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -21580,8 +21003,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -21616,7 +21044,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -21631,34 +21059,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -21674,13 +21138,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%214#0",
+            buffer: "%208#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -21696,8 +21160,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%215#0",
+            buffer: "%210#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.6.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -21717,151 +21192,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 219,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.6.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %215#0
-//   state [1024,4], strides [4, 1] in state:layers.6.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.6
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.6
-//   y     [1,1024], strides [1024, 1] in %219#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.6.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%215#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.6.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.6",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%219#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.6.mixer.x_proj",
         op: "linear",
-        node: 220,
+        node: 213,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -21875,9 +21208,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %219#0
+//   x [1,1024], strides [2048, 1] in %210#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.6
-//   y [1,64], strides [64, 1] in %220#0 (written)
+//   y [1,64], strides [64, 1] in %213#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -21959,8 +21292,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%219#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%210#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -21981,7 +21314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%220#0",
+            buffer: "%213#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -22004,7 +21337,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 224,
+        node: 217,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -22017,17 +21350,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %219#0
-//   dt      [1,32], strides [64, 1] in %220#0
+//   u       [1,1024], strides [2048, 1] in %210#0
+//   dt      [1,32], strides [64, 1] in %213#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.6
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.6
-//   B       [1,16] at offset 32, strides [64, 1] in %220#0
-//   C       [1,16] at offset 48, strides [64, 1] in %220#0
+//   B       [1,16] at offset 32, strides [64, 1] in %213#0
+//   C       [1,16] at offset 48, strides [64, 1] in %213#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.6
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %215#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %210#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.6
 //   h       [1024,16], strides [16, 1] in state:layers.6.ssm
-//   y       [1,1024], strides [1024, 1] in %224#0 (written)
+//   y       [1,1024], strides [1024, 1] in %217#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.6.ssm (written)
 //
 // threads:
@@ -22037,12 +21370,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -22091,7 +21423,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -22102,7 +21434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -22116,13 +21448,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%219#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%210#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -22132,7 +21464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%220#0",
+            buffer: "%213#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -22149,17 +21481,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%215#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -22170,13 +21491,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%224#0",
+            buffer: "%217#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -22187,7 +21508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mixer.out_proj",
         op: "fused_linear",
-        node: 225,
+        node: 218,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -22201,10 +21522,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %224#0
+//   x        [1,1024], strides [1024, 1] in %217#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.6
-//   residual [1,512], strides [512, 1] in %214#0
-//   y        [1,512], strides [512, 1] in %225#0 (written)
+//   residual [1,512], strides [512, 1] in %208#0
+//   y        [1,512], strides [512, 1] in %218#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -22287,7 +21608,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%224#0",
+            buffer: "%217#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -22309,7 +21630,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%214#0",
+            buffer: "%208#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -22320,7 +21641,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%225#0",
+            buffer: "%218#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -22341,26 +21662,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mixer.in_proj",
-        op: "fused_linear",
-        node: 226,
+        name: "layers.7.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 220,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.7.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.7.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %225#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.7
-//   norm_w [512], strides [1] in weight:backbone.layers.7
-//   y      [1,2048], strides [2048, 1] in %226#0 (written)
+//   x          [1,512], strides [512, 1] in %218#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.7
+//   norm_w     [512], strides [1] in weight:backbone.layers.7
+//   y          [1,2048], strides [2048, 1] in %220#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.7.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.7
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.7
+//   conv_state [1024,4], strides [4, 1] in state:layers.7.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -22372,8 +21698,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -22408,7 +21739,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -22423,34 +21754,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -22466,13 +21833,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%225#0",
+            buffer: "%218#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -22488,8 +21855,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%226#0",
+            buffer: "%220#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.7.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -22509,151 +21887,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.7.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 230,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.7.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %226#0
-//   state [1024,4], strides [4, 1] in state:layers.7.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.7
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.7
-//   y     [1,1024], strides [1024, 1] in %230#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.7.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%226#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.7.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.7",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%230#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.7.mixer.x_proj",
         op: "linear",
-        node: 231,
+        node: 223,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -22667,9 +21903,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %230#0
+//   x [1,1024], strides [2048, 1] in %220#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.7
-//   y [1,64], strides [64, 1] in %231#0 (written)
+//   y [1,64], strides [64, 1] in %223#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -22751,8 +21987,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%230#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%220#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -22773,7 +22009,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%231#0",
+            buffer: "%223#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -22796,7 +22032,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 235,
+        node: 227,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -22809,17 +22045,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %230#0
-//   dt      [1,32], strides [64, 1] in %231#0
+//   u       [1,1024], strides [2048, 1] in %220#0
+//   dt      [1,32], strides [64, 1] in %223#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.7
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.7
-//   B       [1,16] at offset 32, strides [64, 1] in %231#0
-//   C       [1,16] at offset 48, strides [64, 1] in %231#0
+//   B       [1,16] at offset 32, strides [64, 1] in %223#0
+//   C       [1,16] at offset 48, strides [64, 1] in %223#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.7
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %226#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %220#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.7
 //   h       [1024,16], strides [16, 1] in state:layers.7.ssm
-//   y       [1,1024], strides [1024, 1] in %235#0 (written)
+//   y       [1,1024], strides [1024, 1] in %227#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.7.ssm (written)
 //
 // threads:
@@ -22829,12 +22065,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -22883,7 +22118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -22894,7 +22129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -22908,13 +22143,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%230#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%220#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -22924,7 +22159,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%231#0",
+            buffer: "%223#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -22941,17 +22176,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%226#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -22962,13 +22186,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%235#0",
+            buffer: "%227#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -22979,7 +22203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.mixer.out_proj",
         op: "fused_linear",
-        node: 236,
+        node: 228,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -22993,10 +22217,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %235#0
+//   x        [1,1024], strides [1024, 1] in %227#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.7
-//   residual [1,512], strides [512, 1] in %225#0
-//   y        [1,512], strides [512, 1] in %236#0 (written)
+//   residual [1,512], strides [512, 1] in %218#0
+//   y        [1,512], strides [512, 1] in %228#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -23079,7 +22303,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%235#0",
+            buffer: "%227#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -23101,7 +22325,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%225#0",
+            buffer: "%218#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -23112,7 +22336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%236#0",
+            buffer: "%228#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -23133,26 +22357,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mixer.in_proj",
-        op: "fused_linear",
-        node: 237,
+        name: "layers.8.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 230,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.8.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.8.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %236#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.8
-//   norm_w [512], strides [1] in weight:backbone.layers.8
-//   y      [1,2048], strides [2048, 1] in %237#0 (written)
+//   x          [1,512], strides [512, 1] in %228#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.8
+//   norm_w     [512], strides [1] in weight:backbone.layers.8
+//   y          [1,2048], strides [2048, 1] in %230#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.8.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.8
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.8
+//   conv_state [1024,4], strides [4, 1] in state:layers.8.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -23164,8 +22393,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -23200,7 +22434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -23215,34 +22449,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -23258,13 +22528,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%236#0",
+            buffer: "%228#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -23280,8 +22550,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%237#0",
+            buffer: "%230#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.8.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -23301,151 +22582,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.8.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 241,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.8.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %237#0
-//   state [1024,4], strides [4, 1] in state:layers.8.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.8
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.8
-//   y     [1,1024], strides [1024, 1] in %241#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.8.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%237#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.8.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.8",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%241#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.8.mixer.x_proj",
         op: "linear",
-        node: 242,
+        node: 233,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -23459,9 +22598,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %241#0
+//   x [1,1024], strides [2048, 1] in %230#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.8
-//   y [1,64], strides [64, 1] in %242#0 (written)
+//   y [1,64], strides [64, 1] in %233#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -23543,8 +22682,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%241#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%230#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -23565,7 +22704,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%242#0",
+            buffer: "%233#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -23588,7 +22727,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 246,
+        node: 237,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -23601,17 +22740,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %241#0
-//   dt      [1,32], strides [64, 1] in %242#0
+//   u       [1,1024], strides [2048, 1] in %230#0
+//   dt      [1,32], strides [64, 1] in %233#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.8
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.8
-//   B       [1,16] at offset 32, strides [64, 1] in %242#0
-//   C       [1,16] at offset 48, strides [64, 1] in %242#0
+//   B       [1,16] at offset 32, strides [64, 1] in %233#0
+//   C       [1,16] at offset 48, strides [64, 1] in %233#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.8
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %237#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %230#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.8
 //   h       [1024,16], strides [16, 1] in state:layers.8.ssm
-//   y       [1,1024], strides [1024, 1] in %246#0 (written)
+//   y       [1,1024], strides [1024, 1] in %237#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.8.ssm (written)
 //
 // threads:
@@ -23621,12 +22760,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -23675,7 +22813,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -23686,7 +22824,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -23700,13 +22838,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%241#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%230#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -23716,7 +22854,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%242#0",
+            buffer: "%233#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -23733,17 +22871,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%237#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -23754,13 +22881,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%246#0",
+            buffer: "%237#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -23771,7 +22898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.8.mixer.out_proj",
         op: "fused_linear",
-        node: 247,
+        node: 238,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -23785,10 +22912,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %246#0
+//   x        [1,1024], strides [1024, 1] in %237#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.8
-//   residual [1,512], strides [512, 1] in %236#0
-//   y        [1,512], strides [512, 1] in %247#0 (written)
+//   residual [1,512], strides [512, 1] in %228#0
+//   y        [1,512], strides [512, 1] in %238#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -23871,7 +22998,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%246#0",
+            buffer: "%237#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -23893,7 +23020,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%236#0",
+            buffer: "%228#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -23904,7 +23031,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%247#0",
+            buffer: "%238#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -23925,26 +23052,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mixer.in_proj",
-        op: "fused_linear",
-        node: 248,
+        name: "layers.9.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 240,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.9.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.9.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %247#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.9
-//   norm_w [512], strides [1] in weight:backbone.layers.9
-//   y      [1,2048], strides [2048, 1] in %248#0 (written)
+//   x          [1,512], strides [512, 1] in %238#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.9
+//   norm_w     [512], strides [1] in weight:backbone.layers.9
+//   y          [1,2048], strides [2048, 1] in %240#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.9.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.9
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.9
+//   conv_state [1024,4], strides [4, 1] in state:layers.9.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -23956,8 +23088,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
@@ -23992,7 +23129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -24007,34 +23144,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -24050,13 +23223,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%247#0",
+            buffer: "%238#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -24072,8 +23245,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%248#0",
+            buffer: "%240#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -24093,92 +23277,633 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 252,
+        name: "layers.9.mixer.x_proj",
+        op: "linear",
+        node: 243,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.9.mixer.conv1d: conv1d_silu_update {bias=true}
+        wgsl: `// kernel layers.9.mixer.x_proj: linear
 //
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn = x
+// column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %248#0
-//   state [1024,4], strides [4, 1] in state:layers.9.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.9
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.9
-//   y     [1,1024], strides [1024, 1] in %252#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.9.conv (written)
+//   x [1,1024], strides [2048, 1] in %240#0
+//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.9
+//   y [1,64], strides [64, 1] in %243#0 (written)
 //
 // threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 1 workgroups; 16 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
+var<workgroup> part: array<f32, 256u>;
 
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
   }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 16u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 64u) { y[(c)] = lanes(at); }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%240#0",
+            elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.9",
+            elements: { perL: 0, fixed: 1695232 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%243#0",
+            elements: { perL: 0, fixed: 64 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 1 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.9.mixer.selective_state_update",
+        op: "selective_state_update",
+        node: 247,
+        spans: [
+          { start: 229, end: 279 },
+          { start: 342, end: 345 },
+        ],
+        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
+        wgsl: `// kernel layers.9.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+//
+// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
+// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
+// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   u       [1,1024], strides [2048, 1] in %240#0
+//   dt      [1,32], strides [64, 1] in %243#0
+//   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.9
+//   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.9
+//   B       [1,16] at offset 32, strides [64, 1] in %243#0
+//   C       [1,16] at offset 48, strides [64, 1] in %243#0
+//   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.9
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %240#0
+//   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.9
+//   h       [1024,16], strides [16, 1] in state:layers.9.ssm
+//   y       [1,1024], strides [1024, 1] in %247#0 (written)
+//   h       [1024,16], strides [16, 1] in state:layers.9.ssm (written)
+//
+// threads:
+//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
+//   dt projection: R = 32 in vec4 steps, dt_w row in registers
+//   workgroup: 64 channels; grid: 16 workgroups (Di = 1024)
+//
+// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
+
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
+@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(v);
+  let u = 1.0 + e;
+  if (u == 1.0) { return e; }
+  return log(u) * (e / (u - 1.0));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let c = wg * 64u + lid;
+  if (c >= 1024u) { return; }
+  let L = 1u;
+  let a0 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u]);
+  var s0 = h[(c) * 4u];
+  let a1 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u + (1u)]);
+  var s1 = h[(c) * 4u + (1u)];
+  let a2 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u + (2u)]);
+  var s2 = h[(c) * 4u + (2u)];
+  let a3 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u + (3u)]);
+  var s3 = h[(c) * 4u + (3u)];
+  let d_skip = dt_w_A_log_D_dt_bias[(1169920u + (c)) / 4u][(1169920u + (c)) % 4u];
+  let dt_b = dt_w_A_log_D_dt_bias[(1152512u + (c)) / 4u][(1152512u + (c)) % 4u];
+  let dw0 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u];
+  let dw1 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (1u)];
+  let dw2 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (2u)];
+  let dw3 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (3u)];
+  let dw4 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (4u)];
+  let dw5 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (5u)];
+  let dw6 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (6u)];
+  let dw7 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (7u)];
+  for (var t = 0u; t < L; t++) {
+    var proj = vec4<f32>(0.0);
+    proj = fma(dt_B_C[0u], dw0, proj);
+    proj = fma(dt_B_C[(1u)], dw1, proj);
+    proj = fma(dt_B_C[(2u)], dw2, proj);
+    proj = fma(dt_B_C[(3u)], dw3, proj);
+    proj = fma(dt_B_C[(4u)], dw4, proj);
+    proj = fma(dt_B_C[(5u)], dw5, proj);
+    proj = fma(dt_B_C[(6u)], dw6, proj);
+    proj = fma(dt_B_C[(7u)], dw7, proj);
+    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
+    let uv = u_z[(c)];
+    let dx = delta * uv;
+    var acc = vec4<f32>(0.0);
+    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
+    acc = fma(s0, dt_B_C[12u], acc);
+    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[8u + (1u)]);
+    acc = fma(s1, dt_B_C[12u + (1u)], acc);
+    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[8u + (2u)]);
+    acc = fma(s2, dt_B_C[12u + (2u)], acc);
+    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
+    acc = fma(s3, dt_B_C[12u + (3u)], acc);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
+  }
+  h[(c) * 4u] = s0;
+  h[(c) * 4u + (1u)] = s1;
+  h[(c) * 4u + (2u)] = s2;
+  h[(c) * 4u + (3u)] = s3;
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "u_z",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%240#0",
+            elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "dt_B_C",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%243#0",
+            elements: { perL: 0, fixed: 64 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "dt_w_A_log_D_dt_bias",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.9",
+            elements: { perL: 0, fixed: 1695232 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "h",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.9.ssm",
+            elements: { perL: 0, fixed: 16384 },
+          },
+          {
+            group: 0,
+            binding: 4,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%247#0",
+            elements: { perL: 0, fixed: 1024 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 16 },
+        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
+      },
+      {
+        name: "layers.9.mixer.out_proj",
+        op: "fused_linear",
+        node: 248,
+        spans: [
+          { start: 229, end: 279 },
+          { start: 342, end: 345 },
+        ],
+        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
+        wgsl: `// kernel layers.9.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 512, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,1024], strides [1024, 1] in %247#0
+//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.9
+//   residual [1,512], strides [512, 1] in %238#0
+//   y        [1,512], strides [512, 1] in %248#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 8 workgroups; 128 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 256u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 128u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
+`,
+        entryPoint: "main",
+        workgroupSize: 64,
+        bindings: [
+          {
+            group: 0,
+            binding: 0,
+            name: "x",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "scratch",
+            buffer: "%247#0",
+            elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 1,
+            name: "W",
+            access: "read",
+            dtype: "f32",
+            lanes: 4,
+            role: "weight",
+            buffer: "weight:backbone.layers.9",
+            elements: { perL: 0, fixed: 1695232 },
+          },
+          {
+            group: 0,
+            binding: 2,
+            name: "residual",
+            access: "read",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%238#0",
+            elements: { perL: 0, fixed: 512 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "y",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 1,
+            role: "scratch",
+            buffer: "%248#0",
+            elements: { perL: 0, fixed: 512 },
+          },
+        ],
+        uniforms: { fields: [] },
+        dispatch: { lTile: null, times: 8 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 16,
+          wgRows: 1,
+          stage: 0,
+          coop: 4,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
+      },
+      {
+        name: "layers.10.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 250,
+        spans: [
+          { start: 229, end: 279 },
+          { start: 342, end: 345 },
+        ],
+        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
+        wgsl: `// kernel layers.10.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
+// column segments (start, width, weights): (0, 2048, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x          [1,512], strides [512, 1] in %248#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.10
+//   norm_w     [512], strides [1] in weight:backbone.layers.10
+//   y          [1,2048], strides [2048, 1] in %250#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.10.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.10
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.10
+//   conv_state [1024,4], strides [4, 1] in state:layers.10.conv (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 128u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 8u) * 64u + lid % 64u;
+  let rt = (wg / 8u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 512u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
+    }
   }
 }
 `,
@@ -24194,48 +23919,60 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             lanes: 4,
             role: "scratch",
             buffer: "%248#0",
-            elements: { perL: 0, fixed: 2048 },
+            elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.9.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 1695232 },
           },
           {
             group: 0,
-            binding: 3,
+            binding: 2,
             name: "y",
             access: "read_write",
             dtype: "f32",
-            lanes: 4,
+            lanes: 1,
             role: "scratch",
-            buffer: "%252#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%250#0",
+            elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.10.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
+        dispatch: { lTile: null, times: 8 },
+        schedule: {
+          vec: 4,
+          tileRows: 1,
+          tileCols: 4,
+          wgCols: 64,
+          wgRows: 1,
+          stage: 1,
+          coop: 0,
+          coopChunked: 0,
+          subgroup: 0,
+          shareStats: 0,
+          wide: 0,
+        },
       },
       {
-        name: "layers.9.mixer.x_proj",
+        name: "layers.10.mixer.x_proj",
         op: "linear",
         node: 253,
         spans: [
@@ -24243,7 +23980,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.9.mixer.x_proj: linear
+        wgsl: `// kernel layers.10.mixer.x_proj: linear
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
@@ -24251,8 +23988,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %252#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.9
+//   x [1,1024], strides [2048, 1] in %250#0
+//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.10
 //   y [1,64], strides [64, 1] in %253#0 (written)
 //
 // threads:
@@ -24335,8 +24072,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%252#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%250#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -24346,7 +24083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 1695232 },
           },
           {
@@ -24378,7 +24115,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.9.mixer.selective_state_update",
+        name: "layers.10.mixer.selective_state_update",
         op: "selective_state_update",
         node: 257,
         spans: [
@@ -24386,25 +24123,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.9.mixer.selective_state_update: selective_state_update {innerNormEps=null}
+        wgsl: `// kernel layers.10.mixer.selective_state_update: selective_state_update {innerNormEps=null}
 //
 // delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
 // h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %252#0
+//   u       [1,1024], strides [2048, 1] in %250#0
 //   dt      [1,32], strides [64, 1] in %253#0
-//   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.9
-//   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.9
+//   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.10
+//   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.10
 //   B       [1,16] at offset 32, strides [64, 1] in %253#0
 //   C       [1,16] at offset 48, strides [64, 1] in %253#0
-//   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.9
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %248#0
-//   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.9
-//   h       [1024,16], strides [16, 1] in state:layers.9.ssm
+//   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.10
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %250#0
+//   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.10
+//   h       [1024,16], strides [16, 1] in state:layers.10.ssm
 //   y       [1,1024], strides [1024, 1] in %257#0 (written)
-//   h       [1024,16], strides [16, 1] in state:layers.9.ssm (written)
+//   h       [1024,16], strides [16, 1] in state:layers.10.ssm (written)
 //
 // threads:
 //   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
@@ -24413,12 +24150,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -24467,7 +24203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -24478,7 +24214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -24492,13 +24228,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%252#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%250#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -24519,34 +24255,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 1695232 },
           },
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%248#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
             lanes: 4,
             role: "state",
-            buffer: "state:layers.9.ssm",
+            buffer: "state:layers.10.ssm",
             elements: { perL: 0, fixed: 16384 },
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
@@ -24561,7 +24286,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
       },
       {
-        name: "layers.9.mixer.out_proj",
+        name: "layers.10.mixer.out_proj",
         op: "fused_linear",
         node: 258,
         spans: [
@@ -24569,7 +24294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.9.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+        wgsl: `// kernel layers.10.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n] + residual[r, :]
@@ -24578,8 +24303,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %257#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.9
-//   residual [1,512], strides [512, 1] in %247#0
+//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.10
+//   residual [1,512], strides [512, 1] in %248#0
 //   y        [1,512], strides [512, 1] in %258#0 (written)
 //
 // threads:
@@ -24674,7 +24399,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "weight",
-            buffer: "weight:backbone.layers.9",
+            buffer: "weight:backbone.layers.10",
             elements: { perL: 0, fixed: 1695232 },
           },
           {
@@ -24685,7 +24410,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%247#0",
+            buffer: "%248#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -24717,26 +24442,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.10.mixer.in_proj",
-        op: "fused_linear",
-        node: 259,
+        name: "layers.11.mixer.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 260,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
         ],
         locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.10.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.11.mixer.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false, convStart=0, convWidth=1024, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 1024) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 2048, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %258#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.10
-//   norm_w [512], strides [1] in weight:backbone.layers.10
-//   y      [1,2048], strides [2048, 1] in %259#0 (written)
+//   x          [1,512], strides [512, 1] in %258#0
+//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.11
+//   norm_w     [512], strides [1] in weight:backbone.layers.11
+//   y          [1,2048], strides [2048, 1] in %260#0 (written)
+//   conv_state [1024,4], strides [4, 1] in state:layers.11.conv
+//   conv_w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.11
+//   conv_b     [1024] at offset 1053184, strides [1] in weight:backbone.layers.11
+//   conv_state [1024,4], strides [4, 1] in state:layers.11.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
@@ -24748,801 +24478,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> xs: array<vec4<f32>, 128u>;
-
-var<workgroup> red: array<f32, 64u>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = 32u; h > 0u; h = h >> 1u) {
-    if (lid < h) { red[lid] += red[lid + h]; }
-    workgroupBarrier();
-  }
-  let r = red[0u];
-  workgroupBarrier();
-  return r;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let ct = (wg % 8u) * 64u + lid % 64u;
-  let rt = (wg / 8u) * 1u + lid / 64u;
-  let r0 = rt * 1u;
-  let rows = 1u;
-  {
-    let r = min(r0, rows - 1u);
-    for (var g = 0u; g < 1u; g++) {
-      var s = vec4<f32>(0.0);
-      for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        let v = x[(k)];
-        s = fma(v, v, s);
-      }
-      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
-      for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
-      }
-    }
-  }
-  workgroupBarrier();
-  if (r0 >= rows || ct >= 512u) { return; }
-  {
-    let lt = ct;
-    let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
-    for (var k = 0u; k < 128u; k++) {
-      let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
-    }
-    {
-      let r = r0;
-      let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
-    }
-    {
-      let r = r0;
-      let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%258#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W_norm_w",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%259#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 64,
-          wgRows: 1,
-          stage: 1,
-          coop: 0,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.10.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 263,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.10.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %259#0
-//   state [1024,4], strides [4, 1] in state:layers.10.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.10
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.10
-//   y     [1,1024], strides [1024, 1] in %263#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.10.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%259#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.10.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%263#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
-        name: "layers.10.mixer.x_proj",
-        op: "linear",
-        node: 264,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.10.mixer.x_proj: linear
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn = x
-// column segments (start, width, weights): (0, 64, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %263#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.10
-//   y [1,64], strides [64, 1] in %264#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 1 workgroups; 16 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 16u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 256u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 16u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 64u) { y[(c)] = lanes(at); }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%263#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%264#0",
-            elements: { perL: 0, fixed: 64 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 1 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.10.mixer.selective_state_update",
-        op: "selective_state_update",
-        node: 268,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.10.mixer.selective_state_update: selective_state_update {innerNormEps=null}
-//
-// delta = softplus(sum_r dt[t, r] * dt_w[c, r] + dt_bias[c]),  A = -exp(A_log[c, :])
-// h[c, :] = exp(delta * A) * h[c, :] + (delta * u[t, c]) * B[t, :]
-// y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %263#0
-//   dt      [1,32], strides [64, 1] in %264#0
-//   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.10
-//   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.10
-//   B       [1,16] at offset 32, strides [64, 1] in %264#0
-//   C       [1,16] at offset 48, strides [64, 1] in %264#0
-//   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.10
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %259#0
-//   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.10
-//   h       [1024,16], strides [16, 1] in state:layers.10.ssm
-//   y       [1,1024], strides [1024, 1] in %268#0 (written)
-//   h       [1024,16], strides [16, 1] in state:layers.10.ssm (written)
-//
-// threads:
-//   invocation: one channel c, all 1 time steps; A and h in 4 vec4<f32> registers (d_state = 16)
-//   dt projection: R = 32 in vec4 steps, dt_w row in registers
-//   workgroup: 64 channels; grid: 16 workgroups (Di = 1024)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> u: array<f32>;
-@group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
 }
 
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(v);
-  let u = 1.0 + e;
-  if (u == 1.0) { return e; }
-  return log(u) * (e / (u - 1.0));
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let c = wg * 64u + lid;
-  if (c >= 1024u) { return; }
-  let L = 1u;
-  let a0 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u]);
-  var s0 = h[(c) * 4u];
-  let a1 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u + (1u)]);
-  var s1 = h[(c) * 4u + (1u)];
-  let a2 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u + (2u)]);
-  var s2 = h[(c) * 4u + (2u)];
-  let a3 = -exp(dt_w_A_log_D_dt_bias[288384u + (c) * 4u + (3u)]);
-  var s3 = h[(c) * 4u + (3u)];
-  let d_skip = dt_w_A_log_D_dt_bias[(1169920u + (c)) / 4u][(1169920u + (c)) % 4u];
-  let dt_b = dt_w_A_log_D_dt_bias[(1152512u + (c)) / 4u][(1152512u + (c)) % 4u];
-  let dw0 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u];
-  let dw1 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (1u)];
-  let dw2 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (2u)];
-  let dw3 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (3u)];
-  let dw4 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (4u)];
-  let dw5 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (5u)];
-  let dw6 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (6u)];
-  let dw7 = dt_w_A_log_D_dt_bias[279936u + (c) * 8u + (7u)];
-  for (var t = 0u; t < L; t++) {
-    var proj = vec4<f32>(0.0);
-    proj = fma(dt_B_C[0u], dw0, proj);
-    proj = fma(dt_B_C[(1u)], dw1, proj);
-    proj = fma(dt_B_C[(2u)], dw2, proj);
-    proj = fma(dt_B_C[(3u)], dw3, proj);
-    proj = fma(dt_B_C[(4u)], dw4, proj);
-    proj = fma(dt_B_C[(5u)], dw5, proj);
-    proj = fma(dt_B_C[(6u)], dw6, proj);
-    proj = fma(dt_B_C[(7u)], dw7, proj);
-    let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
-    let dx = delta * uv;
-    var acc = vec4<f32>(0.0);
-    s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
-    acc = fma(s0, dt_B_C[12u], acc);
-    s1 = fma(exp(delta * a1), s1, dx * dt_B_C[8u + (1u)]);
-    acc = fma(s1, dt_B_C[12u + (1u)], acc);
-    s2 = fma(exp(delta * a2), s2, dx * dt_B_C[8u + (2u)]);
-    acc = fma(s2, dt_B_C[12u + (2u)], acc);
-    s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
-    acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
-  }
-  h[(c) * 4u] = s0;
-  h[(c) * 4u + (1u)] = s1;
-  h[(c) * 4u + (2u)] = s2;
-  h[(c) * 4u + (3u)] = s3;
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "u",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%263#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "dt_B_C",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%264#0",
-            elements: { perL: 0, fixed: 64 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "dt_w_A_log_D_dt_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%259#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
-            name: "h",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "state",
-            buffer: "state:layers.10.ssm",
-            elements: { perL: 0, fixed: 16384 },
-          },
-          {
-            group: 0,
-            binding: 5,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%268#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 16 },
-        schedule: { vec: 4, dtVec: 4, dtRegisters: 1, workgroup: 64, channels: 1, stage: 0 },
-      },
-      {
-        name: "layers.10.mixer.out_proj",
-        op: "fused_linear",
-        node: 269,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.10.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
-// xn = x
-// column segments (start, width, weights): (0, 512, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %268#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.10
-//   residual [1,512], strides [512, 1] in %258#0
-//   y        [1,512], strides [512, 1] in %269#0 (written)
-//
-// threads:
-//   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
-//   grid: 8 workgroups; 128 column tiles in all
-//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> residual: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> part: array<f32, 256u>;
-
-fn lanes(at: u32) -> f32 {
-  var s = 0.0;
-  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
-  return s;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let slot = lid / 4u;
-  let lane = lid % 4u;
-  {
-    let ct = wg * 16u + slot;
-    if (ct < 128u) {
-      {
-        let lt = ct;
-        let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
-        for (var k = lane; k < 256u; k += 4u) {
-          let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
-        }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
-      }
-    }
-  }
-  workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
-    let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
-    let r = 0u;
-    if (ct < 128u) {
-      {
-        let lt = ct;
-        let c = lt * 4u + j;
-        if (c < 512u) { y[(c)] = lanes(at) + residual[(c)]; }
-      }
-    }
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%268#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "W",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.10",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "residual",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%258#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%269#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 8 },
-        schedule: {
-          vec: 4,
-          tileRows: 1,
-          tileCols: 4,
-          wgCols: 16,
-          wgRows: 1,
-          stage: 0,
-          coop: 4,
-          coopChunked: 0,
-          subgroup: 0,
-          shareStats: 0,
-          wide: 0,
-        },
-      },
-      {
-        name: "layers.11.mixer.in_proj",
-        op: "fused_linear",
-        node: 270,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.11.mixer.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
-//
-// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
-// y[r, :] = [z_1 | ... | z_n]
-// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
-// column segments (start, width, weights): (0, 2048, W)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %269#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.11
-//   norm_w [512], strides [1] in weight:backbone.layers.11
-//   y      [1,2048], strides [2048, 1] in %270#0 (written)
-//
-// threads:
-//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
-//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
-//   grid: 8 workgroups (flat wg = row block * 8 + col block); 512 col tiles in all
-//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
-//   edge tiles clamp their loads and skip their stores
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
 var<workgroup> xs: array<vec4<f32>, 128u>;
 
 var<workgroup> red: array<f32, 64u>;
@@ -25576,7 +24519,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
       for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -25591,34 +24534,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 2048u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 2048u) { if (c < 1024u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(1053184u + (ch)) / 4u][(1053184u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[262272u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -25634,13 +24613,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%258#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -25656,8 +24635,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%270#0",
+            buffer: "%260#0",
             elements: { perL: 0, fixed: 2048 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.11.conv",
+            elements: { perL: 0, fixed: 4096 },
           },
         ],
         uniforms: { fields: [] },
@@ -25677,151 +24667,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.11.mixer.conv1d",
-        op: "conv1d_silu_update",
-        node: 274,
-        spans: [
-          { start: 229, end: 279 },
-          { start: 342, end: 345 },
-        ],
-        locations: ["mamba-byte.hyb:9:3", "mamba-byte.hyb:11:17"],
-        wgsl: `// kernel layers.11.mixer.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,1024], strides [2048, 1] in %270#0
-//   state [1024,4], strides [4, 1] in state:layers.11.conv
-//   w     [1024,4] at offset 1049088, strides [4, 1] in weight:backbone.layers.11
-//   bias  [1024] at offset 1053184, strides [1] in weight:backbone.layers.11
-//   y     [1,1024], strides [1024, 1] in %274#0 (written)
-//   state [1024,4], strides [4, 1] in state:layers.11.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 4 (flat wg = chunk * 4 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 4u) * 64u + lid;
-  let t0 = (wg / 4u) * 3u;
-  let L = 1u;
-  if (cg >= 256u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(1049088u + (c) * 4u) / 4u][(1049088u + (c) * 4u) % 4u], w_bias[(1049088u + (c + 1u) * 4u) / 4u][(1049088u + (c + 1u) * 4u) % 4u], w_bias[(1049088u + (c + 2u) * 4u) / 4u][(1049088u + (c + 2u) * 4u) % 4u], w_bias[(1049088u + (c + 3u) * 4u) / 4u][(1049088u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (1u)) / 4u][(1049088u + (c) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (1u)) / 4u][(1049088u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (1u)) / 4u][(1049088u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (1u)) / 4u][(1049088u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (2u)) / 4u][(1049088u + (c) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (2u)) / 4u][(1049088u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (2u)) / 4u][(1049088u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (2u)) / 4u][(1049088u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(1049088u + (c) * 4u + (3u)) / 4u][(1049088u + (c) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 1u) * 4u + (3u)) / 4u][(1049088u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 2u) * 4u + (3u)) / 4u][(1049088u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(1049088u + (c + 3u) * 4u + (3u)) / 4u][(1049088u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[263296u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%270#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.11.conv",
-            elements: { perL: 0, fixed: 4096 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:backbone.layers.11",
-            elements: { perL: 0, fixed: 1695232 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%274#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 4 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.11.mixer.x_proj",
         op: "linear",
-        node: 275,
+        node: 263,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -25835,9 +24683,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 64, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,1024], strides [1024, 1] in %274#0
+//   x [1,1024], strides [2048, 1] in %260#0
 //   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.11
-//   y [1,64], strides [64, 1] in %275#0 (written)
+//   y [1,64], strides [64, 1] in %263#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -25919,8 +24767,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%274#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%260#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -25941,7 +24789,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%275#0",
+            buffer: "%263#0",
             elements: { perL: 0, fixed: 64 },
           },
         ],
@@ -25964,7 +24812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.mixer.selective_state_update",
         op: "selective_state_update",
-        node: 279,
+        node: 267,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -25977,17 +24825,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,1024], strides [1024, 1] in %274#0
-//   dt      [1,32], strides [64, 1] in %275#0
+//   u       [1,1024], strides [2048, 1] in %260#0
+//   dt      [1,32], strides [64, 1] in %263#0
 //   dt_w    [1024,32] at offset 1119744, strides [32, 1] in weight:backbone.layers.11
 //   A_log   [1024,16] at offset 1153536, strides [16, 1] in weight:backbone.layers.11
-//   B       [1,16] at offset 32, strides [64, 1] in %275#0
-//   C       [1,16] at offset 48, strides [64, 1] in %275#0
+//   B       [1,16] at offset 32, strides [64, 1] in %263#0
+//   C       [1,16] at offset 48, strides [64, 1] in %263#0
 //   D       [1024] at offset 1169920, strides [1] in weight:backbone.layers.11
-//   z       [1,1024] at offset 1024, strides [2048, 1] in %270#0
+//   z       [1,1024] at offset 1024, strides [2048, 1] in %260#0
 //   dt_bias [1024] at offset 1152512, strides [1] in weight:backbone.layers.11
 //   h       [1024,16], strides [16, 1] in state:layers.11.ssm
-//   y       [1,1024], strides [1024, 1] in %279#0 (written)
+//   y       [1,1024], strides [1024, 1] in %267#0 (written)
 //   h       [1024,16], strides [16, 1] in state:layers.11.ssm (written)
 //
 // threads:
@@ -25997,12 +24845,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: mamba-byte.hyb:9:3, mamba-byte.hyb:11:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -26051,7 +24898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(6u)], dw6, proj);
     proj = fma(dt_B_C[(7u)], dw7, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[8u]);
@@ -26062,7 +24909,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[12u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[8u + (3u)]);
     acc = fma(s3, dt_B_C[12u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[1024u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[1024u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -26076,13 +24923,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%274#0",
-            elements: { perL: 0, fixed: 1024 },
+            buffer: "%260#0",
+            elements: { perL: 0, fixed: 2048 },
           },
           {
             group: 0,
@@ -26092,7 +24939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%275#0",
+            buffer: "%263#0",
             elements: { perL: 0, fixed: 64 },
           },
           {
@@ -26109,17 +24956,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%270#0",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -26130,13 +24966,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%279#0",
+            buffer: "%267#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -26147,7 +24983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.11.mixer.out_proj",
         op: "fused_linear",
-        node: 280,
+        node: 268,
         spans: [
           { start: 229, end: 279 },
           { start: 342, end: 345 },
@@ -26161,10 +24997,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 512, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %279#0
+//   x        [1,1024], strides [1024, 1] in %267#0
 //   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.11
-//   residual [1,512], strides [512, 1] in %269#0
-//   y        [1,512], strides [512, 1] in %280#0 (written)
+//   residual [1,512], strides [512, 1] in %258#0
+//   y        [1,512], strides [512, 1] in %268#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -26247,7 +25083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%279#0",
+            buffer: "%267#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -26269,7 +25105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%269#0",
+            buffer: "%258#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -26280,7 +25116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%280#0",
+            buffer: "%268#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -26303,7 +25139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 281,
+        node: 269,
         spans: [{ start: 126, end: 347 }],
         locations: ["mamba-byte.hyb:3:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=false}
@@ -26314,7 +25150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,512], strides [512, 1] in %280#0
+//   x      [1,512], strides [512, 1] in %268#0
 //   W      [256,512], strides [512, 1] in weight:backbone.embeddings.weight
 //   norm_w [512], strides [1] in weight:backbone.norm_f.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -26424,7 +25260,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%280#0",
+            buffer: "%268#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -26485,10 +25321,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { key: "weight:backbone.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 1695232 } },
       { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 4096 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1024 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 64 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 64 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 16384 } },
-      { key: "arena:4", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1024 } },
+      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
       { key: "weight:backbone.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 1695232 } },
       { key: "state:layers.1.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 4096 } },
       { key: "state:layers.1.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 16384 } },
@@ -26527,66 +25362,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%148#0": "arena:0",
-      "%149#0": "arena:1",
+      "%150#0": "arena:1",
       "%153#0": "arena:2",
-      "%154#0": "arena:3",
-      "%158#0": "arena:4",
-      "%159#0": "arena:2",
-      "%160#0": "arena:1",
-      "%164#0": "arena:4",
-      "%165#0": "arena:3",
-      "%169#0": "arena:0",
-      "%170#0": "arena:4",
-      "%171#0": "arena:1",
-      "%175#0": "arena:0",
-      "%176#0": "arena:3",
-      "%180#0": "arena:2",
-      "%181#0": "arena:0",
-      "%182#0": "arena:1",
-      "%186#0": "arena:2",
-      "%187#0": "arena:3",
-      "%191#0": "arena:4",
-      "%192#0": "arena:2",
-      "%193#0": "arena:1",
+      "%157#0": "arena:3",
+      "%158#0": "arena:1",
+      "%160#0": "arena:3",
+      "%163#0": "arena:2",
+      "%167#0": "arena:0",
+      "%168#0": "arena:3",
+      "%170#0": "arena:1",
+      "%173#0": "arena:2",
+      "%177#0": "arena:0",
+      "%178#0": "arena:1",
+      "%180#0": "arena:3",
+      "%183#0": "arena:2",
+      "%187#0": "arena:0",
+      "%188#0": "arena:3",
+      "%190#0": "arena:1",
+      "%193#0": "arena:2",
       "%197#0": "arena:0",
-      "%198#0": "arena:3",
-      "%202#0": "arena:4",
-      "%203#0": "arena:0",
-      "%204#0": "arena:1",
-      "%208#0": "arena:2",
-      "%209#0": "arena:3",
-      "%213#0": "arena:4",
-      "%214#0": "arena:2",
-      "%215#0": "arena:1",
-      "%219#0": "arena:0",
+      "%198#0": "arena:1",
+      "%200#0": "arena:3",
+      "%203#0": "arena:2",
+      "%207#0": "arena:0",
+      "%208#0": "arena:3",
+      "%210#0": "arena:1",
+      "%213#0": "arena:2",
+      "%217#0": "arena:0",
+      "%218#0": "arena:1",
       "%220#0": "arena:3",
-      "%224#0": "arena:4",
-      "%225#0": "arena:0",
-      "%226#0": "arena:1",
-      "%230#0": "arena:2",
-      "%231#0": "arena:3",
-      "%235#0": "arena:4",
-      "%236#0": "arena:2",
-      "%237#0": "arena:1",
-      "%241#0": "arena:0",
-      "%242#0": "arena:3",
-      "%246#0": "arena:4",
+      "%223#0": "arena:2",
+      "%227#0": "arena:0",
+      "%228#0": "arena:3",
+      "%230#0": "arena:1",
+      "%233#0": "arena:2",
+      "%237#0": "arena:0",
+      "%238#0": "arena:1",
+      "%240#0": "arena:3",
+      "%243#0": "arena:2",
       "%247#0": "arena:0",
-      "%248#0": "arena:1",
-      "%252#0": "arena:2",
-      "%253#0": "arena:3",
-      "%257#0": "arena:4",
-      "%258#0": "arena:2",
-      "%259#0": "arena:1",
-      "%263#0": "arena:0",
-      "%264#0": "arena:3",
-      "%268#0": "arena:4",
-      "%269#0": "arena:0",
-      "%270#0": "arena:1",
-      "%274#0": "arena:2",
-      "%275#0": "arena:3",
-      "%279#0": "arena:4",
-      "%280#0": "arena:2",
+      "%248#0": "arena:3",
+      "%250#0": "arena:1",
+      "%253#0": "arena:2",
+      "%257#0": "arena:0",
+      "%258#0": "arena:1",
+      "%260#0": "arena:3",
+      "%263#0": "arena:2",
+      "%267#0": "arena:0",
+      "%268#0": "arena:3",
     },
     outputs: [
       {

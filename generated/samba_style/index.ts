@@ -14343,26 +14343,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         schedule: { vec: 4, workgroup: 64 },
       },
       {
-        name: "layers.0.mamba.in_proj",
-        op: "fused_linear",
-        node: 113,
+        name: "layers.0.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 114,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
         ],
         locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.0.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.0.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %112#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
-//   norm_w [256], strides [1] in weight:model.layers.0
-//   y      [1,1024], strides [1024, 1] in %113#0 (written)
+//   x          [1,256], strides [256, 1] in %112#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   norm_w     [256], strides [1] in weight:model.layers.0
+//   y          [1,1024], strides [1024, 1] in %114#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.0.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.0
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.0
+//   conv_state [512,4], strides [4, 1] in state:layers.0.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -14374,8 +14379,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -14410,7 +14420,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -14425,34 +14435,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -14474,7 +14520,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -14490,8 +14536,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%113#0",
+            buffer: "%114#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.0.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -14511,151 +14568,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.0.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 117,
-        spans: [
-          { start: 197, end: 224 },
-          { start: 365, end: 368 },
-        ],
-        locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.0.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %113#0
-//   state [512,4], strides [4, 1] in state:layers.0.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.0
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.0
-//   y     [1,512], strides [512, 1] in %117#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.0.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: samba-style.hyb:8:3, samba-style.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%113#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.0.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.0",
-            elements: { perL: 0, fixed: 1224704 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%117#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.0.mamba.x_proj",
         op: "linear",
-        node: 118,
+        node: 117,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -14669,9 +14584,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %117#0
+//   x [1,512], strides [1024, 1] in %114#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.0
-//   y [1,48], strides [48, 1] in %118#0 (written)
+//   y [1,48], strides [48, 1] in %117#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -14753,8 +14668,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%117#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%114#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -14775,7 +14690,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%118#0",
+            buffer: "%117#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -14798,7 +14713,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 122,
+        node: 121,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -14811,17 +14726,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %117#0
-//   dt      [1,16], strides [48, 1] in %118#0
+//   u       [1,512], strides [1024, 1] in %114#0
+//   dt      [1,16], strides [48, 1] in %117#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.0
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.0
-//   B       [1,16] at offset 16, strides [48, 1] in %118#0
-//   C       [1,16] at offset 32, strides [48, 1] in %118#0
+//   B       [1,16] at offset 16, strides [48, 1] in %117#0
+//   C       [1,16] at offset 32, strides [48, 1] in %117#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.0
-//   z       [1,512] at offset 512, strides [1024, 1] in %113#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %114#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.0
 //   h       [512,16], strides [16, 1] in state:layers.0.ssm
-//   y       [1,512], strides [512, 1] in %122#0 (written)
+//   y       [1,512], strides [512, 1] in %121#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.0.ssm (written)
 //
 // threads:
@@ -14831,12 +14746,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -14877,7 +14791,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -14888,7 +14802,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -14902,13 +14816,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%117#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%114#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -14918,7 +14832,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%118#0",
+            buffer: "%117#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -14935,17 +14849,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%113#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -14956,13 +14859,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%122#0",
+            buffer: "%121#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -14973,7 +14876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.mamba.out_proj",
         op: "fused_linear",
-        node: 123,
+        node: 122,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -14987,10 +14890,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %122#0
+//   x        [1,512], strides [512, 1] in %121#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %112#0
-//   y        [1,256], strides [256, 1] in %123#0 (written)
+//   y        [1,256], strides [256, 1] in %122#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -15073,7 +14976,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%122#0",
+            buffer: "%121#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -15106,7 +15009,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%123#0",
+            buffer: "%122#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -15129,7 +15032,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 124,
+        node: 123,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -15143,11 +15046,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %123#0
+//   x      [1,256], strides [256, 1] in %122#0
 //   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.0
 //   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.0
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.0
-//   y      [1,1024], strides [1024, 1] in %124#0 (written)
+//   y      [1,1024], strides [1024, 1] in %123#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -15247,7 +15150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%123#0",
+            buffer: "%122#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -15269,7 +15172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%124#0",
+            buffer: "%123#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -15292,7 +15195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.0.feed_forward.down_proj",
         op: "fused_linear",
-        node: 125,
+        node: 124,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -15306,10 +15209,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %124#0
+//   x        [1,1024], strides [1024, 1] in %123#0
 //   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.0
-//   residual [1,256], strides [256, 1] in %123#0
-//   y        [1,256], strides [256, 1] in %125#0 (written)
+//   residual [1,256], strides [256, 1] in %122#0
+//   y        [1,256], strides [256, 1] in %124#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -15392,7 +15295,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%124#0",
+            buffer: "%123#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -15414,7 +15317,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%123#0",
+            buffer: "%122#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -15425,7 +15328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%125#0",
+            buffer: "%124#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -15448,7 +15351,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 126,
+        node: 125,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -15462,12 +15365,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %125#0
+//   x      [1,256], strides [256, 1] in %124#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.1
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.1
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.1
 //   norm_w [256], strides [1] in weight:model.layers.1
-//   y      [1,384], strides [384, 1] in %126#0 (written)
+//   y      [1,384], strides [384, 1] in %125#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -15651,7 +15554,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%125#0",
+            buffer: "%124#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -15673,7 +15576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%126#0",
+            buffer: "%125#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -15696,7 +15599,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 130,
+        node: 129,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -15709,12 +15612,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = max(0, pos - 511): s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %126#0
-//   k    [1,64] at offset 256, strides [384, 1] in %126#0
-//   v    [1,64] at offset 320, strides [384, 1] in %126#0
+//   q    [1,256], strides [384, 1] in %125#0
+//   k    [1,64] at offset 256, strides [384, 1] in %125#0
+//   v    [1,64] at offset 320, strides [384, 1] in %125#0
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.1.k
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.1.v
-//   part [4,4,66], strides [264, 66, 1] in %130#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %129#0 (written)
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.1.k (written)
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.1.v (written)
 //
@@ -15863,7 +15766,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%126#0",
+            buffer: "%125#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -15896,7 +15799,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%130#0",
+            buffer: "%129#0",
             elements: { perL: 0, fixed: 1056 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -15908,7 +15811,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.attention_merge",
         op: "attention_merge",
-        node: 131,
+        node: 130,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -15919,8 +15822,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 4 blocks with l_b > 0, M = their max m_b;  part [4, 4, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [4,4,66], strides [264, 66, 1] in %130#0
-//   o    [1,256], strides [256, 1] in %131#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %129#0
+//   o    [1,256], strides [256, 1] in %130#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 4 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -15967,7 +15870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%130#0",
+            buffer: "%129#0",
             elements: { perL: 0, fixed: 1056 },
           },
           {
@@ -15978,7 +15881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%131#0",
+            buffer: "%130#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -15989,7 +15892,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.self_attn.o_proj",
         op: "fused_linear",
-        node: 132,
+        node: 131,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -16003,10 +15906,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %131#0
+//   x        [1,256], strides [256, 1] in %130#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.1
-//   residual [1,256], strides [256, 1] in %125#0
-//   y        [1,256], strides [256, 1] in %132#0 (written)
+//   residual [1,256], strides [256, 1] in %124#0
+//   y        [1,256], strides [256, 1] in %131#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -16089,7 +15992,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%131#0",
+            buffer: "%130#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -16111,7 +16014,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%125#0",
+            buffer: "%124#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -16122,7 +16025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%132#0",
+            buffer: "%131#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -16145,7 +16048,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 133,
+        node: 132,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -16159,11 +16062,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %132#0
+//   x      [1,256], strides [256, 1] in %131#0
 //   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.1
 //   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.1
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.1
-//   y      [1,1024], strides [1024, 1] in %133#0 (written)
+//   y      [1,1024], strides [1024, 1] in %132#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -16263,7 +16166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%132#0",
+            buffer: "%131#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -16285,7 +16188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%133#0",
+            buffer: "%132#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -16308,7 +16211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.1.feed_forward.down_proj",
         op: "fused_linear",
-        node: 134,
+        node: 133,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -16322,10 +16225,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %133#0
+//   x        [1,1024], strides [1024, 1] in %132#0
 //   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.1
-//   residual [1,256], strides [256, 1] in %132#0
-//   y        [1,256], strides [256, 1] in %134#0 (written)
+//   residual [1,256], strides [256, 1] in %131#0
+//   y        [1,256], strides [256, 1] in %133#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -16408,7 +16311,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%133#0",
+            buffer: "%132#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -16430,7 +16333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%132#0",
+            buffer: "%131#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -16441,7 +16344,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%134#0",
+            buffer: "%133#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -16462,26 +16365,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.in_proj",
-        op: "fused_linear",
+        name: "layers.2.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
         node: 135,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
         ],
         locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.2.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.2.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %134#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
-//   norm_w [256], strides [1] in weight:model.layers.2
-//   y      [1,1024], strides [1024, 1] in %135#0 (written)
+//   x          [1,256], strides [256, 1] in %133#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   norm_w     [256], strides [1] in weight:model.layers.2
+//   y          [1,1024], strides [1024, 1] in %135#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.2.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.2
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.2
+//   conv_state [512,4], strides [4, 1] in state:layers.2.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -16493,8 +16401,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -16529,7 +16442,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -16544,34 +16457,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -16587,13 +16536,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%134#0",
+            buffer: "%133#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -16611,6 +16560,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             role: "scratch",
             buffer: "%135#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.2.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -16630,151 +16590,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.2.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 139,
-        spans: [
-          { start: 197, end: 224 },
-          { start: 365, end: 368 },
-        ],
-        locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.2.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %135#0
-//   state [512,4], strides [4, 1] in state:layers.2.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.2
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.2
-//   y     [1,512], strides [512, 1] in %139#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.2.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: samba-style.hyb:8:3, samba-style.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%135#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.2.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.2",
-            elements: { perL: 0, fixed: 1224704 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%139#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.2.mamba.x_proj",
         op: "linear",
-        node: 140,
+        node: 138,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -16788,9 +16606,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %139#0
+//   x [1,512], strides [1024, 1] in %135#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.2
-//   y [1,48], strides [48, 1] in %140#0 (written)
+//   y [1,48], strides [48, 1] in %138#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -16872,8 +16690,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%139#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%135#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -16894,7 +16712,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%140#0",
+            buffer: "%138#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -16917,7 +16735,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 144,
+        node: 142,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -16930,17 +16748,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %139#0
-//   dt      [1,16], strides [48, 1] in %140#0
+//   u       [1,512], strides [1024, 1] in %135#0
+//   dt      [1,16], strides [48, 1] in %138#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.2
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.2
-//   B       [1,16] at offset 16, strides [48, 1] in %140#0
-//   C       [1,16] at offset 32, strides [48, 1] in %140#0
+//   B       [1,16] at offset 16, strides [48, 1] in %138#0
+//   C       [1,16] at offset 32, strides [48, 1] in %138#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.2
 //   z       [1,512] at offset 512, strides [1024, 1] in %135#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.2
 //   h       [512,16], strides [16, 1] in state:layers.2.ssm
-//   y       [1,512], strides [512, 1] in %144#0 (written)
+//   y       [1,512], strides [512, 1] in %142#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.2.ssm (written)
 //
 // threads:
@@ -16950,12 +16768,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -16996,7 +16813,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -17007,7 +16824,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -17021,13 +16838,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%139#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%135#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -17037,7 +16854,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%140#0",
+            buffer: "%138#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -17054,17 +16871,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%135#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -17075,13 +16881,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%144#0",
+            buffer: "%142#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -17092,7 +16898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.mamba.out_proj",
         op: "fused_linear",
-        node: 145,
+        node: 143,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -17106,10 +16912,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %144#0
+//   x        [1,512], strides [512, 1] in %142#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.2
-//   residual [1,256], strides [256, 1] in %134#0
-//   y        [1,256], strides [256, 1] in %145#0 (written)
+//   residual [1,256], strides [256, 1] in %133#0
+//   y        [1,256], strides [256, 1] in %143#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -17192,7 +16998,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%144#0",
+            buffer: "%142#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -17214,7 +17020,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%134#0",
+            buffer: "%133#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -17225,7 +17031,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%145#0",
+            buffer: "%143#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -17248,7 +17054,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 146,
+        node: 144,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -17262,11 +17068,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %145#0
+//   x      [1,256], strides [256, 1] in %143#0
 //   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.2
 //   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
-//   y      [1,1024], strides [1024, 1] in %146#0 (written)
+//   y      [1,1024], strides [1024, 1] in %144#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -17366,7 +17172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%145#0",
+            buffer: "%143#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -17388,7 +17194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%146#0",
+            buffer: "%144#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -17411,7 +17217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.2.feed_forward.down_proj",
         op: "fused_linear",
-        node: 147,
+        node: 145,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -17425,10 +17231,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %146#0
+//   x        [1,1024], strides [1024, 1] in %144#0
 //   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.2
-//   residual [1,256], strides [256, 1] in %145#0
-//   y        [1,256], strides [256, 1] in %147#0 (written)
+//   residual [1,256], strides [256, 1] in %143#0
+//   y        [1,256], strides [256, 1] in %145#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -17511,7 +17317,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%146#0",
+            buffer: "%144#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -17533,7 +17339,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%145#0",
+            buffer: "%143#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -17544,7 +17350,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%147#0",
+            buffer: "%145#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -17567,7 +17373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 148,
+        node: 146,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -17581,12 +17387,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %147#0
+//   x      [1,256], strides [256, 1] in %145#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
-//   y      [1,384], strides [384, 1] in %148#0 (written)
+//   y      [1,384], strides [384, 1] in %146#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -17770,7 +17576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%147#0",
+            buffer: "%145#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -17792,7 +17598,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%148#0",
+            buffer: "%146#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -17815,7 +17621,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 152,
+        node: 150,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -17828,12 +17634,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = max(0, pos - 511): s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %148#0
-//   k    [1,64] at offset 256, strides [384, 1] in %148#0
-//   v    [1,64] at offset 320, strides [384, 1] in %148#0
+//   q    [1,256], strides [384, 1] in %146#0
+//   k    [1,64] at offset 256, strides [384, 1] in %146#0
+//   v    [1,64] at offset 320, strides [384, 1] in %146#0
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.3.k
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.3.v
-//   part [4,4,66], strides [264, 66, 1] in %152#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %150#0 (written)
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.3.k (written)
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.3.v (written)
 //
@@ -17982,7 +17788,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%148#0",
+            buffer: "%146#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -18015,7 +17821,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%152#0",
+            buffer: "%150#0",
             elements: { perL: 0, fixed: 1056 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -18027,7 +17833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.attention_merge",
         op: "attention_merge",
-        node: 153,
+        node: 151,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -18038,8 +17844,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 4 blocks with l_b > 0, M = their max m_b;  part [4, 4, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [4,4,66], strides [264, 66, 1] in %152#0
-//   o    [1,256], strides [256, 1] in %153#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %150#0
+//   o    [1,256], strides [256, 1] in %151#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 4 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -18086,7 +17892,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%152#0",
+            buffer: "%150#0",
             elements: { perL: 0, fixed: 1056 },
           },
           {
@@ -18097,7 +17903,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%153#0",
+            buffer: "%151#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -18108,7 +17914,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.self_attn.o_proj",
         op: "fused_linear",
-        node: 154,
+        node: 152,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -18122,10 +17928,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %153#0
+//   x        [1,256], strides [256, 1] in %151#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.3
-//   residual [1,256], strides [256, 1] in %147#0
-//   y        [1,256], strides [256, 1] in %154#0 (written)
+//   residual [1,256], strides [256, 1] in %145#0
+//   y        [1,256], strides [256, 1] in %152#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -18208,7 +18014,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%153#0",
+            buffer: "%151#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -18230,7 +18036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%147#0",
+            buffer: "%145#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -18241,7 +18047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%154#0",
+            buffer: "%152#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -18264,7 +18070,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 155,
+        node: 153,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -18278,11 +18084,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %154#0
+//   x      [1,256], strides [256, 1] in %152#0
 //   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.3
 //   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
-//   y      [1,1024], strides [1024, 1] in %155#0 (written)
+//   y      [1,1024], strides [1024, 1] in %153#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -18382,7 +18188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%154#0",
+            buffer: "%152#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -18404,7 +18210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%155#0",
+            buffer: "%153#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -18427,7 +18233,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.3.feed_forward.down_proj",
         op: "fused_linear",
-        node: 156,
+        node: 154,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -18441,10 +18247,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %155#0
+//   x        [1,1024], strides [1024, 1] in %153#0
 //   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.3
-//   residual [1,256], strides [256, 1] in %154#0
-//   y        [1,256], strides [256, 1] in %156#0 (written)
+//   residual [1,256], strides [256, 1] in %152#0
+//   y        [1,256], strides [256, 1] in %154#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -18527,7 +18333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%155#0",
+            buffer: "%153#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -18549,7 +18355,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%154#0",
+            buffer: "%152#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -18560,7 +18366,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%156#0",
+            buffer: "%154#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -18581,26 +18387,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.in_proj",
-        op: "fused_linear",
-        node: 157,
+        name: "layers.4.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 156,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
         ],
         locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.4.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.4.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %156#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.4
-//   norm_w [256], strides [1] in weight:model.layers.4
-//   y      [1,1024], strides [1024, 1] in %157#0 (written)
+//   x          [1,256], strides [256, 1] in %154#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.4
+//   norm_w     [256], strides [1] in weight:model.layers.4
+//   y          [1,1024], strides [1024, 1] in %156#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.4.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.4
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.4
+//   conv_state [512,4], strides [4, 1] in state:layers.4.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -18612,8 +18423,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -18648,7 +18464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -18663,34 +18479,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -18706,13 +18558,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%156#0",
+            buffer: "%154#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -18728,8 +18580,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%157#0",
+            buffer: "%156#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.4.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -18749,151 +18612,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.4.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 161,
-        spans: [
-          { start: 197, end: 224 },
-          { start: 365, end: 368 },
-        ],
-        locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.4.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %157#0
-//   state [512,4], strides [4, 1] in state:layers.4.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.4
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.4
-//   y     [1,512], strides [512, 1] in %161#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.4.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: samba-style.hyb:8:3, samba-style.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%157#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.4.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.4",
-            elements: { perL: 0, fixed: 1224704 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%161#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.4.mamba.x_proj",
         op: "linear",
-        node: 162,
+        node: 159,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -18907,9 +18628,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %161#0
+//   x [1,512], strides [1024, 1] in %156#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.4
-//   y [1,48], strides [48, 1] in %162#0 (written)
+//   y [1,48], strides [48, 1] in %159#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -18991,8 +18712,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%161#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%156#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -19013,7 +18734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%162#0",
+            buffer: "%159#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -19036,7 +18757,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 166,
+        node: 163,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -19049,17 +18770,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %161#0
-//   dt      [1,16], strides [48, 1] in %162#0
+//   u       [1,512], strides [1024, 1] in %156#0
+//   dt      [1,16], strides [48, 1] in %159#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.4
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.4
-//   B       [1,16] at offset 16, strides [48, 1] in %162#0
-//   C       [1,16] at offset 32, strides [48, 1] in %162#0
+//   B       [1,16] at offset 16, strides [48, 1] in %159#0
+//   C       [1,16] at offset 32, strides [48, 1] in %159#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.4
-//   z       [1,512] at offset 512, strides [1024, 1] in %157#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %156#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.4
 //   h       [512,16], strides [16, 1] in state:layers.4.ssm
-//   y       [1,512], strides [512, 1] in %166#0 (written)
+//   y       [1,512], strides [512, 1] in %163#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.4.ssm (written)
 //
 // threads:
@@ -19069,12 +18790,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -19115,7 +18835,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -19126,7 +18846,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -19140,13 +18860,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%161#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%156#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -19156,7 +18876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%162#0",
+            buffer: "%159#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -19173,17 +18893,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%157#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -19194,13 +18903,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%166#0",
+            buffer: "%163#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -19211,7 +18920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.mamba.out_proj",
         op: "fused_linear",
-        node: 167,
+        node: 164,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -19225,10 +18934,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %166#0
+//   x        [1,512], strides [512, 1] in %163#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.4
-//   residual [1,256], strides [256, 1] in %156#0
-//   y        [1,256], strides [256, 1] in %167#0 (written)
+//   residual [1,256], strides [256, 1] in %154#0
+//   y        [1,256], strides [256, 1] in %164#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -19311,7 +19020,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%166#0",
+            buffer: "%163#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -19333,7 +19042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%156#0",
+            buffer: "%154#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -19344,7 +19053,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%167#0",
+            buffer: "%164#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -19367,7 +19076,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 168,
+        node: 165,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -19381,11 +19090,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %167#0
+//   x      [1,256], strides [256, 1] in %164#0
 //   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.4
 //   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.4
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.4
-//   y      [1,1024], strides [1024, 1] in %168#0 (written)
+//   y      [1,1024], strides [1024, 1] in %165#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -19485,7 +19194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%167#0",
+            buffer: "%164#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -19507,7 +19216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%168#0",
+            buffer: "%165#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -19530,7 +19239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.4.feed_forward.down_proj",
         op: "fused_linear",
-        node: 169,
+        node: 166,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -19544,10 +19253,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %168#0
+//   x        [1,1024], strides [1024, 1] in %165#0
 //   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.4
-//   residual [1,256], strides [256, 1] in %167#0
-//   y        [1,256], strides [256, 1] in %169#0 (written)
+//   residual [1,256], strides [256, 1] in %164#0
+//   y        [1,256], strides [256, 1] in %166#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -19630,7 +19339,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%168#0",
+            buffer: "%165#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -19652,7 +19361,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%167#0",
+            buffer: "%164#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -19663,7 +19372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%169#0",
+            buffer: "%166#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -19686,7 +19395,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 170,
+        node: 167,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -19700,12 +19409,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %169#0
+//   x      [1,256], strides [256, 1] in %166#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.5
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.5
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.5
 //   norm_w [256], strides [1] in weight:model.layers.5
-//   y      [1,384], strides [384, 1] in %170#0 (written)
+//   y      [1,384], strides [384, 1] in %167#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -19889,7 +19598,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%169#0",
+            buffer: "%166#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -19911,7 +19620,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%170#0",
+            buffer: "%167#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -19934,7 +19643,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 174,
+        node: 171,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -19947,12 +19656,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = max(0, pos - 511): s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %170#0
-//   k    [1,64] at offset 256, strides [384, 1] in %170#0
-//   v    [1,64] at offset 320, strides [384, 1] in %170#0
+//   q    [1,256], strides [384, 1] in %167#0
+//   k    [1,64] at offset 256, strides [384, 1] in %167#0
+//   v    [1,64] at offset 320, strides [384, 1] in %167#0
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.5.k
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.5.v
-//   part [4,4,66], strides [264, 66, 1] in %174#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %171#0 (written)
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.5.k (written)
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.5.v (written)
 //
@@ -20101,7 +19810,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%170#0",
+            buffer: "%167#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -20134,7 +19843,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%174#0",
+            buffer: "%171#0",
             elements: { perL: 0, fixed: 1056 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -20146,7 +19855,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.attention_merge",
         op: "attention_merge",
-        node: 175,
+        node: 172,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -20157,8 +19866,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 4 blocks with l_b > 0, M = their max m_b;  part [4, 4, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [4,4,66], strides [264, 66, 1] in %174#0
-//   o    [1,256], strides [256, 1] in %175#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %171#0
+//   o    [1,256], strides [256, 1] in %172#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 4 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -20205,7 +19914,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%174#0",
+            buffer: "%171#0",
             elements: { perL: 0, fixed: 1056 },
           },
           {
@@ -20216,7 +19925,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%175#0",
+            buffer: "%172#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -20227,7 +19936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.self_attn.o_proj",
         op: "fused_linear",
-        node: 176,
+        node: 173,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -20241,10 +19950,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %175#0
+//   x        [1,256], strides [256, 1] in %172#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.5
-//   residual [1,256], strides [256, 1] in %169#0
-//   y        [1,256], strides [256, 1] in %176#0 (written)
+//   residual [1,256], strides [256, 1] in %166#0
+//   y        [1,256], strides [256, 1] in %173#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -20327,7 +20036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%175#0",
+            buffer: "%172#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -20349,7 +20058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%169#0",
+            buffer: "%166#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -20360,7 +20069,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%176#0",
+            buffer: "%173#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -20383,7 +20092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 177,
+        node: 174,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -20397,11 +20106,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %176#0
+//   x      [1,256], strides [256, 1] in %173#0
 //   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.5
 //   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.5
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.5
-//   y      [1,1024], strides [1024, 1] in %177#0 (written)
+//   y      [1,1024], strides [1024, 1] in %174#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -20501,7 +20210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%176#0",
+            buffer: "%173#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -20523,7 +20232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%177#0",
+            buffer: "%174#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -20546,7 +20255,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.5.feed_forward.down_proj",
         op: "fused_linear",
-        node: 178,
+        node: 175,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -20560,10 +20269,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %177#0
+//   x        [1,1024], strides [1024, 1] in %174#0
 //   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.5
-//   residual [1,256], strides [256, 1] in %176#0
-//   y        [1,256], strides [256, 1] in %178#0 (written)
+//   residual [1,256], strides [256, 1] in %173#0
+//   y        [1,256], strides [256, 1] in %175#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -20646,7 +20355,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%177#0",
+            buffer: "%174#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -20668,7 +20377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%176#0",
+            buffer: "%173#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -20679,7 +20388,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%178#0",
+            buffer: "%175#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -20700,26 +20409,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.in_proj",
-        op: "fused_linear",
-        node: 179,
+        name: "layers.6.mamba.in_proj+conv1d",
+        op: "linear_conv_update",
+        node: 177,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
         ],
         locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.6.mamba.in_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
+        wgsl: `// kernel layers.6.mamba.in_proj+conv1d: linear_conv_update {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false, convStart=0, convWidth=512, convBias=true}
 //
 // z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
 // y[r, :] = [z_1 | ... | z_n]
 // xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 256 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// then columns [0, 512) = conv channels ch: y = silu(conv_b[ch] + sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < 4;  conv_state'[ch] = [conv_state[ch, 1:] | z] (in place)
 // column segments (start, width, weights): (0, 1024, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %178#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
-//   norm_w [256], strides [1] in weight:model.layers.6
-//   y      [1,1024], strides [1024, 1] in %179#0 (written)
+//   x          [1,256], strides [256, 1] in %175#0
+//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   norm_w     [256], strides [1] in weight:model.layers.6
+//   y          [1,1024], strides [1024, 1] in %177#0 (written)
+//   conv_state [512,4], strides [4, 1] in state:layers.6.conv
+//   conv_w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.6
+//   conv_b     [512] at offset 264448, strides [1] in weight:model.layers.6
+//   conv_state [512,4], strides [4, 1] in state:layers.6.conv (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -20731,8 +20445,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w_conv_w_conv_b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> conv_state: array<vec4<f32>>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
 
 var<workgroup> xs: array<vec4<f32>, 64u>;
 
@@ -20767,7 +20486,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 256.0 + 0.00001);
       for (var k = g * 64u + lid; k < (g + 1u) * 64u; k += 64u) {
-        xs[k] = x[(k)] * inv * W_norm_w[(k)];
+        xs[k] = x[(k)] * inv * W_norm_w_conv_w_conv_b[(k)];
       }
     }
   }
@@ -20782,34 +20501,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = vec4<f32>(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+    } }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 1024u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { if (c < 512u) {
+      let ch = c;
+      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let sv = conv_state[(ch)];
+      let win = vec4<f32>(sv.yzw, zc);
+      y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
+      conv_state[(ch)] = win;
+    } else {
+      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+    } }
     }
   }
 }
@@ -20825,13 +20580,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%178#0",
+            buffer: "%175#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
             group: 0,
             binding: 1,
-            name: "W_norm_w",
+            name: "W_norm_w_conv_w_conv_b",
             access: "read",
             dtype: "f32",
             lanes: 4,
@@ -20847,8 +20602,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%179#0",
+            buffer: "%177#0",
             elements: { perL: 0, fixed: 1024 },
+          },
+          {
+            group: 0,
+            binding: 3,
+            name: "conv_state",
+            access: "read_write",
+            dtype: "f32",
+            lanes: 4,
+            role: "state",
+            buffer: "state:layers.6.conv",
+            elements: { perL: 0, fixed: 2048 },
           },
         ],
         uniforms: { fields: [] },
@@ -20868,151 +20634,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         },
       },
       {
-        name: "layers.6.mamba.conv1d",
-        op: "conv1d_silu_update",
-        node: 183,
-        spans: [
-          { start: 197, end: 224 },
-          { start: 365, end: 368 },
-        ],
-        locations: ["samba-style.hyb:8:3", "samba-style.hyb:12:17"],
-        wgsl: `// kernel layers.6.mamba.conv1d: conv1d_silu_update {bias=true}
-//
-// xe = cat(state, x) along time (state [C, W] oldest first)
-// y[t, c] = silu(bias[c] + sum_k w[c, k] * xe[c, t + 1 + k]),  k < W = 4
-// state'[c, j] = xe[c, L + j]  (written in place)
-//
-// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x     [1,512], strides [1024, 1] in %179#0
-//   state [512,4], strides [4, 1] in state:layers.6.conv
-//   w     [512,4] at offset 262400, strides [4, 1] in weight:model.layers.6
-//   bias  [512] at offset 264448, strides [1] in weight:model.layers.6
-//   y     [1,512], strides [512, 1] in %183#0 (written)
-//   state [512,4], strides [4, 1] in state:layers.6.conv (written)
-//
-// threads:
-//   invocation: 4 channels (vec4) x a chunk of 3 tokens; the last 3 inputs in registers
-//   workgroup: 64 channel groups; grid: 2 (flat wg = chunk * 2 + channel block)
-//   the chunk-0 invocation of a channel alone reads and writes its state row (race-free in place)
-//
-// from: samba-style.hyb:8:3, samba-style.hyb:12:17
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read> w_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
-fn silu(v: vec4<f32>) -> vec4<f32> {
-  return v / (vec4<f32>(1.0) + exp(-v));
-}
-
-fn xe(j: u32, c: u32, cg: u32) -> vec4<f32> {
-  if (j < 4u) { return vec4<f32>(state[(c) * 4u + (j)], state[(c + 1u) * 4u + (j)], state[(c + 2u) * 4u + (j)], state[(c + 3u) * 4u + (j)]); }
-  return x[(cg)];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let cg = (wg % 2u) * 64u + lid;
-  let t0 = (wg / 2u) * 3u;
-  let L = 1u;
-  if (cg >= 128u || t0 >= L) { return; }
-  let c = cg * 4u;
-  let w0 = vec4<f32>(w_bias[(262400u + (c) * 4u) / 4u][(262400u + (c) * 4u) % 4u], w_bias[(262400u + (c + 1u) * 4u) / 4u][(262400u + (c + 1u) * 4u) % 4u], w_bias[(262400u + (c + 2u) * 4u) / 4u][(262400u + (c + 2u) * 4u) % 4u], w_bias[(262400u + (c + 3u) * 4u) / 4u][(262400u + (c + 3u) * 4u) % 4u]);
-  let w1 = vec4<f32>(w_bias[(262400u + (c) * 4u + (1u)) / 4u][(262400u + (c) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (1u)) / 4u][(262400u + (c + 1u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (1u)) / 4u][(262400u + (c + 2u) * 4u + (1u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (1u)) / 4u][(262400u + (c + 3u) * 4u + (1u)) % 4u]);
-  let w2 = vec4<f32>(w_bias[(262400u + (c) * 4u + (2u)) / 4u][(262400u + (c) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (2u)) / 4u][(262400u + (c + 1u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (2u)) / 4u][(262400u + (c + 2u) * 4u + (2u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (2u)) / 4u][(262400u + (c + 3u) * 4u + (2u)) % 4u]);
-  let w3 = vec4<f32>(w_bias[(262400u + (c) * 4u + (3u)) / 4u][(262400u + (c) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 1u) * 4u + (3u)) / 4u][(262400u + (c + 1u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 2u) * 4u + (3u)) / 4u][(262400u + (c + 2u) * 4u + (3u)) % 4u], w_bias[(262400u + (c + 3u) * 4u + (3u)) / 4u][(262400u + (c + 3u) * 4u + (3u)) % 4u]);
-  var win0 = xe(t0 + 1u, c, cg);
-  var win1 = xe(t0 + 2u, c, cg);
-  var win2 = xe(t0 + 3u, c, cg);
-  for (var t = t0; t < min(t0 + 3u, L); t++) {
-    let xt = x[(cg)];
-    y[(cg)] = silu(fma(w3, xt, fma(w2, win2, fma(w1, win1, fma(w0, win0, w_bias[66112u + (cg)])))));
-    win0 = win1;
-    win1 = win2;
-    win2 = xt;
-  }
-  if (t0 == 0u) {
-    let s0 = xe(L + 0u, c, cg);
-    let s1 = xe(L + 1u, c, cg);
-    let s2 = xe(L + 2u, c, cg);
-    let s3 = xe(L + 3u, c, cg);
-    state[(c) * 4u] = s0.x;
-    state[(c + 1u) * 4u] = s0.y;
-    state[(c + 2u) * 4u] = s0.z;
-    state[(c + 3u) * 4u] = s0.w;
-    state[(c) * 4u + (1u)] = s1.x;
-    state[(c + 1u) * 4u + (1u)] = s1.y;
-    state[(c + 2u) * 4u + (1u)] = s1.z;
-    state[(c + 3u) * 4u + (1u)] = s1.w;
-    state[(c) * 4u + (2u)] = s2.x;
-    state[(c + 1u) * 4u + (2u)] = s2.y;
-    state[(c + 2u) * 4u + (2u)] = s2.z;
-    state[(c + 3u) * 4u + (2u)] = s2.w;
-    state[(c) * 4u + (3u)] = s3.x;
-    state[(c + 1u) * 4u + (3u)] = s3.y;
-    state[(c + 2u) * 4u + (3u)] = s3.z;
-    state[(c + 3u) * 4u + (3u)] = s3.w;
-  }
-}
-`,
-        entryPoint: "main",
-        workgroupSize: 64,
-        bindings: [
-          {
-            group: 0,
-            binding: 0,
-            name: "x",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%179#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 1,
-            name: "state",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 1,
-            role: "state",
-            buffer: "state:layers.6.conv",
-            elements: { perL: 0, fixed: 2048 },
-          },
-          {
-            group: 0,
-            binding: 2,
-            name: "w_bias",
-            access: "read",
-            dtype: "f32",
-            lanes: 4,
-            role: "weight",
-            buffer: "weight:model.layers.6",
-            elements: { perL: 0, fixed: 1224704 },
-          },
-          {
-            group: 0,
-            binding: 3,
-            name: "y",
-            access: "read_write",
-            dtype: "f32",
-            lanes: 4,
-            role: "scratch",
-            buffer: "%183#0",
-            elements: { perL: 0, fixed: 512 },
-          },
-        ],
-        uniforms: { fields: [] },
-        dispatch: { lTile: null, times: 2 },
-        schedule: { vec: 4, chunk: 3, workgroup: 64 },
-      },
-      {
         name: "layers.6.mamba.x_proj",
         op: "linear",
-        node: 184,
+        node: 180,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -21026,9 +20650,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 48, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x [1,512], strides [512, 1] in %183#0
+//   x [1,512], strides [1024, 1] in %177#0
 //   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.6
-//   y [1,48], strides [48, 1] in %184#0 (written)
+//   y [1,48], strides [48, 1] in %180#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -21110,8 +20734,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%183#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%177#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -21132,7 +20756,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%184#0",
+            buffer: "%180#0",
             elements: { perL: 0, fixed: 48 },
           },
         ],
@@ -21155,7 +20779,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mamba.selective_state_update",
         op: "selective_state_update",
-        node: 188,
+        node: 184,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -21168,17 +20792,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // y[t, c] = (sum_n h[c, n] * C[t, n] + D[c] * u[t, c]) * silu(z[t, c]);  h written back after the last t (in place)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   u       [1,512], strides [512, 1] in %183#0
-//   dt      [1,16], strides [48, 1] in %184#0
+//   u       [1,512], strides [1024, 1] in %177#0
+//   dt      [1,16], strides [48, 1] in %180#0
 //   dt_w    [512,16] at offset 289536, strides [16, 1] in weight:model.layers.6
 //   A_log   [512,16] at offset 298240, strides [16, 1] in weight:model.layers.6
-//   B       [1,16] at offset 16, strides [48, 1] in %184#0
-//   C       [1,16] at offset 32, strides [48, 1] in %184#0
+//   B       [1,16] at offset 16, strides [48, 1] in %180#0
+//   C       [1,16] at offset 32, strides [48, 1] in %180#0
 //   D       [512] at offset 306432, strides [1] in weight:model.layers.6
-//   z       [1,512] at offset 512, strides [1024, 1] in %179#0
+//   z       [1,512] at offset 512, strides [1024, 1] in %177#0
 //   dt_bias [512] at offset 297728, strides [1] in weight:model.layers.6
 //   h       [512,16], strides [16, 1] in state:layers.6.ssm
-//   y       [1,512], strides [512, 1] in %188#0 (written)
+//   y       [1,512], strides [512, 1] in %184#0 (written)
 //   h       [512,16], strides [16, 1] in state:layers.6.ssm (written)
 //
 // threads:
@@ -21188,12 +20812,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: samba-style.hyb:8:3, samba-style.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(0) var<storage, read> u_z: array<f32>;
 @group(0) @binding(1) var<storage, read> dt_B_C: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dt_w_A_log_D_dt_bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> h: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn silu(v: f32) -> f32 {
   return v / (f32(1.0) + exp(-v));
@@ -21234,7 +20857,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     proj = fma(dt_B_C[(2u)], dw2, proj);
     proj = fma(dt_B_C[(3u)], dw3, proj);
     let delta = softplus(dot(proj, vec4<f32>(1.0)) + dt_b);
-    let uv = u[(c)];
+    let uv = u_z[(c)];
     let dx = delta * uv;
     var acc = vec4<f32>(0.0);
     s0 = fma(exp(delta * a0), s0, dx * dt_B_C[4u]);
@@ -21245,7 +20868,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc = fma(s2, dt_B_C[8u + (2u)], acc);
     s3 = fma(exp(delta * a3), s3, dx * dt_B_C[4u + (3u)]);
     acc = fma(s3, dt_B_C[8u + (3u)], acc);
-    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(z[512u + (c)]);
+    y[(c)] = (dot(acc, vec4<f32>(1.0)) + d_skip * uv) * silu(u_z[512u + (c)]);
   }
   h[(c) * 4u] = s0;
   h[(c) * 4u + (1u)] = s1;
@@ -21259,13 +20882,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 0,
-            name: "u",
+            name: "u_z",
             access: "read",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%183#0",
-            elements: { perL: 0, fixed: 512 },
+            buffer: "%177#0",
+            elements: { perL: 0, fixed: 1024 },
           },
           {
             group: 0,
@@ -21275,7 +20898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%184#0",
+            buffer: "%180#0",
             elements: { perL: 0, fixed: 48 },
           },
           {
@@ -21292,17 +20915,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           {
             group: 0,
             binding: 3,
-            name: "z",
-            access: "read",
-            dtype: "f32",
-            lanes: 1,
-            role: "scratch",
-            buffer: "%179#0",
-            elements: { perL: 0, fixed: 1024 },
-          },
-          {
-            group: 0,
-            binding: 4,
             name: "h",
             access: "read_write",
             dtype: "f32",
@@ -21313,13 +20925,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           },
           {
             group: 0,
-            binding: 5,
+            binding: 4,
             name: "y",
             access: "read_write",
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%188#0",
+            buffer: "%184#0",
             elements: { perL: 0, fixed: 512 },
           },
         ],
@@ -21330,7 +20942,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.mamba.out_proj",
         op: "fused_linear",
-        node: 189,
+        node: 185,
         spans: [
           { start: 197, end: 224 },
           { start: 365, end: 368 },
@@ -21344,10 +20956,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,512], strides [512, 1] in %188#0
+//   x        [1,512], strides [512, 1] in %184#0
 //   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.6
-//   residual [1,256], strides [256, 1] in %178#0
-//   y        [1,256], strides [256, 1] in %189#0 (written)
+//   residual [1,256], strides [256, 1] in %175#0
+//   y        [1,256], strides [256, 1] in %185#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -21430,7 +21042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%188#0",
+            buffer: "%184#0",
             elements: { perL: 0, fixed: 512 },
           },
           {
@@ -21452,7 +21064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%178#0",
+            buffer: "%175#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -21463,7 +21075,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%189#0",
+            buffer: "%185#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -21486,7 +21098,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 190,
+        node: 186,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -21500,11 +21112,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %189#0
+//   x      [1,256], strides [256, 1] in %185#0
 //   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.6
 //   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
-//   y      [1,1024], strides [1024, 1] in %190#0 (written)
+//   y      [1,1024], strides [1024, 1] in %186#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -21604,7 +21216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%189#0",
+            buffer: "%185#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -21626,7 +21238,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%190#0",
+            buffer: "%186#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -21649,7 +21261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.6.feed_forward.down_proj",
         op: "fused_linear",
-        node: 191,
+        node: 187,
         spans: [
           { start: 314, end: 347 },
           { start: 371, end: 374 },
@@ -21663,10 +21275,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %190#0
+//   x        [1,1024], strides [1024, 1] in %186#0
 //   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.6
-//   residual [1,256], strides [256, 1] in %189#0
-//   y        [1,256], strides [256, 1] in %191#0 (written)
+//   residual [1,256], strides [256, 1] in %185#0
+//   y        [1,256], strides [256, 1] in %187#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -21749,7 +21361,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%190#0",
+            buffer: "%186#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -21771,7 +21383,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%189#0",
+            buffer: "%185#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -21782,7 +21394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%191#0",
+            buffer: "%187#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -21805,7 +21417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.self_attn.q_proj+k_proj+v_proj",
         op: "fused_linear",
-        node: 192,
+        node: 188,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -21819,12 +21431,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W0), (256, 64, W1), (320, 64, W2)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %191#0
+//   x      [1,256], strides [256, 1] in %187#0
 //   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
 //   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
 //   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
-//   y      [1,384], strides [384, 1] in %192#0 (written)
+//   y      [1,384], strides [384, 1] in %188#0 (written)
 //
 // threads:
 //   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 256 in vec4 steps
@@ -22008,7 +21620,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%191#0",
+            buffer: "%187#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -22030,7 +21642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%192#0",
+            buffer: "%188#0",
             elements: { perL: 0, fixed: 384 },
           },
         ],
@@ -22053,7 +21665,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.attention_decode_partial",
         op: "attention_decode_partial",
-        node: 196,
+        node: 192,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -22066,12 +21678,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // part[b, h] = [acc | m | l] of the keys t in [lo + 128 b, lo + 128 (b + 1)), t <= pos, lo = max(0, pos - 511): s_t = 0.125 q_h . k_t, m = max s_t, l = sum exp(s_t - m), acc = sum exp(s_t - m) v_t; zeros when empty
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   q    [1,256], strides [384, 1] in %192#0
-//   k    [1,64] at offset 256, strides [384, 1] in %192#0
-//   v    [1,64] at offset 320, strides [384, 1] in %192#0
+//   q    [1,256], strides [384, 1] in %188#0
+//   k    [1,64] at offset 256, strides [384, 1] in %188#0
+//   v    [1,64] at offset 320, strides [384, 1] in %188#0
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.7.k
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.7.v
-//   part [4,4,66], strides [264, 66, 1] in %196#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %192#0 (written)
 //   kc   [8192,1,64], strides [64, 64, 1] in state:layers.7.k (written)
 //   vc   [8192,1,64], strides [64, 64, 1] in state:layers.7.v (written)
 //
@@ -22220,7 +21832,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%192#0",
+            buffer: "%188#0",
             elements: { perL: 0, fixed: 384 },
           },
           {
@@ -22253,7 +21865,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%196#0",
+            buffer: "%192#0",
             elements: { perL: 0, fixed: 1056 },
           },
           { group: 0, binding: 4, name: "params", access: "uniform", role: "uniform" },
@@ -22265,7 +21877,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.attention_merge",
         op: "attention_merge",
-        node: 197,
+        node: 193,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -22276,8 +21888,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // o[h, d] = sum_b e^(m_b - M) acc_b[d] / sum_b e^(m_b - M) l_b over the 4 blocks with l_b > 0, M = their max m_b;  part [4, 4, 64 + 2]
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   part [4,4,66], strides [264, 66, 1] in %196#0
-//   o    [1,256], strides [256, 1] in %197#0 (written)
+//   part [4,4,66], strides [264, 66, 1] in %192#0
+//   o    [1,256], strides [256, 1] in %193#0 (written)
 //
 // threads:
 //   invocation: one output (h, d): two passes over 4 blocks; workgroup: 64 invocations over the flat [1, 256] grid
@@ -22324,7 +21936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%196#0",
+            buffer: "%192#0",
             elements: { perL: 0, fixed: 1056 },
           },
           {
@@ -22335,7 +21947,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%197#0",
+            buffer: "%193#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -22346,7 +21958,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.self_attn.o_proj",
         op: "fused_linear",
-        node: 198,
+        node: 194,
         spans: [
           { start: 227, end: 311 },
           { start: 376, end: 380 },
@@ -22360,10 +21972,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,256], strides [256, 1] in %197#0
+//   x        [1,256], strides [256, 1] in %193#0
 //   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.7
-//   residual [1,256], strides [256, 1] in %191#0
-//   y        [1,256], strides [256, 1] in %198#0 (written)
+//   residual [1,256], strides [256, 1] in %187#0
+//   y        [1,256], strides [256, 1] in %194#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 256 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -22446,7 +22058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%197#0",
+            buffer: "%193#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -22468,7 +22080,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%191#0",
+            buffer: "%187#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -22479,7 +22091,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%198#0",
+            buffer: "%194#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -22502,7 +22114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.feed_forward.gate_proj+up_proj",
         op: "fused_linear",
-        node: 199,
+        node: 195,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -22516,11 +22128,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 1024, W0+W1)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %198#0
+//   x      [1,256], strides [256, 1] in %194#0
 //   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.7
 //   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
-//   y      [1,1024], strides [1024, 1] in %199#0 (written)
+//   y      [1,1024], strides [1024, 1] in %195#0 (written)
 //
 // threads:
 //   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 256 in vec4 steps
@@ -22620,7 +22232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%198#0",
+            buffer: "%194#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -22642,7 +22254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%199#0",
+            buffer: "%195#0",
             elements: { perL: 0, fixed: 1024 },
           },
         ],
@@ -22665,7 +22277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "layers.7.feed_forward.down_proj",
         op: "fused_linear",
-        node: 200,
+        node: 196,
         spans: [
           { start: 314, end: 347 },
           { start: 383, end: 386 },
@@ -22679,10 +22291,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x        [1,1024], strides [1024, 1] in %199#0
+//   x        [1,1024], strides [1024, 1] in %195#0
 //   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.7
-//   residual [1,256], strides [256, 1] in %198#0
-//   y        [1,256], strides [256, 1] in %200#0 (written)
+//   residual [1,256], strides [256, 1] in %194#0
+//   y        [1,256], strides [256, 1] in %196#0 (written)
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1024 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
@@ -22765,7 +22377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%199#0",
+            buffer: "%195#0",
             elements: { perL: 0, fixed: 1024 },
           },
           {
@@ -22787,7 +22399,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%198#0",
+            buffer: "%194#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -22798,7 +22410,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 1,
             role: "scratch",
-            buffer: "%200#0",
+            buffer: "%196#0",
             elements: { perL: 0, fixed: 256 },
           },
         ],
@@ -22821,7 +22433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         name: "lm_head",
         op: "fused_linear",
-        node: 201,
+        node: 197,
         spans: [{ start: 125, end: 389 }],
         locations: ["samba-style.hyb:3:1"],
         wgsl: `// kernel lm_head: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=256, bias=false, activation="none", residual=false}
@@ -22832,7 +22444,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // column segments (start, width, weights): (0, 256, W)
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
-//   x      [1,256], strides [256, 1] in %200#0
+//   x      [1,256], strides [256, 1] in %196#0
 //   W      [256,256], strides [256, 1] in weight:model.embed_tokens.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
@@ -22942,7 +22554,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             dtype: "f32",
             lanes: 4,
             role: "scratch",
-            buffer: "%200#0",
+            buffer: "%196#0",
             elements: { perL: 0, fixed: 256 },
           },
           {
@@ -23001,12 +22613,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { key: "weight:model.embed_tokens.weight", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 65536 } },
       { key: "arena:0", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 256 } },
       { key: "weight:model.layers.0", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 1224704 } },
-      { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1056 } },
+      { key: "arena:1", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1024 } },
       { key: "state:layers.0.conv", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 2048 } },
-      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 512 } },
-      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 48 } },
+      { key: "arena:2", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 48 } },
       { key: "state:layers.0.ssm", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 8192 } },
-      { key: "arena:4", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 512 } },
+      { key: "arena:3", kind: "arena", dtype: "f32", elements: { perL: 0, fixed: 1056 } },
       { key: "weight:model.layers.1", kind: "weight", dtype: "f32", elements: { perL: 0, fixed: 950784 } },
       { key: "state:layers.1.k", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 524288 } },
       { key: "state:layers.1.v", kind: "state", dtype: "f32", elements: { perL: 0, fixed: 524288 } },
@@ -23033,58 +22644,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ],
     scratch: {
       "%112#0": "arena:0",
-      "%113#0": "arena:1",
+      "%114#0": "arena:1",
       "%117#0": "arena:2",
-      "%118#0": "arena:3",
-      "%122#0": "arena:4",
-      "%123#0": "arena:2",
-      "%124#0": "arena:1",
-      "%125#0": "arena:0",
-      "%126#0": "arena:2",
+      "%121#0": "arena:3",
+      "%122#0": "arena:1",
+      "%123#0": "arena:3",
+      "%124#0": "arena:0",
+      "%125#0": "arena:1",
+      "%129#0": "arena:3",
       "%130#0": "arena:1",
-      "%131#0": "arena:2",
-      "%132#0": "arena:4",
-      "%133#0": "arena:1",
-      "%134#0": "arena:0",
+      "%131#0": "arena:3",
+      "%132#0": "arena:1",
+      "%133#0": "arena:0",
       "%135#0": "arena:1",
-      "%139#0": "arena:2",
-      "%140#0": "arena:3",
-      "%144#0": "arena:4",
-      "%145#0": "arena:2",
+      "%138#0": "arena:2",
+      "%142#0": "arena:3",
+      "%143#0": "arena:1",
+      "%144#0": "arena:3",
+      "%145#0": "arena:0",
       "%146#0": "arena:1",
-      "%147#0": "arena:0",
-      "%148#0": "arena:2",
-      "%152#0": "arena:1",
-      "%153#0": "arena:2",
-      "%154#0": "arena:4",
-      "%155#0": "arena:1",
-      "%156#0": "arena:0",
-      "%157#0": "arena:1",
-      "%161#0": "arena:2",
-      "%162#0": "arena:3",
-      "%166#0": "arena:4",
-      "%167#0": "arena:2",
-      "%168#0": "arena:1",
-      "%169#0": "arena:0",
-      "%170#0": "arena:2",
+      "%150#0": "arena:3",
+      "%151#0": "arena:1",
+      "%152#0": "arena:3",
+      "%153#0": "arena:1",
+      "%154#0": "arena:0",
+      "%156#0": "arena:1",
+      "%159#0": "arena:2",
+      "%163#0": "arena:3",
+      "%164#0": "arena:1",
+      "%165#0": "arena:3",
+      "%166#0": "arena:0",
+      "%167#0": "arena:1",
+      "%171#0": "arena:3",
+      "%172#0": "arena:1",
+      "%173#0": "arena:3",
       "%174#0": "arena:1",
-      "%175#0": "arena:2",
-      "%176#0": "arena:4",
+      "%175#0": "arena:0",
       "%177#0": "arena:1",
-      "%178#0": "arena:0",
-      "%179#0": "arena:1",
-      "%183#0": "arena:2",
+      "%180#0": "arena:2",
       "%184#0": "arena:3",
-      "%188#0": "arena:4",
-      "%189#0": "arena:2",
-      "%190#0": "arena:1",
-      "%191#0": "arena:0",
-      "%192#0": "arena:2",
-      "%196#0": "arena:1",
-      "%197#0": "arena:2",
-      "%198#0": "arena:4",
-      "%199#0": "arena:1",
-      "%200#0": "arena:0",
+      "%185#0": "arena:1",
+      "%186#0": "arena:3",
+      "%187#0": "arena:0",
+      "%188#0": "arena:1",
+      "%192#0": "arena:3",
+      "%193#0": "arena:1",
+      "%194#0": "arena:3",
+      "%195#0": "arena:1",
+      "%196#0": "arena:0",
     },
     outputs: [
       {

@@ -78,7 +78,7 @@ describe("hybridc build --target", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  const inProj = (m: Manifest) => m.decode.call.find((k) => k.name === "layers.0.mixer.in_proj")!;
+  const inProj = (m: Manifest) => m.decode.call.find((k) => k.name === "layers.0.mixer.in_proj+conv1d")!;
 
   it("gpu: chunk-parallel prefill scans and decode GEMVs of 4 tiles x 32 lanes; --scan still chooses the scans", () => {
     const cpu = manifestOf([]);

@@ -22,7 +22,7 @@ import { halfValues, halfWeights } from "../f16/half.ts";
 import { randomTokens, randomWeights, runGraph, zeroState, type State } from "../ir/fixtures.ts";
 import { built, programsOf, spec } from "../runtime/built.ts";
 import { getDevice } from "../gpu/device.ts";
-import { linearGraph, type LinearCase } from "./graphs.ts";
+import { layerLayout, linearGraph, type LinearCase } from "./graphs.ts";
 import { runNode, type NodeResult } from "./harness.ts";
 
 const TOL = 1e-5;
@@ -102,15 +102,6 @@ describe("cooperative decode GEMV", () => {
   });
 
   describe("f16 weights read 8 halves per load (schedule `wide`)", () => {
-    /** A layout with every weight in one layer buffer (W, the norm's weights and the bias side by side), except x's table and `alone`. */
-    const layerLayout =
-      (limitBytes: number, alone: readonly string[] = []) =>
-      (g: Graph): WeightLayout => {
-        const inLayer = (name: string): string => (name === "x.table" || alone.includes(name) ? name : `t.layers.0.${name}`);
-        const entries = g.nodes.flatMap((n) => (n.op === "weight" ? [{ name: inLayer(n.attrs.name), shape: n.attrs.type.shape as number[], dtype: "f16" as const }] : []));
-        const l = weightLayout(entries, { maxStorageBufferBindingSize: limitBytes });
-        return { ...l, of: (name) => l.of(inLayer(name)) };
-      };
     const WIDE: readonly [string, Omit<LinearCase, "S">][] = [
       ["rmsnorm, K = 40, N = 37 (prime)", { K: 40, outs: [37], prologue: "rmsnorm" }],
       ["layernorm + bias + residual, K = 24, N = 13", { K: 24, outs: [13], prologue: "layernorm", bias: true, residual: true }],
@@ -312,7 +303,7 @@ describe("a build for a GPU (target `gpu`)", () => {
     const { readFileSync } = await import("node:fs");
     const s = spec(readFileSync(new URL("../../specs/mamba-130m.hyb", import.meta.url), "utf8"));
     const grid = async (target: "cpu" | "gpu"): Promise<number> => {
-      const k = (await built(s, { target })).decode.call.find((c) => c.name === "layers.0.mixer.in_proj")!;
+      const k = (await built(s, { target })).decode.call.find((c) => c.name === "layers.0.mixer.in_proj+conv1d")!;
       return k.dispatch.times;
     };
     expect(await grid("cpu")).toBe(12);

@@ -8,6 +8,7 @@ import type { LinearActivation } from "../../compiler/ir/fused-ops.ts";
 import { GraphBuilder } from "../../compiler/ir/builder.ts";
 import type { Graph, ValueRef } from "../../compiler/ir/graph.ts";
 import type { Dim } from "../../compiler/ir/types.ts";
+import { weightLayout, type WeightLayout } from "../../compiler/plan/weights.ts";
 import { Rng } from "../ir/prng.ts";
 
 const VOCAB = 11;
@@ -71,6 +72,16 @@ export class Maker {
   }
 }
 
+/** A layout of f16 weights with every weight in one layer buffer (W, the norm's weights and the bias side by side), except x's table and `alone`. */
+export const layerLayout =
+  (limitBytes: number, alone: readonly string[] = []) =>
+  (g: Graph): WeightLayout => {
+    const inLayer = (name: string): string => (name === "x.table" || alone.includes(name) ? name : `t.layers.0.${name}`);
+    const entries = g.nodes.flatMap((n) => (n.op === "weight" ? [{ name: inLayer(n.attrs.name), shape: n.attrs.type.shape as number[], dtype: "f16" as const }] : []));
+    const l = weightLayout(entries, { maxStorageBufferBindingSize: limitBytes });
+    return { ...l, of: (name) => l.of(inLayer(name)) };
+  };
+
 export interface LinearCase {
   readonly S: Dim;
   readonly K: number;
@@ -86,6 +97,11 @@ export interface LinearCase {
   readonly xWindow?: { readonly width: number; readonly offset: number };
   /** A plain `linear` node instead of fused_linear (one weight, nothing else). */
   readonly plain?: boolean;
+  /**
+   * A linear_conv_update instead (S = 1, no activation or residual): columns [start, start +
+   * width) through a conv step of `taps` (state input `conv`, updated in place unless `apart`).
+   */
+  readonly conv?: { readonly start: number; readonly width: number; readonly taps: number; readonly bias: boolean; readonly apart?: boolean };
 }
 
 export function linearGraph(c: LinearCase): TestGraph {
@@ -107,14 +123,28 @@ export function linearGraph(c: LinearCase): TestGraph {
         ? { kind: "layernorm" as const, w: m.weight("norm.w", [c.K], (r) => 1 + 0.1 * r.normal()), b: m.weight("norm.b", [c.K], (r) => 0.1 * r.normal()), eps: 1e-5 }
         : undefined;
   const width = c.activation === "swiglu" ? c.outs[0]! : c.outs.reduce((a, o) => a + o, 0);
-  const y = b.fusedLinear({
+  const args = {
     x,
     W,
     ...(norm ? { norm } : {}),
     ...(c.bias ? { bias: c.outs.map((o, i) => m.weight(`bias${i}`, [o], (r) => 0.1 * r.normal())) } : {}),
     ...(c.activation ? { activation: c.activation } : {}),
     ...(c.residual ? { residual: m.activation("res", width) } : {}),
-  });
+  };
+  if (c.conv) {
+    const cv = c.conv;
+    // Built before the op so that every operand precedes it; the op keeps OP_SPAN.
+    const state = m.state("conv", [cv.width, cv.taps]);
+    const w = m.weight("conv.w", [cv.width, cv.taps], (r) => r.normal() / Math.sqrt(cv.taps));
+    const cb = cv.bias ? m.weight("conv.b", [cv.width], (r) => 0.1 * r.normal()) : null;
+    b.at([OP_SPAN]);
+    const [y, next] = b.linearConvUpdate(args, { state, w, bias: cb, start: cv.start, width: cv.width });
+    return m.finish(y.node, [
+      { name: "y", value: y },
+      { name: cv.apart ? "conv.next" : "conv", value: next },
+    ]);
+  }
+  const y = b.fusedLinear(args);
   return m.finish(y.node, [{ name: "y", value: y }]);
 }
 

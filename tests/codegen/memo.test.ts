@@ -54,16 +54,15 @@ describe("kernels of identical layers are generated once and re-addressed", () =
 
   it("re-addresses: layer 1's in_proj names layer 1's buffers in its bindings and header", () => {
     const { memo, hits, kernels: n } = both("mamba-byte.hyb", readFileSync(join(SPECS, "mamba-byte.hyb"), "utf8"));
-    const k = kernels(memo).find((x) => x.name === "layers.1.mixer.in_proj")!;
-    expect(k.wgsl).toMatch(/^\/\/ kernel layers\.1\.mixer\.in_proj: /m);
+    const k = kernels(memo).find((x) => x.name === "layers.1.mixer.in_proj+conv1d")!;
+    expect(k.wgsl).toMatch(/^\/\/ kernel layers\.1\.mixer\.in_proj\+conv1d: /m);
     expect(k.bindings.some((b) => b.access !== "uniform" && b.buffer.includes("layers.1"))).toBe(true);
     expect(k.bindings.some((b) => b.access !== "uniform" && b.buffer.includes("layers.0"))).toBe(false);
     expect(k.wgsl).not.toContain("layers.0");
-    // 12 identical layers, prefill and decode: in each program all but the first layer's kernels
-    // (and the embedding and the LM head) are re-addressed.
-    const perProgram = n / 2;
-    const perLayer = (perProgram - 2) / 12;
-    expect(perLayer).toBe(5);
-    expect(hits).toBe(n - 2 * (perLayer + 2));
+    // 12 identical layers, 5 kernels each in prefill, 4 in decode (the conv in in_proj's epilogue):
+    // in each program all but the first layer's kernels (and the embedding and the LM head) are re-addressed.
+    const [prefill, decode] = [5, 4];
+    expect(n).toBe(12 * prefill + 2 + 12 * decode + 2);
+    expect(hits).toBe(n - (prefill + 2) - (decode + 2));
   });
 });

@@ -45,8 +45,15 @@ describe.each([fuseLinearEpilogue, fuseAddNorm, fuseNormPrologue])("$name", (pas
   });
 });
 
-const fused = (g: Graph): NodeOf<"fused_linear">[] => g.nodes.filter((n): n is NodeOf<"fused_linear"> => n.op === "fused_linear");
-const attrsOf = (g: Graph) => fused(g).map((n) => n.attrs);
+type Projection = NodeOf<"fused_linear"> | NodeOf<"linear_conv_update">;
+const fused = (g: Graph): Projection[] => g.nodes.filter((n): n is Projection => n.op === "fused_linear" || n.op === "linear_conv_update");
+/** The projections' fused_linear attrs (a decode in_proj is a linear_conv_update: its conv attrs dropped here). */
+const attrsOf = (g: Graph) =>
+  fused(g).map((n) => {
+    if (n.op === "fused_linear") return n.attrs;
+    const { convStart: _s, convWidth: _w, convBias: _b, ...linear } = n.attrs;
+    return linear;
+  });
 
 describe("where the linear fusions fire", () => {
   it("folds bias then residual into out_proj, and the norm plus bias into in_proj", () => {
@@ -76,7 +83,9 @@ describe("where the linear fusions fire", () => {
       expect(count(o, "add_rmsnorm")).toBe(1);
       const an = o.nodes.find((n) => n.op === "add_rmsnorm")!;
       // layer 1's in_proj reads the normed result as a plain linear (no second norm)
-      expect(o.nodes.some((n) => n.op === "linear" && n.inputs[0]!.node === an.id && n.inputs[0]!.index === 1)).toBe(true);
+      // (in decode, with the conv step in its epilogue: a linear_conv_update without a prologue)
+      const plain = (n: Graph["nodes"][number]) => n.op === "linear" || (n.op === "linear_conv_update" && n.attrs.prologue === "none");
+      expect(o.nodes.some((n) => plain(n) && n.inputs[0]!.node === an.id && n.inputs[0]!.index === 1)).toBe(true);
       record("optimize with add_rmsnorm", sameValues(tapped, o, model, 11, decode ? 1 : 9));
     }
   });

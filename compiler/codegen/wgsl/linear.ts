@@ -91,7 +91,24 @@ import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } fro
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
-export type LinearOp = "linear" | "fused_linear";
+export type LinearOp = "linear" | "fused_linear" | "linear_conv_update";
+
+/**
+ * linear_conv_update's epilogue (decode): output columns [start, start + width) are conv
+ * channels 0..width-1; each goes through the conv step and SiLU before it is stored, and its
+ * state row is shifted by the new value (the same invocation reads and writes the row, so an
+ * in-place update has no race).
+ */
+export interface ConvEpilogue {
+  readonly start: number;
+  readonly width: number;
+  /** Kernel width (d_conv). */
+  readonly taps: number;
+  readonly state: OperandView;
+  readonly w: OperandView;
+  readonly bias: OperandView | null;
+  readonly newState: OperandView;
+}
 
 /** Output columns [start, start + width) of y, computed from `weights` (two for swiglu). */
 export interface Segment {
@@ -118,6 +135,8 @@ export interface LinearProblem {
   readonly bias: readonly OperandView[] | null;
   readonly residual: OperandView | null;
   readonly y: OperandView;
+  /** linear_conv_update: the conv step on some output columns; null otherwise. */
+  readonly conv: ConvEpilogue | null;
 }
 
 export interface LinearSchedule {
@@ -164,11 +183,11 @@ function stageBytes(K: number, tileRows: number, wgSize: number): number {
 }
 
 export function linearProblem(req: KernelRequest<LinearOp>): LinearProblem {
-  const node = req.node as NodeOf<"linear"> | NodeOf<"fused_linear">;
+  const node = req.node as NodeOf<"linear"> | NodeOf<"fused_linear"> | NodeOf<"linear_conv_update">;
   const x = req.inputs[0]!;
   if (x.shape.length !== 2) throw new CodegenError(`${node.op}: only [S, K] inputs are supported (got rank ${x.shape.length})`, node.spans);
   const a =
-    node.op === "fused_linear"
+    node.op !== "linear"
       ? node.attrs
       : { weights: 1, prologue: "none" as const, eps: null, normGroup: null, bias: false, activation: "none" as const, residual: false };
   const n = a.weights;
@@ -179,7 +198,13 @@ export function linearProblem(req: KernelRequest<LinearOp>): LinearProblem {
   const residual = a.residual ? req.inputs[k++]! : null;
   const y = req.results[0]!;
   const K = x.shape[1] as number;
-  return { S: x.shape[0]!, K, N: y.shape[1] as number, prologue: a.prologue, eps: a.eps ?? 0, group: a.normGroup ?? K, activation: a.activation, x, W: req.inputs.slice(1, 1 + n), normW, normB, bias, residual, y };
+  let conv: ConvEpilogue | null = null;
+  if (node.op === "linear_conv_update") {
+    const c = node.attrs;
+    const [state, w] = [req.inputs[k++]!, req.inputs[k++]!];
+    conv = { start: c.convStart, width: c.convWidth, taps: w.shape[1] as number, state, w, bias: c.convBias ? req.inputs[k++]! : null, newState: req.results[1]! };
+  }
+  return { S: x.shape[0]!, K, N: y.shape[1] as number, prologue: a.prologue, eps: a.eps ?? 0, group: a.normGroup ?? K, activation: a.activation, x, W: req.inputs.slice(1, 1 + n), normW, normB, bias, residual, y, conv };
 }
 
 function segments(p: LinearProblem): Segment[] {
@@ -295,6 +320,7 @@ export function linearParts(p: LinearProblem, vec: 1 | 4, wide = false): LinearP
     ...(p.bias ?? []).map((view, i) => ({ name: bName(i), view, write: false, vec4: false })),
     ...(p.residual ? [{ name: "residual", view: p.residual, write: false, vec4: false }] : []),
     { name: "y", view: p.y, write: true, vec4: false },
+    ...(p.conv === null ? [] : convUses(p.conv)),
   ];
   const uniforms: UniformSpec = { fields: p.S === "L" ? ["L"] : [] };
   const ops = bindOperands(uses, uniforms);
@@ -331,8 +357,15 @@ ${lines([...stats, loop([`xs[${plus("k", i * KV)}] = ${xn};`])], 4)}
   const epilogue = (sg: Segment, dots: readonly string[]): string => {
     const z = sg.weights.map((w, wi) => (p.bias ? `(${dots[wi]} + ${ops.get(bName(w)).load("c")})` : dots[wi]!));
     const value = activate(p.activation, z) + (p.residual ? ` + ${ops.get("residual").load("r", plus("c", sg.start))}` : "");
-    return ops.get("y").store(value, "r", plus("c", sg.start));
+    const store = ops.get("y").store(value, "r", plus("c", sg.start));
+    return p.conv === null ? store : convStep(p.conv, ops, sg, value, store);
   };
+  const convMath =
+    p.conv === null
+      ? []
+      : [
+          `then columns [${p.conv.start}, ${p.conv.start + p.conv.width}) = conv channels ch: y = silu(${p.conv.bias ? "conv_b[ch] + " : ""}sum_k conv_w[ch, k] * [conv_state[ch, 1:] | z][k]), k < ${p.conv.taps};  conv_state'[ch] = [conv_state[ch, 1:] | z]${inPlaceConv(p.conv) ? " (in place)" : ""}`,
+        ];
   const norm =
     p.prologue === "rmsnorm"
       ? [`xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of ${p.group} channels holding k + eps) * norm_w[k],  eps = ${p.eps}`]
@@ -343,10 +376,77 @@ ${lines([...stats, loop([`xs[${plus("k", i * KV)}] = ${xn};`])], 4)}
     `z_i[r, o] = sum_k xn[r, k] * W_i[o, k]${p.bias ? " + bias_i[o]" : ""}   (i < ${p.W.length})`,
     `y[r, :] = ${p.activation === "swiglu" ? "silu(z_1) * z_2" : p.activation === "none" ? "[z_1 | ... | z_n]" : `${p.activation}([z_1 | ... | z_n])`}${p.residual ? " + residual[r, :]" : ""}`,
     ...norm,
+    ...convMath,
     `column segments (start, width, weights): ${segs.map((sg) => `(${sg.start}, ${sg.width}, ${sg.weights.map(wName).join("+")})`).join(", ")}`,
   ];
-  const actDecls = [p.activation === "gelu" && GELU, p.activation === "swiglu" && siluFn("silu", "f32")].filter((d): d is string => typeof d === "string");
+  const actDecls = [p.activation === "gelu" && GELU, (p.activation === "swiglu" || p.conv !== null) && siluFn("silu", "f32")].filter((d): d is string => typeof d === "string");
   return { uses, uniforms, ops, segs, V, KV, wName, ld, rowOf, stage, epilogue, actDecls, math };
+}
+
+const inPlaceConv = (c: ConvEpilogue): boolean => c.newState.buffer.key === c.state.buffer.key;
+
+/** Whether the conv's rows are one vec4 each (d_conv = 4, aligned): a state row and a weight row in one load each. */
+const convRowsVec4 = (c: ConvEpilogue): boolean => c.taps === 4 && [c.state, c.w, c.newState].every(vec4Aligned);
+
+/** The conv epilogue's operands: its state (written in place, or to new_conv_state), weights and bias. */
+function convUses(c: ConvEpilogue): OperandUse[] {
+  const inPlace = inPlaceConv(c);
+  const vec4 = convRowsVec4(c);
+  return [
+    { name: "conv_state", view: c.state, write: false, vec4 },
+    { name: "conv_w", view: c.w, write: false, vec4 },
+    ...(c.bias ? [{ name: "conv_b", view: c.bias, write: false, vec4: false }] : []),
+    { name: inPlace ? "conv_state" : "new_conv_state", view: c.newState, write: true, vec4 },
+  ];
+}
+
+/**
+ * The store of output column `c` of segment `sg` (`value` its finished z, `store` the plain
+ * store): a column in the conv's range goes through the conv step and SiLU instead, and its
+ * state row shifts by z.
+ */
+function convStep(c: ConvEpilogue, ops: BoundOperands, sg: Segment, value: string, store: string): string {
+  const col = plus("c", sg.start);
+  const lo = sg.start;
+  const hi = sg.start + sg.width;
+  // Static when the segment lies wholly inside or outside the conv's columns.
+  if (hi <= c.start || lo >= c.start + c.width) return store;
+  const state = ops.get("conv_state");
+  const next = ops.get(inPlaceConv(c) ? "conv_state" : "new_conv_state");
+  const w = ops.get("conv_w");
+  const W = c.taps;
+  const zero = (): string => wgsl`0u`;
+  const chOf = c.start === 0 ? `let ch = ${col};` : wgsl`let ch = ${col} - ${u32(c.start)};`;
+  if (convRowsVec4(c)) {
+    // The row's window [s1, s2, s3, z] in one vec4: one load of the state row, one of the weights, one store.
+    const conv = lines([
+      chOf,
+      `let zc = ${value};`,
+      `let sv = ${state.load4("ch", zero())};`,
+      "let win = vec4<f32>(sv.yzw, zc);",
+      ops.get("y").store(`silu(${c.bias ? `${ops.get("conv_b").load("ch")} + ` : ""}dot(${w.load4("ch", zero())}, win))`, "r", col),
+      next.store4("win", "ch", zero()),
+    ]);
+    return placeConv(c, sg, col, conv, store);
+  }
+  const taps = range(W).map((k) => (k === W - 1 ? "zc" : `s${k + 1}`));
+  const sum = taps.reduce((acc, tap, k) => wgsl`fma(${w.load("ch", wgsl`${u32(k)}`)}, ${tap}, ${acc})`, c.bias ? ops.get("conv_b").load("ch") : f32(0));
+  const conv = lines([
+    chOf,
+    `let zc = ${value};`,
+    ...range(W - 1).map((k) => wgsl`let s${String(k + 1)} = ${state.load("ch", wgsl`${u32(k + 1)}`)};`),
+    ops.get("y").store(`silu(${sum})`, "r", col),
+    ...range(W).map((j) => next.store(j === W - 1 ? "zc" : `s${j + 1}`, "ch", wgsl`${u32(j)}`)),
+  ]);
+  return placeConv(c, sg, col, conv, store);
+}
+
+/** The conv statements for columns in the conv's range, the plain store elsewhere (a branch only where the segment straddles it). */
+function placeConv(c: ConvEpilogue, sg: Segment, col: string, conv: string, store: string): string {
+  const lo = sg.start;
+  if (lo >= c.start && sg.start + sg.width <= c.start + c.width) return lines(["{", lines([conv], 2), "}"]);
+  const inside = c.start <= lo ? wgsl`${col} < ${u32(c.start + c.width)}` : wgsl`${col} >= ${u32(c.start)} && ${col} < ${u32(c.start + c.width)}`;
+  return lines([`if (${inside}) {`, lines([conv], 2), "} else {", lines([store], 2), "}"]);
 }
 
 /** Segment branches over a tile index `ct`: tiles [first, first + tiles) belong to segment s, whose body gets `lt` (its local tile). */

@@ -1,0 +1,100 @@
+// kernel layers.11.feed_forward.gate_proj+up_proj: fused_linear {weights=2, prologue="rmsnorm", eps=0.00001, normGroup=768, bias=false, activation="swiglu", residual=false}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 2)
+// y[r, :] = silu(z_1) * z_2
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 768 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// column segments (start, width, weights): (0, 2048, W0+W1)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x      [1,768], strides [768, 1] in %434#0
+//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.11
+//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.11
+//   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.11
+//   y      [1,2048], strides [2048, 1] in %435#0 (written)
+//
+// threads:
+//   invocation: a 1 x 2 register tile of one segment (rows r0 = 1 * rt.., cols 2 * lt..), walking K = 768 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (3328 bytes with the reduction's)
+//   grid: 16 workgroups (flat wg = row block * 16 + col block); 1024 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: hybrid-130m.hyb:10:3, hybrid-130m.hyb:12:30
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W0_W1_norm_w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+fn silu(v: f32) -> f32 {
+  return v / (f32(1.0) + exp(-v));
+}
+
+var<workgroup> xs: array<vec4<f32>, 192u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 16u) * 64u + lid % 64u;
+  let rt = (wg / 16u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 768.0 + 0.00001);
+      for (var k = g * 192u + lid; k < (g + 1u) * 192u; k += 64u) {
+        xs[k] = x[(k)] * inv * W0_W1_norm_w[393408u + (k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 1024u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 2u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc1_0_0 = vec4<f32>(0.0);
+    var acc1_0_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < 192u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 2048u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+// kernel layers.14.mamba.out_proj: fused_linear {weights=1, prologue="rmsnorm", eps=0.00001, normGroup=512, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn[r, k] = x[r, k] / sqrt(mean of x[r, :]^2 over the group of 512 channels holding k + eps) * norm_w[k],  eps = 0.00001
+// column segments (start, width, weights): (0, 256, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,512], strides [512, 1] in %385#0
+//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.14
+//   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.14
+//   residual [1,256], strides [256, 1] in %372#0
+//   y        [1,256], strides [256, 1] in %387#0 (written)
+//
+// threads:
+//   invocation: a 1 x 4 register tile of one segment (rows r0 = 1 * rt.., cols 4 * lt..), walking K = 512 in vec4 steps
+//   workgroup: 64 col tiles x 1 row tiles (64 invocations); xn of its 1 rows in workgroup memory (2304 bytes with the reduction's)
+//   grid: 1 workgroups (flat wg = row block * 1 + col block); 64 col tiles in all
+//   the workgroup normalizes its rows once: per row and group, 64 invocations stride over K, a tree reduction sums the statistics, xn goes to workgroup memory; then a barrier
+//   edge tiles clamp their loads and skip their stores
+//
+// from: hybrid-3to1.hyb:8:3, hybrid-3to1.hyb:12:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W_norm_w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> xs: array<vec4<f32>, 128u>;
+
+var<workgroup> red: array<f32, 64u>;
+
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  let r = red[0u];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let ct = (wg % 1u) * 64u + lid % 64u;
+  let rt = (wg / 1u) * 1u + lid / 64u;
+  let r0 = rt * 1u;
+  let rows = 1u;
+  {
+    let r = min(r0, rows - 1u);
+    for (var g = 0u; g < 1u; g++) {
+      var s = vec4<f32>(0.0);
+      for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
+        let v = x[(k)];
+        s = fma(v, v, s);
+      }
+      let inv = inverseSqrt(reduce(dot(s, vec4<f32>(1.0)), lid) / 512.0 + 0.00001);
+      for (var k = g * 128u + lid; k < (g + 1u) * 128u; k += 64u) {
+        xs[k] = x[(k)] * inv * W_norm_w[75664u + (k)];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (r0 >= rows || ct >= 64u) { return; }
+  {
+    let lt = ct;
+    let c0 = lt * 4u;
+    var acc0_0_0 = vec4<f32>(0.0);
+    var acc0_0_1 = vec4<f32>(0.0);
+    var acc0_0_2 = vec4<f32>(0.0);
+    var acc0_0_3 = vec4<f32>(0.0);
+    for (var k = 0u; k < 128u; k++) {
+      let x0 = xs[k];
+      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+    }
+    {
+      let r = r0;
+      let c = c0;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 1u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 2u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+    {
+      let r = r0;
+      let c = c0 + 3u;
+      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+    }
+  }
+}

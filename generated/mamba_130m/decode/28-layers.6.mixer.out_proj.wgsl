@@ -1,0 +1,82 @@
+// kernel layers.6.mixer.out_proj: fused_linear {weights=1, prologue="none", eps=null, normGroup=null, bias=false, activation="none", residual=true}
+//
+// z_i[r, o] = sum_k xn[r, k] * W_i[o, k]   (i < 1)
+// y[r, :] = [z_1 | ... | z_n] + residual[r, :]
+// xn = x
+// column segments (start, width, weights): (0, 768, W)
+//
+// operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
+//   x        [1,1536], strides [1536, 1] in %361#0
+//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.6
+//   residual [1,768], strides [768, 1] in %352#0
+//   y        [1,768], strides [768, 1] in %362#0 (written)
+//
+// threads:
+//   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
+//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   grid: 12 workgroups; 192 column tiles in all
+//   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
+//
+// from: mamba-130m.hyb:7:3, mamba-130m.hyb:9:17
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256u>;
+
+fn lanes(at: u32) -> f32 {
+  var s = 0.0;
+  for (var l = 0u; l < 4u; l++) { s += part[at + l]; }
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let slot = lid / 4u;
+  let lane = lid % 4u;
+  {
+    let ct = wg * 16u + slot;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c0 = lt * 4u;
+        var acc0_0 = vec4<f32>(0.0);
+        var acc0_1 = vec4<f32>(0.0);
+        var acc0_2 = vec4<f32>(0.0);
+        var acc0_3 = vec4<f32>(0.0);
+        for (var k = lane; k < 384u; k += 4u) {
+          let xk = x[(k)];
+          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          acc0_0 = fma(xk, w0_0, acc0_0);
+          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          acc0_1 = fma(xk, w0_1, acc0_1);
+          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          acc0_2 = fma(xk, w0_2, acc0_2);
+          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          acc0_3 = fma(xk, w0_3, acc0_3);
+        }
+        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
+        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
+        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
+        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var f = lid; f < 64u; f += 64u) {
+    let ct = wg * 16u + f / 4u;
+    let j = f % 4u;
+    let at = j * 64u + (f / 4u) * 4u;
+    let r = 0u;
+    if (ct < 192u) {
+      {
+        let lt = ct;
+        let c = lt * 4u + j;
+        if (c < 768u) { y[(c)] = lanes(at) + residual[(c)]; }
+      }
+    }
+  }
+}
