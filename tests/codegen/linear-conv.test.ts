@@ -5,9 +5,9 @@
  * CPU build's shape and a GPU build's (32 lanes, and subgroups where the adapter has them);
  * the conv's columns first (Mamba-1's x | z), in the middle (Mamba-2's z | xBC | dt), across
  * two weights' segments, all of them; kernel widths 1, 3 and 4 (a state row and a weight row one
- * vec4 each), with and without conv bias, a
- * bias on the projection, K = 18 (scalar loads); the state updated in place or written apart;
- * f16 weights (conv weights and bias in the layer's binding, read as halves), 8 halves per load.
+ * vec4 each), with and without conv bias, a bias on the projection, K = 18 (scalar loads); the
+ * state updated in place or written apart; f16 weights (conv weights and bias in the layer's
+ * binding, read as halves), 8 halves per load.
  */
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../../compiler/ir/graph.ts";
