@@ -351,7 +351,7 @@ const FUSED_OPS_TABLE = {
     doc:
       "(y, state') with y = fused_linear(x, ...) {activation = none, residual = false} for one row, except that its columns " +
       "[convStart, convStart + convWidth) hold silu(conv1d_silu_update of them: sum_k w[c, k] * [state[c, 1:] | z[c]][k] + bias[c]) " +
-      "and state' = [state[c, 1:] | z[c]];  inputs (fused_linear's [, ..., conv state [C, W], conv w [C, W] [, conv bias [C]]])",
+      "and state' = [state[c, 1:] | z[c]];  inputs (fused_linear's inputs, conv state [C, W], conv w [C, W] [, conv bias [C]]) -> (y, state')",
     infer: (ins, a) => {
       if (a.activation !== "none" || a.residual) fail("linear_conv_update takes activation = none and residual = false");
       const n = linearArity(a);
