@@ -403,50 +403,42 @@ function convUses(c: ConvEpilogue): OperandUse[] {
 /**
  * The store of output column `c` of segment `sg` (`value` its finished z, `store` the plain
  * store): a column in the conv's range goes through the conv step and SiLU instead, and its
- * state row shifts by z.
+ * state row shifts by z. Static where the segment lies wholly inside or outside the conv's
+ * columns, a branch where it straddles them.
  */
 function convStep(c: ConvEpilogue, ops: BoundOperands, sg: Segment, value: string, store: string): string {
+  const [lo, hi, end] = [sg.start, sg.start + sg.width, c.start + c.width];
+  if (hi <= c.start || lo >= end) return store;
   const col = plus("c", sg.start);
-  const lo = sg.start;
-  const hi = sg.start + sg.width;
-  // Static when the segment lies wholly inside or outside the conv's columns.
-  if (hi <= c.start || lo >= c.start + c.width) return store;
+  const conv = lines([c.start === 0 ? `let ch = ${col};` : wgsl`let ch = ${col} - ${u32(c.start)};`, `let zc = ${value};`, ...convWindow(c, ops, col)]);
+  if (lo >= c.start && hi <= end) return lines(["{", lines([conv], 2), "}"]);
+  const inside = c.start <= lo ? wgsl`${col} < ${u32(end)}` : wgsl`${col} >= ${u32(c.start)} && ${col} < ${u32(end)}`;
+  return lines([`if (${inside}) {`, lines([conv], 2), "} else {", lines([store], 2), "}"]);
+}
+
+/** Channel `ch`'s conv over [state[ch, 1:] | zc]: y[r, col] = silu(...), the state row shifted by zc. */
+function convWindow(c: ConvEpilogue, ops: BoundOperands, col: string): string[] {
   const state = ops.get("conv_state");
   const next = ops.get(inPlaceConv(c) ? "conv_state" : "new_conv_state");
   const w = ops.get("conv_w");
-  const W = c.taps;
-  const zero = (): string => wgsl`0u`;
-  const chOf = c.start === 0 ? `let ch = ${col};` : wgsl`let ch = ${col} - ${u32(c.start)};`;
   if (convRowsVec4(c)) {
-    // The row's window [s1, s2, s3, z] in one vec4: one load of the state row, one of the weights, one store.
-    const conv = lines([
-      chOf,
-      `let zc = ${value};`,
-      `let sv = ${state.load4("ch", zero())};`,
+    // The window [s1, s2, s3, z] in one vec4: one load of the state row, one of the weights, one store.
+    const bias = c.bias ? `${ops.get("conv_b").load("ch")} + ` : "";
+    return [
+      `let sv = ${state.load4("ch", "0u")};`,
       "let win = vec4<f32>(sv.yzw, zc);",
-      ops.get("y").store(`silu(${c.bias ? `${ops.get("conv_b").load("ch")} + ` : ""}dot(${w.load4("ch", zero())}, win))`, "r", col),
-      next.store4("win", "ch", zero()),
-    ]);
-    return placeConv(c, sg, col, conv, store);
+      ops.get("y").store(`silu(${bias}dot(${w.load4("ch", "0u")}, win))`, "r", col),
+      next.store4("win", "ch", "0u"),
+    ];
   }
-  const taps = range(W).map((k) => (k === W - 1 ? "zc" : `s${k + 1}`));
-  const sum = taps.reduce((acc, tap, k) => wgsl`fma(${w.load("ch", wgsl`${u32(k)}`)}, ${tap}, ${acc})`, c.bias ? ops.get("conv_b").load("ch") : f32(0));
-  const conv = lines([
-    chOf,
-    `let zc = ${value};`,
+  const W = c.taps;
+  const tap = (k: number): string => (k === W - 1 ? "zc" : `s${k + 1}`);
+  const sum = range(W).reduce((acc, k) => wgsl`fma(${w.load("ch", wgsl`${u32(k)}`)}, ${tap(k)}, ${acc})`, c.bias ? ops.get("conv_b").load("ch") : f32(0));
+  return [
     ...range(W - 1).map((k) => wgsl`let s${String(k + 1)} = ${state.load("ch", wgsl`${u32(k + 1)}`)};`),
     ops.get("y").store(`silu(${sum})`, "r", col),
-    ...range(W).map((j) => next.store(j === W - 1 ? "zc" : `s${j + 1}`, "ch", wgsl`${u32(j)}`)),
-  ]);
-  return placeConv(c, sg, col, conv, store);
-}
-
-/** The conv statements for columns in the conv's range, the plain store elsewhere (a branch only where the segment straddles it). */
-function placeConv(c: ConvEpilogue, sg: Segment, col: string, conv: string, store: string): string {
-  const lo = sg.start;
-  if (lo >= c.start && sg.start + sg.width <= c.start + c.width) return lines(["{", lines([conv], 2), "}"]);
-  const inside = c.start <= lo ? wgsl`${col} < ${u32(c.start + c.width)}` : wgsl`${col} >= ${u32(c.start)} && ${col} < ${u32(c.start + c.width)}`;
-  return lines([`if (${inside}) {`, lines([conv], 2), "} else {", lines([store], 2), "}"]);
+    ...range(W).map((k) => next.store(tap(k), "ch", wgsl`${u32(k)}`)),
+  ];
 }
 
 /** Segment branches over a tile index `ct`: tiles [first, first + tiles) belong to segment s, whose body gets `lt` (its local tile). */
