@@ -1358,6 +1358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2269,6 +2270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2559,6 +2561,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3470,6 +3473,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3760,6 +3764,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4671,6 +4676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5215,6 +5221,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5677,6 +5684,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5932,6 +5940,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6173,6 +6182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6463,6 +6473,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7374,6 +7385,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7664,6 +7676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8575,6 +8588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8865,6 +8879,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9776,6 +9791,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10320,6 +10336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10782,6 +10799,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11037,6 +11055,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11278,6 +11297,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11568,6 +11588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12479,6 +12500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12769,6 +12791,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13680,6 +13703,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13970,6 +13994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14881,6 +14906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15425,6 +15451,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15887,6 +15914,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16142,6 +16170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16383,6 +16412,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16673,6 +16703,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17584,6 +17615,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17874,6 +17906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -18785,6 +18818,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19075,6 +19109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19986,6 +20021,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20530,6 +20566,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20992,6 +21029,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21247,6 +21285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21488,6 +21527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21787,6 +21827,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
     ],
@@ -22512,33 +22553,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -22546,13 +22587,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -22560,13 +22601,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -22574,13 +22615,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -22648,6 +22689,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -22988,40 +23030,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -23088,6 +23130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -23177,33 +23220,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -23211,13 +23254,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -23225,13 +23268,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -23239,13 +23282,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -23313,6 +23356,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -23653,40 +23697,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -23753,6 +23797,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -23842,33 +23887,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -23876,13 +23921,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -23890,13 +23935,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -23904,13 +23949,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -23978,6 +24023,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -24318,40 +24364,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -24418,6 +24464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -24499,118 +24546,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -24666,6 +24713,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -25015,25 +25063,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -25115,6 +25163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -25199,30 +25248,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -25278,6 +25327,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -25334,25 +25384,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -25434,6 +25484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -25523,33 +25574,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -25557,13 +25608,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -25571,13 +25622,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -25585,13 +25636,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -25659,6 +25710,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -25999,40 +26051,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -26099,6 +26151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -26188,33 +26241,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -26222,13 +26275,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -26236,13 +26289,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -26250,13 +26303,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -26324,6 +26377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -26664,40 +26718,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -26764,6 +26818,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -26853,33 +26908,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -26887,13 +26942,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -26901,13 +26956,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -26915,13 +26970,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -26989,6 +27044,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -27329,40 +27385,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -27429,6 +27485,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -27510,118 +27567,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -27677,6 +27734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -28026,25 +28084,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -28126,6 +28184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -28210,30 +28269,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -28289,6 +28348,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -28345,25 +28405,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -28445,6 +28505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -28534,33 +28595,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -28568,13 +28629,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -28582,13 +28643,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -28596,13 +28657,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -28670,6 +28731,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -29010,40 +29072,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -29110,6 +29172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -29199,33 +29262,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -29233,13 +29296,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -29247,13 +29310,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -29261,13 +29324,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -29335,6 +29398,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -29675,40 +29739,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -29775,6 +29839,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -29864,33 +29929,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -29898,13 +29963,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -29912,13 +29977,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -29926,13 +29991,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -30000,6 +30065,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30340,40 +30406,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -30440,6 +30506,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30521,118 +30588,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -30688,6 +30755,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31037,25 +31105,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -31137,6 +31205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31221,30 +31290,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -31300,6 +31369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31356,25 +31426,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -31456,6 +31526,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31545,33 +31616,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -31579,13 +31650,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -31593,13 +31664,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -31607,13 +31678,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -31681,6 +31752,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32021,40 +32093,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -32121,6 +32193,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32210,33 +32283,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -32244,13 +32317,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -32258,13 +32331,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -32272,13 +32345,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -32346,6 +32419,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32686,40 +32760,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -32786,6 +32860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32875,33 +32950,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -32909,13 +32984,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -32923,13 +32998,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -32937,13 +33012,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1168u) { if (c >= 512u && c < 1152u) {
       let ch = c - 512u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(301824u + (ch)) / 4u][(301824u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[74816u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -33011,6 +33086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -33351,40 +33427,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -33451,6 +33527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -33532,118 +33609,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -33699,6 +33776,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34048,25 +34126,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34148,6 +34226,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34232,30 +34311,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 768u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 768u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -34311,6 +34390,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34367,25 +34447,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34467,6 +34547,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34544,40 +34625,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
 }
@@ -34644,6 +34725,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
     ],

@@ -1851,6 +1851,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2227,6 +2228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2782,6 +2784,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3037,6 +3040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3278,6 +3282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3568,6 +3573,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3944,6 +3950,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4499,6 +4506,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4754,6 +4762,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4995,6 +5004,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5285,6 +5295,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5661,6 +5672,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6216,6 +6228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6471,6 +6484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6712,6 +6726,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7002,6 +7017,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7378,6 +7394,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7933,6 +7950,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8188,6 +8206,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8429,6 +8448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8973,6 +8993,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9407,6 +9428,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9662,6 +9684,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9903,6 +9926,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10193,6 +10217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10569,6 +10594,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11124,6 +11150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11379,6 +11406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11620,6 +11648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11910,6 +11939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12286,6 +12316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12841,6 +12872,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13096,6 +13128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13337,6 +13370,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13627,6 +13661,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14003,6 +14038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14558,6 +14594,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14813,6 +14850,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15054,6 +15092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15344,6 +15383,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15720,6 +15760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16275,6 +16316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16530,6 +16572,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16771,6 +16814,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17061,6 +17105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17437,6 +17482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17992,6 +18038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -18247,6 +18294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -18488,6 +18536,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -18778,6 +18827,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19154,6 +19204,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19709,6 +19760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19964,6 +20016,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20205,6 +20258,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20495,6 +20549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20871,6 +20926,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21426,6 +21482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21681,6 +21738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21922,6 +21980,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -22466,6 +22525,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -22900,6 +22960,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -23155,6 +23216,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -23396,6 +23458,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -23686,6 +23749,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -24062,6 +24126,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -24617,6 +24682,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -24872,6 +24938,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -25113,6 +25180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -25403,6 +25471,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -25779,6 +25848,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -26334,6 +26404,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -26589,6 +26660,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -26830,6 +26902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -27120,6 +27193,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -27496,6 +27570,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -28051,6 +28126,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -28306,6 +28382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -28547,6 +28624,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -28846,6 +28924,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
     ],
@@ -29597,33 +29676,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -29631,13 +29710,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -29645,13 +29724,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -29659,13 +29738,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -29733,6 +29812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -29787,25 +29867,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -29876,6 +29956,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30095,25 +30176,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -30195,6 +30276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30279,30 +30361,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -30358,6 +30440,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30414,25 +30497,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -30514,6 +30597,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30603,33 +30687,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -30637,13 +30721,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -30651,13 +30735,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -30665,13 +30749,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -30739,6 +30823,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -30793,25 +30878,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -30882,6 +30967,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31101,25 +31187,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -31201,6 +31287,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31285,30 +31372,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -31364,6 +31451,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31420,25 +31508,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -31520,6 +31608,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31609,33 +31698,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -31643,13 +31732,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -31657,13 +31746,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -31671,13 +31760,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -31745,6 +31834,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -31799,25 +31889,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -31888,6 +31978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32107,25 +32198,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -32207,6 +32298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32291,30 +32383,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -32370,6 +32462,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32426,25 +32519,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -32526,6 +32619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32615,33 +32709,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -32649,13 +32743,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -32663,13 +32757,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -32677,13 +32771,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -32751,6 +32845,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -32805,25 +32900,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -32894,6 +32989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -33113,25 +33209,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -33213,6 +33309,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -33297,30 +33394,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -33376,6 +33473,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -33432,25 +33530,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -33532,6 +33630,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -33613,118 +33712,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 128u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 128u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[32832u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[32832u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[32832u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[32832u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_3; }
     }
   }
 }
@@ -33780,6 +33879,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34101,25 +34201,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[49216u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[49216u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[49216u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[49216u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34201,6 +34301,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34285,30 +34386,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[65664u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[65664u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[98432u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[98432u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -34364,6 +34465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34420,25 +34522,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34520,6 +34622,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34609,33 +34712,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -34643,13 +34746,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -34657,13 +34760,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -34671,13 +34774,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -34745,6 +34848,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34799,25 +34903,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34888,6 +34992,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35107,25 +35212,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -35207,6 +35312,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35291,30 +35397,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -35370,6 +35476,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35426,25 +35533,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -35526,6 +35633,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35615,33 +35723,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -35649,13 +35757,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -35663,13 +35771,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -35677,13 +35785,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -35751,6 +35859,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35805,25 +35914,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -35894,6 +36003,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36113,25 +36223,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -36213,6 +36323,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36297,30 +36408,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -36376,6 +36487,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36432,25 +36544,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -36532,6 +36644,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36621,33 +36734,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -36655,13 +36768,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -36669,13 +36782,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -36683,13 +36796,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -36757,6 +36870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36811,25 +36925,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -36900,6 +37014,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37119,25 +37234,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -37219,6 +37334,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37303,30 +37419,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -37382,6 +37498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37438,25 +37555,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -37538,6 +37655,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37627,33 +37745,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -37661,13 +37779,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -37675,13 +37793,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -37689,13 +37807,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -37763,6 +37881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37817,25 +37936,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -37906,6 +38025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38125,25 +38245,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -38225,6 +38345,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38309,30 +38430,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -38388,6 +38509,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38444,25 +38566,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -38544,6 +38666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38633,33 +38756,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -38667,13 +38790,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -38681,13 +38804,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -38695,13 +38818,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -38769,6 +38892,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38823,25 +38947,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -38912,6 +39036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39131,25 +39256,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -39231,6 +39356,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39315,30 +39441,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -39394,6 +39520,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39450,25 +39577,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -39550,6 +39677,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39639,33 +39767,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -39673,13 +39801,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -39687,13 +39815,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -39701,13 +39829,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -39775,6 +39903,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39829,25 +39958,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -39918,6 +40047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40137,25 +40267,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -40237,6 +40367,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40321,30 +40452,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -40400,6 +40531,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40456,25 +40588,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -40556,6 +40688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40645,33 +40778,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -40679,13 +40812,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -40693,13 +40826,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -40707,13 +40840,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -40781,6 +40914,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40835,25 +40969,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -40924,6 +41058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41143,25 +41278,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -41243,6 +41378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41327,30 +41463,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -41406,6 +41542,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41462,25 +41599,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -41562,6 +41699,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41643,118 +41781,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 128u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 128u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[32832u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[32832u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[32832u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[32832u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c + 512u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c + 512u)] = acc0_0_3; }
     }
   }
 }
@@ -41810,6 +41948,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42131,25 +42270,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[49216u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[49216u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[49216u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[49216u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -42231,6 +42370,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42315,30 +42455,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[65664u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[65664u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[98432u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[98432u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -42394,6 +42534,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42450,25 +42591,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -42550,6 +42691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42639,33 +42781,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -42673,13 +42815,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -42687,13 +42829,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -42701,13 +42843,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -42775,6 +42917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42829,25 +42972,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -42918,6 +43061,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43137,25 +43281,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -43237,6 +43381,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43321,30 +43466,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -43400,6 +43545,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43456,25 +43602,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -43556,6 +43702,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43645,33 +43792,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -43679,13 +43826,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -43693,13 +43840,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -43707,13 +43854,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -43781,6 +43928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43835,25 +43983,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -43924,6 +44072,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44143,25 +44292,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -44243,6 +44392,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44327,30 +44477,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -44406,6 +44556,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44462,25 +44613,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -44562,6 +44713,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44651,33 +44803,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -44685,13 +44837,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -44699,13 +44851,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -44713,13 +44865,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -44787,6 +44939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44841,25 +44994,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -44930,6 +45083,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45149,25 +45303,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -45249,6 +45403,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45333,30 +45488,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 512u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 512u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -45412,6 +45567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45468,25 +45624,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -45568,6 +45724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45645,40 +45802,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
 }
@@ -45745,6 +45902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
     ],

@@ -746,6 +746,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -1657,6 +1658,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -1947,6 +1949,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2858,6 +2861,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3402,6 +3406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3864,6 +3869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4154,6 +4160,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5065,6 +5072,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5355,6 +5363,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6266,6 +6275,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6556,6 +6566,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7467,6 +7478,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7766,6 +7778,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
     ],
@@ -8163,33 +8176,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -8197,13 +8210,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -8211,13 +8224,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -8225,13 +8238,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -8299,6 +8312,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -8639,40 +8653,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -8739,6 +8753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -8828,33 +8843,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -8862,13 +8877,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -8876,13 +8891,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -8890,13 +8905,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -8964,6 +8979,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -9304,40 +9320,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -9404,6 +9420,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -9485,118 +9502,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 48u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 96u) {
     let lt = ct - 48u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 192u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 192u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 192u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c + 192u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 192u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 96u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 384u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 384u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 384u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c + 384u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 192u) { y[(c + 384u)] = acc0_0_3; }
     }
   }
 }
@@ -9652,6 +9669,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -10001,25 +10019,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 48u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[27696u + (min(c0, 191u)) * 48u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[27696u + (min(c0 + 1u, 191u)) * 48u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[27696u + (min(c0 + 2u, 191u)) * 48u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[27696u + (min(c0 + 3u, 191u)) * 48u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -10101,6 +10119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -10190,33 +10209,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -10224,13 +10243,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -10238,13 +10257,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -10252,13 +10271,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -10326,6 +10345,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -10666,40 +10686,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -10766,6 +10786,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -10855,33 +10876,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -10889,13 +10910,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -10903,13 +10924,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -10917,13 +10938,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -10991,6 +11012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -11331,40 +11353,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -11431,6 +11453,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -11520,33 +11543,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -11554,13 +11577,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -11568,13 +11591,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -11582,13 +11605,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 908u) { if (c >= 384u && c < 896u) {
       let ch = c - 384u;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(176576u + (ch)) / 4u][(176576u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[43632u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -11656,6 +11679,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -11996,40 +12020,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_0 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_1 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_2 + residual[(c)]; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 192u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)) + residual[(c)]; }
+      if (r < rows && c < 192u) { y[(c)] = acc0_0_3 + residual[(c)]; }
     }
   }
 }
@@ -12096,6 +12120,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -12173,40 +12198,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
       let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
 }
@@ -12273,6 +12298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
     ],

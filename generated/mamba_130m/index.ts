@@ -2112,6 +2112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2488,6 +2489,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3107,6 +3109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3397,6 +3400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3773,6 +3777,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4392,6 +4397,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4682,6 +4688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5058,6 +5065,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5677,6 +5685,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5967,6 +5976,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6343,6 +6353,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6962,6 +6973,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7252,6 +7264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7628,6 +7641,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8247,6 +8261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8537,6 +8552,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8913,6 +8929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9532,6 +9549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9822,6 +9840,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10198,6 +10217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10817,6 +10837,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11107,6 +11128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11483,6 +11505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12102,6 +12125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12392,6 +12416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12768,6 +12793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13387,6 +13413,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13677,6 +13704,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14053,6 +14081,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14672,6 +14701,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -14962,6 +14992,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15338,6 +15369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -15957,6 +15989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16247,6 +16280,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -16623,6 +16657,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17242,6 +17277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17532,6 +17568,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -17908,6 +17945,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -18527,6 +18565,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -18817,6 +18856,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19193,6 +19233,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -19812,6 +19853,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20102,6 +20144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -20478,6 +20521,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21097,6 +21141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21387,6 +21432,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -21763,6 +21809,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -22382,6 +22429,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -22672,6 +22720,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -23048,6 +23097,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -23667,6 +23717,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -23957,6 +24008,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -24333,6 +24385,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -24952,6 +25005,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -25242,6 +25296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -25618,6 +25673,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -26237,6 +26293,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -26527,6 +26584,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -26903,6 +26961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -27522,6 +27581,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -27812,6 +27872,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -28188,6 +28249,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -28807,6 +28869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -29097,6 +29160,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -29473,6 +29537,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -30092,6 +30157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -30382,6 +30448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -30758,6 +30825,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -31377,6 +31445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -31667,6 +31736,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -32043,6 +32113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -32662,6 +32733,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -32961,6 +33033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
     ],
@@ -33935,33 +34008,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -33969,13 +34042,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -33983,13 +34056,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -33997,13 +34070,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -34071,6 +34144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34125,25 +34199,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34214,6 +34288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34449,25 +34524,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34549,6 +34624,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34638,33 +34714,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -34672,13 +34748,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -34686,13 +34762,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -34700,13 +34776,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -34774,6 +34850,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -34828,25 +34905,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -34917,6 +34994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35152,25 +35230,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -35252,6 +35330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35341,33 +35420,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -35375,13 +35454,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -35389,13 +35468,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -35403,13 +35482,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -35477,6 +35556,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35531,25 +35611,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -35620,6 +35700,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -35855,25 +35936,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -35955,6 +36036,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36044,33 +36126,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -36078,13 +36160,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -36092,13 +36174,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -36106,13 +36188,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -36180,6 +36262,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36234,25 +36317,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -36323,6 +36406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36558,25 +36642,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -36658,6 +36742,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36747,33 +36832,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -36781,13 +36866,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -36795,13 +36880,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -36809,13 +36894,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -36883,6 +36968,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -36937,25 +37023,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -37026,6 +37112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37261,25 +37348,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -37361,6 +37448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37450,33 +37538,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -37484,13 +37572,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -37498,13 +37586,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -37512,13 +37600,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -37586,6 +37674,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37640,25 +37729,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -37729,6 +37818,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -37964,25 +38054,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -38064,6 +38154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38153,33 +38244,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -38187,13 +38278,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -38201,13 +38292,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -38215,13 +38306,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -38289,6 +38380,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38343,25 +38435,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -38432,6 +38524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38667,25 +38760,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -38767,6 +38860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -38856,33 +38950,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -38890,13 +38984,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -38904,13 +38998,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -38918,13 +39012,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -38992,6 +39086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39046,25 +39141,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -39135,6 +39230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39370,25 +39466,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -39470,6 +39566,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39559,33 +39656,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -39593,13 +39690,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -39607,13 +39704,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -39621,13 +39718,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -39695,6 +39792,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -39749,25 +39847,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -39838,6 +39936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40073,25 +40172,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -40173,6 +40272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40262,33 +40362,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -40296,13 +40396,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -40310,13 +40410,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -40324,13 +40424,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -40398,6 +40498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40452,25 +40553,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -40541,6 +40642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40776,25 +40878,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -40876,6 +40978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -40965,33 +41068,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -40999,13 +41102,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -41013,13 +41116,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -41027,13 +41130,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -41101,6 +41204,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41155,25 +41259,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -41244,6 +41348,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41479,25 +41584,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -41579,6 +41684,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41668,33 +41774,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -41702,13 +41808,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -41716,13 +41822,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -41730,13 +41836,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -41804,6 +41910,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -41858,25 +41965,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -41947,6 +42054,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42182,25 +42290,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -42282,6 +42390,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42371,33 +42480,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -42405,13 +42514,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -42419,13 +42528,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -42433,13 +42542,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -42507,6 +42616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42561,25 +42671,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -42650,6 +42760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -42885,25 +42996,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -42985,6 +43096,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43074,33 +43186,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -43108,13 +43220,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -43122,13 +43234,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -43136,13 +43248,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -43210,6 +43322,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43264,25 +43377,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -43353,6 +43466,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43588,25 +43702,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -43688,6 +43802,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43777,33 +43892,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -43811,13 +43926,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -43825,13 +43940,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -43839,13 +43954,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -43913,6 +44028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -43967,25 +44083,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -44056,6 +44172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44291,25 +44408,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -44391,6 +44508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44480,33 +44598,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -44514,13 +44632,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -44528,13 +44646,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -44542,13 +44660,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -44616,6 +44734,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44670,25 +44789,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -44759,6 +44878,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -44994,25 +45114,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -45094,6 +45214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45183,33 +45304,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -45217,13 +45338,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -45231,13 +45352,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -45245,13 +45366,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -45319,6 +45440,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45373,25 +45495,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -45462,6 +45584,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45697,25 +45820,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -45797,6 +45920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -45886,33 +46010,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -45920,13 +46044,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -45934,13 +46058,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -45948,13 +46072,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -46022,6 +46146,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -46076,25 +46201,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -46165,6 +46290,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -46400,25 +46526,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -46500,6 +46626,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -46589,33 +46716,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -46623,13 +46750,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -46637,13 +46764,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -46651,13 +46778,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -46725,6 +46852,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -46779,25 +46907,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -46868,6 +46996,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -47103,25 +47232,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -47203,6 +47332,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -47292,33 +47422,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -47326,13 +47456,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -47340,13 +47470,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -47354,13 +47484,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -47428,6 +47558,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -47482,25 +47613,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -47571,6 +47702,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -47806,25 +47938,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -47906,6 +48038,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -47995,33 +48128,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -48029,13 +48162,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -48043,13 +48176,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -48057,13 +48190,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -48131,6 +48264,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -48185,25 +48319,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -48274,6 +48408,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -48509,25 +48644,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -48609,6 +48744,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -48698,33 +48834,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -48732,13 +48868,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -48746,13 +48882,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -48760,13 +48896,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -48834,6 +48970,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -48888,25 +49025,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -48977,6 +49114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -49212,25 +49350,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -49312,6 +49450,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -49401,33 +49540,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -49435,13 +49574,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -49449,13 +49588,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -49463,13 +49602,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -49537,6 +49676,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -49591,25 +49731,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -49680,6 +49820,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -49915,25 +50056,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -50015,6 +50156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -50104,33 +50246,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -50138,13 +50280,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -50152,13 +50294,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -50166,13 +50308,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 3072u) { if (c < 1536u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(2366208u + (ch)) / 4u][(2366208u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[590016u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -50240,6 +50382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -50294,25 +50437,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -50383,6 +50526,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -50618,25 +50762,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -50718,6 +50862,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -50795,40 +50940,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
       let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
 }
@@ -50895,6 +51040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
     ],

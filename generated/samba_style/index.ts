@@ -1066,6 +1066,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -1442,6 +1443,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -1997,6 +1999,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2252,6 +2255,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -2493,6 +2497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3037,6 +3042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3499,6 +3505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3754,6 +3761,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -3995,6 +4003,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4285,6 +4294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -4661,6 +4671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5216,6 +5227,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5471,6 +5483,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -5712,6 +5725,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6256,6 +6270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6718,6 +6733,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -6973,6 +6989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7214,6 +7231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7504,6 +7522,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -7880,6 +7899,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8435,6 +8455,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8690,6 +8711,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -8931,6 +8953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9475,6 +9498,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -9937,6 +9961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10192,6 +10217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10433,6 +10459,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -10723,6 +10750,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11099,6 +11127,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11654,6 +11683,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -11909,6 +11939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12150,6 +12181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -12694,6 +12726,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13156,6 +13189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13411,6 +13445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13652,6 +13687,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 0,
         },
       },
       {
@@ -13951,6 +13987,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 1,
           wide: 0,
+          dotAcc: 0,
         },
       },
     ],
@@ -14429,33 +14466,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -14463,13 +14500,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -14477,13 +14514,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -14491,13 +14528,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -14565,6 +14602,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -14619,25 +14657,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -14708,6 +14746,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -14927,25 +14966,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -15027,6 +15066,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -15111,30 +15151,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -15190,6 +15230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -15246,25 +15287,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -15346,6 +15387,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -15427,118 +15469,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -15594,6 +15636,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -15943,25 +15986,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -16043,6 +16086,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -16127,30 +16171,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -16206,6 +16250,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -16262,25 +16307,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -16362,6 +16407,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -16451,33 +16497,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -16485,13 +16531,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -16499,13 +16545,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -16513,13 +16559,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -16587,6 +16633,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -16641,25 +16688,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -16730,6 +16777,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -16949,25 +16997,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -17049,6 +17097,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -17133,30 +17182,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -17212,6 +17261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -17268,25 +17318,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -17368,6 +17418,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -17449,118 +17500,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -17616,6 +17667,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -17965,25 +18017,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -18065,6 +18117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -18149,30 +18202,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -18228,6 +18281,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -18284,25 +18338,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -18384,6 +18438,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -18473,33 +18528,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -18507,13 +18562,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -18521,13 +18576,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -18535,13 +18590,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -18609,6 +18664,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -18663,25 +18719,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -18752,6 +18808,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -18971,25 +19028,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -19071,6 +19128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -19155,30 +19213,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -19234,6 +19292,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -19290,25 +19349,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -19390,6 +19449,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -19471,118 +19531,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -19638,6 +19698,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -19987,25 +20048,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -20087,6 +20148,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -20171,30 +20233,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -20250,6 +20312,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -20306,25 +20369,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -20406,6 +20469,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -20495,33 +20559,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_0, vec4<f32>(1.0));
+      let zc = acc0_0_0;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_0, vec4<f32>(1.0));
+      y[(c)] = acc0_0_0;
     } }
     }
     {
@@ -20529,13 +20593,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 1u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_1, vec4<f32>(1.0));
+      let zc = acc0_0_1;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_1, vec4<f32>(1.0));
+      y[(c)] = acc0_0_1;
     } }
     }
     {
@@ -20543,13 +20607,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 2u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_2, vec4<f32>(1.0));
+      let zc = acc0_0_2;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_2, vec4<f32>(1.0));
+      y[(c)] = acc0_0_2;
     } }
     }
     {
@@ -20557,13 +20621,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let c = c0 + 3u;
       if (r < rows && c < 1024u) { if (c < 512u) {
       let ch = c;
-      let zc = dot(acc0_0_3, vec4<f32>(1.0));
+      let zc = acc0_0_3;
       let sv = conv_state[(ch)];
       let win = vec4<f32>(sv.yzw, zc);
       y[(c)] = silu(W_norm_w_conv_w_conv_b[(264448u + (ch)) / 4u][(264448u + (ch)) % 4u] + dot(W_norm_w_conv_w_conv_b[65600u + (ch)], win));
       conv_state[(ch)] = win;
     } else {
-      y[(c)] = dot(acc0_0_3, vec4<f32>(1.0));
+      y[(c)] = acc0_0_3;
     } }
     }
   }
@@ -20631,6 +20695,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -20685,25 +20750,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -20774,6 +20839,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -20993,25 +21059,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -21093,6 +21159,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -21177,30 +21244,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -21256,6 +21323,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -21312,25 +21380,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -21412,6 +21480,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -21493,118 +21562,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ct < 64u) {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
   else if (ct < 80u) {
     let lt = ct - 64u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 256u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 256u)] = acc0_0_3; }
     }
   }
   else {
     let lt = ct - 80u;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 64u) { y[(c + 320u)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 64u) { y[(c + 320u)] = acc0_0_3; }
     }
   }
 }
@@ -21660,6 +21729,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -22009,25 +22079,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -22109,6 +22179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -22193,30 +22264,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
@@ -22272,6 +22343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -22328,25 +22400,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }
@@ -22428,6 +22500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
       {
@@ -22505,40 +22578,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 4u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc0_0_2 = vec4<f32>(0.0);
-    var acc0_0_3 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc0_0_2 = f32(0.0);
+    var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
-      acc0_0_2 = fma(x0, w0_2, acc0_0_2);
+      acc0_0_2 += dot(x0, w0_2);
       let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
-      acc0_0_3 = fma(x0, w0_3, acc0_0_3);
+      acc0_0_3 += dot(x0, w0_3);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_1; }
     }
     {
       let r = r0;
       let c = c0 + 2u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_2, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_2; }
     }
     {
       let r = r0;
       let c = c0 + 3u;
-      if (r < rows && c < 256u) { y[(c)] = dot(acc0_0_3, vec4<f32>(1.0)); }
+      if (r < rows && c < 256u) { y[(c)] = acc0_0_3; }
     }
   }
 }
@@ -22605,6 +22678,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           subgroup: 0,
           shareStats: 0,
           wide: 0,
+          dotAcc: 1,
         },
       },
     ],

@@ -276,6 +276,45 @@ describe("decode GEMV with subgroup reductions", () => {
   }, 600_000);
 });
 
+describe("decode accumulators (schedule dotAcc)", () => {
+  // Every decode schedule with vec4 loads: each (weight, column) adds a step's dot product to one
+  // f32 by default; dotAcc 0 keeps four FMA lanes summed at the end. Both against float64.
+  const KINDS: readonly [string, Record<string, number>][] = [
+    ["tiled", { coop: 0 }],
+    ["cooperative", SHAPES[0]![1]],
+    ["subgroup", SUBGROUP_SHAPES[0]![1]],
+  ];
+  const ACC_CASES: readonly [string, Omit<LinearCase, "S">, boolean][] = [
+    ["plain, K = 16, N = 33", CASES[0]![1], false],
+    ["rmsnorm, K = 300, N = 257 (prime)", CASES[4]![1], false],
+    ["swiglu gate/up + rmsnorm + bias + residual", CASES[12]![1], false],
+    ["f16, 8 halves a load: rmsnorm, K = 40, N = 37", { K: 40, outs: [37], prologue: "rmsnorm" }, true],
+    ["f16, 4 halves a load: plain, K = 32, N = 9", { K: 32, outs: [9], plain: true }, true],
+  ];
+  describe.each(KINDS)("%s", (kind, base) => {
+    it.each(ACC_CASES)("%s", async (_, c, half) => {
+      for (const dotAcc of [1, 0]) {
+        const r = await coop(c, dotAcc === 1 ? base : { ...base, dotAcc }, 17, half ? { graph: halfWeights, half: true } : {});
+        expect(r.spec.schedule, kind).toMatchObject({ vec: 4, dotAcc });
+        // dot products into f32 accumulators, or FMAs into vec4 ones
+        expect(/acc\w* \+= dot\(/.test(r.spec.wgsl), kind).toBe(dotAcc === 1);
+        expect(/var acc\w* = vec4<f32>\(/.test(r.spec.wgsl), kind).toBe(dotAcc === 0);
+        expectAll(r, TOL);
+      }
+    });
+  });
+
+  it("scalar loads and prefill keep vector FMA accumulators", async () => {
+    const scalar = await coop(CASES[1]![1], {}, 3);
+    expect(scalar.spec.schedule).toMatchObject({ vec: 1, dotAcc: 0 });
+    expectAll(scalar, TOL);
+    const tg = linearGraph({ K: 16, outs: [9], prologue: "rmsnorm", S: 5 });
+    const prefill = await runNode(tg.graph, tg.node, tg.feed(5, 3));
+    expect(prefill.spec.schedule).toMatchObject({ vec: 4, tileRows: 4, dotAcc: 0 });
+    expectAll(prefill, TOL);
+  });
+});
+
 describe("a build for a GPU (target `gpu`)", () => {
   it("shapes the decode GEMVs 4 tiles x 32 lanes a workgroup (2 columns a tile, 1 for swiglu), subgroups or not; 4 decode steps of a hybrid match interp", async () => {
     const s = spec(MODELS[1]![1]);

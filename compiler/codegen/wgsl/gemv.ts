@@ -32,11 +32,16 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { octAligned } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
-import { hsum, plus, range } from "./common.ts";
+import { hsum, plus, range, vecType } from "./common.ts";
 import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
-import { linearParts, segmentBranches, wideStep } from "./linear.ts";
+import { decodeStep, linearParts, segmentBranches } from "./linear.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
+
+/** The schedule's dotAcc as it runs: dot-product accumulators need vec4 loads. */
+function dotAccOf(s: LinearSchedule): 0 | 1 {
+  return s.dotAcc === 1 && s.vec === 4 ? 1 : 0;
+}
 
 /** Weights per segment at most (2 for swiglu). */
 function weightsPerColumn(p: LinearProblem): number {
@@ -64,6 +69,8 @@ interface GemvShape {
   readonly groups: number;
   /** Loads along K of a weight row: KV, or KV / 2 when `wide` (8 halves per load). */
   readonly KL: number;
+  /** Lanes of an accumulator: 1 (schedule dotAcc) or vec. */
+  readonly accVec: 1 | 4;
   /**
    * Statements of segment `sg`'s tile `lt` (in scope): c0, the accumulators `acc{w}_{j}` (vec4 or
    * f32) and `loop` over k, each step reading xk and the TN columns' weights (edge tiles clamp).
@@ -81,6 +88,9 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
   const staged = p.prologue !== "none";
   invariant(s.stage === (staged ? 1 : 0), `the ${what} stages its norm prologue (and only a norm)`);
   const wide = s.wide === 1;
+  // Dot-product accumulators take vec4 loads (overridden to scalar loads, vector ones: see dotAccOf).
+  const dotAcc = dotAccOf(s) === 1;
+  const accVec = dotAcc ? 1 : vec;
   const parts = linearParts(p, vec, wide);
   const { ops, segs, V, ld, KV } = parts;
   const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
@@ -92,17 +102,11 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
     const last = wgsl`${u32(sg.width - 1)}`;
     const column = (j: number): string => wgsl`min(${plus("c0", j)}, ${last})`;
     // One load of W per (weight, column) and step: 4 elements (vec4 or packed vec2<u32>), or 8 packed halves (wide).
-    const step = sg.weights.flatMap((w, wi) =>
-      range(TN).map((j) =>
-        wide
-          ? wideStep(parts, w, column(j), `w${wi}_${j}`, acc(wi, j))
-          : lines([wgsl`let w${n(wi)}_${n(j)} = ${ld(ops.get(parts.wName(w)), column(j), "k")};`, `${acc(wi, j)} = fma(xk, w${wi}_${j}, ${acc(wi, j)});`]),
-      ),
-    );
+    const step = sg.weights.flatMap((w, wi) => range(TN).map((j) => decodeStep(parts, w, column(j), `w${wi}_${j}`, acc(wi, j), "xk", wide, dotAcc)));
     const xAt = (i: string): string => (staged ? `xs[${i}]` : ld(x, "0u", i));
     return lines([
       wgsl`let c0 = lt * ${u32(TN)};`,
-      sg.weights.flatMap((_, wi) => range(TN).map((j) => `var ${acc(wi, j)} = ${V}(${f32(0)});`)).join("\n"),
+      sg.weights.flatMap((_, wi) => range(TN).map((j) => `var ${acc(wi, j)} = ${vecType(accVec)}(${f32(0)});`)).join("\n"),
       wgsl`${loop} {
 ${wide ? `  let xa = ${xAt("2u * k")};\n  let xb = ${xAt("2u * k + 1u")};` : `  let xk = ${xAt("k")};`}
 ${lines(step, 2)}
@@ -112,14 +116,14 @@ ${lines(step, 2)}
   const WG = R * T;
   const stage = staged ? ["let r0 = 0u;", "let rows = 1u;", parts.stage(0, WG), "workgroupBarrier();"] : [];
   const stageDecls = staged ? [wgsl`var<workgroup> xs: array<${V}, ${u32(parts.KV)}>;`, workgroupReduceDecl(WG)] : [];
-  return { parts, staged, WG, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), KL: wide ? KV / 2 : KV, walk, stage, stageDecls };
+  return { parts, staged, WG, tilesOf, totalTiles, groups: Math.ceil(totalTiles / R), KL: wide ? KV / 2 : KV, accVec, walk, stage, stageDecls };
 }
 
 export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   if (s.subgroup === 1) return emitSubgroupGemv(req, p, s);
   const { vec, tileCols: TN, wgCols: R, coop: T, coopChunked } = s;
   invariant((T & (T - 1)) === 0, `cooperative GEMV: lanes ${T} must be a power of two`);
-  const { parts, staged, WG, tilesOf, totalTiles, groups, KL, walk: walkK, stage, stageDecls } = gemvShape(p, s, "cooperative GEMV");
+  const { parts, staged, WG, tilesOf, totalTiles, groups, KL, accVec, walk: walkK, stage, stageDecls } = gemvShape(p, s, "cooperative GEMV");
   const { uses, uniforms, ops, segs } = parts;
   const NW = weightsPerColumn(p);
   // Partial sum of (segment weight w, column j) of slot `slot`, lane `lane`: part[(w * TN + j) * WG + slot * T + lane].
@@ -129,7 +133,7 @@ export function emitGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: Line
     : wgsl`for (var k = lane; k < ${u32(KL)}; k += ${u32(T)})`;
 
   const walk = (sg: Segment): string =>
-    lines([walkK(sg, loop), sg.weights.flatMap((_, wi) => range(TN).map((j) => wgsl`part[${u32((wi * TN + j) * WG)} + lid] = ${hsum(`acc${wi}_${j}`, vec)};`)).join("\n")]);
+    lines([walkK(sg, loop), sg.weights.flatMap((_, wi) => range(TN).map((j) => wgsl`part[${u32((wi * TN + j) * WG)} + lid] = ${hsum(`acc${wi}_${j}`, accVec)};`)).join("\n")]);
   // One output (column j of slot f / TN): the sums of its lanes' partials, then the epilogue.
   const finish = (sg: Segment): string => {
     const dots = sg.weights.map((_, wi) => (wi === 0 ? "lanes(at)" : wgsl`lanes(at + ${u32(wi * TN * WG)})`));
@@ -192,7 +196,7 @@ fn lanes(at: u32) -> f32 {
     decls,
     body,
     dispatch: { lTile: null, times: groups },
-    schedule: s,
+    schedule: { ...s, dotAcc: dotAccOf(s) },
   });
 }
 
@@ -215,7 +219,7 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
   // with the 4-halves build, two runs: mamba-130m 2-11% faster, hybrid-130m 0-5%; reading every
   // GEMV's weights 8 at a time was no faster than this.
   const wide = vec === 4 && p.prologue !== "none" && p.W.every(octAligned) ? 1 : 0;
-  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0, shareStats: 0, wide };
+  return { vec, tileRows: 1, tileCols, wgCols: R, wgRows: 1, stage: p.prologue === "none" ? 0 : 1, coop: T, coopChunked: chunked ? 1 : 0, subgroup: 0, shareStats: 0, wide, dotAcc: vec === 4 ? 1 : 0 };
 }
 
 /**
@@ -234,7 +238,7 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
  */
 function emitSubgroupGemv(req: KernelRequest<LinearOp>, p: LinearProblem, s: LinearSchedule): KernelSpec {
   const { vec, tileCols: TN, wgCols: R, coopChunked } = s;
-  const { parts, staged, WG, tilesOf, totalTiles, groups, KL, walk: walkK, stage, stageDecls } = gemvShape(p, s, "subgroup GEMV");
+  const { parts, staged, WG, tilesOf, totalTiles, groups, KL, accVec, walk: walkK, stage, stageDecls } = gemvShape(p, s, "subgroup GEMV");
   const { uses, uniforms, ops, segs } = parts;
   const loop = coopChunked
     ? wgsl`let span = (${u32(KL)} + width - 1u) / width;
@@ -251,7 +255,7 @@ for (var k = rank * span; k < min(rank * span + span, ${u32(KL)}); k++)`
     });
     return lines([
       walkK(sg, loop),
-      sg.weights.flatMap((_, wi) => range(TN).map((j) => `let d${wi}_${j} = subgroupAdd(${hsum(`acc${wi}_${j}`, vec)});`)).join("\n"),
+      sg.weights.flatMap((_, wi) => range(TN).map((j) => `let d${wi}_${j} = subgroupAdd(${hsum(`acc${wi}_${j}`, accVec)});`)).join("\n"),
       wgsl`if (rank == 0u) {
   let r = 0u;
 ${lines(columns, 2)}
@@ -300,7 +304,7 @@ ${lines([segmentBranches(segs, tilesOf, walk)], 2)}
     decls,
     body,
     dispatch: { lTile: null, times: groups },
-    schedule: s,
+    schedule: { ...s, dotAcc: dotAccOf(s) },
     features: ["subgroups"],
   });
 }

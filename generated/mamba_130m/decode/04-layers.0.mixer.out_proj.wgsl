@@ -43,25 +43,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       {
         let lt = ct;
         let c0 = lt * 4u;
-        var acc0_0 = vec4<f32>(0.0);
-        var acc0_1 = vec4<f32>(0.0);
-        var acc0_2 = vec4<f32>(0.0);
-        var acc0_3 = vec4<f32>(0.0);
+        var acc0_0 = f32(0.0);
+        var acc0_1 = f32(0.0);
+        var acc0_2 = f32(0.0);
+        var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
           let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
-          acc0_0 = fma(xk, w0_0, acc0_0);
+          acc0_0 += dot(xk, w0_0);
           let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
-          acc0_1 = fma(xk, w0_1, acc0_1);
+          acc0_1 += dot(xk, w0_1);
           let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
-          acc0_2 = fma(xk, w0_2, acc0_2);
+          acc0_2 += dot(xk, w0_2);
           let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
-          acc0_3 = fma(xk, w0_3, acc0_3);
+          acc0_3 += dot(xk, w0_3);
         }
-        part[0u + lid] = dot(acc0_0, vec4<f32>(1.0));
-        part[64u + lid] = dot(acc0_1, vec4<f32>(1.0));
-        part[128u + lid] = dot(acc0_2, vec4<f32>(1.0));
-        part[192u + lid] = dot(acc0_3, vec4<f32>(1.0));
+        part[0u + lid] = acc0_0;
+        part[64u + lid] = acc0_1;
+        part[128u + lid] = acc0_2;
+        part[192u + lid] = acc0_3;
       }
     }
   }

@@ -71,30 +71,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let lt = ct;
     let c0 = lt * 2u;
-    var acc0_0_0 = vec4<f32>(0.0);
-    var acc0_0_1 = vec4<f32>(0.0);
-    var acc1_0_0 = vec4<f32>(0.0);
-    var acc1_0_1 = vec4<f32>(0.0);
+    var acc0_0_0 = f32(0.0);
+    var acc0_0_1 = f32(0.0);
+    var acc1_0_0 = f32(0.0);
+    var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
       let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
-      acc0_0_0 = fma(x0, w0_0, acc0_0_0);
+      acc0_0_0 += dot(x0, w0_0);
       let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc0_0_1 = fma(x0, w0_1, acc0_0_1);
+      acc0_0_1 += dot(x0, w0_1);
       let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
-      acc1_0_0 = fma(x0, w1_0, acc1_0_0);
+      acc1_0_0 += dot(x0, w1_0);
       let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
-      acc1_0_1 = fma(x0, w1_1, acc1_0_1);
+      acc1_0_1 += dot(x0, w1_1);
     }
     {
       let r = r0;
       let c = c0;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_0, vec4<f32>(1.0))) * dot(acc1_0_0, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_0) * acc1_0_0; }
     }
     {
       let r = r0;
       let c = c0 + 1u;
-      if (r < rows && c < 1024u) { y[(c)] = silu(dot(acc0_0_1, vec4<f32>(1.0))) * dot(acc1_0_1, vec4<f32>(1.0)); }
+      if (r < rows && c < 1024u) { y[(c)] = silu(acc0_0_1) * acc1_0_1; }
     }
   }
 }
