@@ -4,9 +4,11 @@
  * Operands that are views of one buffer share one binding (it keeps kernels under the 8
  * storage buffers WebGPU guarantees; a layer's weights are one buffer, plan/weights.ts). A weight
  * over maxStorageBufferBindingSize is bound as several row windows of its buffer, read through
- * a helper that picks the window by element index (rows never straddle windows). A binding holds vec4<f32> only when every use of it reads
- * or writes whole, aligned vec4s (`vec4Aligned`); otherwise f32. So no scalar is ever written
- * into a vec4 binding, which some backends would turn into a racy read-modify-write.
+ * a helper that picks the window by element index (rows never straddle windows). A binding the
+ * kernel writes holds vec4<f32> only when every use of it reads or writes whole, aligned vec4s
+ * (`vec4Aligned`); otherwise f32. So no scalar is ever written into a vec4 binding, which some
+ * backends would turn into a racy read-modify-write. A binding it only reads is vec4 when any use
+ * is (the others read single components).
  *
  * A packed f16 weight (two halves per u32) is bound as `vec2<u32>` words for vec4 reads, or as
  * `vec4<u32>` words of 8 halves when a use reads it 8 at a time (`vec8`: the decode GEMV, whose
@@ -184,9 +186,12 @@ export function bindOperands(uses: readonly OperandUse[], uniforms: UniformSpec)
     const buffer = g[0]!.view.buffer;
     const name = [...new Set(g.map((u) => u.name))].join("_");
     const write = g.some((u) => u.write);
-    // Scalar reads from a vec4 array are fine (only scalar writes are not), so a read-only weight
-    // buffer (a layer's tensors: a vec4 matrix next to a scalar bias) stays vec4 when any use is.
-    const vec4 = g.every((u) => u.vec4) || (buffer.role === "weight" && !write && g.some((u) => u.vec4));
+    // Scalar reads from a vec4 array are fine (only scalar writes are not), so a buffer the kernel
+    // only reads stays vec4 when any use is: a layer's weights (a vec4 matrix next to a scalar
+    // bias), or an activation holding several views (in_proj's z | xBC | dt, whose B and C lanes
+    // then load as vec4s). Buffers are whole 16-byte units (runtime bufferBytes), so the last
+    // partial vec4 of a buffer is in it.
+    const vec4 = g.every((u) => u.vec4) || (!write && g.some((u) => u.vec4));
     // Packed words of 8 halves when a use reads octets (its vec4 uses then unpack half a word).
     const oct = g.some((u) => u.vec8 === true);
     invariant(!oct || (vec4 && !write && g.every((u) => u.vec8 !== true || octAligned(u.view))), `operand of ${buffer.key} read 8 at a time is not a packed, octet-aligned read`);

@@ -27479,7 +27479,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -27508,17 +27508,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -27528,8 +27528,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -27542,7 +27542,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%270#0",
             elements: { perL: 0, fixed: 3352 },
@@ -28028,7 +28028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -28057,17 +28057,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -28077,8 +28077,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -28091,7 +28091,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%285#0",
             elements: { perL: 0, fixed: 3352 },
@@ -28577,7 +28577,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -28606,17 +28606,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -28626,8 +28626,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -28640,7 +28640,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%300#0",
             elements: { perL: 0, fixed: 3352 },
@@ -29126,7 +29126,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -29155,17 +29155,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -29175,8 +29175,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -29189,7 +29189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%315#0",
             elements: { perL: 0, fixed: 3352 },
@@ -29675,7 +29675,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -29704,17 +29704,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -29724,8 +29724,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -29738,7 +29738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%330#0",
             elements: { perL: 0, fixed: 3352 },
@@ -31244,7 +31244,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -31273,17 +31273,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -31293,8 +31293,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -31307,7 +31307,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%354#0",
             elements: { perL: 0, fixed: 3352 },
@@ -31793,7 +31793,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -31822,17 +31822,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -31842,8 +31842,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -31856,7 +31856,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%369#0",
             elements: { perL: 0, fixed: 3352 },
@@ -32342,7 +32342,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -32371,17 +32371,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -32391,8 +32391,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -32405,7 +32405,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%384#0",
             elements: { perL: 0, fixed: 3352 },
@@ -32891,7 +32891,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -32920,17 +32920,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -32940,8 +32940,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -32954,7 +32954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%399#0",
             elements: { perL: 0, fixed: 3352 },
@@ -33440,7 +33440,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -33469,17 +33469,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -33489,8 +33489,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -33503,7 +33503,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%414#0",
             elements: { perL: 0, fixed: 3352 },
@@ -35009,7 +35009,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -35038,17 +35038,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -35058,8 +35058,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -35072,7 +35072,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%438#0",
             elements: { perL: 0, fixed: 3352 },
@@ -35558,7 +35558,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -35587,17 +35587,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -35607,8 +35607,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -35621,7 +35621,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%453#0",
             elements: { perL: 0, fixed: 3352 },
@@ -36107,7 +36107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -36136,17 +36136,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -36156,8 +36156,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -36170,7 +36170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%468#0",
             elements: { perL: 0, fixed: 3352 },
@@ -36656,7 +36656,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -36685,17 +36685,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -36705,8 +36705,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -36719,7 +36719,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%483#0",
             elements: { perL: 0, fixed: 3352 },
@@ -37205,7 +37205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -37234,17 +37234,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -37254,8 +37254,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -37268,7 +37268,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%498#0",
             elements: { perL: 0, fixed: 3352 },
@@ -38774,7 +38774,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -38803,17 +38803,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -38823,8 +38823,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -38837,7 +38837,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%522#0",
             elements: { perL: 0, fixed: 3352 },
@@ -39323,7 +39323,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -39352,17 +39352,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -39372,8 +39372,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -39386,7 +39386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%537#0",
             elements: { perL: 0, fixed: 3352 },
@@ -39872,7 +39872,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -39901,17 +39901,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -39921,8 +39921,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -39935,7 +39935,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%552#0",
             elements: { perL: 0, fixed: 3352 },
@@ -40421,7 +40421,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -40450,17 +40450,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -40470,8 +40470,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -40484,7 +40484,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%567#0",
             elements: { perL: 0, fixed: 3352 },
@@ -40970,7 +40970,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -40999,17 +40999,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -41019,8 +41019,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
 `,
@@ -41033,7 +41033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             name: "x_dt_B_C_z",
             access: "read",
             dtype: "f32",
-            lanes: 1,
+            lanes: 4,
             role: "scratch",
             buffer: "%582#0",
             elements: { perL: 0, fixed: 3352 },

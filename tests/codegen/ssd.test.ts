@@ -4,7 +4,9 @@
  * chunk), d_state 16, 64, 128 (vec4) and 6 (scalar), groups 1 and 2, headdim 4, 8, 64, every
  * epilogue (none, gate, gate_norm and norm_gate with whole-head and sub-head norm groups), and
  * the decode step. Operands are laid out as the optimized Mamba-2 layer has them (x|B|C one
- * buffer, z|dt one buffer), which keeps the kernel within WebGPU's default 8 storage buffers.
+ * buffer, z|dt one buffer), which keeps the kernel within WebGPU's default 8 storage buffers;
+ * and on the views of an optimized model, where in_proj's output (z|xBC|dt) is one read-only vec4
+ * binding of the decode step.
  * The chunked algorithm (schedule algo 1, not the default) runs on six of the eight cases (every
  * epilogue, N = 6/16/64/128, groups 1 and 2, one to eight p tiles per head, Q = 8, 16 and 32 with
  * several chunks and a remainder) and its own schedule edge cases: each chunked kernel costs
@@ -218,6 +220,13 @@ describe("ssd family", () => {
         for (const schedule of schedules) {
           const r = await runNode(g, n.id, f, { schedule });
           expect(r.spec.bindings.filter((b) => b.access !== "uniform").length).toBeLessThanOrEqual(8);
+          if (n.op === "ssd_state_update") {
+            // in_proj's output holds z | xBC | dt, read-only here: a vec4 binding (z, x and dt read
+            // single components of it), so each B and C lane group is one vec4 load, not four.
+            const bc = r.spec.bindings.find((b) => b.access !== "uniform" && b.name.split("_").includes("B"));
+            expect(bc, r.spec.name).toMatchObject({ access: "read", lanes: 4 });
+            expect(r.spec.wgsl).not.toContain(`vec4<f32>(${bc!.name}[`);
+          }
           r.errors.forEach((e, i) => expect(e, `${r.spec.name} ${JSON.stringify(schedule)} result ${i}`).toBeLessThanOrEqual(TOL));
         }
       }

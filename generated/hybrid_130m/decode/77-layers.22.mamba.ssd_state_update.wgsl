@@ -24,7 +24,7 @@
 //
 // from: hybrid-130m.hyb:8:3, hybrid-130m.hyb:12:17
 
-@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<f32>;
+@group(0) @binding(0) var<storage, read> x_dt_B_C_z: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> A_log_D_dt_bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -53,17 +53,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let gi = hi / 24u;
   let L = 1u;
   for (var t = 0u; t < L; t++) {
-    let dtv = softplus(x_dt_B_C_z[3328u + (hi)] + dt_b);
+    let dtv = softplus(x_dt_B_C_z[(3328u + (hi)) / 4u][(3328u + (hi)) % 4u] + dt_b);
     let dA = exp(dtv * a_h);
-    let xv_0 = x_dt_B_C_z[1536u + (hi) * 64u + (pi)];
+    let xv_0 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi)) / 4u][(1536u + (hi) * 64u + (pi)) % 4u];
     let dx_0 = dtv * xv_0;
-    let xv_1 = x_dt_B_C_z[1536u + (hi) * 64u + (pi + 1u)];
+    let xv_1 = x_dt_B_C_z[(1536u + (hi) * 64u + (pi + 1u)) / 4u][(1536u + (hi) * 64u + (pi + 1u)) % 4u];
     let dx_1 = dtv * xv_1;
     var acc_0 = vec4<f32>(0.0);
     var acc_1 = vec4<f32>(0.0);
     for (var k = 0u; k < 32u; k++) {
-      let bk = vec4<f32>(x_dt_B_C_z[3072u + ((k) * 4u)], x_dt_B_C_z[3072u + ((k) * 4u) + 1u], x_dt_B_C_z[3072u + ((k) * 4u) + 2u], x_dt_B_C_z[3072u + ((k) * 4u) + 3u]);
-      let ck = vec4<f32>(x_dt_B_C_z[3200u + ((k) * 4u)], x_dt_B_C_z[3200u + ((k) * 4u) + 1u], x_dt_B_C_z[3200u + ((k) * 4u) + 2u], x_dt_B_C_z[3200u + ((k) * 4u) + 3u]);
+      let bk = x_dt_B_C_z[768u + (k)];
+      let ck = x_dt_B_C_z[800u + (k)];
       let sk_0 = fma(vec4<f32>(dA), state[(hi) * 2048u + (pi) * 32u + (k)], dx_0 * bk);
       state[(hi) * 2048u + (pi) * 32u + (k)] = sk_0;
       acc_0 = fma(sk_0, ck, acc_0);
@@ -73,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let yv_0 = dot(acc_0, vec4<f32>(1.0)) + d_h * xv_0;
     let yv_1 = dot(acc_1, vec4<f32>(1.0)) + d_h * xv_1;
-    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[(hi) * 64u + (pi)]);
-    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[(hi) * 64u + (pi + 1u)]);
+    y[(hi) * 64u + (pi)] = yv_0 * silu(x_dt_B_C_z[((hi) * 64u + (pi)) / 4u][((hi) * 64u + (pi)) % 4u]);
+    y[(hi) * 64u + (pi + 1u)] = yv_1 * silu(x_dt_B_C_z[((hi) * 64u + (pi + 1u)) / 4u][((hi) * 64u + (pi + 1u)) % 4u]);
   }
 }
