@@ -17,9 +17,9 @@
  *
  * Honesty (performance.md §3.2): every variant's y is checked against the tiled one's before
  * timing; one warm-up (it compiles); ROUNDS rounds, every variant once per round in alternating
- * order, each kernel timed alone by timestamps around its pass, after a pass that reads 64 MiB
- * (so the weights come from memory as in a real decode: this VM's L3 holds 32 MiB, an in_proj
- * fits); the median. GEMV_VARIANTS=subgroup,coop T4 picks variants by name prefix (default and tiled always run; subgroup variants only on a device with `subgroups`). Own bind groups and timing here: each kernel alone after the eviction pass. GB/s = weight bytes / time, against the read roof (bench/roofline.ts: f32 vec4 and
+ * order, each kernel timed alone by timestamps around its pass, after a pass that reads 256 MiB
+ * (so the weights come from memory as in a real decode: an L3 of 32 MiB holds an in_proj, one of
+ * 105 MiB most of an f32 LM head); the median. GEMV_VARIANTS=subgroup,coop T4 picks variants by name prefix (default and tiled always run; subgroup variants only on a device with `subgroups`). Own bind groups and timing here: each kernel alone after the eviction pass. GB/s = weight bytes / time, against the read roof (bench/roofline.ts: f32 vec4 and
  * packed f16 streaming reads) measured in the same run. `npm run bench:gemv [rounds]`.
  */
 import { loadavg } from "node:os";
@@ -91,11 +91,13 @@ function upload(rt: BenchRuntime, buf: GPUBuffer, dtype: keyof typeof DTYPES, el
 }
 
 /**
- * A 64 MiB read before every timed dispatch, in the same submit: a decode reads every layer's
- * weights once, so no kernel may find its W in the VM's 32 MiB L3, left there by its previous run
- * (a queue write would not do: large memcpys store non-temporally, around the cache).
+ * A read of EVICT_BUFFERS x 128 MiB before every timed dispatch, in the same submit: a decode
+ * reads every layer's weights once, so no kernel may find its W in the L3 (32 MiB on one VM this
+ * ran on, 105 MiB on another), left there by its previous run (a queue write would not do: large
+ * memcpys store non-temporally, around the cache).
  */
-const EVICT_BYTES = 64 * 2 ** 20;
+const EVICT_BYTES = 128 * 2 ** 20;
+const EVICT_BUFFERS = 2;
 const EVICT = `@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(64)
@@ -114,15 +116,17 @@ interface Timer {
 function timer(device: GPUDevice): Timer {
   const module = device.createShaderModule({ code: EVICT });
   const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
-  const src = device.createBuffer({ size: EVICT_BYTES, usage: 0x80 /* STORAGE */ });
+  const size = Math.min(EVICT_BYTES, device.limits.maxStorageBufferBindingSize);
   const out = device.createBuffer({ size: 4096 * 4, usage: 0x80 });
-  const evict = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: src } },
-      { binding: 1, resource: { buffer: out } },
-    ],
-  });
+  const evict = Array.from({ length: EVICT_BUFFERS }, () =>
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: device.createBuffer({ size, usage: 0x80 /* STORAGE */ }) } },
+        { binding: 1, resource: { buffer: out } },
+      ],
+    }),
+  );
   const query = device.createQuerySet({ type: "timestamp", count: 2 });
   const resolve = device.createBuffer({ size: 16, usage: 0x200 | 0x4 });
   const read = device.createBuffer({ size: 16, usage: 0x1 | 0x8 });
@@ -140,8 +144,10 @@ function timer(device: GPUDevice): Timer {
       const enc = device.createCommandEncoder();
       const e = enc.beginComputePass();
       e.setPipeline(pipeline);
-      e.setBindGroup(0, evict);
-      e.dispatchWorkgroups(4096 / 64);
+      for (const g of evict) {
+        e.setBindGroup(0, g);
+        e.dispatchWorkgroups(4096 / 64);
+      }
       e.end();
       const pass = enc.beginComputePass({ timestampWrites: { querySet: query, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
       pass.setPipeline(l.kernel.pipeline);

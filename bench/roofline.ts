@@ -1,8 +1,9 @@
 /**
  * The adapter's roofs, measured in the same run as the figures they bound (issue 12 part 1):
- *   - streaming read bandwidth: our own WGSL kernel reads a buffer far larger than any cache
- *     once, vec4 by vec4, and writes one sum per invocation so nothing is optimized away;
- *     GB/s = bytes read / time, the best of three access patterns (readKernel);
+ *   - streaming read bandwidth: our own WGSL kernel reads a buffer (of COPIES, in turn, so that
+ *     the bytes of one timed read are never in a cache from the previous) once, vec4 by vec4, and
+ *     writes one sum per invocation so nothing is optimized away; GB/s = bytes read / time, the
+ *     best of three access patterns at two lengths per invocation (readKernel, measureRoof);
  *   - the same bytes read as packed f16 (vec2<u32> words through unpack2x16float, as f16
  *     weights are read by default) and, with shader-f16, natively as vec4<f16>: what an f16
  *     model's decode can stream;
@@ -15,6 +16,8 @@ import { median } from "./stats.ts";
 
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const WG = 256;
+/** Buffers of the read roof, read in turn. */
+const COPIES = 3;
 
 export interface Roof {
   /** Streaming read of f32 vec4s, GB/s (1e9 bytes per second). */
@@ -65,7 +68,7 @@ async function timeDispatch(device: GPUDevice, pipeline: GPUComputePipeline, gro
 
 /**
  * A read kernel over the array elements of type `elem`, each turned into a vec4<f32> by `load`.
- * Three access patterns, since the best one depends on the adapter: `strided` (grid-stride:
+ * Three access patterns (the chunked ones at two invocation counts, measureRoof), since the best one depends on the adapter: `strided` (grid-stride:
  * neighbouring invocations read neighbouring elements, what a GPU coalesces), `chunked` (each
  * invocation walks its own contiguous range, what a CPU backend such as lavapipe, which runs an
  * invocation's loop for a few SIMD lanes at a time, streams best) and `chunked2` (the same with
@@ -120,10 +123,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 /** Measures the roofs with a buffer of `mib` MiB (at most the adapter's binding limit); `readOnly`: the f32 read alone. */
 export async function measureRoof(device: GPUDevice, options: { readonly mib: number; readonly repeats: number; readonly timestamps: boolean; readonly readOnly?: boolean }): Promise<Roof> {
   const bytes = Math.min(options.mib * 2 ** 20, device.limits.maxStorageBufferBindingSize - (device.limits.maxStorageBufferBindingSize % 16));
-  const src = device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_DST });
+  // COPIES buffers, read in turn: a timed read never finds the previous one's bytes in a cache
+  // (this VM's L3 holds 105 MiB, almost one 128 MiB buffer).
+  const srcs = Array.from({ length: COPIES }, () => device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_DST }));
   // A fixed pattern (halves of 1.0 in the packed/native views, small floats in the f32 view).
   const chunk = new Uint32Array(1 << 16).fill(0x3c003c00);
-  for (let off = 0; off < bytes; off += chunk.byteLength) device.queue.writeBuffer(src, off, chunk, 0, Math.min(chunk.length, (bytes - off) / 4));
+  for (const src of srcs) for (let off = 0; off < bytes; off += chunk.byteLength) device.queue.writeBuffer(src, off, chunk, 0, Math.min(chunk.length, (bytes - off) / 4));
   // One sum per invocation: as many invocations as fit the grid at 64 vec4s each (GPUs want many).
   const invocations = Math.min(Math.ceil(bytes / 16 / 64 / WG) * WG, 65535 * WG);
   const out = device.createBuffer({ size: invocations * 4 * 8, usage: USAGE.STORAGE });
@@ -131,27 +136,35 @@ export async function measureRoof(device: GPUDevice, options: { readonly mib: nu
     device.pushErrorScope("validation");
     const module = device.createShaderModule({ code });
     const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
-    const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: out } }] });
-    await timeDispatch(device, pipeline, group, workgroups, options.timestamps);
+    const groups = srcs.map((src) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: out } }] }));
+    await timeDispatch(device, pipeline, groups[0]!, workgroups, options.timestamps);
     const ms: number[] = [];
-    for (let r = 0; r < options.repeats; r++) ms.push(await timeDispatch(device, pipeline, group, workgroups, options.timestamps));
+    for (let r = 0; r < options.repeats; r++) ms.push(await timeDispatch(device, pipeline, groups[(r + 1) % COPIES]!, workgroups, options.timestamps));
     const err = await device.popErrorScope();
     if (err) throw new Error(`roofline kernel: ${err.message}`);
     return median(ms);
   };
   const wgs = invocations / WG;
   const gbps = (ms: number) => bytes / (ms / 1000) / 1e9;
-  // The roof is the best of the access patterns, per format.
+  // The roof is the best of the access patterns, per format: each at 64 vec4s (1 KiB of f32) an
+  // invocation, and the two-loads walk also at a quarter of the invocations, 4 KiB each (longer
+  // runs per invocation: lavapipe streamed a 3 x 128 MiB read 1.10-1.15x faster at 4 KiB a lane
+  // than at 1 KiB, 3 December, interleaved).
   const best = async (elem: string, load: (e: string) => string, enable: boolean): Promise<number> => {
-    const patterns = ["strided", "chunked", "chunked2"] as const;
+    const patterns = [
+      ["strided", wgs],
+      ["chunked", wgs],
+      ["chunked2", wgs],
+      ["chunked2", Math.max(1, Math.floor(wgs / 4))],
+    ] as const;
     const each: number[] = [];
-    for (const layout of patterns) each.push(gbps(await run(readKernel(elem, load, enable, layout), wgs)));
-    if (process.env["HYBRIDC_ROOF_DEBUG"]) console.log(`  roof ${elem}: ${patterns.map((l, i) => `${l} ${each[i]!.toFixed(2)}`).join(", ")} GB/s`);
+    for (const [layout, groups] of patterns) each.push(gbps(await run(readKernel(elem, load, enable, layout), groups)));
+    if (process.env["HYBRIDC_ROOF_DEBUG"]) console.log(`  roof ${elem}: ${patterns.map(([l, g], i) => `${l} x${g} ${each[i]!.toFixed(2)}`).join(", ")} GB/s`);
     return Math.max(...each);
   };
   const readGBps = await best("vec4<f32>", (e) => e, false);
   if (options.readOnly) {
-    src.destroy();
+    for (const src of srcs) src.destroy();
     out.destroy();
     return { readGBps, readF16PackedGBps: NaN, readF16NativeGBps: null, fmaGFLOPs: NaN, method: options.timestamps ? "timestamps" : "wall", bytes };
   }
@@ -159,7 +172,7 @@ export async function measureRoof(device: GPUDevice, options: { readonly mib: nu
   const readF16NativeGBps = device.features.has("shader-f16") ? await best("vec4<f16>", (e) => `vec4<f32>(${e})`, true) : null;
   const fmaWgs = Math.min(wgs, 256);
   const fmaMs = await run(FMA_KERNEL, fmaWgs);
-  src.destroy();
+  for (const src of srcs) src.destroy();
   out.destroy();
   return { readGBps, readF16PackedGBps, readF16NativeGBps, fmaGFLOPs: (fmaWgs * WG * FMA_STEPS * 8 * 4 * 2) / (fmaMs / 1000) / 1e9, method: options.timestamps ? "timestamps" : "wall", bytes };
 }
