@@ -10,7 +10,8 @@
  *   walk:      lane l reads loads k = l, l + T, l + 2T, ... of K (`strided`, coalesced), or the
  *              l-th contiguous range of ceil(KV / T) loads (`chunked`, what a CPU backend streams
  *              best), vec4 (f32, or packed f16 words through unpack2x16float) or scalar, into
- *              one register accumulator per (weight, column); packed f16 weights in octet-aligned
+ *              one register accumulator per (weight, column) (an f32 adding each step's dot
+ *              product with vec4 loads: schedule dotAcc); packed f16 weights in octet-aligned
  *              rows (schedule `wide`) are read 8 halves per load (a vec4<u32>: two vec4s of x per step)
  *   reduce:    every lane writes its partial sums to workgroup memory, one barrier, then one
  *              invocation per output sums the T partials of its column (log2 T barriers of a
@@ -95,7 +96,6 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
   const { ops, segs, V, ld, KV } = parts;
   const tilesOf = segs.map((sg) => Math.ceil(sg.width / TN));
   const totalTiles = tilesOf.reduce((a, b) => a + b, 0);
-  const n = (v: number): string => String(v);
   const x = ops.get("x");
   const walk = (sg: Segment, loop: string): string => {
     const acc = (w: number, j: number): string => `acc${w}_${j}`;
