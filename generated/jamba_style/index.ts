@@ -29838,7 +29838,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -29848,7 +29848,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -29856,13 +29856,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -29883,17 +29883,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -29906,7 +29906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -29948,7 +29948,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -30849,7 +30849,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -30859,7 +30859,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -30867,13 +30867,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -30894,17 +30894,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -30917,7 +30917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -30959,7 +30959,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -31860,7 +31860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -31870,7 +31870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -31878,13 +31878,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -31905,17 +31905,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -31928,7 +31928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -31970,7 +31970,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -32871,7 +32871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -32881,7 +32881,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -32889,13 +32889,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -32916,17 +32916,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -32939,7 +32939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -32981,7 +32981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -34874,7 +34874,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -34884,7 +34884,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -34892,13 +34892,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -34919,17 +34919,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -34942,7 +34942,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -34984,7 +34984,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -35885,7 +35885,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -35895,7 +35895,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -35903,13 +35903,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -35930,17 +35930,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -35953,7 +35953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -35995,7 +35995,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -36896,7 +36896,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -36906,7 +36906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -36914,13 +36914,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -36941,17 +36941,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -36964,7 +36964,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -37006,7 +37006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -37907,7 +37907,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -37917,7 +37917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -37925,13 +37925,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -37952,17 +37952,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -37975,7 +37975,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -38017,7 +38017,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -38918,7 +38918,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -38928,7 +38928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -38936,13 +38936,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -38963,17 +38963,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -38986,7 +38986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -39028,7 +39028,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -39929,7 +39929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -39939,7 +39939,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -39947,13 +39947,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -39974,17 +39974,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -39997,7 +39997,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -40039,7 +40039,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -40940,7 +40940,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -40950,7 +40950,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -40958,13 +40958,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -40985,17 +40985,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -41008,7 +41008,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -41050,7 +41050,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -42943,7 +42943,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -42953,7 +42953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -42961,13 +42961,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -42988,17 +42988,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -43011,7 +43011,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -43053,7 +43053,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -43954,7 +43954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -43964,7 +43964,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -43972,13 +43972,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -43999,17 +43999,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -44022,7 +44022,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -44064,7 +44064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -44965,7 +44965,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -44975,7 +44975,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -44983,13 +44983,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -45010,17 +45010,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
@@ -45033,7 +45033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 48,
         bindings: [
           {
             group: 0,
@@ -45075,7 +45075,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 12,
           wgRows: 1,
           stage: 0,
           coop: 4,

@@ -34170,7 +34170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -34180,7 +34180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -34188,13 +34188,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -34215,17 +34215,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -34238,7 +34238,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -34280,7 +34280,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -34876,7 +34876,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -34886,7 +34886,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -34894,13 +34894,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -34921,17 +34921,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -34944,7 +34944,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -34986,7 +34986,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -35582,7 +35582,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -35592,7 +35592,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -35600,13 +35600,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -35627,17 +35627,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -35650,7 +35650,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -35692,7 +35692,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -36288,7 +36288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -36298,7 +36298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -36306,13 +36306,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -36333,17 +36333,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -36356,7 +36356,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -36398,7 +36398,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -36994,7 +36994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -37004,7 +37004,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -37012,13 +37012,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -37039,17 +37039,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -37062,7 +37062,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -37104,7 +37104,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -37700,7 +37700,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -37710,7 +37710,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -37718,13 +37718,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -37745,17 +37745,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -37768,7 +37768,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -37810,7 +37810,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -38406,7 +38406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -38416,7 +38416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -38424,13 +38424,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -38451,17 +38451,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -38474,7 +38474,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -38516,7 +38516,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -39112,7 +39112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -39122,7 +39122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -39130,13 +39130,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -39157,17 +39157,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -39180,7 +39180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -39222,7 +39222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -39818,7 +39818,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -39828,7 +39828,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -39836,13 +39836,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -39863,17 +39863,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -39886,7 +39886,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -39928,7 +39928,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -40524,7 +40524,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -40534,7 +40534,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -40542,13 +40542,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -40569,17 +40569,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -40592,7 +40592,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -40634,7 +40634,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -41230,7 +41230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -41240,7 +41240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -41248,13 +41248,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -41275,17 +41275,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -41298,7 +41298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -41340,7 +41340,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -41936,7 +41936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -41946,7 +41946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -41954,13 +41954,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -41981,17 +41981,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -42004,7 +42004,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -42046,7 +42046,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -42642,7 +42642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -42652,7 +42652,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -42660,13 +42660,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -42687,17 +42687,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -42710,7 +42710,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -42752,7 +42752,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -43348,7 +43348,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -43358,7 +43358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -43366,13 +43366,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -43393,17 +43393,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -43416,7 +43416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -43458,7 +43458,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -44054,7 +44054,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -44064,7 +44064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -44072,13 +44072,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -44099,17 +44099,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -44122,7 +44122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -44164,7 +44164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -44760,7 +44760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -44770,7 +44770,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -44778,13 +44778,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -44805,17 +44805,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -44828,7 +44828,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -44870,7 +44870,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -45466,7 +45466,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -45476,7 +45476,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -45484,13 +45484,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -45511,17 +45511,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -45534,7 +45534,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -45576,7 +45576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -46172,7 +46172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -46182,7 +46182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -46190,13 +46190,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -46217,17 +46217,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -46240,7 +46240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -46282,7 +46282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -46878,7 +46878,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -46888,7 +46888,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -46896,13 +46896,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -46923,17 +46923,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -46946,7 +46946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -46988,7 +46988,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -47584,7 +47584,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -47594,7 +47594,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -47602,13 +47602,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -47629,17 +47629,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -47652,7 +47652,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -47694,7 +47694,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -48290,7 +48290,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -48300,7 +48300,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -48308,13 +48308,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -48335,17 +48335,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -48358,7 +48358,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -48400,7 +48400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -48996,7 +48996,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -49006,7 +49006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -49014,13 +49014,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -49041,17 +49041,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -49064,7 +49064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -49106,7 +49106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -49702,7 +49702,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -49712,7 +49712,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -49720,13 +49720,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -49747,17 +49747,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -49770,7 +49770,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -49812,7 +49812,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,
@@ -50408,7 +50408,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 1536 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 10 slots x 4 lanes (40 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 640 bytes of partial sums
 //   grid: 2 workgroups; 20 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -50418,7 +50418,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 160u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -50426,13 +50426,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(40)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 10u + slot;
     if (ct < 20u) {
       {
         let lt = ct;
@@ -50453,17 +50453,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[40u + lid] = acc0_1;
+        part[80u + lid] = acc0_2;
+        part[120u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 40u; f += 40u) {
+    let ct = wg * 10u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 40u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 20u) {
       {
@@ -50476,7 +50476,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `,
         entryPoint: "main",
-        workgroupSize: 64,
+        workgroupSize: 40,
         bindings: [
           {
             group: 0,
@@ -50518,7 +50518,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           vec: 4,
           tileRows: 1,
           tileCols: 4,
-          wgCols: 16,
+          wgCols: 10,
           wgRows: 1,
           stage: 0,
           coop: 4,

@@ -276,6 +276,29 @@ describe("decode GEMV with subgroup reductions", () => {
   }, 600_000);
 });
 
+describe("the default cooperative shape spreads its tiles evenly", () => {
+  it("without a norm, 20 tiles make 2 workgroups of 10 (not 16 + 4); behind a norm the workgroup stays a power of two", async () => {
+    // mamba-130m's x_proj: 1536 -> 80, 4 columns a tile.
+    const plain = await coop({ K: 1536, outs: [80], plain: true }, {}, 5);
+    expect(plain.spec.schedule).toMatchObject({ coop: 4, wgCols: 10, tileCols: 4 });
+    expect(plain.spec.workgroupSize).toBe(40);
+    expect(plain.spec.dispatch).toEqual({ lTile: null, times: 2 });
+    expectAll(plain, TOL);
+    // 9 columns with a bias: 3 tiles, one workgroup of 3 slots.
+    const small = await coop({ K: 16, outs: [9], bias: true }, {}, 5);
+    expect(small.spec.schedule).toMatchObject({ coop: 4, wgCols: 3 });
+    expectAll(small, TOL);
+    // Evenly divided already: untouched.
+    const even = await coop({ K: 64, outs: [128], plain: true }, {}, 5);
+    expect(even.spec.schedule).toMatchObject({ coop: 4, wgCols: 16 });
+    expectAll(even, TOL);
+    // A norm (staged, tree-reduced over the workgroup) keeps 16 slots, cooperative by request.
+    const norm = await coop({ K: 64, outs: [80], prologue: "rmsnorm" }, { coop: 4 }, 5);
+    expect(norm.spec.schedule).toMatchObject({ coop: 4, wgCols: 16, stage: 1 });
+    expectAll(norm, TOL);
+  });
+});
+
 describe("decode accumulators (schedule dotAcc)", () => {
   // Every decode schedule with vec4 loads: each (weight, column) adds a step's dot product to one
   // f32 by default; dotAcc 0 keeps four FMA lanes summed at the end. Both against float64.

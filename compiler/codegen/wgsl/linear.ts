@@ -218,7 +218,8 @@ export function linearProblem(req: KernelRequest<LinearOp>): LinearProblem {
   return { S: x.shape[0]!, K, N: y.shape[1] as number, prologue: a.prologue, eps: a.eps ?? 0, group: a.normGroup ?? K, activation: a.activation, x, W: req.inputs.slice(1, 1 + n), normW, normB, bias, residual, y, conv };
 }
 
-function segments(p: LinearProblem): Segment[] {
+/** The problem's column segments: one per weight, or one for swiglu (a gate and an up row per column). */
+export function segments(p: LinearProblem): Segment[] {
   if (p.activation === "swiglu") return [{ start: 0, width: p.N, weights: [0, 1] }];
   let start = 0;
   return p.W.map((W, i) => {

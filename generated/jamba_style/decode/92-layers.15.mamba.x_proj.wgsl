@@ -12,7 +12,7 @@
 //
 // threads:
 //   cooperative GEMV: 4 lanes per output column walk K = 512 together in vec4 loads, strided by 4 (adjacent lanes, adjacent memory)
-//   workgroup: 16 slots x 4 lanes (64 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 1024 bytes of partial sums
+//   workgroup: 12 slots x 4 lanes (48 invocations, lid = slot * 4 + lane); a slot owns 4 column(s) of one segment; 768 bytes of partial sums
 //   grid: 1 workgroups; 12 column tiles in all
 //   after a barrier, one invocation per output sums its column's 4 partials and stores act(z) (edge slots clamp their loads; out-of-range outputs skip the store)
 //
@@ -22,7 +22,7 @@
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256u>;
+var<workgroup> part: array<f32, 192u>;
 
 fn lanes(at: u32) -> f32 {
   var s = 0.0;
@@ -30,13 +30,13 @@ fn lanes(at: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(48)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
   let slot = lid / 4u;
   let lane = lid % 4u;
   {
-    let ct = wg * 16u + slot;
+    let ct = wg * 12u + slot;
     if (ct < 12u) {
       {
         let lt = ct;
@@ -57,17 +57,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
-        part[64u + lid] = acc0_1;
-        part[128u + lid] = acc0_2;
-        part[192u + lid] = acc0_3;
+        part[48u + lid] = acc0_1;
+        part[96u + lid] = acc0_2;
+        part[144u + lid] = acc0_3;
       }
     }
   }
   workgroupBarrier();
-  for (var f = lid; f < 64u; f += 64u) {
-    let ct = wg * 16u + f / 4u;
+  for (var f = lid; f < 48u; f += 48u) {
+    let ct = wg * 12u + f / 4u;
     let j = f % 4u;
-    let at = j * 64u + (f / 4u) * 4u;
+    let at = j * 48u + (f / 4u) * 4u;
     let r = 0u;
     if (ct < 12u) {
       {
