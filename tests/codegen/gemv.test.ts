@@ -276,8 +276,8 @@ describe("decode GEMV with subgroup reductions", () => {
   }, 600_000);
 });
 
-describe("the default cooperative shape spreads its tiles evenly", () => {
-  it("without a norm, 20 tiles make 2 workgroups of 10 (not 16 + 4); behind a norm the workgroup stays a power of two", async () => {
+describe("the default decode shapes spread their tiles evenly", () => {
+  it("20 tiles make 2 workgroups of 10 (not 16 + 4), with or without a staged norm (its tree reduction over 40 invocations)", async () => {
     // mamba-130m's x_proj: 1536 -> 80, 4 columns a tile.
     const plain = await coop({ K: 1536, outs: [80], plain: true }, {}, 5);
     expect(plain.spec.schedule).toMatchObject({ coop: 4, wgCols: 10, tileCols: 4 });
@@ -292,10 +292,15 @@ describe("the default cooperative shape spreads its tiles evenly", () => {
     const even = await coop({ K: 64, outs: [128], plain: true }, {}, 5);
     expect(even.spec.schedule).toMatchObject({ coop: 4, wgCols: 16 });
     expectAll(even, TOL);
-    // A norm (staged, tree-reduced over the workgroup) keeps 16 slots, cooperative by request.
-    const norm = await coop({ K: 64, outs: [80], prologue: "rmsnorm" }, { coop: 4 }, 5);
-    expect(norm.spec.schedule).toMatchObject({ coop: 4, wgCols: 16, stage: 1 });
-    expectAll(norm, TOL);
+    // A norm staged and tree-reduced over a workgroup that is not a power of two (cooperative by
+    // request; layernorm: two reductions).
+    for (const prologue of ["rmsnorm", "layernorm"] as const) {
+      const norm = await coop({ K: 300, outs: [80], prologue, bias: true }, { coop: 4 }, 5);
+      expect(norm.spec.schedule).toMatchObject({ coop: 4, wgCols: 10, stage: 1 });
+      expect(norm.spec.workgroupSize).toBe(40);
+      expect(norm.spec.wgsl).toContain("lid + h < 40u");
+      expectAll(norm, TOL);
+    }
   });
 });
 

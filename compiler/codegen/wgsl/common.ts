@@ -82,6 +82,17 @@ export function pow2AtLeast(n: number): number {
 }
 
 /**
+ * Slots (column tiles) per workgroup for `tiles` tiles at most `slots` a workgroup: the same number
+ * of workgroups, the tiles spread evenly over them. mamba-130m's x_proj (20 tiles of 4 columns)
+ * runs as 2 workgroups of 10 tiles instead of 16 + 4, which left one of lavapipe's two cores idle
+ * most of the kernel (bench/gemv.ts, two runs of 31 rounds: 0.80-1.0x the time in f32, 0.86-0.97x
+ * in f16). The workgroup's tree reduction (a staged norm) takes any size.
+ */
+export function evenSlots(tiles: number, slots: number): number {
+  return Math.max(1, Math.min(slots, Math.ceil(tiles / Math.ceil(tiles / slots))));
+}
+
+/**
  * gelu(x) = x/2 (1 + erf(x / sqrt 2)) with the exact-erf meaning (interp/scalar.ts). WGSL has no
  * erf: erfc(y), y >= 0, is Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), and the negative
  * tail uses x/2 erfc(|y|) directly instead of 1 - erf, keeping its digits.

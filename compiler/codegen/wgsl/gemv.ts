@@ -33,7 +33,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { octAligned } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
-import { hsum, plus, range, vecType } from "./common.ts";
+import { evenSlots, hsum, plus, range, vecType } from "./common.ts";
 import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
 import { decodeStep, linearParts, segmentBranches, segments } from "./linear.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
@@ -211,15 +211,7 @@ export function gemvSchedule(limits: KernelLimits, p: LinearProblem, vec: 1 | 4,
   let T = lanes;
   while (T * R > wgMax && R > 1) R = Math.max(1, Math.floor(R / 2));
   while (T * R > wgMax && T > 1) T /= 2;
-  // Without a norm to stage (whose tree reduction wants a power-of-two workgroup), the column tiles
-  // spread evenly over the same number of workgroups: mamba-130m's x_proj (20 tiles of 4 columns)
-  // runs as 2 workgroups of 10 tiles instead of 16 + 4, which left one of lavapipe's two cores
-  // idle most of the kernel (bench/gemv.ts, two runs of 31 rounds: 0.80-1.0x the time in f32,
-  // 0.86-0.97x in f16).
-  if (p.prologue === "none") {
-    const tiles = segments(p).reduce((n, sg) => n + Math.ceil(sg.width / tileCols), 0);
-    R = Math.min(R, Math.ceil(tiles / Math.ceil(tiles / R)));
-  }
+  R = evenSlots(segments(p).reduce((n, sg) => n + Math.ceil(sg.width / tileCols), 0), R);
   if (gemvBytes(p, T, R, tileCols) > limits.maxComputeWorkgroupStorageSize / 2) return null;
   // Packed f16 weights whose rows hold whole octets, x staged in workgroup memory (a norm
   // prologue): 8 halves per load. lavapipe, bench/gemv.ts (21 rounds): in_proj 768 -> 3072 with

@@ -247,6 +247,10 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const tileCols = decode && stage === 0 ? 1 : cols;
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
+  // (Decode keeps whole workgroups of `wg`, the last one partly idle: spread evenly, as the
+  // cooperative GEMV does (common.ts evenSlots), hybrid-130m's in_proj would run 14 workgroups of
+  // 60 instead of 13 of 64 and one of 6; lavapipe runs a workgroup in SIMD groups of 8, 60
+  // invocations cost 64, and the two cores' share stays 56 groups' time.)
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
   const wgRows = decode ? 1 : Math.max(1, Math.floor(wg / wgCols));
   // Shared statistics: wgRows * tileRows rows x G groups x wgCols parts, within a quarter of the adapter's workgroup memory.
