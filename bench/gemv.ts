@@ -57,7 +57,6 @@ const VARIANTS: readonly [string, Partial<LinearSchedule> | null][] = [
   // Accumulators as vec4 lanes of FMAs instead of one f32 of dot products (the schedule's dotAcc).
   ["tiled vec4 acc", { coop: 0, dotAcc: 0 }],
   ["coop vec4 acc", { coop: 4, wgCols: 16, tileCols: 4, dotAcc: 0 }],
-  ["coop T4 R10 TN4", { coop: 4, wgCols: 10, tileCols: 4 }],
   ["coop T32 R2 TN1", { coop: 32, wgCols: 2, tileCols: 1 }],
   ["coop T8 R8 TN4", { coop: 8, wgCols: 8, tileCols: 4 }],
   ["coop T4 R16 TN4", { coop: 4, wgCols: 16, tileCols: 4 }],
