@@ -35,14 +35,9 @@ import { octAligned } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
 import { evenSlots, hsum, plus, range, vecType } from "./common.ts";
 import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
-import { decodeStep, linearParts, segmentBranches, segments } from "./linear.ts";
+import { decodeStep, dotAccOf, linearParts, segmentBranches, segments } from "./linear.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
-
-/** The schedule's dotAcc as it runs: dot-product accumulators need vec4 loads. */
-function dotAccOf(s: LinearSchedule): 0 | 1 {
-  return s.dotAcc === 1 && s.vec === 4 ? 1 : 0;
-}
 
 /** Weights per segment at most (2 for swiglu). */
 function weightsPerColumn(p: LinearProblem): number {
@@ -89,7 +84,6 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
   const staged = p.prologue !== "none";
   invariant(s.stage === (staged ? 1 : 0), `the ${what} stages its norm prologue (and only a norm)`);
   const wide = s.wide === 1;
-  // Dot-product accumulators take vec4 loads (overridden to scalar loads, vector ones: see dotAccOf).
   const dotAcc = dotAccOf(s) === 1;
   const accVec = dotAcc ? 1 : vec;
   const parts = linearParts(p, vec, wide);

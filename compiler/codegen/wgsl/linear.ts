@@ -188,6 +188,15 @@ export interface LinearSchedule {
   readonly dotAcc: 0 | 1;
 }
 
+/**
+ * The schedule's dotAcc as it runs: dot-product accumulators take one row of vec4 loads, so a
+ * schedule overridden to other tiles or to scalar loads keeps vector ones (a kernel's spec records
+ * this value).
+ */
+export function dotAccOf(s: LinearSchedule): 0 | 1 {
+  return s.dotAcc === 1 && s.tileRows === 1 && s.vec === 4 ? 1 : 0;
+}
+
 /** Bytes of workgroup memory the staged prologue needs: TM rows of xn and the reduction's array. */
 function stageBytes(K: number, tileRows: number, wgSize: number): number {
   return byteSize("f32", tileRows * K + wgSize);
@@ -247,10 +256,10 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const tileCols = decode && stage === 0 ? 1 : cols;
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
-  // (Decode keeps whole workgroups of `wg`, the last one partly idle: spread evenly, as the
-  // cooperative GEMV does (common.ts evenSlots), hybrid-130m's in_proj would run 14 workgroups of
-  // 60 instead of 13 of 64 and one of 6; lavapipe runs a workgroup in SIMD groups of 8, 60
-  // invocations cost 64, and the two cores' share stays 56 groups' time.)
+  // Decode: workgroups of `wg`, the last one partly idle. Not spread evenly as the cooperative GEMV's
+  // (common.ts evenSlots): hybrid-130m's in_proj would run 14 workgroups of 60 instead of 13 of 64
+  // and one of 6, but lavapipe runs SIMD groups of 8, so 60 invocations cost 64 and each core's
+  // share stays 56 groups.
   const wgCols = Math.min(decode ? wg : 16, pow2AtLeast(tiles));
   const wgRows = decode ? 1 : Math.max(1, Math.floor(wg / wgCols));
   // Shared statistics: wgRows * tileRows rows x G groups x wgCols parts, within a quarter of the adapter's workgroup memory.
@@ -487,9 +496,7 @@ export function emitLinear(req: KernelRequest<LinearOp>, p: LinearProblem, s: Li
   // wide: a staged decode row reads packed f16 weights 8 halves per load (two vec4s of xn per step).
   const wide = s.wide === 1;
   invariant(!wide || (staged && TM === 1), "the tiled schedule reads 8 halves per load only in a staged decode (one row)");
-  // Dot-product accumulators take one row of vec4 loads (a schedule overridden to other tiles or
-  // to scalar loads keeps vector ones: the spec's schedule records what ran).
-  const dotAcc = s.dotAcc === 1 && TM === 1 && vec === 4;
+  const dotAcc = dotAccOf(s) === 1;
   // The accumulators' lanes: 1 (an f32 of dot products) or the load's.
   const accVec = dotAcc ? 1 : vec;
   const parts = linearParts(p, vec, wide);
@@ -654,6 +661,6 @@ ${lines(step, 2)}
     decls,
     body,
     dispatch: p.S === "L" ? { lTile: TM * wgRows, times } : { lTile: null, times: Math.ceil(p.S / (TM * wgRows)) * times },
-    schedule: { ...s, shareStats: shared ? 1 : 0, dotAcc: dotAcc ? 1 : 0 },
+    schedule: { ...s, shareStats: shared ? 1 : 0, dotAcc: dotAccOf(s) },
   });
 }
